@@ -1,0 +1,257 @@
+/**
+ * The backend contract. A backend submits batches of tasks, reports the status of many jobs in one
+ * call, cancels, reads logs from an offset, reads small files (generates_source) and reports cluster
+ * information. The engine never calls a backend on behalf of a web request: only its poll loop and
+ * explicit user actions (cancel, log follow) do.
+ *
+ * Errors: throw {@link BackendError} — `transient: true` for outages (retried with backoff, the task
+ * is kept), `transient: false` for permanent problems. For per-task submission failures return a
+ * `SubmitOutcome` with `ok: false` instead of throwing, so the rest of the batch goes on.
+ */
+import type { GitContext, TaskSpec } from './domain.js';
+
+/** Everything a backend needs to render and submit one task. */
+export interface SubmitRequest {
+  runId: string;
+  taskId: string;
+  /**
+   * Tag carried by the scheduler job's name (≤ 15 chars, `[a-z0-9]`), unique per task attempt.
+   * After a crash, {@link Backend.findByTags} finds jobs submitted but not recorded.
+   */
+  tag: string;
+  /** Display name of the workflow/run (SCRIPTHUT_WORKFLOW). */
+  workflowName: string;
+  task: TaskSpec;
+  /** Working directory already resolved against the run's base dir (may still start with `~`). */
+  workingDir: string;
+  /** Final environment (SCRIPTHUT_* + named environment + env_vars, priority applied). */
+  env: Record<string, string>;
+  /** Names of env variables whose values are secret (redacted in stored/displayed scripts). */
+  secretEnvNames?: string[];
+  /** Raw bash run after the exports (named environment `extra_init`). */
+  extraInit: string;
+  /** Default log paths (used unless the task sets output_file/error_file). */
+  stdoutPath: string;
+  stderrPath: string;
+  /** Directory on the backend for default logs (created before submission). */
+  logDir: string;
+  git: GitContext | null;
+}
+
+/** Result of submitting one task. */
+export type SubmitOutcome =
+  | { taskId: string; ok: true; jobId: string; script: string; meta?: Record<string, unknown> }
+  | { taskId: string; ok: false; error: string; transient: boolean; script?: string };
+
+/** Normalised job state as reported by a scheduler. */
+export type JobState =
+  | 'pending'
+  | 'running'
+  | 'completing'
+  | 'completed'
+  | 'failed'
+  | 'cancelled'
+  | 'timeout'
+  | 'out_of_memory'
+  | 'node_fail'
+  /** The scheduler does not know the job (yet, or any more). */
+  | 'unknown';
+
+/** What a backend knows about one job. */
+export interface JobStatus {
+  jobId: string;
+  state: JobState;
+  /** Pending reason (raw scheduler word, e.g. `Resources`) or failure reason. */
+  reason?: string | null;
+  exitCode?: number | null;
+  startedAt?: string | null;
+  finishedAt?: string | null;
+  node?: string | null;
+  /** Raw scheduler state text, for display. */
+  rawState?: string | null;
+  /**
+   * True when the verdict is final (accounting confirmed, exit marker read). A terminal state that
+   * is not final may still be corrected by a later poll (e.g. Slurm accounting lag).
+   */
+  final?: boolean;
+}
+
+/** A job the engine tracks, as passed to {@link Backend.status}. */
+export interface TrackedJob {
+  jobId: string;
+  runId: string;
+  taskId: string;
+  tag: string;
+  stdoutPath: string | null;
+  stderrPath: string | null;
+  /** ISO time of submission (for accounting windows). */
+  submittedAt: string | null;
+  /** Last state the engine recorded for it. */
+  lastState: JobState | null;
+  meta: Record<string, unknown>;
+}
+
+export interface LogRequest {
+  jobId: string | null;
+  runId: string;
+  taskId: string;
+  path: string | null;
+  stream: 'stdout' | 'stderr';
+  meta: Record<string, unknown>;
+}
+
+export interface LogChunk {
+  content: string;
+  /** Byte offset to pass as `offset` to read what comes next. */
+  nextOffset: number;
+  /** Opaque continuation token for APIs without byte offsets (CloudWatch). */
+  nextToken?: string | null;
+  /** True if the file does not exist (yet). */
+  missing?: boolean;
+  /** A note to show instead (e.g. "stderr is merged into the output stream"). */
+  note?: string;
+}
+
+export interface LogReadOptions {
+  /** Read from this byte offset (follow). */
+  offset?: number;
+  nextToken?: string | null;
+  /** Read only the last N bytes (tail). Ignored when offset is set. */
+  tailBytes?: number;
+  /** Cap on bytes returned. */
+  maxBytes?: number;
+}
+
+export interface PartitionInfo {
+  name: string;
+  isDefault?: boolean;
+  state?: string;
+  cpusIdle: number;
+  cpusTotal: number;
+  cpusAllocated?: number;
+  nodes?: number;
+  timeLimit?: string | null;
+  gpusTotal?: number;
+  gpusIdle?: number;
+}
+
+export interface ClusterInfo {
+  cpusIdle: number | null;
+  cpusTotal: number | null;
+  partitions: PartitionInfo[];
+  /** Pending reasons of all jobs in the queue → count. */
+  pendingReasons?: Record<string, number>;
+  disk?: { path: string; totalBytes: number; availableBytes: number } | null;
+  /** Extra free-form facts (flavour, version...). */
+  facts?: Record<string, string>;
+}
+
+/** A job on the cluster not owned by any ScriptHut run. */
+export interface ExternalJob {
+  jobId: string;
+  name: string;
+  user: string;
+  state: JobState;
+  partition: string | null;
+  cpus: number | null;
+  memory: string | null;
+  timeUsed: string | null;
+  nodes: string | null;
+  submittedAt: string | null;
+  reason: string | null;
+}
+
+/** Result of running a command on a backend's login node (or locally). */
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/** Runs shell commands where a backend's workflows run (login node over SSH, or locally). */
+export interface CommandRunner {
+  /** Runs `command` with bash. `cwd` is quoted by the runner. */
+  exec(command: string, options?: { cwd?: string; stdin?: string; timeoutMs?: number; env?: Record<string, string> }): Promise<ExecResult>;
+  /** Upload a file (mode 0600), run `fn` with its remote path, remove it afterwards even on failure. */
+  withTempFile?<T>(content: Buffer | string, fn: (remotePath: string) => Promise<T>): Promise<T>;
+  /** True when commands run on a remote host (over SSH). */
+  readonly remote: boolean;
+}
+
+/** Health of a backend connection, for the UI. */
+export interface BackendHealth {
+  connected: boolean;
+  lastError: string | null;
+  /** Human-readable host / endpoint. */
+  endpoint: string;
+}
+
+/** A recently run remote command, for the UI's command log. */
+export interface CommandLogEntry {
+  at: string;
+  command: string;
+  exitCode: number | null;
+  durationMs: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * A compute backend (Slurm, PBS, Batch, EC2, local).
+ *
+ * @example
+ * ```ts
+ * const outcomes = await backend.submit(requests);          // one round trip for the batch
+ * const statuses = await backend.status(trackedJobs);      // one scheduler query
+ * ```
+ */
+export interface Backend {
+  readonly name: string;
+  readonly type: 'local' | 'slurm' | 'pbs' | 'batch' | 'ec2';
+  /** Max concurrent jobs across all runs on this backend. */
+  readonly maxConcurrent: number;
+  /** Preferred poll interval in ms (the engine may use the configured value instead). */
+  readonly pollIntervalMs?: number;
+
+  /** Render the job script of a request exactly as `submit` would (dry runs, UI). */
+  renderScript(request: SubmitRequest): string;
+
+  /** Submit many tasks; one outcome per request, same order. Throws only for whole-batch transient failures. */
+  submit(requests: SubmitRequest[]): Promise<SubmitOutcome[]>;
+
+  /** Status of many jobs in one batched call. Jobs the scheduler does not know get state `unknown`. */
+  status(jobs: TrackedJob[]): Promise<Map<string, JobStatus>>;
+
+  /** Find jobs whose names carry these tags (crash recovery). Returns tag → job id. */
+  findByTags(tags: string[]): Promise<Map<string, string>>;
+
+  /** Cancel jobs (best effort, batched). */
+  cancel(jobs: TrackedJob[]): Promise<void>;
+
+  /** Read part of a task's log. */
+  readLog(request: LogRequest, options: LogReadOptions): Promise<LogChunk>;
+
+  /** Read a small text file on the backend (generates_source). Relative paths resolve against `cwd`. */
+  readFile(path: string, cwd: string | null): Promise<string>;
+
+  /** Cluster information (CPUs, partitions, disk of clone_dir). */
+  clusterInfo(): Promise<ClusterInfo>;
+
+  /** Jobs of the user that ScriptHut does not own. Optional. */
+  externalJobs?(user: string | null): Promise<ExternalJob[]>;
+
+  /** Where workflow commands for this backend run. */
+  commandRunner(): CommandRunner;
+
+  /** Connection health for the UI. */
+  health(): BackendHealth;
+
+  /** Recent remote commands (SSH backends). */
+  commandLog?(): CommandLogEntry[];
+
+  /** Resolve `~` / `$HOME`-relative paths on the backend (cached). */
+  homeDir?(): Promise<string>;
+
+  /** Release connections. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './domain.js';
+export * from './backend.js';
+export * from './store.js';

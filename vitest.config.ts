@@ -1,0 +1,78 @@
+/**
+ * One vitest config for the whole monorepo. Tests run against source: every `@scripthut/*`
+ * import (and its subpath exports) is aliased to the package's `src/` file, so no build is
+ * needed before `pnpm test`.
+ *
+ * Projects:
+ * - one per package/app: co-located `src/**\/*.test.ts` and `test/**\/*.test.ts` (fast, no cluster);
+ * - `cluster`: `test/cluster/**` of every package — real sshd + Slurm on localhost, brought up by
+ *   the global setup (fails, never skips, when the cluster cannot come up);
+ * - `e2e`: the web UI in Debian's headless Chromium.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { defineConfig } from 'vitest/config';
+
+const root = import.meta.dirname;
+const dirs = ['packages', 'apps'].flatMap((group) =>
+  readdirSync(join(root, group)).map((d) => join(group, d)).filter((d) => existsSync(join(root, d, 'package.json'))),
+);
+
+const alias: { find: string | RegExp; replacement: string }[] = [];
+for (const dir of dirs) {
+  const pkg = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8'));
+  const exportsMap: Record<string, unknown> = pkg.exports ?? {};
+  for (const [key, value] of Object.entries(exportsMap)) {
+    if (key === './package.json') continue;
+    const target = typeof value === 'string' ? value : (value as { default?: string }).default;
+    if (!target) continue;
+    const src = target.replace(/^\.\/dist\//, './src/').replace(/\.js$/, '.ts');
+    const srcTsx = src.replace(/\.ts$/, '.tsx');
+    const file = existsSync(join(root, dir, srcTsx)) ? srcTsx : src;
+    const name = key === '.' ? pkg.name : `${pkg.name}/${key.slice(2)}`;
+    alias.push({ find: new RegExp(`^${name.replace(/[/.]/g, '\\$&')}$`), replacement: resolve(root, dir, file) });
+  }
+}
+
+const common = { resolve: { alias } };
+
+export default defineConfig({
+  test: {
+    projects: [
+      ...dirs.map((dir) => ({
+        ...common,
+        test: {
+          name: dir.split('/')[1]!,
+          root: join(root, dir),
+          include: ['src/**/*.test.{ts,tsx}', 'test/**/*.test.{ts,tsx}'],
+          exclude: ['test/cluster/**', 'test/e2e/**', '**/node_modules/**'],
+          testTimeout: 30_000,
+        },
+      })),
+      {
+        ...common,
+        test: {
+          name: 'cluster',
+          root,
+          include: ['packages/*/test/cluster/**/*.test.ts', 'apps/*/test/cluster/**/*.test.ts'],
+          globalSetup: [join(root, 'scripts/cluster/vitest-global-setup.ts')],
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        ...common,
+        esbuild: { jsx: 'automatic', jsxImportSource: 'hono/jsx' },
+        test: {
+          name: 'e2e',
+          root,
+          include: ['apps/*/test/e2e/**/*.test.{ts,tsx}'],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
