@@ -222,6 +222,17 @@ export interface Backend {
   /** Status of many jobs in one batched call. Jobs the scheduler does not know get state `unknown`. */
   status(jobs: TrackedJob[]): Promise<Map<string, JobStatus>>;
 
+  /**
+   * Optional cheap completion check that issues NO scheduler command (e.g. reads exit-code marker
+   * files the job scripts leave, in one SSH round trip). The engine calls it every
+   * `quickStatusIntervalMs` for submitted/queued/running jobs, so a finished task is recorded within
+   * about a second of its end while scheduler queries stay at one per poll. Return only jobs whose
+   * outcome is known; others are simply absent from the map.
+   */
+  quickStatus?(jobs: TrackedJob[]): Promise<Map<string, JobStatus>>;
+  /** Interval for {@link quickStatus} in ms (default 1000 when quickStatus exists). */
+  readonly quickStatusIntervalMs?: number;
+
   /** Find jobs whose names carry these tags (crash recovery). Returns tag → job id. */
   findByTags(tags: string[]): Promise<Map<string, string>>;
 
