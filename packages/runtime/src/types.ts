@@ -1,0 +1,243 @@
+/**
+ * The runtime API: what the server's routes and the CLI call. One `ScriptHutRuntime` owns the config,
+ * the SQLite store, the engine (with one poll loop per backend) and the workflow sources. Nothing here
+ * calls a scheduler on behalf of a read: reads come from the store and the poller's cache.
+ */
+import type {
+  BackendHealth,
+  ClusterInfo,
+  CommandLogEntry,
+  GitContext,
+  Issue,
+  JobState,
+  LogChunk,
+  LogReadOptions,
+  RunRecord,
+  RunStatus,
+  RunSummary,
+  TaskRecord,
+  TaskSpec,
+  TaskState,
+  TaskTransition,
+} from '@scripthut/core';
+
+export interface BackendView {
+  name: string;
+  type: string;
+  maxConcurrent: number;
+  health: BackendHealth;
+  lastPollAt: string | null;
+  lastPollDurationMs: number | null;
+  lastError: string | null;
+  inFlight: number;
+  clusterInfo: ClusterInfo | null;
+  clusterInfoAt: string | null;
+}
+
+export interface BackendDetail extends BackendView {
+  commandLog: CommandLogEntry[];
+}
+
+/** Something that can be run: a configured workflow, a source's workflow file, or a project's sflow.json. */
+export interface WorkflowView {
+  kind: 'workflow' | 'source' | 'project';
+  /** Name used to run it: `name` for workflows, `<source>/<file>` / `<project>/<file>` otherwise. */
+  name: string;
+  backend: string;
+  description: string;
+  maxConcurrent: number | null;
+  git: { repo: string; branch: string } | null;
+  source?: string;
+  project?: string;
+  file?: string;
+}
+
+export interface SourceView {
+  name: string;
+  type: 'git' | 'path';
+  backend: string;
+  location: string;
+  branch: string | null;
+  lastSyncAt: string | null;
+  commit: string | null;
+  error: string | null;
+  workflows: WorkflowView[];
+  warnings: Issue[];
+}
+
+export interface ProjectView {
+  name: string;
+  backend: string;
+  path: string;
+  description: string;
+  maxConcurrent: number | null;
+}
+
+export interface DryRunTask {
+  task: TaskSpec;
+  workingDir: string;
+  script: string;
+  stdoutPath: string;
+  stderrPath: string;
+}
+
+export interface CostEstimate {
+  available: boolean;
+  reason: string | null;
+  /** Upper bound in USD from requested resources × time limits. */
+  upperBound: number | null;
+  costedTasks: number;
+  uncostedTasks: number;
+  currency: 'USD';
+}
+
+export interface RunCost {
+  available: boolean;
+  reason: string | null;
+  total: number | null;
+  costedTasks: number;
+  uncostedTasks: number;
+  currency: 'USD';
+}
+
+export interface DryRunResult {
+  workflowName: string;
+  backendName: string;
+  git: GitContext | null;
+  logDir: string;
+  tasks: DryRunTask[];
+  warnings: Issue[];
+  estimate: CostEstimate;
+}
+
+export interface RunOptions {
+  /** Override the backend (sources: chosen at run time). */
+  backend?: string;
+  maxConcurrent?: number | null;
+}
+
+export interface AdhocTaskInput {
+  command: string;
+  backend: string;
+  id?: string;
+  name?: string;
+  runName?: string;
+  cpus?: number;
+  memory?: string;
+  timeLimit?: string;
+  partition?: string;
+  gres?: string;
+  workingDir?: string;
+  image?: string;
+  env?: Record<string, string>;
+}
+
+/** A row of the unified jobs table: a task of a run, or an external job on a cluster. */
+export interface JobView {
+  kind: 'task' | 'external';
+  backend: string;
+  jobId: string | null;
+  name: string;
+  runId: string | null;
+  taskId: string | null;
+  workflowName: string | null;
+  user: string | null;
+  state: TaskState | JobState;
+  reason: string | null;
+  partition: string | null;
+  cpus: number | null;
+  memory: string | null;
+  timeLimit: string | null;
+  submittedAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface JobQuery {
+  mine?: boolean;
+  backend?: string;
+  /** Include tasks that finished in the last N hours (default 12). */
+  recentHours?: number;
+}
+
+export interface RunQuery {
+  limit?: number;
+  offset?: number;
+  status?: RunStatus;
+  workflow?: string;
+  backend?: string;
+}
+
+export interface TaskQuery {
+  limit?: number;
+  offset?: number;
+  states?: TaskState[];
+  idPrefix?: string;
+}
+
+export interface ConfigReloadResult {
+  applied: boolean;
+  live: string[];
+  restart: string[];
+  issues: Issue[];
+}
+
+export interface RuntimeEvents {
+  on(event: 'task', listener: (e: { runId: string; task: TaskRecord; from: TaskState | null }) => void): this;
+  on(event: 'run', listener: (e: { runId: string; summary: RunSummary }) => void): this;
+  on(event: 'poll', listener: (e: { backend: string; at: string; durationMs: number; error: string | null }) => void): this;
+  on(event: 'run-created', listener: (e: { run: RunRecord }) => void): this;
+  on(event: 'run-deleted', listener: (e: { runId: string }) => void): this;
+  off(event: string, listener: (...args: never[]) => void): this;
+}
+
+export interface ScriptHutRuntime {
+  /** Where the config came from. */
+  readonly configSource: { kind: 'default' } | { kind: 'file'; path: string };
+  readonly dataDir: string;
+  readonly events: RuntimeEvents;
+  /** `settings` of the loaded config (server host/port, filter_user, poll interval...). */
+  readonly settings: { server_host: string; server_port: number; poll_interval: number; filter_user: string | null; auth_token?: string | null; data_dir: string };
+
+  start(): Promise<void>;
+  close(): Promise<void>;
+
+  listBackends(): BackendView[];
+  getBackend(name: string): BackendDetail;
+
+  listWorkflows(): WorkflowView[];
+  dryRunWorkflow(name: string, options?: RunOptions): Promise<DryRunResult>;
+  runWorkflow(name: string, options?: RunOptions): Promise<RunSummary>;
+
+  listSources(): SourceView[];
+  syncSource(name: string): Promise<SourceView>;
+  dryRunSourceWorkflow(source: string, file: string, options?: RunOptions): Promise<DryRunResult>;
+  runSourceWorkflow(source: string, file: string, options?: RunOptions): Promise<RunSummary>;
+
+  listProjects(): ProjectView[];
+  listProjectWorkflows(project: string): Promise<WorkflowView[]>;
+  dryRunProjectWorkflow(project: string, file: string, options?: RunOptions): Promise<DryRunResult>;
+  runProjectWorkflow(project: string, file: string, options?: RunOptions): Promise<RunSummary>;
+
+  runAdhocTask(input: AdhocTaskInput): Promise<RunSummary>;
+
+  listRuns(query?: RunQuery): { items: RunSummary[]; total: number };
+  getRun(runId: string): RunSummary;
+  listTasks(runId: string, query?: TaskQuery): { items: TaskRecord[]; total: number };
+  getTask(runId: string, taskId: string): TaskRecord;
+  taskTransitions(runId: string, taskId: string): TaskTransition[];
+  cancelRun(runId: string): Promise<RunSummary>;
+  rerunRun(runId: string, mode: 'all' | 'failed'): Promise<RunSummary>;
+  deleteRun(runId: string): void;
+  readTaskLog(runId: string, taskId: string, stream: 'stdout' | 'stderr', options?: LogReadOptions): Promise<LogChunk>;
+
+  listJobs(query?: JobQuery): JobView[];
+
+  runCost(runId: string): Promise<RunCost>;
+  estimateWorkflow(kind: WorkflowView['kind'], name: string, options?: RunOptions): Promise<CostEstimate>;
+
+  /** The loaded config with secrets replaced by `***`, and the raw file text when it came from a file. */
+  configView(): { source: string; text: string | null; config: unknown };
+  validateConfigText(text: string): { issues: Issue[]; warnings: Issue[] };
+  reloadConfig(): Promise<ConfigReloadResult>;
+}
