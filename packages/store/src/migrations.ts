@@ -1,0 +1,164 @@
+/**
+ * Schema migrations, embedded in the code and applied in order. The version of each applied
+ * migration is recorded in `schema_migrations`, so opening an older database file upgrades it in
+ * place (inside one transaction per migration). Never edit a released migration: append a new one.
+ */
+import { deriveRunStatus, type StateCounts, TASK_STATES } from '@scripthut/core';
+import type { Database } from 'better-sqlite3';
+
+export interface Migration {
+  /** 1, 2, 3... strictly increasing. */
+  version: number;
+  name: string;
+  sql: string;
+  /** Optional data step run after `sql`, in the same transaction. */
+  after?: (db: Database) => void;
+}
+
+/** State → column of `run_stats`. */
+export const STATE_COLUMNS: Record<(typeof TASK_STATES)[number], string> = {
+  pending: 'pending',
+  submitting: 'submitting',
+  submitted: 'submitted',
+  queued: 'queued',
+  running: 'running',
+  completed: 'completed',
+  failed: 'failed',
+  dep_failed: 'dep_failed',
+  cancelled: 'cancelled',
+};
+
+const V1 = `
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY NOT NULL,
+  workflow_name TEXT NOT NULL,
+  backend_name TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  max_concurrent INTEGER,
+  log_dir TEXT NOT NULL,
+  base_dir TEXT,
+  git TEXT,
+  cancel_requested_at TEXT,
+  environments TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX runs_created_at ON runs (created_at);
+
+CREATE TABLE tasks (
+  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  task_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  spec TEXT NOT NULL,
+  state TEXT NOT NULL,
+  submit_tag TEXT,
+  job_id TEXT,
+  pending_reason TEXT,
+  exit_code INTEGER,
+  error TEXT,
+  script TEXT,
+  stdout_path TEXT,
+  stderr_path TEXT,
+  submitted_at TEXT,
+  started_at TEXT,
+  finished_at TEXT,
+  node TEXT,
+  meta TEXT NOT NULL DEFAULT '{}',
+  version INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (run_id, task_id)
+);
+CREATE INDEX tasks_run_seq ON tasks (run_id, seq);
+CREATE INDEX tasks_state ON tasks (state);
+CREATE INDEX tasks_job_id ON tasks (job_id);
+
+CREATE TABLE task_transitions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  task_id TEXT NOT NULL,
+  from_state TEXT,
+  to_state TEXT NOT NULL,
+  at TEXT NOT NULL,
+  reason TEXT
+);
+CREATE INDEX task_transitions_run_task ON task_transitions (run_id, task_id);
+`;
+
+const V2 = `
+CREATE TABLE run_stats (
+  run_id TEXT PRIMARY KEY NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  ${TASK_STATES.map((s) => `${STATE_COLUMNS[s]} INTEGER NOT NULL DEFAULT 0`).join(',\n  ')},
+  total INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL DEFAULT 'completed',
+  first_submitted_at TEXT,
+  last_finished_at TEXT
+);
+CREATE INDEX run_stats_status ON run_stats (status);
+
+INSERT INTO run_stats (run_id, ${TASK_STATES.map((s) => STATE_COLUMNS[s]).join(', ')}, total, first_submitted_at, last_finished_at)
+SELECT r.id,
+  ${TASK_STATES.map((s) => `COALESCE(SUM(t.state = '${s}'), 0)`).join(',\n  ')},
+  COUNT(t.task_id),
+  MIN(t.submitted_at),
+  MAX(t.finished_at)
+FROM runs r LEFT JOIN tasks t ON t.run_id = r.id
+GROUP BY r.id;
+`;
+
+/** Compute the derived status of every run from its counts (used by the v2 backfill). */
+function backfillStatus(db: Database): void {
+  const rows = db
+    .prepare(`SELECT s.*, r.cancel_requested_at FROM run_stats s JOIN runs r ON r.id = s.run_id`)
+    .all() as Record<string, unknown>[];
+  const update = db.prepare('UPDATE run_stats SET status = ? WHERE run_id = ?');
+  for (const row of rows) {
+    const counts = Object.fromEntries(
+      TASK_STATES.map((s) => [s, Number(row[STATE_COLUMNS[s]])]),
+    ) as StateCounts;
+    update.run(deriveRunStatus(counts, row.cancel_requested_at != null), row.run_id);
+  }
+}
+
+/** Every migration, in order. The last version is the schema version this code writes. */
+export const migrations: readonly Migration[] = [
+  { version: 1, name: 'runs, tasks, task_transitions', sql: V1 },
+  { version: 2, name: 'run_stats: per-run state counts maintained on write', sql: V2, after: backfillStatus },
+];
+
+/** Latest schema version. */
+export const SCHEMA_VERSION = migrations[migrations.length - 1]!.version;
+
+/** Version recorded in `schema_migrations` (0 for a new file). */
+export function currentSchemaVersion(db: Database): number {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
+  );
+  const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
+  return row.v ?? 0;
+}
+
+/**
+ * Apply the migrations above the file's version, up to `target` (default: all), each in its own
+ * transaction. Returns the versions applied. A file newer than this code is refused.
+ */
+export function migrate(db: Database, target: number = SCHEMA_VERSION): number[] {
+  const current = currentSchemaVersion(db);
+  if (current > SCHEMA_VERSION) {
+    throw new Error(
+      `the database schema version ${current} is newer than this ScriptHut (knows up to ${SCHEMA_VERSION}); upgrade ScriptHut`,
+    );
+  }
+  const applied: number[] = [];
+  for (const m of migrations) {
+    if (m.version <= current || m.version > target) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      m.after?.(db);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        m.version,
+        m.name,
+        new Date().toISOString(),
+      );
+    })();
+    applied.push(m.version);
+  }
+  return applied;
+}

@@ -1,0 +1,93 @@
+/**
+ * Drizzle table definitions of the store. They mirror the SQL of {@link migrations} (the SQL is the
+ * source of truth for the file layout; these definitions give typed queries).
+ */
+import type { GitContext, RunOrigin, TaskSpec, TaskState } from '@scripthut/core';
+import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+export const runs = sqliteTable(
+  'runs',
+  {
+    id: text('id').primaryKey(),
+    workflowName: text('workflow_name').notNull(),
+    backendName: text('backend_name').notNull(),
+    origin: text('origin', { mode: 'json' }).$type<RunOrigin>().notNull(),
+    createdAt: text('created_at').notNull(),
+    maxConcurrent: integer('max_concurrent'),
+    logDir: text('log_dir').notNull(),
+    baseDir: text('base_dir'),
+    git: text('git', { mode: 'json' }).$type<GitContext | null>(),
+    cancelRequestedAt: text('cancel_requested_at'),
+    environments: text('environments', { mode: 'json' })
+      .$type<Record<string, { variables: Record<string, string>; extraInit: string }>>()
+      .notNull(),
+  },
+  (t) => [index('runs_created_at').on(t.createdAt)],
+);
+
+export const tasks = sqliteTable(
+  'tasks',
+  {
+    runId: text('run_id').notNull(),
+    taskId: text('task_id').notNull(),
+    seq: integer('seq').notNull(),
+    spec: text('spec', { mode: 'json' }).$type<TaskSpec>().notNull(),
+    state: text('state').$type<TaskState>().notNull(),
+    submitTag: text('submit_tag'),
+    jobId: text('job_id'),
+    pendingReason: text('pending_reason'),
+    exitCode: integer('exit_code'),
+    error: text('error'),
+    script: text('script'),
+    stdoutPath: text('stdout_path'),
+    stderrPath: text('stderr_path'),
+    submittedAt: text('submitted_at'),
+    startedAt: text('started_at'),
+    finishedAt: text('finished_at'),
+    node: text('node'),
+    meta: text('meta', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    version: integer('version').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.runId, t.taskId] }),
+    index('tasks_run_seq').on(t.runId, t.seq),
+    index('tasks_state').on(t.state),
+    index('tasks_job_id').on(t.jobId),
+  ],
+);
+
+export const taskTransitions = sqliteTable(
+  'task_transitions',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    runId: text('run_id').notNull(),
+    taskId: text('task_id').notNull(),
+    fromState: text('from_state').$type<TaskState>(),
+    toState: text('to_state').$type<TaskState>().notNull(),
+    at: text('at').notNull(),
+    reason: text('reason'),
+  },
+  (t) => [index('task_transitions_run_task').on(t.runId, t.taskId)],
+);
+
+/** Per-run task counts, maintained in the same transaction as every task write (schema v2). */
+export const runStats = sqliteTable(
+  'run_stats',
+  {
+    runId: text('run_id').primaryKey(),
+    pending: integer('pending').notNull(),
+    submitting: integer('submitting').notNull(),
+    submitted: integer('submitted').notNull(),
+    queued: integer('queued').notNull(),
+    running: integer('running').notNull(),
+    completed: integer('completed').notNull(),
+    failed: integer('failed').notNull(),
+    depFailed: integer('dep_failed').notNull(),
+    cancelled: integer('cancelled').notNull(),
+    total: integer('total').notNull(),
+    status: text('status').notNull(),
+    firstSubmittedAt: text('first_submitted_at'),
+    lastFinishedAt: text('last_finished_at'),
+  },
+  (t) => [index('run_stats_status').on(t.status)],
+);
