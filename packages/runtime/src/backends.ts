@@ -1,0 +1,102 @@
+/**
+ * Builds `Backend` instances from the backend sections of the config. Each backend package is
+ * imported lazily so that, for example, the AWS SDK is loaded only when an AWS backend is configured.
+ */
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import type { BackendConfig } from '@scripthut/config';
+import { type Backend, ScriptHutError } from '@scripthut/core';
+
+export interface BuiltBackend {
+  config: BackendConfig;
+  backend: Backend | null;
+  /** Why the backend could not be built (shown in the UI, runs on it fail with this). */
+  error: string | null;
+}
+
+export interface BackendBuildContext {
+  dataDir: string;
+  warn: (message: string) => void;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: backend packages are loaded dynamically
+type AnyModule = any;
+
+async function buildOne(config: BackendConfig, ctx: BackendBuildContext): Promise<Backend> {
+  switch (config.type) {
+    case 'local': {
+      const mod: AnyModule = await import('@scripthut/backend-local');
+      return mod.createLocalBackend({
+        name: config.name,
+        maxConcurrent: config.max_concurrent ?? cpus().length,
+        spoolDir: join(ctx.dataDir, 'local-jobs', config.name),
+        loginShell: config.login_shell ?? false,
+      });
+    }
+    case 'slurm':
+    case 'pbs': {
+      const ssh: AnyModule = await import('@scripthut/ssh');
+      const connection = new ssh.SshConnection(
+        {
+          host: config.ssh.host,
+          port: config.ssh.port,
+          user: config.ssh.user,
+          keyPath: config.ssh.key_path,
+          certPath: config.ssh.cert_path ?? null,
+          knownHostsPath: config.ssh.known_hosts ?? null,
+        },
+        { onWarning: (m: string) => ctx.warn(`backend ${config.name}: ${m}`) },
+      );
+      if (config.type === 'slurm') {
+        const mod: AnyModule = await import('@scripthut/backend-slurm');
+        return mod.createSlurmBackend({
+          name: config.name,
+          ssh: connection,
+          account: config.account ?? null,
+          loginShell: config.login_shell,
+          maxConcurrent: config.max_concurrent,
+          cloneDir: config.clone_dir,
+          user: config.ssh.user,
+        });
+      }
+      const mod: AnyModule = await import('@scripthut/backend-pbs');
+      return mod.createPbsBackend({
+        name: config.name,
+        ssh: connection,
+        account: config.account ?? null,
+        loginShell: config.login_shell,
+        maxConcurrent: config.max_concurrent,
+        queue: config.queue ?? null,
+        cloneDir: config.clone_dir,
+        user: config.ssh.user,
+      });
+    }
+    case 'batch': {
+      const mod: AnyModule = await import('@scripthut/backend-batch');
+      return mod.createBatchBackend({ name: config.name, config });
+    }
+    case 'ec2': {
+      const mod: AnyModule = await import('@scripthut/backend-ec2');
+      return mod.createEc2Backend({ name: config.name, config, dataDir: ctx.dataDir });
+    }
+    case 'ecs':
+      throw new ScriptHutError('not_implemented', `ecs backend "${config.name}" is not implemented yet`);
+    default:
+      throw new ScriptHutError('config_invalid', `unknown backend type ${(config as { type: string }).type}`);
+  }
+}
+
+/** Build every configured backend; a backend that cannot be built is kept with its error. */
+export async function buildBackends(configs: BackendConfig[], ctx: BackendBuildContext): Promise<BuiltBackend[]> {
+  const out: BuiltBackend[] = [];
+  for (const config of configs) {
+    try {
+      out.push({ config, backend: await buildOne(config, ctx), error: null });
+    } catch (e) {
+      const message = (e as Error).message;
+      ctx.warn(`backend ${config.name} is unavailable: ${message}`);
+      out.push({ config, backend: null, error: message });
+    }
+  }
+  return out;
+}

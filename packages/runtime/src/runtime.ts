@@ -1,0 +1,867 @@
+/**
+ * `createRuntime()` composes one ScriptHut control plane: the config (or the embedded default), the
+ * SQLite store at `<data_dir>/scripthut.db`, one backend per config entry, the engine with one poll
+ * loop per backend, workflow generators (commands, git clones, sources, projects) and pricing.
+ *
+ * Reads (runs, tasks, jobs, backends) come from the store and the poller's caches; only explicit
+ * user actions (run, cancel, log follow, sync) reach a backend.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, posix } from 'node:path';
+import {
+  type BackendConfig,
+  type EnvironmentConfig,
+  type ScriptHutConfig,
+  diffConfigs,
+  loadConfig,
+  redactConfig,
+  validateConfigText,
+} from '@scripthut/config';
+import {
+  type Backend,
+  type ExternalJob,
+  type GitContext,
+  type Issue,
+  type LogChunk,
+  type LogReadOptions,
+  type RunOrigin,
+  type RunRecord,
+  type RunStore,
+  type RunSummary,
+  ScriptHutError,
+  type TaskRecord,
+  type TaskSpec,
+  type TaskTransition,
+  shellQuote,
+  shellQuotePath,
+} from '@scripthut/core';
+import { Engine, parseTaskDocument, previewRun } from '@scripthut/core';
+import { createPriceBook, type PriceBook } from '@scripthut/pricing';
+import { openSqliteStore } from '@scripthut/store';
+import { type BuiltBackend, buildBackends } from './backends.js';
+import { prepareClone, runGeneratorCommand } from './generator.js';
+import { EngineLock } from './lock.js';
+import { type DiscoveredSource, SourceCatalog } from './sources.js';
+import type {
+  AdhocTaskInput,
+  BackendDetail,
+  BackendView,
+  ConfigReloadResult,
+  CostEstimate,
+  DryRunResult,
+  JobQuery,
+  JobView,
+  ProjectView,
+  RunCost,
+  RunOptions,
+  RunQuery,
+  RuntimeEvents,
+  ScriptHutRuntime,
+  SourceView,
+  TaskQuery,
+  WorkflowView,
+} from './types.js';
+
+export interface CreateRuntimeOptions {
+  /** Explicit config file (must exist). Otherwise ./scripthut.yaml, ./scripthut.yml, else the embedded default. */
+  configPath?: string;
+  cwd?: string;
+  /** Overrides `settings.data_dir` (also `SCRIPTHUT_DATA_DIR`). */
+  dataDir?: string;
+  /** Overrides `settings.poll_interval` (ms), for tests. */
+  pollIntervalMs?: number;
+  /** Take the data dir's engine lock (default true). */
+  lock?: boolean;
+  logger?: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
+}
+
+/** A prepared run: everything needed to create it (or show it in a dry run). */
+interface PreparedRun {
+  workflowName: string;
+  backendName: string;
+  origin: RunOrigin;
+  tasks: TaskSpec[];
+  maxConcurrent: number | null;
+  baseDir: string | null;
+  git: GitContext | null;
+  warnings: Issue[];
+}
+
+const PROJECT_FILE = 'sflow.json';
+
+function notFound(what: string, name: string, known: string[], hint: string): ScriptHutError {
+  return new ScriptHutError(
+    'not_found',
+    `unknown ${what} "${name}"; ${known.length ? `known ${what}s: ${known.join(', ')}` : `no ${what}s are configured`} (${hint})`,
+    { details: { known } },
+  );
+}
+
+function sanitizeName(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100) || 'run';
+}
+
+function environmentsSnapshot(envs: EnvironmentConfig[]): RunRecord['environments'] {
+  return Object.fromEntries(
+    envs.map((e) => [e.name, { variables: { ...(e.variables ?? {}) }, extraInit: e.extra_init ?? '' }]),
+  );
+}
+
+export class Runtime implements ScriptHutRuntime {
+  readonly events: RuntimeEvents;
+  private readonly emitter = new EventEmitter();
+  private readonly externalJobs = new Map<string, { at: number; jobs: ExternalJob[] }>();
+  private externalTimer: NodeJS.Timeout | null = null;
+  private lastJobsQueryAt = 0;
+  private started = false;
+
+  private constructor(
+    private config: ScriptHutConfig,
+    readonly configSource: ScriptHutRuntime['configSource'],
+    private configText: string | null,
+    readonly dataDir: string,
+    readonly store: RunStore,
+    private readonly built: BuiltBackend[],
+    readonly engine: Engine,
+    private readonly lock: EngineLock | null,
+    private readonly sources: SourceCatalog,
+    private priceBook: PriceBook | null,
+    private readonly log: NonNullable<CreateRuntimeOptions['logger']>,
+    private readonly options: CreateRuntimeOptions,
+  ) {
+    this.events = this.emitter as unknown as RuntimeEvents;
+    for (const event of ['task', 'run', 'poll', 'run-created', 'run-deleted'] as const) {
+      (this.engine.events as unknown as EventEmitter).on(event, (payload: unknown) => this.emitter.emit(event, payload));
+    }
+    this.emitter.setMaxListeners(1000);
+  }
+
+  /** Build a runtime (does not start polling; call {@link start}). */
+  static async create(options: CreateRuntimeOptions = {}): Promise<Runtime> {
+    const log = options.logger ?? {
+      info: (m: string) => process.stderr.write(`[scripthut] ${m}\n`),
+      warn: (m: string) => process.stderr.write(`[scripthut] warning: ${m}\n`),
+      error: (m: string) => process.stderr.write(`[scripthut] error: ${m}\n`),
+    };
+    const loaded = await loadConfig({ ...(options.configPath ? { path: options.configPath } : {}), cwd: options.cwd ?? process.cwd() });
+    for (const w of loaded.warnings ?? []) log.warn(w.message);
+    const config = loaded.config;
+    const dataDir = options.dataDir ?? process.env.SCRIPTHUT_DATA_DIR ?? config.settings.data_dir;
+    try {
+      mkdirSync(dataDir, { recursive: true });
+    } catch (e) {
+      throw new ScriptHutError('store_error', `cannot create data directory ${dataDir}: ${(e as Error).message}`, { cause: e });
+    }
+    const lock = options.lock === false ? null : new EngineLock(dataDir);
+    lock?.acquire();
+    try {
+      const store = openSqliteStore(join(dataDir, 'scripthut.db'));
+      const built = await buildBackends(config.backends, { dataDir, warn: (m) => log.warn(m) });
+      const pollIntervalMs = options.pollIntervalMs ?? config.settings.poll_interval * 1000;
+      const engine = new Engine({
+        store,
+        backends: built.flatMap((b) => (b.backend ? [b.backend] : [])),
+        pollIntervalMs,
+        logger: {
+          info: (m: string) => log.info(m),
+          warn: (m: string) => log.warn(m),
+          error: (m: string) => log.error(m),
+        },
+      });
+      const sourcesCacheDir =
+        options.dataDir || process.env.SCRIPTHUT_DATA_DIR ? join(dataDir, 'sources') : config.settings.sources_cache_dir;
+      const sources = new SourceCatalog(sourcesCacheDir);
+      const priceBook = config.pricing
+        ? createPriceBook({
+            region: config.pricing.region,
+            priceType: config.pricing.price_type,
+            partitions: config.pricing.partitions,
+            ...(config.pricing.price_source ? { source: config.pricing.price_source } : {}),
+            cacheDir: dataDir,
+            cacheHours: config.pricing.cache_hours,
+          })
+        : null;
+      const source: ScriptHutRuntime['configSource'] =
+        loaded.source.kind === 'file' ? { kind: 'file', path: loaded.source.path } : { kind: 'default' };
+      return new Runtime(
+        config,
+        source,
+        loaded.text ?? null,
+        dataDir,
+        store,
+        built,
+        engine,
+        lock,
+        sources,
+        priceBook,
+        log,
+        options,
+      );
+    } catch (e) {
+      lock?.release();
+      throw e;
+    }
+  }
+
+  get settings(): ScriptHutRuntime['settings'] {
+    const s = this.config.settings;
+    return {
+      server_host: s.server_host,
+      server_port: s.server_port,
+      poll_interval: s.poll_interval,
+      filter_user: s.filter_user ?? null,
+      auth_token: s.auth_token ?? null,
+      data_dir: this.dataDir,
+    };
+  }
+
+  /** Record the URL the server listens on (lets CLIs find it through the engine lock). */
+  setServerUrl(url: string): void {
+    this.lock?.setServerUrl(url);
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.engine.start();
+    void this.priceBook?.load().then((r) => {
+      if (!r.ok) this.log.warn(`pricing unavailable: ${r.reason}`);
+    });
+    const interval = Math.max(this.config.settings.poll_interval * 1000 * 2, 10_000);
+    this.externalTimer = setInterval(() => void this.refreshExternalJobs(), interval);
+    this.externalTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.externalTimer) clearInterval(this.externalTimer);
+    await this.engine.stop();
+    for (const b of this.built) await b.backend?.close().catch(() => undefined);
+    this.store.close();
+    this.lock?.release();
+  }
+
+  // ---------------------------------------------------------------- backends
+
+  private builtBackend(name: string): BuiltBackend {
+    const b = this.built.find((x) => x.config.name === name);
+    if (!b) throw notFound('backend', name, this.built.map((x) => x.config.name), 'scripthut backend list');
+    return b;
+  }
+
+  private backend(name: string): Backend {
+    const b = this.builtBackend(name);
+    if (!b.backend) throw new ScriptHutError('backend_unavailable', `backend "${name}" is unavailable: ${b.error}`);
+    return b.backend;
+  }
+
+  private view(b: BuiltBackend): BackendView {
+    const state = b.backend ? this.engine.backendState(b.config.name) : null;
+    return {
+      name: b.config.name,
+      type: b.config.type,
+      maxConcurrent: b.backend?.maxConcurrent ?? ('max_concurrent' in b.config ? (b.config.max_concurrent ?? 0) : 0),
+      health: b.backend
+        ? b.backend.health()
+        : { connected: false, lastError: b.error, endpoint: b.config.type },
+      lastPollAt: state?.lastPollAt ?? null,
+      lastPollDurationMs: state?.lastPollDurationMs ?? null,
+      lastError: state?.lastError ?? b.error,
+      inFlight: state?.inFlight ?? 0,
+      clusterInfo: state?.clusterInfo ?? null,
+      clusterInfoAt: state?.clusterInfoAt ?? null,
+    };
+  }
+
+  listBackends(): BackendView[] {
+    return this.built.map((b) => this.view(b));
+  }
+
+  getBackend(name: string): BackendDetail {
+    const b = this.builtBackend(name);
+    return { ...this.view(b), commandLog: b.backend?.commandLog?.() ?? [] };
+  }
+
+  // ---------------------------------------------------------------- workflows
+
+  listWorkflows(): WorkflowView[] {
+    return this.config.workflows.map((w) => ({
+      kind: 'workflow' as const,
+      name: w.name,
+      backend: w.backend,
+      description: w.description ?? '',
+      maxConcurrent: w.max_concurrent ?? null,
+      git: w.git ? { repo: w.git.repo, branch: w.git.branch } : null,
+    }));
+  }
+
+  private knownEnvironments(): string[] {
+    return this.config.environments.map((e) => e.name);
+  }
+
+  private parseTasks(text: string, label: string): { tasks: TaskSpec[]; warnings: Issue[] } {
+    return parseTaskDocument(text, { knownEnvironments: this.knownEnvironments(), source: label });
+  }
+
+  private async prepareWorkflow(name: string, options: RunOptions): Promise<PreparedRun> {
+    const wf = this.config.workflows.find((w) => w.name === name);
+    if (!wf) throw notFound('workflow', name, this.config.workflows.map((w) => w.name), 'scripthut workflow list');
+    const backendName = options.backend ?? wf.backend;
+    const runner = this.backend(backendName).commandRunner();
+    let cwd: string | undefined;
+    let git: GitContext | null = null;
+    if (wf.git) {
+      const clone = await prepareClone(runner, {
+        repo: wf.git.repo,
+        branch: wf.git.branch,
+        deployKey: wf.git.deploy_key ?? null,
+        cloneDir: wf.git.clone_dir,
+        postclone: wf.git.postclone ?? null,
+      });
+      cwd = clone.path;
+      git = { repo: wf.git.repo, branch: wf.git.branch, sha: clone.sha, cloneDir: clone.path };
+    }
+    const stdout = await runGeneratorCommand(runner, wf.command, {
+      ...(cwd ? { cwd } : {}),
+      ...(git ? { env: { SCRIPTHUT_GIT_REPO: git.repo, SCRIPTHUT_GIT_BRANCH: git.branch, SCRIPTHUT_GIT_SHA: git.sha } } : {}),
+      label: `workflow "${name}"`,
+    });
+    const parsed = this.parseTasks(stdout, `workflow "${name}"`);
+    return {
+      workflowName: wf.name,
+      backendName,
+      origin: { kind: 'workflow', name: wf.name },
+      tasks: parsed.tasks,
+      maxConcurrent: options.maxConcurrent ?? wf.max_concurrent ?? null,
+      baseDir: cwd ?? null,
+      git,
+      warnings: parsed.warnings,
+    };
+  }
+
+  private async createFromPrepared(p: PreparedRun): Promise<RunSummary> {
+    const backend = this.builtBackend(p.backendName);
+    if (!backend.backend) throw new ScriptHutError('backend_unavailable', `backend "${p.backendName}" is unavailable: ${backend.error}`);
+    for (const w of p.warnings) this.log.warn(`${p.workflowName}: ${w.path}: ${w.message}`);
+    const run = this.engine.createRun({
+      workflowName: p.workflowName,
+      backendName: p.backendName,
+      origin: p.origin,
+      tasks: p.tasks,
+      maxConcurrent: p.maxConcurrent,
+      baseDir: p.baseDir,
+      git: p.git,
+      environments: environmentsSnapshot(this.config.environments),
+    });
+    return this.getRun(run.id);
+  }
+
+  private async dryRunFrom(p: PreparedRun): Promise<DryRunResult> {
+    const backend = this.backend(p.backendName);
+    const preview = previewRun(backend, {
+      workflowName: p.workflowName,
+      backendName: p.backendName,
+      origin: p.origin,
+      tasks: p.tasks,
+      maxConcurrent: p.maxConcurrent,
+      baseDir: p.baseDir,
+      git: p.git,
+      environments: environmentsSnapshot(this.config.environments),
+    });
+    return {
+      workflowName: p.workflowName,
+      backendName: p.backendName,
+      git: p.git,
+      logDir: preview.logDir,
+      tasks: preview.tasks,
+      warnings: p.warnings,
+      estimate: this.estimateTasks(p.tasks, backend),
+    };
+  }
+
+  async dryRunWorkflow(name: string, options: RunOptions = {}): Promise<DryRunResult> {
+    return this.dryRunFrom(await this.prepareWorkflow(name, options));
+  }
+
+  async runWorkflow(name: string, options: RunOptions = {}): Promise<RunSummary> {
+    return this.createFromPrepared(await this.prepareWorkflow(name, options));
+  }
+
+  // ---------------------------------------------------------------- sources
+
+  private sourceConfig(name: string) {
+    const s = this.config.sources.find((x) => x.name === name);
+    if (!s) throw notFound('source', name, this.config.sources.map((x) => x.name), 'scripthut source list');
+    return s;
+  }
+
+  private sourceView(name: string, discovered: DiscoveredSource | undefined): SourceView {
+    const s = this.sourceConfig(name);
+    return {
+      name: s.name,
+      type: s.type,
+      backend: s.backend,
+      location: s.type === 'git' ? s.url : s.path,
+      branch: s.type === 'git' ? s.branch : null,
+      lastSyncAt: discovered?.syncedAt ?? null,
+      commit: discovered?.commit ?? null,
+      error: discovered?.error ?? null,
+      warnings: discovered?.warnings ?? [],
+      workflows: (discovered?.files ?? []).map((f) => ({
+        kind: 'source' as const,
+        name: `${s.name}/${f.file}`,
+        backend: s.backend,
+        description: f.title ?? '',
+        maxConcurrent: null,
+        git: s.type === 'git' ? { repo: s.url, branch: s.branch } : null,
+        source: s.name,
+        file: f.file,
+      })),
+    };
+  }
+
+  listSources(): SourceView[] {
+    return this.config.sources.map((s) => this.sourceView(s.name, this.sources.get(s.name)));
+  }
+
+  async syncSource(name: string): Promise<SourceView> {
+    const s = this.sourceConfig(name);
+    const discovered =
+      s.type === 'git'
+        ? await this.sources.syncGit(s)
+        : await this.sources.discoverPath(s, this.backend(s.backend).commandRunner());
+    return this.sourceView(name, discovered);
+  }
+
+  private async prepareSource(source: string, file: string, options: RunOptions): Promise<PreparedRun> {
+    const s = this.sourceConfig(source);
+    const backendName = options.backend ?? s.backend;
+    const runner = this.backend(backendName).commandRunner();
+    const discovered = s.type === 'git' ? await this.sources.syncGit(s) : await this.sources.discoverPath(s, this.backend(s.backend).commandRunner());
+    const entry = discovered.files.find((f) => f.file === file);
+    if (!entry) {
+      throw notFound('workflow file', file, discovered.files.map((f) => f.file), `scripthut source sync ${source}`);
+    }
+    const stem = file.replace(/\.json$/, '').split('/').pop() ?? file;
+    if (s.type === 'git') {
+      const text = await readFile(join(discovered.localDir!, file), 'utf8');
+      const parsed = this.parseTasks(text, `${source}/${file}`);
+      const clone = await prepareClone(runner, {
+        repo: s.url,
+        branch: s.branch,
+        deployKey: s.deploy_key ?? null,
+        cloneDir: s.clone_dir,
+        postclone: s.postclone ?? null,
+      });
+      return {
+        workflowName: `${source}/${stem}`,
+        backendName,
+        origin: { kind: 'source', source, file },
+        tasks: parsed.tasks,
+        maxConcurrent: options.maxConcurrent ?? null,
+        baseDir: clone.path,
+        git: { repo: s.url, branch: s.branch, sha: clone.sha, cloneDir: clone.path },
+        warnings: parsed.warnings,
+      };
+    }
+    const text = await runGeneratorCommand(runner, `cat ${shellQuotePath(posix.join(s.path, file))}`, {
+      label: `source "${source}" file ${file}`,
+    });
+    const parsed = this.parseTasks(text, `${source}/${file}`);
+    return {
+      workflowName: `${source}/${stem}`,
+      backendName,
+      origin: { kind: 'source', source, file },
+      tasks: parsed.tasks,
+      maxConcurrent: options.maxConcurrent ?? null,
+      baseDir: s.path,
+      git: null,
+      warnings: parsed.warnings,
+    };
+  }
+
+  async dryRunSourceWorkflow(source: string, file: string, options: RunOptions = {}): Promise<DryRunResult> {
+    return this.dryRunFrom(await this.prepareSource(source, file, options));
+  }
+
+  async runSourceWorkflow(source: string, file: string, options: RunOptions = {}): Promise<RunSummary> {
+    return this.createFromPrepared(await this.prepareSource(source, file, options));
+  }
+
+  // ---------------------------------------------------------------- projects
+
+  private projectConfig(name: string) {
+    const p = this.config.projects.find((x) => x.name === name);
+    if (!p) throw notFound('project', name, this.config.projects.map((x) => x.name), 'scripthut project list');
+    return p;
+  }
+
+  listProjects(): ProjectView[] {
+    return this.config.projects.map((p) => ({
+      name: p.name,
+      backend: p.backend,
+      path: p.path,
+      description: p.description ?? '',
+      maxConcurrent: p.max_concurrent ?? null,
+    }));
+  }
+
+  async listProjectWorkflows(project: string): Promise<WorkflowView[]> {
+    const p = this.projectConfig(project);
+    const runner = this.backend(p.backend).commandRunner();
+    const out = await runGeneratorCommand(
+      runner,
+      `cd ${shellQuotePath(p.path)} && find . -name ${shellQuote(PROJECT_FILE)} -type f -not -path '*/.git/*' | LC_ALL=C sort`,
+      { label: `project "${project}" discovery` },
+    );
+    return out
+      .split('\n')
+      .map((l) => l.trim().replace(/^\.\//, ''))
+      .filter(Boolean)
+      .map((file) => ({
+        kind: 'project' as const,
+        name: `${p.name}/${file}`,
+        backend: p.backend,
+        description: p.description ?? '',
+        maxConcurrent: p.max_concurrent ?? null,
+        git: null,
+        project: p.name,
+        file,
+      }));
+  }
+
+  private async prepareProject(project: string, file: string, options: RunOptions): Promise<PreparedRun> {
+    const p = this.projectConfig(project);
+    const known = await this.listProjectWorkflows(project);
+    if (!known.some((w) => w.file === file)) {
+      throw notFound('project workflow', file, known.map((w) => w.file!), `scripthut project list`);
+    }
+    const runner = this.backend(p.backend).commandRunner();
+    const path = posix.join(p.path, file);
+    const text = await runGeneratorCommand(runner, `cat ${shellQuotePath(path)}`, { label: `project "${project}" ${file}` });
+    const parsed = this.parseTasks(text, `${project}/${file}`);
+    const dir = posix.dirname(file);
+    return {
+      workflowName: dir === '.' ? p.name : `${p.name}/${dir}`,
+      backendName: options.backend ?? p.backend,
+      origin: { kind: 'project', project, file },
+      tasks: parsed.tasks,
+      maxConcurrent: options.maxConcurrent ?? p.max_concurrent ?? null,
+      baseDir: posix.dirname(path),
+      git: null,
+      warnings: parsed.warnings,
+    };
+  }
+
+  async dryRunProjectWorkflow(project: string, file: string, options: RunOptions = {}): Promise<DryRunResult> {
+    return this.dryRunFrom(await this.prepareProject(project, file, options));
+  }
+
+  async runProjectWorkflow(project: string, file: string, options: RunOptions = {}): Promise<RunSummary> {
+    return this.createFromPrepared(await this.prepareProject(project, file, options));
+  }
+
+  // ---------------------------------------------------------------- ad-hoc
+
+  async runAdhocTask(input: AdhocTaskInput): Promise<RunSummary> {
+    const id = input.id ?? `adhoc-${Math.random().toString(16).slice(2, 10)}`;
+    const doc = {
+      tasks: [
+        {
+          id,
+          name: input.name ?? id,
+          command: input.command,
+          ...(input.cpus !== undefined ? { cpus: input.cpus } : {}),
+          ...(input.memory ? { memory: input.memory } : {}),
+          ...(input.timeLimit ? { time_limit: input.timeLimit } : {}),
+          ...(input.partition ? { partition: input.partition } : {}),
+          ...(input.gres ? { gres: input.gres } : {}),
+          ...(input.workingDir ? { working_dir: input.workingDir } : {}),
+          ...(input.image ? { image: input.image } : {}),
+          ...(input.env ? { env_vars: input.env } : {}),
+        },
+      ],
+    };
+    const parsed = parseTaskDocument(doc, { knownEnvironments: this.knownEnvironments(), source: 'task run' });
+    this.builtBackend(input.backend);
+    return this.createFromPrepared({
+      workflowName: input.runName ?? `_adhoc/${id}`,
+      backendName: input.backend,
+      origin: { kind: 'adhoc' },
+      tasks: parsed.tasks,
+      maxConcurrent: null,
+      baseDir: null,
+      git: null,
+      warnings: parsed.warnings,
+    });
+  }
+
+  // ---------------------------------------------------------------- runs & tasks
+
+  listRuns(query: RunQuery = {}): { items: RunSummary[]; total: number } {
+    return this.store.listRuns(query);
+  }
+
+  getRun(runId: string): RunSummary {
+    const s = this.store.summarizeRun(runId);
+    if (!s) throw new ScriptHutError('not_found', `unknown run "${runId}" (scripthut run list)`);
+    return s;
+  }
+
+  listTasks(runId: string, query: TaskQuery = {}): { items: TaskRecord[]; total: number } {
+    this.getRun(runId);
+    return this.store.listTasks(runId, query);
+  }
+
+  getTask(runId: string, taskId: string): TaskRecord {
+    this.getRun(runId);
+    const t = this.store.getTask(runId, taskId);
+    if (!t) throw new ScriptHutError('not_found', `run ${runId} has no task "${taskId}"`);
+    return t;
+  }
+
+  taskTransitions(runId: string, taskId: string): TaskTransition[] {
+    this.getTask(runId, taskId);
+    return this.store.transitions(runId, taskId);
+  }
+
+  async cancelRun(runId: string): Promise<RunSummary> {
+    this.getRun(runId);
+    return this.engine.cancelRun(runId);
+  }
+
+  async rerunRun(runId: string, mode: 'all' | 'failed'): Promise<RunSummary> {
+    this.getRun(runId);
+    const run = this.engine.rerun(runId, mode);
+    return this.getRun(run.id);
+  }
+
+  deleteRun(runId: string): void {
+    this.getRun(runId);
+    this.engine.deleteRun(runId);
+  }
+
+  async readTaskLog(runId: string, taskId: string, stream: 'stdout' | 'stderr', options: LogReadOptions = {}): Promise<LogChunk> {
+    this.getTask(runId, taskId);
+    return this.engine.readTaskLog(runId, taskId, stream, options);
+  }
+
+  // ---------------------------------------------------------------- jobs
+
+  private async refreshExternalJobs(): Promise<void> {
+    // Only while someone looked at the jobs table in the last 5 minutes: no idle scheduler load.
+    if (Date.now() - this.lastJobsQueryAt > 5 * 60_000) return;
+    for (const b of this.built) {
+      if (!b.backend?.externalJobs) continue;
+      try {
+        const jobs = await b.backend.externalJobs(this.config.settings.filter_user ?? null);
+        this.externalJobs.set(b.config.name, { at: Date.now(), jobs });
+      } catch (e) {
+        this.log.warn(`backend ${b.config.name}: listing external jobs failed: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  listJobs(query: JobQuery = {}): JobView[] {
+    if (Date.now() - this.lastJobsQueryAt > 5 * 60_000) {
+      this.lastJobsQueryAt = Date.now();
+      void this.refreshExternalJobs();
+    }
+    this.lastJobsQueryAt = Date.now();
+    const since = Date.now() - (query.recentHours ?? 12) * 3600_000;
+    const rows: JobView[] = [];
+    const owned = new Set<string>();
+    const runs = this.store.listRuns({ limit: 200, ...(query.backend ? { backend: query.backend } : {}) }).items;
+    for (const summary of runs) {
+      const { run } = summary;
+      const tasks = this.store.listTasks(run.id, {
+        states: ['submitting', 'submitted', 'queued', 'running', 'completed', 'failed', 'cancelled'],
+        limit: 5000,
+      }).items;
+      for (const t of tasks) {
+        if (t.finishedAt && Date.parse(t.finishedAt) < since) continue;
+        if (t.jobId) owned.add(`${run.backendName}:${t.jobId}`);
+        rows.push({
+          kind: 'task',
+          backend: run.backendName,
+          jobId: t.jobId,
+          name: t.spec.name,
+          runId: run.id,
+          taskId: t.spec.id,
+          workflowName: run.workflowName,
+          user: null,
+          state: t.state,
+          reason: t.pendingReason ?? t.error,
+          partition: t.spec.partition,
+          cpus: t.spec.cpus,
+          memory: t.spec.memory,
+          timeLimit: t.spec.timeLimit,
+          submittedAt: t.submittedAt,
+          startedAt: t.startedAt,
+          finishedAt: t.finishedAt,
+        });
+      }
+    }
+    const filterUser = this.config.settings.filter_user ?? null;
+    for (const [backend, cached] of this.externalJobs) {
+      if (query.backend && query.backend !== backend) continue;
+      for (const j of cached.jobs) {
+        if (owned.has(`${backend}:${j.jobId}`)) continue;
+        if (query.mine && filterUser && j.user !== filterUser) continue;
+        rows.push({
+          kind: 'external',
+          backend,
+          jobId: j.jobId,
+          name: j.name,
+          runId: null,
+          taskId: null,
+          workflowName: null,
+          user: j.user,
+          state: j.state,
+          reason: j.reason,
+          partition: j.partition,
+          cpus: j.cpus,
+          memory: j.memory,
+          timeLimit: null,
+          submittedAt: j.submittedAt,
+          startedAt: null,
+          finishedAt: null,
+        });
+      }
+    }
+    return rows;
+  }
+
+  // ---------------------------------------------------------------- cost
+
+  private estimateTasks(tasks: TaskSpec[], backend: Backend): CostEstimate {
+    if (!this.priceBook) {
+      return { available: false, reason: 'pricing is not configured', upperBound: null, costedTasks: 0, uncostedTasks: tasks.length, currency: 'USD' };
+    }
+    const e = this.priceBook.estimate(
+      tasks.map((t) => ({
+        cpus: t.cpus,
+        memoryMiB: t.memoryMiB,
+        runtimeSeconds: t.timeLimitSeconds,
+        partition: t.partition,
+        backendType: backend.type,
+      })),
+    );
+    return {
+      available: e.total !== null,
+      reason: e.reason ?? null,
+      upperBound: e.total,
+      costedTasks: e.costedTasks,
+      uncostedTasks: e.uncostedTasks,
+      currency: 'USD',
+    };
+  }
+
+  async runCost(runId: string): Promise<RunCost> {
+    const summary = this.getRun(runId);
+    if (!this.priceBook) {
+      return { available: false, reason: 'pricing is not configured', total: null, costedTasks: 0, uncostedTasks: summary.total, currency: 'USD' };
+    }
+    const loaded = await this.priceBook.load();
+    if (!loaded.ok) {
+      return { available: false, reason: loaded.reason, total: null, costedTasks: 0, uncostedTasks: summary.total, currency: 'USD' };
+    }
+    const tasks = this.store.allTasks(runId);
+    const r = this.priceBook.runCost(
+      tasks.map((t) => ({
+        cpus: t.spec.cpus,
+        memoryMiB: t.spec.memoryMiB,
+        partition: t.spec.partition,
+        runtimeSeconds:
+          t.startedAt && t.finishedAt ? Math.max(0, (Date.parse(t.finishedAt) - Date.parse(t.startedAt)) / 1000) : null,
+        instanceType: typeof t.meta.instanceType === 'string' ? t.meta.instanceType : undefined,
+      })),
+    );
+    return {
+      available: true,
+      reason: r.reason ?? null,
+      total: r.total,
+      costedTasks: r.costedTasks,
+      uncostedTasks: r.uncostedTasks,
+      currency: 'USD',
+    };
+  }
+
+  async estimateWorkflow(kind: WorkflowView['kind'], name: string, options: RunOptions = {}): Promise<CostEstimate> {
+    const dry =
+      kind === 'workflow'
+        ? await this.dryRunWorkflow(name, options)
+        : kind === 'source'
+          ? await this.dryRunSourceWorkflow(name.split('/')[0]!, name.split('/').slice(1).join('/'), options)
+          : await this.dryRunProjectWorkflow(name.split('/')[0]!, name.split('/').slice(1).join('/'), options);
+    if (this.priceBook) await this.priceBook.load();
+    return this.estimateTasks(
+      dry.tasks.map((t) => t.task),
+      this.backend(dry.backendName),
+    );
+  }
+
+  // ---------------------------------------------------------------- config
+
+  configView(): { source: string; text: string | null; config: unknown } {
+    return {
+      source: this.configSource.kind === 'file' ? this.configSource.path : 'embedded default (no scripthut.yaml found)',
+      text: this.configText,
+      config: redactConfig(this.config),
+    };
+  }
+
+  validateConfigText(text: string): { issues: Issue[]; warnings: Issue[] } {
+    const r = validateConfigText(text, this.configSource.kind === 'file' ? this.configSource.path : 'scripthut.yaml');
+    return { issues: r.issues, warnings: r.warnings };
+  }
+
+  async reloadConfig(): Promise<ConfigReloadResult> {
+    if (this.configSource.kind !== 'file') {
+      return { applied: false, live: [], restart: [], issues: [{ path: '', message: 'running on the embedded default; there is no file to reload' }] };
+    }
+    let loaded: Awaited<ReturnType<typeof loadConfig>>;
+    try {
+      loaded = await loadConfig({ path: this.configSource.path });
+    } catch (e) {
+      if (ScriptHutError.is(e)) return { applied: false, live: [], restart: [], issues: e.issues };
+      throw e;
+    }
+    const diff = diffConfigs(this.config, loaded.config);
+    // Apply what can be applied live; keep backends/pricing/poll interval until restart.
+    this.config = {
+      ...loaded.config,
+      backends: this.config.backends,
+      pricing: this.config.pricing,
+      settings: { ...loaded.config.settings, poll_interval: this.config.settings.poll_interval },
+    };
+    this.configText = loaded.text ?? null;
+    return { applied: true, live: diff.live, restart: diff.restart, issues: [] };
+  }
+
+  /** Backend configs (for tools such as `setup-aws-ec2`). */
+  backendConfigs(): BackendConfig[] {
+    return this.config.backends;
+  }
+}
+
+/**
+ * Create a runtime from the config found by the documented lookup (or the embedded default).
+ *
+ * @example
+ * ```ts
+ * const runtime = await createRuntime({ cwd: process.cwd() });
+ * await runtime.start();
+ * const run = await runtime.runWorkflow('demo');
+ * ```
+ */
+export function createRuntime(options: CreateRuntimeOptions = {}): Promise<Runtime> {
+  return Runtime.create(options);
+}
+
+/** `~` → home directory, for local paths. */
+export function expandHome(path: string): string {
+  return path === '~' ? homedir() : path.startsWith('~/') ? join(homedir(), path.slice(2)) : path;
+}
