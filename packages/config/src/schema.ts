@@ -40,7 +40,11 @@ const optText = () => text().nullable().default(null);
 
 /** Map of environment variable names to values. Scalars (numbers, booleans) are converted to strings. */
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const scalarString = z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v));
+const scalarString = z
+  .union([z.string(), z.number(), z.boolean()], {
+    error: (iss) => `expected a string (numbers and booleans are converted), got ${show(iss.input)}`,
+  })
+  .transform((v) => String(v));
 const envVars = () =>
   z.record(
     z.string().regex(ENV_NAME, {

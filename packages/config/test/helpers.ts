@@ -1,0 +1,48 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseConfigText } from '../src/index.js';
+
+export const HOME = '/home/tester';
+export const fixture = (name: string): string =>
+  readFileSync(join(import.meta.dirname, 'fixtures', name), 'utf8');
+/** Loads a fixture with a fixed home directory and no file-existence checks. */
+export const load = (name: string) =>
+  parseConfigText(fixture(name), name, { homeDir: HOME, checkFiles: false }).config;
+
+/** The slurm backend appended to snippets that reference `hpc-cluster`. */
+export const HPC_BACKEND = {
+  name: 'hpc-cluster',
+  type: 'slurm',
+  ssh: {
+    host: 'slurm-login.cluster.edu',
+    port: 22,
+    user: 'your_username',
+    key_path: '/home/tester/.ssh/id_rsa',
+    cert_path: null,
+    known_hosts: null,
+  },
+  account: null,
+  login_shell: false,
+  max_concurrent: 100,
+  clone_dir: '~/scripthut-repos',
+};
+
+export const DEFAULT_SETTINGS = {
+  poll_interval: 60,
+  server_host: '127.0.0.1',
+  server_port: 8000,
+  data_dir: '/home/tester/.cache/scripthut',
+  sources_cache_dir: '/home/tester/.cache/scripthut/sources',
+  filter_user: null,
+  auth_token: null,
+};
+
+export const EMPTY = {
+  backends: [],
+  sources: [],
+  workflows: [],
+  projects: [],
+  environments: [],
+  pricing: null,
+  settings: DEFAULT_SETTINGS,
+};
