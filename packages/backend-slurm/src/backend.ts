@@ -209,16 +209,17 @@ export function createSlurmBackend(options: SlurmBackendOptions): Backend & {
     if (!valid.length) return found;
     const names = shellQuote(valid.join(','));
     const command = [
+      `printf '@@squeue\\n'`,
       `squeue -h -t all --name=${names} -o '%i|%j'`,
-      'echo @@sacct',
+      `printf '\\n@@sacct\\n'`,
       `timeout 25 sacct -n -P -X --name=${names} --format=JobIDRaw,JobName --starttime now-7days`,
       'true',
     ].join('; ');
     const r = await run(command, { timeoutMs: 40_000 });
-    const sections = r.stdout.split('\n@@sacct\n');
+    const sections = splitSections(r.stdout);
     const set = new Set(valid);
-    parseTagRows(sections[0] ?? '', set, found);
-    parseTagRows(sections[1] ?? '', set, found);
+    parseTagRows(sections.get('squeue') ?? '', set, found);
+    parseTagRows(sections.get('sacct') ?? '', set, found);
     return found;
   }
 

@@ -108,7 +108,7 @@ export function buildStatusProgram(
     lines.push(
       `TZ=UTC squeue -h -t all -j ${shellQuote(ids.join(','))} -o ${shellQuote(SQUEUE_STATUS_FORMAT)}`,
     );
-    lines.push(`printf '@@rc %s\\n' "$?"`);
+    lines.push(`printf '\\n@@rc %s\\n' "$?"`);
   }
   lines.push(markerLoop(markerDir, tags, '@@m '));
   return `${lines.join('\n')}\n`;
@@ -161,7 +161,7 @@ export function buildSacctProgram(
   lines.push(
     `TZ=UTC timeout ${timeoutSeconds} sacct -n -P --format=${SACCT_FIELDS.join(',')} -j ${shellQuote(ids.join(','))}${st}`,
   );
-  lines.push(`printf '@@rc %s\\n' "$?"`);
+  lines.push(`printf '\\n@@rc %s\\n' "$?"`);
   for (const [id, path] of stderrPaths) {
     if (!isValidJobId(id)) continue;
     lines.push(
@@ -232,11 +232,11 @@ export function parseReadLogAnswer(
  */
 export function buildClusterInfoProgram(cloneDir: string): string {
   return [
-    `echo @@sinfo; sinfo -h -o '%P|%a|%D|%t|%C|%l' 2>/dev/null`,
-    `echo @@nodes; sinfo -h -N -o '%N|%C' 2>/dev/null`,
-    `echo @@pd; squeue -h -t PD -o '%r' 2>/dev/null`,
-    `echo @@df; d=${shellQuotePath(cloneDir)}; while [ ! -e "$d" ] && [ "$d" != / ] && [ "$d" != . ]; do d=$(dirname "$d"); done; df -Pk "$d" 2>/dev/null`,
-    'echo @@end',
+    `printf '\\n@@sinfo\\n'; sinfo -h -o '%P|%a|%D|%t|%C|%l' 2>/dev/null`,
+    `printf '\\n@@nodes\\n'; sinfo -h -N -o '%N|%C' 2>/dev/null`,
+    `printf '\\n@@pd\\n'; squeue -h -t PD -o '%r' 2>/dev/null`,
+    `printf '\\n@@df\\n'; d=${shellQuotePath(cloneDir)}; while [ ! -e "$d" ] && [ "$d" != / ] && [ "$d" != . ]; do d=$(dirname "$d"); done; df -Pk "$d" 2>/dev/null`,
+    `printf '\\n@@end\\n'`,
   ]
     .join('\n')
     .concat('\n');
