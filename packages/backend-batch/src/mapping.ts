@@ -1,0 +1,180 @@
+/**
+ * How a ScriptHut task maps onto AWS Batch: job name, queue, resource requirements, timeout, the
+ * generated script (environment delivered out of band) and the git clone block.
+ */
+import type { JobStatus as BatchJobStatus, JobDetail, ResourceRequirement } from '@aws-sdk/client-batch';
+import type { JobStatus, SubmitRequest, TaskSpec } from '@scripthut/core';
+import { buildJobScript, isValidEnvName } from '@scripthut/core';
+
+/** The task partition that means "no partition": submit to `aws.job_queue`. */
+export const DEFAULT_PARTITION = 'normal';
+/** Where containers clone git workflows unless SCRIPTHUT_CLONE_DIR says otherwise. */
+export const DEFAULT_CLONE_DIR = '/tmp/scripthut-src';
+/** Reason passed to CancelJob/TerminateJob; also how cancelled jobs are recognised. */
+export const CANCEL_REASON = 'Cancelled via ScriptHut';
+
+/** Batch job name: `[A-Za-z0-9_-]`, at most 128 characters, never empty. */
+export function sanitizeJobName(name: string): string {
+  const s = name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 128);
+  return s === '' ? 'scripthut' : s;
+}
+
+/** The queue a task goes to: its partition unless unset/`normal`, else the default queue. */
+export function resolveQueue(task: Pick<TaskSpec, 'partition'>, defaultQueue: string): string {
+  const p = task.partition?.trim();
+  return p && p !== DEFAULT_PARTITION ? p : defaultQueue;
+}
+
+/** GPU count of a gres string: `gpu:2` → 2, `gpu:v100:1` → 1, `gpu` → 1; anything else → 0. */
+export function gpuCount(gres: string | null | undefined): number {
+  if (!gres) return 0;
+  let total = 0;
+  for (const part of gres.split(',')) {
+    const fields = part.trim().split(':');
+    if (fields[0] !== 'gpu') continue;
+    if (fields.length === 1) {
+      total += 1;
+      continue;
+    }
+    const n = Number.parseInt(fields[fields.length - 1]!, 10);
+    total += Number.isFinite(n) && n > 0 ? n : 1;
+  }
+  return total;
+}
+
+/** VCPU, MEMORY (MiB) and GPU requirements of a task, as Batch wants them (string values). */
+export function resourceRequirements(
+  task: Pick<TaskSpec, 'cpus' | 'memoryMiB' | 'gres'>,
+): ResourceRequirement[] {
+  const reqs: ResourceRequirement[] = [
+    { type: 'VCPU', value: String(Math.max(1, Math.ceil(task.cpus || 1))) },
+    { type: 'MEMORY', value: String(Math.max(4, Math.round(task.memoryMiB || 2048))) },
+  ];
+  const gpus = gpuCount(task.gres);
+  if (gpus > 0) reqs.push({ type: 'GPU', value: String(gpus) });
+  return reqs;
+}
+
+/** `timeout.attemptDurationSeconds` when the limit is at least 60 s (Batch's minimum), else nothing. */
+export function jobTimeout(
+  task: Pick<TaskSpec, 'timeLimitSeconds'>,
+): { attemptDurationSeconds: number } | undefined {
+  const s = Math.floor(task.timeLimitSeconds);
+  return Number.isFinite(s) && s >= 60 ? { attemptDurationSeconds: s } : undefined;
+}
+
+/** The clone block run before the task command in git workflows (values come from the environment). */
+export function gitCloneBlock(): string {
+  return [
+    '# Injected automatically for git workflows',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion, not a JS template
+    '_SCRIPTHUT_CLONE_DIR="${SCRIPTHUT_CLONE_DIR:-/tmp/scripthut-src}"',
+    'if [ ! -d "$_SCRIPTHUT_CLONE_DIR/.git" ]; then',
+    '    git clone "$SCRIPTHUT_GIT_REPO" "$_SCRIPTHUT_CLONE_DIR" || { echo "ScriptHut: git clone failed" >&2; exit 96; }',
+    'fi',
+    '(cd "$_SCRIPTHUT_CLONE_DIR" && git fetch --all --tags && git checkout "$SCRIPTHUT_GIT_SHA") \\',
+    '    || { echo "ScriptHut: git checkout of $SCRIPTHUT_GIT_SHA failed" >&2; exit 96; }',
+  ].join('\n');
+}
+
+function isRelative(path: string): boolean {
+  return !path.startsWith('/') && !path.startsWith('~') && !path.startsWith('$');
+}
+
+/** The working dir and environment of a request once git workflow rules are applied. */
+export function batchEnvAndDir(request: SubmitRequest): { env: Record<string, string>; workingDir: string } {
+  const env = { ...request.env };
+  let workingDir = request.workingDir || '~';
+  const git = request.git;
+  if (git) {
+    const cloneDir = env.SCRIPTHUT_CLONE_DIR || DEFAULT_CLONE_DIR;
+    env.SCRIPTHUT_CLONE_DIR = cloneDir;
+    env.SCRIPTHUT_GIT_REPO = git.repo;
+    env.SCRIPTHUT_GIT_SHA = git.sha;
+    env.SCRIPTHUT_GIT_BRANCH = git.branch;
+    // A dir resolved against the control plane's clone maps to the same place in the container's clone.
+    const hostClone = git.cloneDir?.replace(/\/+$/, '');
+    if (hostClone && (workingDir === hostClone || workingDir.startsWith(`${hostClone}/`))) {
+      workingDir = workingDir.slice(hostClone.length).replace(/^\/+/, '') || '.';
+    }
+    if (isRelative(workingDir)) {
+      const rel = workingDir.replace(/^\.\/?/, '').replace(/\/+$/, '');
+      workingDir = rel ? `${cloneDir}/${rel}` : cloneDir;
+    }
+  }
+  return { env, workingDir };
+}
+
+/**
+ * The job script for a request: shebang, banner, the environment NAMES in a comment (values travel
+ * in `containerOverrides.environment`), `extra_init`, the git clone block, checked `cd`, command.
+ */
+export function renderBatchScript(request: SubmitRequest): string {
+  const { env, workingDir } = batchEnvAndDir(request);
+  return buildJobScript({
+    taskId: request.task.id,
+    taskName: request.task.name,
+    command: request.task.command,
+    workingDir,
+    env,
+    secretEnvNames: request.secretEnvNames ?? [],
+    extraInit: request.extraInit,
+    envDelivery: 'comment',
+    preamble: request.git ? gitCloneBlock() : undefined,
+  });
+}
+
+/** `containerOverrides.environment` entries, sorted by name. Invalid names are rejected. */
+export function environmentOverrides(env: Record<string, string>): { name: string; value: string }[] {
+  return Object.keys(env)
+    .sort()
+    .map((name) => {
+      if (!isValidEnvName(name))
+        throw new Error(`invalid environment variable name: ${JSON.stringify(name)}`);
+      return { name, value: env[name]! };
+    });
+}
+
+const PENDING: readonly string[] = ['SUBMITTED', 'PENDING', 'RUNNABLE'];
+const RUNNING: readonly string[] = ['STARTING', 'RUNNING'];
+
+function iso(ms: number | undefined): string | null {
+  return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString() : null;
+}
+
+/** Translate a DescribeJobs entry into ScriptHut's normalised job status. */
+export function mapJobDetail(job: JobDetail): JobStatus {
+  const status = (job.status ?? '') as BatchJobStatus | '';
+  const lastAttempt = job.attempts?.length ? job.attempts[job.attempts.length - 1] : undefined;
+  const base: JobStatus = {
+    jobId: job.jobId ?? '',
+    state: 'unknown',
+    rawState: status || null,
+    startedAt: iso(job.startedAt ?? lastAttempt?.startedAt),
+    finishedAt: iso(job.stoppedAt ?? lastAttempt?.stoppedAt),
+    node: lastAttempt?.container?.containerInstanceArn ?? job.container?.containerInstanceArn ?? null,
+  };
+  if (PENDING.includes(status))
+    return { ...base, state: 'pending', reason: job.statusReason || status, final: false };
+  if (RUNNING.includes(status)) return { ...base, state: 'running', reason: null, final: false };
+  if (status === 'SUCCEEDED') {
+    return {
+      ...base,
+      state: 'completed',
+      exitCode: job.container?.exitCode ?? lastAttempt?.container?.exitCode ?? 0,
+      final: true,
+    };
+  }
+  if (status === 'FAILED') {
+    const exitCode = job.container?.exitCode ?? lastAttempt?.container?.exitCode ?? null;
+    const containerReason = job.container?.reason ?? lastAttempt?.container?.reason ?? '';
+    const reason = [job.statusReason, containerReason].filter(Boolean).join(': ') || 'FAILED';
+    let state: JobStatus['state'] = 'failed';
+    if (job.statusReason === CANCEL_REASON || (job.isCancelled && !job.startedAt)) state = 'cancelled';
+    else if (/attempt duration|timed? ?out|timeout/i.test(job.statusReason ?? '')) state = 'timeout';
+    else if (/OutOfMemory/i.test(containerReason) || /OutOfMemory/i.test(job.statusReason ?? ''))
+      state = 'out_of_memory';
+    return { ...base, state, exitCode, reason, final: true };
+  }
+  return { ...base, reason: status || null };
+}

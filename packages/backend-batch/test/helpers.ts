@@ -1,0 +1,104 @@
+import type { SubmitRequest, TaskSpec, TrackedJob } from '@scripthut/core';
+import { type BatchBackendConfig, type BatchBackendOptions, createBatchBackend } from '../src/index.js';
+import { FakeAws } from './fake-aws.js';
+
+export function task(over: Partial<TaskSpec> = {}): TaskSpec {
+  return {
+    id: 'build',
+    name: 'Build',
+    command: 'echo hi',
+    workingDir: '~',
+    partition: 'normal',
+    cpus: 1,
+    memory: '4G',
+    memoryMiB: 4096,
+    timeLimit: '1:00:00',
+    timeLimitSeconds: 3600,
+    gres: null,
+    image: null,
+    deps: [],
+    depPatterns: [],
+    outputFile: null,
+    errorFile: null,
+    environment: null,
+    envVars: {},
+    generatesSource: null,
+    ...over,
+  };
+}
+
+let tagSeq = 0;
+export function request(t: Partial<TaskSpec> = {}, over: Partial<SubmitRequest> = {}): SubmitRequest {
+  const spec = task(t);
+  return {
+    runId: 'ab12cd34',
+    taskId: spec.id,
+    tag: `shab12cd34t${String(++tagSeq).padStart(3, '0')}`,
+    workflowName: 'wf',
+    task: spec,
+    workingDir: spec.workingDir,
+    env: { SCRIPTHUT_RUN_ID: 'ab12cd34', SCRIPTHUT_TASK_ID: spec.id },
+    extraInit: '',
+    stdoutPath: '',
+    stderrPath: '',
+    logDir: '',
+    git: null,
+    ...over,
+  };
+}
+
+export function tracked(jobId: string, taskId = 't'): TrackedJob {
+  return {
+    jobId,
+    runId: 'ab12cd34',
+    taskId,
+    tag: 'x',
+    stdoutPath: null,
+    stderrPath: null,
+    submittedAt: null,
+    lastState: null,
+    meta: {},
+  };
+}
+
+export const baseConfig: BatchBackendConfig = {
+  aws: { region: 'us-east-1', job_queue: 'default-q' },
+  job_definition: null,
+  job_definition_mode: 'locked',
+  default_image: 'ghcr.io/org/base:1',
+  job_role_arn: null,
+  execution_role_arn: null,
+  retry_attempts: 1,
+  log_group: '/aws/batch/job',
+  max_concurrent: 50,
+};
+
+export interface Harness {
+  fake: FakeAws;
+  backend: ReturnType<typeof createBatchBackend>;
+  mocks: ReturnType<FakeAws['install']>;
+  warnings: string[];
+  sleeps: number[];
+}
+
+export function harness(
+  config: Partial<BatchBackendConfig> = {},
+  opts: Partial<BatchBackendOptions> = {},
+  fake = new FakeAws(),
+): Harness {
+  const mocks = fake.install();
+  const warnings: string[] = [];
+  const sleeps: number[] = [];
+  const backend = createBatchBackend({
+    name: 'aws-batch',
+    config: { ...baseConfig, ...config },
+    clients: { batch: mocks.batch, logs: mocks.logs },
+    submitRatePerSecond: 1000,
+    logger: { warn: (m) => warnings.push(m) },
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+    ...opts,
+  });
+  return { fake, backend, mocks, warnings, sleeps };
+}
