@@ -328,18 +328,9 @@ export class FakeAws {
         continue;
       }
       const o = this.outcome(job);
-      const timeout = job.submitInput.timeout?.attemptDurationSeconds;
       if (o.exitCode === 0) this.finish(job, 'SUCCEEDED', 'Essential container in task exited', 0);
       else {
-        this.finish(
-          job,
-          'FAILED',
-          o.reason ??
-            (timeout && o.exitCode === 137
-              ? 'Job attempt duration exceeded timeout'
-              : 'Essential container in task exited'),
-          o.exitCode,
-        );
+        this.finish(job, 'FAILED', o.reason ?? 'Essential container in task exited', o.exitCode);
         if (o.containerReason) {
           job.container!.reason = o.containerReason;
           job.attempts![job.attempts!.length - 1]!.container!.reason = o.containerReason;
