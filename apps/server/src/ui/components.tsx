@@ -1,0 +1,390 @@
+/** @jsxImportSource hono/jsx */
+/**
+ * Reusable pieces of the server-rendered UI (hono/jsx). Everything here is pure: data in, HTML out,
+ * so the same components render full pages and the SSE fragments that keep them live.
+ */
+import type { RunSummary, TaskRecord, TaskState } from '@scripthut/core';
+import { TASK_STATES } from '@scripthut/core';
+import type { BackendView, JobView, RunCost } from '@scripthut/runtime';
+import type { Child, FC, PropsWithChildren } from 'hono/jsx';
+import { CSRF_FIELD } from '../security.js';
+import { durationOf, formatDuration, progressOf, type TaskGroup } from '../views.js';
+import { STYLE } from './style.js';
+
+export interface PageContext {
+  csrf: string;
+  version: string;
+  authEnabled: boolean;
+}
+
+const NAV: [string, string][] = [
+  ['/', 'Dashboard'],
+  ['/workflows', 'Workflows'],
+  ['/sources', 'Sources'],
+  ['/projects', 'Projects'],
+  ['/runs', 'Runs'],
+  ['/settings', 'Settings'],
+];
+
+export const Layout: FC<PropsWithChildren<{ title: string; active: string; ctx: PageContext }>> = ({
+  title,
+  active,
+  ctx,
+  children,
+}) => (
+  <html lang="en">
+    <head>
+      <meta charset="utf-8" />
+      <meta name="viewport" content="width=device-width, initial-scale=1" />
+      <meta name="csrf-token" content={ctx.csrf} />
+      <title>{`${title} · ScriptHut`}</title>
+      <style dangerouslySetInnerHTML={{ __html: STYLE }} />
+    </head>
+    <body>
+      <header class="top">
+        <a class="brand" href="/">
+          ScriptHut
+        </a>
+        <nav>
+          {NAV.map(([href, label]) => (
+            <a href={href} class={active === href ? 'active' : ''}>
+              {label}
+            </a>
+          ))}
+        </nav>
+        <span id="live-indicator" class="live-dot">
+          static
+        </span>
+        {ctx.authEnabled ? (
+          <Form action="/logout" ctx={ctx}>
+            <button type="submit">Sign out</button>
+          </Form>
+        ) : null}
+      </header>
+      <main>{children}</main>
+      <script src="/assets/app.js" defer />
+    </body>
+  </html>
+);
+
+/** A POST form carrying the CSRF token. */
+export const Form: FC<
+  PropsWithChildren<{ action: string; ctx: PageContext; confirm?: string; class?: string }>
+> = (p) => (
+  <form method="post" action={p.action} class={p.class ?? 'inline'} data-confirm={p.confirm}>
+    <input type="hidden" name={CSRF_FIELD} value={p.ctx.csrf} />
+    {p.children}
+  </form>
+);
+
+export const Pill: FC<{ state: string; title?: string | null }> = ({ state, title }) => (
+  <span class={`pill ${state}`} title={title ?? undefined}>
+    {state.replace('_', ' ')}
+  </span>
+);
+
+export function fmtTime(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toISOString().replace('T', ' ').slice(0, 19);
+}
+
+export function fmtUsd(n: number | null | undefined): string {
+  if (n === null || n === undefined) return '—';
+  return n < 0.01 && n > 0 ? '< $0.01' : `$${n.toFixed(2)}`;
+}
+
+export function fmtBytes(n: number | null | undefined): string {
+  if (n === null || n === undefined) return '—';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+const BAR_ORDER: TaskState[] = [
+  'completed',
+  'running',
+  'queued',
+  'submitted',
+  'submitting',
+  'failed',
+  'dep_failed',
+  'cancelled',
+];
+
+/** Stacked progress bar, one segment per state. */
+export const StateBar: FC<{ counts: Record<TaskState, number>; total: number }> = ({ counts, total }) => (
+  <div
+    class="bar"
+    title={TASK_STATES.filter((s) => counts[s] > 0)
+      .map((s) => `${s}: ${counts[s]}`)
+      .join(', ')}
+  >
+    {total > 0
+      ? BAR_ORDER.filter((s) => counts[s] > 0).map((s) => (
+          <span class={`s-${s}`} style={`width:${((counts[s] / total) * 100).toFixed(2)}%`} />
+        ))
+      : null}
+  </div>
+);
+
+export function runCostText(cost: RunCost | null | undefined): string {
+  if (!cost) return '—';
+  if (!cost.available) return '—';
+  return fmtUsd(cost.total) + (cost.uncostedTasks > 0 ? ` (+${cost.uncostedTasks} uncosted)` : '');
+}
+
+export const BackendCards: FC<{ backends: BackendView[] }> = ({ backends }) => (
+  <div class="cards">
+    {backends.length === 0 ? <div class="card muted">No backends configured.</div> : null}
+    {backends.map((b) => {
+      const ci = b.clusterInfo;
+      return (
+        <div class="card" data-backend={b.name}>
+          <div class="title">
+            <span>
+              {b.name} <span class="muted small">{b.type}</span>
+            </span>
+            <Pill state={b.health.connected ? 'ok' : 'bad'} />
+          </div>
+          <dl class="kv">
+            <dt>Endpoint</dt>
+            <dd class="mono small">{b.health.endpoint || '—'}</dd>
+            <dt>Last poll</dt>
+            <dd>
+              {b.lastPollAt ? `${fmtTime(b.lastPollAt)}` : 'not yet'}
+              {b.lastPollDurationMs !== null ? (
+                <span class="muted small"> ({b.lastPollDurationMs} ms)</span>
+              ) : null}
+            </dd>
+            <dt>CPUs idle</dt>
+            <dd>{ci && ci.cpusTotal !== null ? `${ci.cpusIdle ?? '?'} / ${ci.cpusTotal}` : '—'}</dd>
+            <dt>Disk</dt>
+            <dd>
+              {ci?.disk ? `${fmtBytes(ci.disk.availableBytes)} free of ${fmtBytes(ci.disk.totalBytes)}` : '—'}
+            </dd>
+            <dt>In flight</dt>
+            <dd>
+              {b.inFlight} / {b.maxConcurrent}
+            </dd>
+            {b.lastError || b.health.lastError ? (
+              <>
+                <dt>Error</dt>
+                <dd class="small" style="color:var(--bad)">
+                  {b.lastError ?? b.health.lastError}
+                </dd>
+              </>
+            ) : null}
+          </dl>
+        </div>
+      );
+    })}
+  </div>
+);
+
+export const JobsTable: FC<{ jobs: JobView[] }> = ({ jobs }) =>
+  jobs.length === 0 ? (
+    <div class="panel empty">No jobs in the last hours.</div>
+  ) : (
+    <table>
+      <thead>
+        <tr>
+          <th>Job ID</th>
+          <th>Name</th>
+          <th>Workflow / run</th>
+          <th>User</th>
+          <th>State</th>
+          <th>Backend</th>
+          <th>Resources</th>
+          <th>Submitted</th>
+        </tr>
+      </thead>
+      <tbody>
+        {jobs.map((j) => (
+          <tr>
+            <td class="mono">{j.jobId ?? '—'}</td>
+            <td>
+              {j.runId && j.taskId ? (
+                <a href={`/runs/${j.runId}/tasks/${encodeURIComponent(j.taskId)}`}>{j.name}</a>
+              ) : (
+                j.name
+              )}
+            </td>
+            <td>
+              {j.runId ? (
+                <a href={`/runs/${j.runId}`}>{`${j.workflowName ?? ''} · ${j.runId}`}</a>
+              ) : (
+                <span class="muted">external</span>
+              )}
+            </td>
+            <td>{j.user ?? '—'}</td>
+            <td>
+              <Pill state={j.state} title={j.reason} />
+            </td>
+            <td>{j.backend}</td>
+            <td class="small">
+              {[j.partition, j.cpus !== null ? `${j.cpus} cpu` : null, j.memory, j.timeLimit]
+                .filter(Boolean)
+                .join(' · ') || '—'}
+            </td>
+            <td class="small">{fmtTime(j.submittedAt)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+
+export const RunsTable: FC<{ runs: RunSummary[]; costs: Map<string, RunCost | null>; ctx: PageContext }> = ({
+  runs,
+  costs,
+}) =>
+  runs.length === 0 ? (
+    <div class="panel empty">No runs yet. Start one from Workflows.</div>
+  ) : (
+    <table>
+      <thead>
+        <tr>
+          <th>Run</th>
+          <th>Workflow</th>
+          <th>Backend</th>
+          <th>Status</th>
+          <th>Progress</th>
+          <th>Duration</th>
+          <th>Cost</th>
+          <th>Created</th>
+        </tr>
+      </thead>
+      <tbody>
+        {runs.map((r) => {
+          const p = progressOf(r);
+          return (
+            <tr data-run={r.run.id}>
+              <td class="mono">
+                <a href={`/runs/${r.run.id}`}>{r.run.id}</a>
+              </td>
+              <td>{r.run.workflowName}</td>
+              <td>{r.run.backendName}</td>
+              <td>
+                <Pill state={r.status} />
+              </td>
+              <td>
+                <StateBar counts={r.counts} total={r.total} />
+                <span class="small muted">
+                  {p.done} / {p.total}
+                </span>
+              </td>
+              <td>{formatDuration(durationOf(r))}</td>
+              <td>{runCostText(costs.get(r.run.id))}</td>
+              <td class="small">{fmtTime(r.run.createdAt)}</td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+
+export const Pager: FC<{
+  base: string;
+  params: Record<string, string | undefined>;
+  page: number;
+  pageSize: number;
+  total: number;
+}> = (p) => {
+  const pages = Math.max(1, Math.ceil(p.total / p.pageSize));
+  if (pages <= 1) return null;
+  const href = (page: number) => {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(p.params)) if (v) q.set(k, v);
+    q.set('page', String(page));
+    return `${p.base}?${q.toString()}`;
+  };
+  return (
+    <div class="pager">
+      {p.page > 1 ? (
+        <a class="btn" href={href(p.page - 1)}>
+          ← Previous
+        </a>
+      ) : null}
+      <span class="muted small">
+        Page {p.page} of {pages} · {p.total} items
+      </span>
+      {p.page < pages ? (
+        <a class="btn" href={href(p.page + 1)}>
+          Next →
+        </a>
+      ) : null}
+    </div>
+  );
+};
+
+export const GroupsPanel: FC<{ runId: string; groups: TaskGroup[]; prefix: string | undefined }> = ({
+  runId,
+  groups,
+  prefix,
+}) => {
+  if (groups.length <= 1 && (groups[0]?.prefix ?? '') === '')
+    return <div class="muted small">All tasks are in one group.</div>;
+  const shown = groups.slice(0, 300);
+  return (
+    <div class="groups">
+      {shown.map((g) => {
+        const label = g.prefix === '' ? '(ungrouped)' : g.prefix;
+        const id = `grp-${g.prefix.replace(/[^A-Za-z0-9_-]/g, '_') || '_'}`;
+        return (
+          <details class="group" id={id} open={prefix !== undefined && prefix === `${g.prefix}.`}>
+            <summary>
+              <strong>{label}</strong>
+              <span class="muted small">{g.total} tasks</span>
+              <span style="flex:1">
+                <StateBar counts={g.counts} total={g.total} />
+              </span>
+            </summary>
+            <div class="body">
+              <div class="chips">
+                {TASK_STATES.filter((s) => g.counts[s] > 0).map((s) => (
+                  <span>
+                    <Pill state={s} /> {g.counts[s]}
+                  </span>
+                ))}
+              </div>
+              {g.prefix !== '' ? (
+                <a href={`/runs/${runId}?prefix=${encodeURIComponent(`${g.prefix}.`)}`}>
+                  Show only these tasks →
+                </a>
+              ) : null}
+            </div>
+          </details>
+        );
+      })}
+      {groups.length > shown.length ? (
+        <div class="muted small">…and {groups.length - shown.length} more groups</div>
+      ) : null}
+    </div>
+  );
+};
+
+export function taskDuration(t: TaskRecord, now = Date.now()): number | null {
+  if (!t.startedAt) return null;
+  const end = t.finishedAt ? Date.parse(t.finishedAt) : now;
+  return Math.max(0, end - Date.parse(t.startedAt));
+}
+
+export const Section: FC<PropsWithChildren<{ title: Child; right?: Child }>> = ({
+  title,
+  right,
+  children,
+}) => (
+  <>
+    <div class="toolbar">
+      <h2 style="margin:8px 0 0">{title}</h2>
+      {right}
+    </div>
+    {children}
+  </>
+);

@@ -1,0 +1,520 @@
+/**
+ * A small in-memory ScriptHutRuntime for API tests: one `local` backend, a `demo` workflow of three
+ * tasks (`prep`, `work.a`, `work.b`), a source and a project. `advance()` moves tasks along so
+ * tests can observe live events. Every event listener is counted so tests can prove SSE cleanup.
+ */
+import { EventEmitter } from 'node:events';
+import {
+  deriveRunStatus,
+  emptyStateCounts,
+  type Issue,
+  isTerminalTaskState,
+  type RunRecord,
+  type RunSummary,
+  ScriptHutError,
+  type TaskRecord,
+  type TaskSpec,
+  type TaskState,
+  type TaskTransition,
+} from '@scripthut/core';
+import type {
+  AdhocTaskInput,
+  BackendDetail,
+  BackendView,
+  ConfigReloadResult,
+  CostEstimate,
+  DryRunResult,
+  JobView,
+  ProjectView,
+  RunCost,
+  RunOptions,
+  RuntimeEvents,
+  ScriptHutRuntime,
+  SourceView,
+  WorkflowView,
+} from '@scripthut/runtime';
+
+function spec(id: string, deps: string[] = [], command = `echo ${id}`): TaskSpec {
+  return {
+    id,
+    name: id,
+    command,
+    workingDir: '~',
+    partition: 'normal',
+    cpus: 1,
+    memory: '1G',
+    memoryMiB: 1024,
+    timeLimit: '0:10:00',
+    timeLimitSeconds: 600,
+    gres: null,
+    image: null,
+    deps,
+    depPatterns: deps,
+    outputFile: null,
+    errorFile: null,
+    environment: null,
+    envVars: {},
+    generatesSource: null,
+  };
+}
+
+export class StubRuntime implements ScriptHutRuntime {
+  readonly configSource = { kind: 'default' } as const;
+  readonly dataDir = '/tmp/stub';
+  readonly emitter = new EventEmitter();
+  readonly events: RuntimeEvents = this.emitter as unknown as RuntimeEvents;
+  readonly settings = {
+    server_host: '127.0.0.1',
+    server_port: 8000,
+    poll_interval: 5,
+    filter_user: null,
+    auth_token: null,
+    data_dir: '/tmp/stub',
+  };
+  readonly runs = new Map<string, { run: RunRecord; tasks: TaskRecord[]; transitions: TaskTransition[] }>();
+  readonly logs = new Map<string, string>();
+  private counter = 0;
+  /** Calls made, for asserting that bad input changed nothing. */
+  readonly calls: string[] = [];
+  /** When set, the next run-creating call throws it. */
+  failNext: Error | null = null;
+
+  async start() {}
+  async close() {}
+
+  listenerCount(): number {
+    return this.emitter.eventNames().reduce((n, e) => n + this.emitter.listenerCount(e), 0);
+  }
+
+  listBackends(): BackendView[] {
+    return [
+      {
+        name: 'local',
+        type: 'local',
+        maxConcurrent: 4,
+        health: { connected: true, lastError: null, endpoint: 'localhost' },
+        lastPollAt: '2025-01-01T00:00:00.000Z',
+        lastPollDurationMs: 3,
+        lastError: null,
+        inFlight: 0,
+        clusterInfo: {
+          cpusIdle: 6,
+          cpusTotal: 8,
+          partitions: [],
+          disk: { path: '/tmp', totalBytes: 100 * 2 ** 30, availableBytes: 40 * 2 ** 30 },
+        },
+        clusterInfoAt: '2025-01-01T00:00:00.000Z',
+      },
+    ];
+  }
+  getBackend(name: string): BackendDetail {
+    const b = this.listBackends().find((x) => x.name === name);
+    if (!b) throw new ScriptHutError('not_found', `unknown backend ${name}`);
+    return {
+      ...b,
+      commandLog: [
+        {
+          at: '2025-01-01T00:00:00.000Z',
+          command: 'true',
+          exitCode: 0,
+          durationMs: 1,
+          stdout: '',
+          stderr: '',
+        },
+      ],
+    };
+  }
+  listWorkflows(): WorkflowView[] {
+    return [
+      {
+        kind: 'workflow',
+        name: 'demo',
+        backend: 'local',
+        description: 'Demo workflow',
+        maxConcurrent: null,
+        git: null,
+      },
+    ];
+  }
+  private specsFor(name: string): TaskSpec[] {
+    if (name !== 'demo' && !name.includes('/'))
+      throw new ScriptHutError('not_found', `unknown workflow ${name}`);
+    return [spec('prep'), spec('work.a', ['prep']), spec('work.b', ['prep'])];
+  }
+  async dryRunWorkflow(name: string, options: RunOptions = {}): Promise<DryRunResult> {
+    const specs = this.specsFor(name);
+    return {
+      workflowName: name,
+      backendName: options.backend ?? 'local',
+      git: null,
+      logDir: '/tmp/logs',
+      tasks: specs.map((t) => ({
+        task: t,
+        workingDir: '/home/u',
+        script: `#!/bin/bash\n${t.command}\n`,
+        stdoutPath: `/tmp/logs/${t.id}.out`,
+        stderrPath: `/tmp/logs/${t.id}.err`,
+      })),
+      warnings: [],
+      estimate: {
+        available: false,
+        reason: 'local backend has no price',
+        upperBound: null,
+        costedTasks: 0,
+        uncostedTasks: specs.length,
+        currency: 'USD',
+      },
+    };
+  }
+  createRun(name: string, specs: TaskSpec[], origin: RunRecord['origin'], backend = 'local'): RunSummary {
+    if (this.failNext) {
+      const e = this.failNext;
+      this.failNext = null;
+      throw e;
+    }
+    if (!this.listBackends().some((b) => b.name === backend))
+      throw new ScriptHutError('not_found', `unknown backend ${backend}`);
+    const id = (0x10000000 + ++this.counter).toString(16).slice(-8);
+    const run: RunRecord = {
+      id,
+      workflowName: name,
+      backendName: backend,
+      origin,
+      createdAt: new Date().toISOString(),
+      maxConcurrent: null,
+      logDir: '/tmp/logs',
+      baseDir: null,
+      git: null,
+      cancelRequestedAt: null,
+      environments: {},
+    };
+    const tasks: TaskRecord[] = specs.map((s, seq) => ({
+      runId: id,
+      seq,
+      spec: s,
+      state: 'pending',
+      submitTag: null,
+      jobId: null,
+      pendingReason: null,
+      exitCode: null,
+      error: null,
+      script: null,
+      stdoutPath: null,
+      stderrPath: null,
+      submittedAt: null,
+      startedAt: null,
+      finishedAt: null,
+      node: null,
+      meta: {},
+      version: 0,
+    }));
+    this.runs.set(id, { run, tasks, transitions: [] });
+    this.calls.push(`create:${id}`);
+    this.emitter.emit('run-created', { run });
+    return this.getRun(id);
+  }
+  async runWorkflow(name: string, options: RunOptions = {}): Promise<RunSummary> {
+    return this.createRun(name, this.specsFor(name), { kind: 'workflow', name }, options.backend);
+  }
+  listSources(): SourceView[] {
+    return [
+      {
+        name: 'repo',
+        type: 'path',
+        backend: 'local',
+        location: '/srv/repo',
+        branch: null,
+        lastSyncAt: null,
+        commit: null,
+        error: null,
+        workflows: [
+          {
+            kind: 'source',
+            name: 'repo/flows/a.json',
+            backend: 'local',
+            description: '',
+            maxConcurrent: null,
+            git: null,
+            source: 'repo',
+            file: 'flows/a.json',
+          },
+        ],
+        warnings: [],
+      },
+    ];
+  }
+  async syncSource(name: string): Promise<SourceView> {
+    const s = this.listSources().find((x) => x.name === name);
+    if (!s) throw new ScriptHutError('not_found', `unknown source ${name}`);
+    this.calls.push(`sync:${name}`);
+    return s;
+  }
+  async dryRunSourceWorkflow(source: string, file: string, options?: RunOptions) {
+    await this.syncSource(source);
+    return this.dryRunWorkflow(`${source}/${file}`, options);
+  }
+  async runSourceWorkflow(source: string, file: string, options: RunOptions = {}) {
+    await this.syncSource(source);
+    return this.createRun(
+      `${source}/${file}`,
+      this.specsFor(`${source}/${file}`),
+      { kind: 'source', source, file },
+      options.backend,
+    );
+  }
+  listProjects(): ProjectView[] {
+    return [
+      { name: 'proj', backend: 'local', path: '/srv/proj', description: 'A project', maxConcurrent: null },
+    ];
+  }
+  async listProjectWorkflows(project: string): Promise<WorkflowView[]> {
+    if (project !== 'proj') throw new ScriptHutError('not_found', `unknown project ${project}`);
+    return [
+      {
+        kind: 'project',
+        name: 'proj/sflow.json',
+        backend: 'local',
+        description: '',
+        maxConcurrent: null,
+        git: null,
+        project: 'proj',
+        file: 'sflow.json',
+      },
+    ];
+  }
+  async dryRunProjectWorkflow(project: string, file: string, options?: RunOptions) {
+    await this.listProjectWorkflows(project);
+    return this.dryRunWorkflow(`${project}/${file}`, options);
+  }
+  async runProjectWorkflow(project: string, file: string, options: RunOptions = {}) {
+    await this.listProjectWorkflows(project);
+    return this.createRun(
+      `${project}/${file}`,
+      this.specsFor(`${project}/${file}`),
+      { kind: 'project', project, file },
+      options.backend,
+    );
+  }
+  async runAdhocTask(input: AdhocTaskInput) {
+    return this.createRun(
+      input.runName ?? `_adhoc/${input.id ?? 'task'}`,
+      [spec(input.id ?? 'task', [], input.command)],
+      { kind: 'adhoc' },
+      input.backend,
+    );
+  }
+  private entry(runId: string) {
+    const e = this.runs.get(runId);
+    if (!e) throw new ScriptHutError('not_found', `run ${runId} not found`);
+    return e;
+  }
+  private summarize(e: { run: RunRecord; tasks: TaskRecord[] }): RunSummary {
+    const counts = emptyStateCounts();
+    for (const t of e.tasks) counts[t.state]++;
+    const subs = e.tasks
+      .map((t) => t.submittedAt)
+      .filter((x): x is string => !!x)
+      .sort();
+    const fins = e.tasks
+      .map((t) => t.finishedAt)
+      .filter((x): x is string => !!x)
+      .sort();
+    return {
+      run: e.run,
+      counts,
+      status: deriveRunStatus(counts, e.run.cancelRequestedAt !== null),
+      total: e.tasks.length,
+      firstSubmittedAt: subs[0] ?? null,
+      lastFinishedAt: fins[fins.length - 1] ?? null,
+    };
+  }
+  listRuns(query: import('@scripthut/runtime').RunQuery = {}) {
+    let items = [...this.runs.values()].reverse().map((e) => this.summarize(e));
+    if (query.status) items = items.filter((s) => s.status === query.status);
+    if (query.workflow) items = items.filter((s) => s.run.workflowName === query.workflow);
+    if (query.backend) items = items.filter((s) => s.run.backendName === query.backend);
+    const total = items.length;
+    const offset = query.offset ?? 0;
+    return { items: items.slice(offset, offset + (query.limit ?? 50)), total };
+  }
+  getRun(runId: string): RunSummary {
+    return this.summarize(this.entry(runId));
+  }
+  listTasks(runId: string, query: import('@scripthut/runtime').TaskQuery = {}) {
+    let items = this.entry(runId).tasks;
+    if (query.states) items = items.filter((t) => query.states?.includes(t.state));
+    if (query.idPrefix) items = items.filter((t) => t.spec.id.startsWith(query.idPrefix as string));
+    const offset = query.offset ?? 0;
+    return { items: items.slice(offset, offset + (query.limit ?? 100)), total: items.length };
+  }
+  getTask(runId: string, taskId: string): TaskRecord {
+    const t = this.entry(runId).tasks.find((x) => x.spec.id === taskId);
+    if (!t) throw new ScriptHutError('not_found', `task ${taskId} not found in run ${runId}`);
+    return t;
+  }
+  taskTransitions(runId: string, taskId: string): TaskTransition[] {
+    return this.entry(runId).transitions.filter((t) => t.taskId === taskId);
+  }
+  /** Moves a task to a state, records the transition and emits events. */
+  setState(runId: string, taskId: string, to: TaskState, extra: Partial<TaskRecord> = {}) {
+    const e = this.entry(runId);
+    const t = this.getTask(runId, taskId);
+    const from = t.state;
+    const now = new Date().toISOString();
+    Object.assign(t, extra, { state: to, version: t.version + 1 });
+    if (to === 'submitted' || to === 'queued') t.submittedAt ??= now;
+    if (to === 'running') {
+      t.submittedAt ??= now;
+      t.startedAt ??= now;
+      t.jobId ??= String(1000 + t.seq);
+      t.script ??= `#!/bin/bash\n${t.spec.command}\n`;
+    }
+    if (isTerminalTaskState(to)) t.finishedAt ??= now;
+    e.transitions.push({ runId, taskId, from, to, at: now, reason: null });
+    this.emitter.emit('task', { runId, task: { ...t }, from });
+    this.emitter.emit('run', { runId, summary: this.getRun(runId) });
+  }
+  /** Runs every task of a run to `completed`, writing a log line each. */
+  completeAll(runId: string) {
+    for (const t of this.entry(runId).tasks) {
+      if (isTerminalTaskState(t.state)) continue;
+      this.setState(runId, t.spec.id, 'running');
+      this.logs.set(`${runId}/${t.spec.id}/stdout`, `${t.spec.id} says hello\n`);
+      this.setState(runId, t.spec.id, 'completed', { exitCode: 0 });
+    }
+  }
+  async cancelRun(runId: string) {
+    const e = this.entry(runId);
+    e.run.cancelRequestedAt = new Date().toISOString();
+    for (const t of e.tasks) if (!isTerminalTaskState(t.state)) this.setState(runId, t.spec.id, 'cancelled');
+    this.calls.push(`cancel:${runId}`);
+    return this.getRun(runId);
+  }
+  async rerunRun(runId: string, mode: 'all' | 'failed') {
+    const e = this.entry(runId);
+    const specs =
+      mode === 'all'
+        ? e.tasks.map((t) => t.spec)
+        : e.tasks
+            .filter((t) => t.state !== 'completed')
+            .map((t) => ({
+              ...t.spec,
+              deps: t.spec.deps.filter((d) => e.tasks.find((x) => x.spec.id === d)?.state !== 'completed'),
+            }));
+    if (specs.length === 0) throw new ScriptHutError('conflict', 'nothing to rerun: every task completed');
+    return this.createRun(
+      e.run.workflowName,
+      specs,
+      { kind: 'rerun', fromRunId: runId, mode },
+      e.run.backendName,
+    );
+  }
+  deleteRun(runId: string) {
+    const s = this.getRun(runId);
+    if (s.status === 'running' || s.status === 'pending')
+      throw new ScriptHutError('conflict', `run ${runId} is ${s.status}; cancel it first`);
+    this.runs.delete(runId);
+    this.calls.push(`delete:${runId}`);
+    this.emitter.emit('run-deleted', { runId });
+  }
+  async readTaskLog(
+    runId: string,
+    taskId: string,
+    stream: 'stdout' | 'stderr',
+    options: import('@scripthut/core').LogReadOptions = {},
+  ) {
+    this.getTask(runId, taskId);
+    const text = this.logs.get(`${runId}/${taskId}/${stream}`);
+    if (text === undefined) return { content: '', nextOffset: 0, missing: true };
+    const buf = Buffer.from(text);
+    const start = options.offset ?? Math.max(0, buf.length - (options.tailBytes ?? buf.length));
+    return { content: buf.subarray(start).toString(), nextOffset: buf.length };
+  }
+  listJobs(query: import('@scripthut/runtime').JobQuery = {}): JobView[] {
+    const jobs: JobView[] = [];
+    for (const { run, tasks } of this.runs.values()) {
+      for (const t of tasks) {
+        if (t.state === 'pending') continue;
+        jobs.push({
+          kind: 'task',
+          backend: run.backendName,
+          jobId: t.jobId,
+          name: t.spec.name,
+          runId: run.id,
+          taskId: t.spec.id,
+          workflowName: run.workflowName,
+          user: 'me',
+          state: t.state,
+          reason: null,
+          partition: t.spec.partition,
+          cpus: t.spec.cpus,
+          memory: t.spec.memory,
+          timeLimit: t.spec.timeLimit,
+          submittedAt: t.submittedAt,
+          startedAt: t.startedAt,
+          finishedAt: t.finishedAt,
+        });
+      }
+    }
+    if (!query.mine) {
+      jobs.push({
+        kind: 'external',
+        backend: 'local',
+        jobId: '77',
+        name: 'someone-else',
+        runId: null,
+        taskId: null,
+        workflowName: null,
+        user: 'other',
+        state: 'running',
+        reason: null,
+        partition: null,
+        cpus: 2,
+        memory: null,
+        timeLimit: null,
+        submittedAt: null,
+        startedAt: null,
+        finishedAt: null,
+      });
+    }
+    return jobs;
+  }
+  async runCost(runId: string): Promise<RunCost> {
+    this.entry(runId);
+    return {
+      available: false,
+      reason: 'no pricing for local',
+      total: null,
+      costedTasks: 0,
+      uncostedTasks: 0,
+      currency: 'USD',
+    };
+  }
+  async estimateWorkflow(_kind: WorkflowView['kind'], name: string): Promise<CostEstimate> {
+    this.specsFor(name);
+    return {
+      available: true,
+      reason: null,
+      upperBound: 0.5,
+      costedTasks: 3,
+      uncostedTasks: 0,
+      currency: 'USD',
+    };
+  }
+  configView() {
+    return {
+      source: 'default',
+      text: 'settings:\n  auth_token: "***"\n',
+      config: { settings: { auth_token: '***' } },
+    };
+  }
+  validateConfigText(text: string): { issues: Issue[]; warnings: Issue[] } {
+    return text.includes('bad')
+      ? { issues: [{ path: 'backends[0].type', message: 'unknown backend type', line: 2 }], warnings: [] }
+      : { issues: [], warnings: [] };
+  }
+  async reloadConfig(): Promise<ConfigReloadResult> {
+    this.calls.push('reload');
+    return { applied: true, live: ['settings.poll_interval'], restart: ['settings.server_port'], issues: [] };
+  }
+}
