@@ -210,7 +210,8 @@ export class JobDefinitionResolver {
   private async resolveRevision(taskImage: string | null): Promise<ResolvedJobDefinition> {
     const template = await this.fetchTemplate();
     const templateImage = template.containerProperties?.image ?? null;
-    const image = taskImage ?? this.settings.defaultImage ?? templateImage;
+    // default_image is only a fallback for templates that carry no image of their own.
+    const image = taskImage ?? templateImage ?? this.settings.defaultImage;
     const templateArn = template.jobDefinitionArn ?? this.settings.jobDefinition!;
     if (!image || image === templateImage)
       return { jobDefinition: templateArn, image: templateImage, mode: 'revisions' };

@@ -276,6 +276,23 @@ describe('job definition: revisions', () => {
     expect(h.fake.calls.DescribeJobDefinitions).toBe(1);
   });
 
+  it('a task without image uses the template image even when default_image is set', async () => {
+    const h = harness(
+      { job_definition: 'tmpl', job_definition_mode: 'revisions', default_image: 'ghcr.io/org/d:1' },
+      {},
+      templateFake(),
+    );
+    const [out] = await h.backend.submit([request({ image: null })]);
+    expect(out).toMatchObject({
+      ok: true,
+      meta: {
+        jobDefinition: 'arn:aws:batch:us-east-1:123456789012:job-definition/tmpl:2',
+        image: 'ghcr.io/org/base:1',
+      },
+    });
+    expect(registerInputs(h)).toHaveLength(0);
+  });
+
   it('fails tasks permanently with a clear message when the template does not exist', async () => {
     const h = harness({ job_definition: 'missing', job_definition_mode: 'revisions' });
     const [out] = await h.backend.submit([request({ image: 'x:1' })]);
