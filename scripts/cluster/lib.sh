@@ -80,10 +80,7 @@ wait_for() {
 
 # children_of PID -> pids whose parent is PID (no procps needed).
 children_of() {
-  local parent=$1 f
-  for f in /proc/[0-9]*/stat; do
-    sed -nE "s/^([0-9]+) \(.*\) [A-Za-z] ${parent} .*/\1/p" "$f" 2>/dev/null
-  done
+  awk -v p="$1" '{ s = $0; sub(/^.*\) /, "", s); split(s, f, " "); if (f[2] == p) print $1 }' /proc/[0-9]*/stat 2>/dev/null || true
 }
 
 sshd_pidfile() { echo "$SLB_RUN/sshd-${1:-$SLB_SSH_PORT}.pid"; }

@@ -110,6 +110,31 @@ function sleep(ms: number, unref = false): Promise<void> {
   });
 }
 
+/**
+ * Sends the `signal KILL` channel request (OpenSSH delivers it to the session's process group) and
+ * closes the channel. ssh2's `channel.signal()` is a no-op once stdin is closed (always, for us), so
+ * the request is sent through the protocol object when needed.
+ */
+function killChannel(channel: ClientChannel): void {
+  const internal = channel as unknown as {
+    writable?: boolean;
+    outgoing?: { id?: number; state?: string };
+    _client?: { _protocol?: { signal?: (id: number, name: string) => void } };
+  };
+  try {
+    if (internal.writable) channel.signal('KILL');
+    else if (
+      (internal.outgoing?.state === 'open' || internal.outgoing?.state === 'eof') &&
+      typeof internal.outgoing.id === 'number'
+    ) {
+      internal._client?._protocol?.signal?.(internal.outgoing.id, 'KILL');
+    }
+  } catch {
+    // the server may not support signals; closing the channel is what matters most
+  }
+  channel.close();
+}
+
 function truncate(text: string): string {
   if (text.length <= LOG_OUTPUT_LIMIT) return text;
   return `${text.slice(0, LOG_OUTPUT_LIMIT)}… [${text.length - LOG_OUTPUT_LIMIT} more chars]`;
@@ -378,12 +403,7 @@ export class SshConnection implements CommandRunner {
       };
       const timer = setTimeout(() => {
         finish(() => {
-          try {
-            channel.signal('KILL');
-          } catch {
-            // the server may not support signals; closing the channel is what matters
-          }
-          channel.close();
+          killChannel(channel);
           reject(
             new BackendError(`command timed out after ${timeoutMs} ms on ${this.endpoint}: ${shown}`, {
               transient: true,

@@ -1,0 +1,365 @@
+/**
+ * @scripthut/ssh against the real OpenSSH server of the local test cluster (scripts/cluster).
+ * Fault tests use their own sshd instances (other ports) so they never disturb other suites.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BackendError } from '@scripthut/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SshConnection, type SshConnectionOptions, type SshTarget } from '../../src/index.js';
+
+function env(name: string): string {
+  const v = process.env[`SCRIPTHUT_TEST_${name}`];
+  if (!v) throw new Error(`SCRIPTHUT_TEST_${name} is not set (the cluster global setup did not run)`);
+  return v;
+}
+
+const host = env('SSH_HOST');
+const port = Number(env('SSH_PORT'));
+const scripts = env('SCRIPTS_DIR');
+const base: SshTarget = {
+  host,
+  port,
+  user: env('SSH_USER'),
+  keyPath: env('SSH_KEY'),
+  knownHostsPath: env('SSH_KNOWN_HOSTS'),
+};
+const hostKeyLine = readFileSync(env('SSH_HOST_KEY_PUB'), 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+const tmp = mkdtempSync(join(tmpdir(), 'scripthut-ssh-test-'));
+const open: SshConnection[] = [];
+
+function conn(target: Partial<SshTarget> = {}, options: SshConnectionOptions = {}): SshConnection {
+  const c = new SshConnection({ ...base, ...target }, options);
+  open.push(c);
+  return c;
+}
+
+function knownHosts(name: string, text: string): string {
+  const file = join(tmp, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+function sshdInstance(...args: string[]): void {
+  execFileSync(join(scripts, 'sshd-instance.sh'), args, { stdio: 'pipe' });
+}
+
+async function expectBackendError(p: Promise<unknown>): Promise<BackendError> {
+  const err = await p.then(
+    () => null,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(BackendError);
+  return err as BackendError;
+}
+
+afterAll(async () => {
+  await Promise.all(open.map((c) => c.close()));
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('exec', () => {
+  it('passes stdin, streams output and returns exit codes', async () => {
+    const c = conn();
+    const streamed: string[] = [];
+    const streamedErr: string[] = [];
+    const res = await c.exec('tr a-z A-Z; echo "to stderr" >&2; exit 7', {
+      stdin: 'hello ünïcode\n',
+      onStdout: (s) => streamed.push(s),
+      onStderr: (s) => streamedErr.push(s),
+    });
+    expect(res).toEqual({ stdout: 'HELLO üNïCODE\n', stderr: 'to stderr\n', exitCode: 7 });
+    expect(streamed.join('')).toBe(res.stdout);
+    expect(streamedErr.join('')).toBe('to stderr\n');
+    expect((await c.exec('true')).exitCode).toBe(0);
+    expect((await c.exec('exit 255')).exitCode).toBe(255);
+    expect(c.health()).toEqual({ connected: true, lastError: null, endpoint: `hut@${host}:${port}` });
+  });
+
+  it('streams output before the command ends', async () => {
+    const c = conn();
+    const seen: Array<{ chunk: string; at: number }> = [];
+    const start = Date.now();
+    await c.exec('echo first; sleep 1; echo second', {
+      onStdout: (chunk) => seen.push({ chunk, at: Date.now() }),
+    });
+    expect(seen.map((s) => s.chunk).join('')).toBe('first\nsecond\n');
+    expect(seen[0]!.chunk).toBe('first\n');
+    expect(seen[0]!.at - start).toBeLessThan(900);
+  });
+
+  it('applies cwd and env with quoting (hostile values stay literal)', async () => {
+    const c = conn();
+    const dir = `/tmp/scripthut ssh 'test' $(echo x)`;
+    await c.exec(`mkdir -p ${"'/tmp/scripthut ssh '\\''test'\\'' $(echo x)'"}`);
+    const res = await c.exec('pwd; printf "%s|" "$A" "$B"', {
+      cwd: dir,
+      env: { A: 'it\'s $(whoami) `id` "q"', B: 'line1\nline2' },
+    });
+    expect(res.stdout).toBe(`${dir}\nit's $(whoami) \`id\` "q"|line1\nline2|`);
+    const home = await c.exec('pwd', { cwd: '~' });
+    expect(home.stdout.trim()).toBe(env('HUT_HOME'));
+    const missing = await c.exec('echo should-not-run', { cwd: '/nonexistent/dir' });
+    expect(missing.exitCode).not.toBe(0);
+    expect(missing.stdout).toBe('');
+    await c.exec(`rm -rf ${"'/tmp/scripthut ssh '\\''test'\\'' $(echo x)'"}`);
+  });
+
+  it('sees ~/bin first on PATH (PBS simulator location)', async () => {
+    const res = await conn().exec('echo "$PATH"');
+    expect(res.stdout.trim().split(':')[0]).toBe(env('HUT_BIN'));
+  });
+
+  it('times out: kills the channel, throws a transient BackendError naming the command, stays usable', async () => {
+    const c = conn();
+    const marker = `/tmp/scripthut-timeout-${process.pid}-${Date.now()}`;
+    const started = Date.now();
+    const err = await expectBackendError(c.exec(`sleep 5; touch ${marker}`, { timeoutMs: 600 }));
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(err.transient).toBe(true);
+    expect(err.command).toBe(`sleep 5; touch ${marker}`);
+    expect(err.message).toContain('timed out after 600 ms');
+    expect((await c.exec('echo still-here')).stdout).toBe('still-here\n');
+    await new Promise((r) => setTimeout(r, 5000));
+    const touched = await c.exec(`test -e ${marker} && echo yes || echo no; rm -f ${marker}`);
+    expect(touched.stdout.trim()).toBe('no');
+    const log = c.commandLog();
+    expect(log.find((e) => e.command.startsWith('sleep 5'))).toMatchObject({ exitCode: null });
+  }, 30_000);
+
+  it('keeps a bounded command log with logAs redaction and never records env values', async () => {
+    const c = conn({}, { commandLogSize: 3 });
+    await c.exec('echo one');
+    await c.exec('echo two', { env: { SECRET_TOKEN: 'hunter2' } });
+    await c.exec('echo hunter2 | wc -c', { logAs: 'count secret' });
+    await c.exec(`head -c 5000 /dev/zero | tr '\\0' x`);
+    const log = c.commandLog();
+    expect(log.map((e) => e.command)).toEqual([
+      '[env SECRET_TOKEN] echo two',
+      'count secret',
+      `head -c 5000 /dev/zero | tr '\\0' x`,
+    ]);
+    expect(JSON.stringify(log)).not.toContain('hunter2');
+    expect(log[2]!.stdout.length).toBeLessThan(2200);
+    expect(log[2]!.exitCode).toBe(0);
+  });
+});
+
+describe('files', () => {
+  it('uploads with mode 0600 by default, atomically replacing, binary-safe', async () => {
+    const c = conn();
+    const path = `/tmp/scripthut-upload-${process.pid} 'q'.bin`;
+    const content = Buffer.from(Array.from({ length: 70_000 }, (_, i) => i % 256));
+    await c.upload(path, content);
+    const q = `'${path.replace(/'/g, `'\\''`)}'`;
+    const st = await c.exec(`stat -c %a ${q}; wc -c < ${q}; md5sum < ${q}`);
+    const md5 = execFileSync('md5sum', { input: content }).toString().split(' ')[0];
+    expect(st.stdout.split('\n').slice(0, 3)).toEqual(['600', '70000', `${md5}  -`]);
+    await c.upload(path, 'second', 0o640);
+    expect((await c.exec(`stat -c %a ${q}; cat ${q}`)).stdout).toBe('640\nsecond');
+    await c.exec(`rm -f ${q}`);
+    expect(c.commandLog().some((e) => e.command.startsWith(`upload ${path} (70000 bytes, mode 0600)`))).toBe(
+      true,
+    );
+  });
+
+  it('fails an upload into a missing directory with a BackendError', async () => {
+    const err = await expectBackendError(conn().upload('/nonexistent-dir/x', 'data'));
+    expect(err.transient).toBe(false);
+  });
+
+  it('withTempFile: 0600 file during fn, removed afterwards even when fn throws', async () => {
+    const c = conn();
+    let seen = '';
+    const value = await c.withTempFile('script body\n', async (p) => {
+      seen = p;
+      const r = await c.exec(`stat -c %a ${p}; cat ${p}`);
+      expect(r.stdout).toBe('600\nscript body\n');
+      return 42;
+    });
+    expect(value).toBe(42);
+    expect((await c.exec(`test -e ${seen} && echo exists || echo gone`)).stdout.trim()).toBe('gone');
+
+    let thrownPath = '';
+    await expect(
+      c.withTempFile('x', async (p) => {
+        thrownPath = p;
+        expect((await c.exec(`test -e ${p} && echo exists`)).stdout.trim()).toBe('exists');
+        throw new Error('fn failed');
+      }),
+    ).rejects.toThrow('fn failed');
+    expect(thrownPath).not.toBe('');
+    expect((await c.exec(`test -e ${thrownPath} && echo exists || echo gone`)).stdout.trim()).toBe('gone');
+  });
+});
+
+/** Max number of overlapping [start, end] intervals. */
+function maxOverlap(intervals: Array<[number, number]>): number {
+  const events = intervals.flatMap(([s, e]) => [[s, 1] as const, [e, -1] as const]);
+  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let cur = 0;
+  let max = 0;
+  for (const [, d] of events) {
+    cur += d;
+    max = Math.max(max, cur);
+  }
+  return max;
+}
+
+const TIMED = 'echo "$(date +%s.%N) $(sleep 0.3; date +%s.%N)"';
+const parseInterval = (s: string): [number, number] => {
+  const [a, b] = s.trim().split(' ').map(Number);
+  return [a!, b!];
+};
+
+describe('channels', () => {
+  it('never runs more than maxChannels commands at once (measured remotely)', async () => {
+    const c = conn({}, { maxChannels: 4 });
+    await c.connect();
+    const results = await Promise.all(Array.from({ length: 30 }, () => c.exec(TIMED)));
+    const overlap = maxOverlap(results.map((r) => parseInterval(r.stdout)));
+    expect(overlap).toBeLessThanOrEqual(4);
+    expect(overlap).toBeGreaterThanOrEqual(3); // it did run in parallel
+  });
+
+  it('retries channels refused by the server (MaxSessions 3) instead of failing', async () => {
+    const p = 2232;
+    sshdInstance('start', String(p), '3');
+    try {
+      const c = conn({ port: p, knownHostsPath: null }, { maxChannels: 8 });
+      const results = await Promise.all(Array.from({ length: 16 }, () => c.exec(TIMED)));
+      expect(results.every((r) => r.exitCode === 0)).toBe(true);
+      expect(maxOverlap(results.map((r) => parseInterval(r.stdout)))).toBeLessThanOrEqual(3);
+      expect(c.health().connected).toBe(true);
+    } finally {
+      sshdInstance('stop', String(p));
+    }
+  });
+});
+
+describe('authentication', () => {
+  it('logs in with an OpenSSH certificate whose key is not in authorized_keys', async () => {
+    const c = conn({ keyPath: env('SSH_CERT_KEY'), certPath: env('SSH_CERT') });
+    expect((await c.exec('whoami')).stdout).toBe('hut\n');
+    const root = conn({ user: 'root', keyPath: env('SSH_CERT_KEY'), certPath: env('SSH_CERT') });
+    expect((await root.exec('whoami')).stdout).toBe('root\n');
+  });
+
+  it('fails permanently with the same key but no certificate', async () => {
+    const err = await expectBackendError(conn({ keyPath: env('SSH_CERT_KEY') }).exec('whoami'));
+    expect(err.transient).toBe(false);
+    expect(err.message).toContain('SSH authentication failed for hut@');
+  });
+
+  it('rejects a certificate issued for another key', async () => {
+    const err = await expectBackendError(
+      conn({ keyPath: env('SSH_KEY'), certPath: env('SSH_CERT') }).exec('true'),
+    );
+    expect(err.transient).toBe(false);
+    expect(err.message).toContain('not issued for this private key');
+  });
+});
+
+describe('known_hosts', () => {
+  it('refuses a wrong host key with a clear permanent error', async () => {
+    const wrong = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
+    const file = knownHosts('wrong', `# test\n[${host}]:${port} ${wrong}\n`);
+    const err = await expectBackendError(conn({ knownHostsPath: file }).exec('true'));
+    expect(err.transient).toBe(false);
+    expect(err.message).toContain(
+      `host key for [${host}]:${port} does not match known_hosts ${file} line 2 — refusing to connect`,
+    );
+  });
+
+  it('refuses a host missing from known_hosts', async () => {
+    const file = knownHosts('other', `other.example.org ${hostKeyLine}\n`);
+    const err = await expectBackendError(conn({ knownHostsPath: file }).exec('true'));
+    expect(err.transient).toBe(false);
+    expect(err.message).toContain(`host [${host}]:${port} is not in known_hosts ${file}`);
+  });
+
+  it('accepts the right key, also from a hashed entry', async () => {
+    expect((await conn().exec('echo ok')).stdout).toBe('ok\n');
+    const file = knownHosts('hashed', `[${host}]:${port} ${hostKeyLine}\n`);
+    execFileSync('ssh-keygen', ['-H', '-f', file], { stdio: 'ignore' });
+    expect(readFileSync(file, 'utf8')).toMatch(/^\|1\|/);
+    expect((await conn({ knownHostsPath: file }).exec('echo ok')).stdout).toBe('ok\n');
+  });
+
+  it('without known_hosts: connects and warns exactly once', async () => {
+    const warnings: string[] = [];
+    const c = conn({ knownHostsPath: null }, { onWarning: (m) => warnings.push(m) });
+    await c.exec('true');
+    await c.exec('true');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('NOT verified');
+  });
+});
+
+describe('reconnect', () => {
+  const p = 2233;
+  const restart = (...args: string[]) =>
+    execFileSync(join(scripts, 'restart-sshd.sh'), [String(p), ...args], { stdio: 'pipe' });
+  beforeAll(() => sshdInstance('start', String(p)));
+  afterAll(() => sshdInstance('stop', String(p)));
+
+  it('reconnects on the next exec after sshd was restarted (sessions killed)', async () => {
+    const c = conn({ port: p, knownHostsPath: null }, { backoff: { initialMs: 100, maxMs: 1000 } });
+    const before = await c.exec('echo $PPID');
+    restart();
+    // wait until the client notices the dead connection
+    for (let i = 0; i < 50 && c.health().connected; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(c.health().connected).toBe(false);
+    const after = await c.exec('echo $PPID');
+    expect(after.exitCode).toBe(0);
+    expect(after.stdout).not.toBe(before.stdout); // a new session process
+    expect(c.health().connected).toBe(true);
+  });
+
+  it('commands issued while the server is down wait for the reconnect', async () => {
+    const c = conn({ port: p, knownHostsPath: null }, { backoff: { initialMs: 100, maxMs: 500 } });
+    await c.exec('true');
+    const child = import('node:child_process').then(({ spawn }) =>
+      spawn(join(scripts, 'restart-sshd.sh'), [String(p), '--down-for', '2'], { stdio: 'ignore' }),
+    );
+    const proc = await child;
+    // wait until the listener is gone (the script keeps it down for 2 s)
+    const refused = () =>
+      new Promise<boolean>((resolve) => {
+        const s = connect(p, host);
+        s.once('connect', () => {
+          s.destroy();
+          resolve(false);
+        });
+        s.once('error', () => resolve(true));
+      });
+    for (let i = 0; i < 100 && !(await refused()); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await refused()).toBe(true);
+    const started = Date.now();
+    const res = await c.exec('echo back', { timeoutMs: 20_000 });
+    expect(res.stdout).toBe('back\n');
+    expect(Date.now() - started).toBeGreaterThan(500); // it really waited for the server
+    await new Promise((r) => (proc.exitCode === null ? proc.once('exit', r) : r(null)));
+  });
+
+  it('gives up after the command timeout while the server stays down (transient)', async () => {
+    const c = conn({ port: 2299, knownHostsPath: null }, { backoff: { initialMs: 50, maxMs: 200 } });
+    const started = Date.now();
+    const err = await expectBackendError(c.exec('true', { timeoutMs: 1500 }));
+    expect(err.transient).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
+    expect(c.health().connected).toBe(false);
+    expect(c.health().lastError).toContain('ECONNREFUSED');
+  });
+
+  it('after close(), exec fails permanently', async () => {
+    const c = conn();
+    await c.exec('true');
+    await c.close();
+    const err = await expectBackendError(c.exec('true'));
+    expect(err.transient).toBe(false);
+  });
+});
