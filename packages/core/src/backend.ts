@@ -171,7 +171,10 @@ export interface ExecResult {
 /** Runs shell commands where a backend's workflows run (login node over SSH, or locally). */
 export interface CommandRunner {
   /** Runs `command` with bash. `cwd` is quoted by the runner. */
-  exec(command: string, options?: { cwd?: string; stdin?: string; timeoutMs?: number; env?: Record<string, string> }): Promise<ExecResult>;
+  exec(
+    command: string,
+    options?: { cwd?: string; stdin?: string; timeoutMs?: number; env?: Record<string, string> },
+  ): Promise<ExecResult>;
   /** Upload a file (mode 0600), run `fn` with its remote path, remove it afterwards even on failure. */
   withTempFile?<T>(content: Buffer | string, fn: (remotePath: string) => Promise<T>): Promise<T>;
   /** True when commands run on a remote host (over SSH). */

@@ -83,7 +83,13 @@ export class BackendError extends ScriptHutError {
 
   constructor(
     message: string,
-    options: { transient: boolean; cause?: unknown; command?: string; output?: string; details?: Record<string, unknown> },
+    options: {
+      transient: boolean;
+      cause?: unknown;
+      command?: string;
+      output?: string;
+      details?: Record<string, unknown>;
+    },
   ) {
     super(options.transient ? 'backend_transient' : 'backend_permanent', message, options);
     this.transient = options.transient;

@@ -46,7 +46,8 @@ export function buildScriptBody(o: ScriptBodyOptions): string {
   lines.push("echo '========================================'");
   const names = Object.keys(o.env).sort();
   const bad = names.filter((n) => !isValidEnvName(n));
-  if (bad.length) throw new Error(`invalid environment variable name(s): ${bad.map((n) => JSON.stringify(n)).join(', ')}`);
+  if (bad.length)
+    throw new Error(`invalid environment variable name(s): ${bad.map((n) => JSON.stringify(n)).join(', ')}`);
   if ((o.envDelivery ?? 'export') === 'export') {
     for (const name of names) lines.push(shellExport(name, o.env[name]!));
   } else if (names.length) {
@@ -60,7 +61,9 @@ export function buildScriptBody(o: ScriptBodyOptions): string {
   const marker = o.exitMarkerPath ?? null;
   const writeMarker = (code: string) =>
     marker
-      ? [`mkdir -p "$(dirname ${shellQuotePath(marker)})" 2>/dev/null; echo ${code} > ${shellQuotePath(marker)}.tmp && mv -f ${shellQuotePath(marker)}.tmp ${shellQuotePath(marker)}`]
+      ? [
+          `mkdir -p "$(dirname ${shellQuotePath(marker)})" 2>/dev/null; echo ${code} > ${shellQuotePath(marker)}.tmp && mv -f ${shellQuotePath(marker)}.tmp ${shellQuotePath(marker)}`,
+        ]
       : [];
   lines.push(`if ! cd ${shellQuotePath(o.workingDir)}; then`);
   lines.push(`  echo ${shellQuote(`ScriptHut: cannot cd into working directory: ${o.workingDir}`)} >&2`);
@@ -80,13 +83,19 @@ export function buildScriptBody(o: ScriptBodyOptions): string {
 }
 
 /** Shebang + directives + body. */
-export function buildJobScript(o: ScriptBodyOptions & { loginShell?: boolean; directives?: readonly string[] }): string {
+export function buildJobScript(
+  o: ScriptBodyOptions & { loginShell?: boolean; directives?: readonly string[] },
+): string {
   const head = [o.loginShell ? '#!/bin/bash -l' : '#!/bin/bash', ...(o.directives ?? [])];
   return `${head.join('\n')}\n${buildScriptBody(o)}`;
 }
 
 /** Replace the values of secret variables in a rendered script by a placeholder (for storage/display). */
-export function redactScript(script: string, env: Record<string, string>, secretNames: readonly string[]): string {
+export function redactScript(
+  script: string,
+  env: Record<string, string>,
+  secretNames: readonly string[],
+): string {
   let out = script;
   for (const name of secretNames) {
     const value = env[name];

@@ -69,7 +69,10 @@ export interface RunStore {
   /** Append tasks to an existing run (generates_source), atomically. */
   appendTasks(runId: string, tasks: TaskRecord[]): void;
   getRun(runId: string): RunRecord | null;
-  updateRun(runId: string, patch: Partial<Pick<RunRecord, 'cancelRequestedAt' | 'git' | 'baseDir' | 'logDir'>>): void;
+  updateRun(
+    runId: string,
+    patch: Partial<Pick<RunRecord, 'cancelRequestedAt' | 'git' | 'baseDir' | 'logDir'>>,
+  ): void;
   deleteRun(runId: string): void;
   listRuns(query?: RunListQuery): { items: RunSummary[]; total: number };
   summarizeRun(runId: string): RunSummary | null;

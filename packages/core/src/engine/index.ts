@@ -1,0 +1,3 @@
+export * from './engine.js';
+export * from './events.js';
+export * from './tags.js';

@@ -1,0 +1,201 @@
+/**
+ * A complete in-memory {@link RunStore}, for tests and benchmarks. Records are copied on the way in
+ * and out so that callers cannot mutate stored state by accident.
+ */
+import {
+  deriveRunStatus,
+  emptyStateCounts,
+  isTerminalTaskState,
+  type RunRecord,
+  type TaskRecord,
+  type TaskTransition,
+} from './domain.js';
+import { ScriptHutError } from './errors.js';
+import type { RunListQuery, RunStore, RunSummary, TaskListQuery, TaskUpdate } from './store.js';
+
+interface StoredRun {
+  run: RunRecord;
+  tasks: Map<string, TaskRecord>;
+  transitions: TaskTransition[];
+}
+
+function cloneTask(t: TaskRecord): TaskRecord {
+  return { ...t, meta: { ...t.meta } };
+}
+
+/**
+ * In-memory run store. Not persistent; `transaction()` is all-or-nothing for `updateTasks` only in
+ * the sense that a failing update (unknown task) is detected before anything is written.
+ *
+ * @example
+ * ```ts
+ * const store = new MemoryRunStore();
+ * const engine = new Engine({ store, backends: [backend], pollIntervalMs: 1000 });
+ * ```
+ */
+export class MemoryRunStore implements RunStore {
+  private readonly runs = new Map<string, StoredRun>();
+  /** When false, transitions are not kept (benchmarks with very large runs). */
+  private readonly keepTransitions: boolean;
+  private version = 0;
+  /** Number of `updateTasks` calls (for tests). */
+  updateCalls = 0;
+
+  constructor(options: { keepTransitions?: boolean } = {}) {
+    this.keepTransitions = options.keepTransitions ?? true;
+  }
+
+  private need(runId: string): StoredRun {
+    const r = this.runs.get(runId);
+    if (!r) throw new ScriptHutError('not_found', `run ${runId} not found`);
+    return r;
+  }
+
+  insertRun(run: RunRecord, tasks: TaskRecord[]): void {
+    if (this.runs.has(run.id)) throw new ScriptHutError('conflict', `run ${run.id} already exists`);
+    const map = new Map<string, TaskRecord>();
+    for (const t of tasks) {
+      if (map.has(t.spec.id)) throw new ScriptHutError('store_error', `duplicate task id ${t.spec.id}`);
+      map.set(t.spec.id, cloneTask(t));
+    }
+    this.runs.set(run.id, { run: structuredClone(run), tasks: map, transitions: [] });
+  }
+
+  appendTasks(runId: string, tasks: TaskRecord[]): void {
+    const r = this.need(runId);
+    for (const t of tasks) {
+      if (r.tasks.has(t.spec.id)) throw new ScriptHutError('store_error', `duplicate task id ${t.spec.id}`);
+    }
+    for (const t of tasks) r.tasks.set(t.spec.id, cloneTask(t));
+  }
+
+  getRun(runId: string): RunRecord | null {
+    const r = this.runs.get(runId);
+    return r ? structuredClone(r.run) : null;
+  }
+
+  updateRun(
+    runId: string,
+    patch: Partial<Pick<RunRecord, 'cancelRequestedAt' | 'git' | 'baseDir' | 'logDir'>>,
+  ): void {
+    const r = this.need(runId);
+    Object.assign(r.run, structuredClone(patch));
+  }
+
+  deleteRun(runId: string): void {
+    this.runs.delete(runId);
+  }
+
+  summarizeRun(runId: string): RunSummary | null {
+    const r = this.runs.get(runId);
+    if (!r) return null;
+    const counts = emptyStateCounts();
+    let first: string | null = null;
+    let last: string | null = null;
+    for (const t of r.tasks.values()) {
+      counts[t.state]++;
+      if (t.submittedAt && (first === null || t.submittedAt < first)) first = t.submittedAt;
+      if (t.finishedAt && (last === null || t.finishedAt > last)) last = t.finishedAt;
+    }
+    return {
+      run: structuredClone(r.run),
+      counts,
+      status: deriveRunStatus(counts, r.run.cancelRequestedAt !== null),
+      total: r.tasks.size,
+      firstSubmittedAt: first,
+      lastFinishedAt: last,
+    };
+  }
+
+  listRuns(query: RunListQuery = {}): { items: RunSummary[]; total: number } {
+    let items = [...this.runs.keys()].map((id) => this.summarizeRun(id)!);
+    if (query.status) items = items.filter((s) => s.status === query.status);
+    if (query.workflow) items = items.filter((s) => s.run.workflowName === query.workflow);
+    if (query.backend) items = items.filter((s) => s.run.backendName === query.backend);
+    items.sort((a, b) =>
+      a.run.createdAt < b.run.createdAt ? 1 : a.run.createdAt > b.run.createdAt ? -1 : 0,
+    );
+    const offset = query.offset ?? 0;
+    const limit = query.limit ?? items.length;
+    return { items: items.slice(offset, offset + limit), total: items.length };
+  }
+
+  listUnfinishedRunIds(): string[] {
+    const out: string[] = [];
+    for (const [id, r] of this.runs) {
+      for (const t of r.tasks.values()) {
+        if (!isTerminalTaskState(t.state)) {
+          out.push(id);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  getTask(runId: string, taskId: string): TaskRecord | null {
+    const t = this.runs.get(runId)?.tasks.get(taskId);
+    return t ? cloneTask(t) : null;
+  }
+
+  listTasks(runId: string, query: TaskListQuery = {}): { items: TaskRecord[]; total: number } {
+    const r = this.runs.get(runId);
+    if (!r) return { items: [], total: 0 };
+    let items = [...r.tasks.values()].sort((a, b) => a.seq - b.seq);
+    if (query.states) {
+      const states = new Set(query.states);
+      items = items.filter((t) => states.has(t.state));
+    }
+    if (query.idPrefix) items = items.filter((t) => t.spec.id.startsWith(query.idPrefix!));
+    const offset = query.offset ?? 0;
+    const limit = query.limit ?? items.length;
+    return { items: items.slice(offset, offset + limit).map(cloneTask), total: items.length };
+  }
+
+  allTasks(runId: string): TaskRecord[] {
+    const r = this.runs.get(runId);
+    if (!r) return [];
+    return [...r.tasks.values()].sort((a, b) => a.seq - b.seq).map(cloneTask);
+  }
+
+  updateTasks(updates: TaskUpdate[]): void {
+    this.updateCalls++;
+    // Validate first so that a bad update writes nothing.
+    const targets = updates.map((u) => {
+      const t = this.runs.get(u.runId)?.tasks.get(u.taskId);
+      if (!t) throw new ScriptHutError('store_error', `task ${u.runId}/${u.taskId} not found`);
+      return t;
+    });
+    updates.forEach((u, i) => {
+      const t = targets[i]!;
+      const from = t.state;
+      Object.assign(t, u.patch);
+      if (u.patch.meta) t.meta = { ...u.patch.meta };
+      t.version = ++this.version;
+      if (u.transition) {
+        t.state = u.transition.to;
+        if (this.keepTransitions) {
+          this.runs.get(u.runId)!.transitions.push({
+            runId: u.runId,
+            taskId: u.taskId,
+            from,
+            to: u.transition.to,
+            at: u.transition.at,
+            reason: u.transition.reason,
+          });
+        }
+      }
+    });
+  }
+
+  transitions(runId: string, taskId?: string): TaskTransition[] {
+    const list = this.runs.get(runId)?.transitions ?? [];
+    return (taskId === undefined ? list : list.filter((t) => t.taskId === taskId)).map((t) => ({ ...t }));
+  }
+
+  transaction<T>(fn: () => T): T {
+    return fn();
+  }
+
+  close(): void {}
+}

@@ -1,0 +1,673 @@
+/**
+ * Task JSON: parsing, defaults and validation of the document a workflow prints (see
+ * `task-json-reference.md`). Everything is checked before anything is submitted and every problem
+ * is reported at once, each with a path such as `tasks[3] (id "x").memory`.
+ */
+import type { TaskSpec } from './domain.js';
+import { type Issue, ScriptHutError } from './errors.js';
+import { isValidEnvName } from './shell.js';
+
+/** Options of {@link parseTaskDocument}. */
+export interface ParseTaskDocumentOptions {
+  /** Names of the configured environments; `environment` must be one of them. */
+  knownEnvironments: readonly string[];
+  /**
+   * Ids of tasks already in the run (generates_source). New tasks may depend on them (exactly or
+   * through wildcards) and must not reuse their ids.
+   */
+  existingTaskIds?: readonly string[];
+  /** File name reported in issues (e.g. the generates_source path). */
+  source?: string;
+}
+
+/** Result of {@link parseTaskDocument}: validated tasks (defaults applied) and non-fatal warnings. */
+export interface ParsedTaskDocument {
+  tasks: TaskSpec[];
+  /** Optional top-level `title` of the object form. */
+  title?: string;
+  warnings: Issue[];
+}
+
+const KNOWN_FIELDS = new Set([
+  'id',
+  'name',
+  'command',
+  'working_dir',
+  'partition',
+  'cpus',
+  'memory',
+  'time_limit',
+  'gres',
+  'image',
+  'deps',
+  'dependencies',
+  'output_file',
+  'error_file',
+  'environment',
+  'env_vars',
+  'generates_source',
+]);
+
+const KNOWN_TOP_LEVEL = new Set(['tasks', 'title']);
+
+// Control characters (everything below 0x20 and DEL). Single-line fields must not contain them:
+// they end up in scheduler directives and file names.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+// ---------------------------------------------------------------------------------------------
+// Field helpers
+// ---------------------------------------------------------------------------------------------
+
+const MEMORY_RE = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?$/i;
+
+/**
+ * Parse a Slurm-style memory size into MiB. Accepts `K`, `M`, `G`, `T` suffixes (any case, optional
+ * trailing `B`/`iB`); a bare number means MiB. Returns `null` when malformed or not positive.
+ *
+ * @example
+ * ```ts
+ * parseMemoryMiB('4G')    // 4096
+ * parseMemoryMiB('500mb') // 500
+ * parseMemoryMiB('2048')  // 2048
+ * ```
+ */
+export function parseMemoryMiB(value: string): number | null {
+  const m = MEMORY_RE.exec(value.trim());
+  if (!m) return null;
+  const n = Number(m[1]);
+  const unit = (m[2] ?? '').toUpperCase();
+  const factor = unit === 'K' ? 1 / 1024 : unit === 'G' ? 1024 : unit === 'T' ? 1024 * 1024 : 1;
+  const mib = Math.ceil(n * factor);
+  return Number.isFinite(mib) && mib > 0 ? mib : null;
+}
+
+/** Normalise a memory size to Slurm syntax (`4G`, `500M`, `512K`); fractions become MiB. */
+export function normalizeMemory(value: string, mib = parseMemoryMiB(value)): string {
+  const m = MEMORY_RE.exec(value.trim());
+  if (!m || mib === null) return value.trim();
+  const unit = (m[2] ?? '').toUpperCase() || 'M';
+  return /^\d+$/.test(m[1]!) ? `${Number(m[1])}${unit}` : `${mib}M`;
+}
+
+/**
+ * Parse a Slurm time limit into seconds. Accepted forms: `MM`, `MM:SS`, `HH:MM:SS`, `D-HH`,
+ * `D-HH:MM`, `D-HH:MM:SS`. Returns `null` when malformed or zero.
+ *
+ * @example
+ * ```ts
+ * parseTimeLimitSeconds('1:00:00')  // 3600
+ * parseTimeLimitSeconds('2-12')     // 216000
+ * parseTimeLimitSeconds('90')       // 5400
+ * ```
+ */
+export function parseTimeLimitSeconds(value: string): number | null {
+  const s = value.trim();
+  let days = 0;
+  let rest = s;
+  const dash = s.indexOf('-');
+  if (dash >= 0) {
+    const d = s.slice(0, dash);
+    if (!/^\d+$/.test(d)) return null;
+    days = Number(d);
+    rest = s.slice(dash + 1);
+  }
+  const parts = rest.split(':');
+  if (parts.length === 0 || parts.length > 3 || parts.some((p) => !/^\d+$/.test(p))) return null;
+  const nums = parts.map(Number);
+  let seconds: number;
+  if (dash >= 0) {
+    // D-HH, D-HH:MM, D-HH:MM:SS
+    const [h = 0, m = 0, sec = 0] = nums;
+    if (m > 59 || sec > 59) return null;
+    seconds = h * 3600 + m * 60 + sec;
+  } else if (nums.length === 1) {
+    seconds = nums[0]! * 60; // MM
+  } else if (nums.length === 2) {
+    const [m = 0, sec = 0] = nums;
+    if (sec > 59) return null;
+    seconds = m * 60 + sec; // MM:SS
+  } else {
+    const [h = 0, m = 0, sec = 0] = nums;
+    if (m > 59 || sec > 59) return null;
+    seconds = h * 3600 + m * 60 + sec;
+  }
+  const total = days * 86400 + seconds;
+  return total > 0 && Number.isSafeInteger(total) ? total : null;
+}
+
+/**
+ * Format seconds as a Slurm time limit: `HH:MM:SS`, or `D-HH:MM:SS` from one day.
+ *
+ * @example
+ * ```ts
+ * formatDuration(3600)   // '1:00:00'
+ * formatDuration(93784)  // '1-02:03:04'
+ * ```
+ */
+export function formatDuration(totalSeconds: number): string {
+  const t = Math.max(0, Math.floor(totalSeconds));
+  const days = Math.floor(t / 86400);
+  const h = Math.floor((t % 86400) / 3600);
+  const m = Math.floor((t % 3600) / 60);
+  const s = t % 60;
+  const mm = String(m).padStart(2, '0');
+  const ss = String(s).padStart(2, '0');
+  if (days > 0) return `${days}-${String(h).padStart(2, '0')}:${mm}:${ss}`;
+  return `${h}:${mm}:${ss}`;
+}
+
+/** A parsed generic resource request. */
+export interface Gres {
+  name: string;
+  type: string | null;
+  count: number;
+}
+
+const GRES_PART = /^[A-Za-z0-9_.-]+$/;
+
+/**
+ * Parse a Slurm-style `gres` (`name[:type]:count`, e.g. `gpu:2`, `gpu:v100:1`). A bare name means
+ * a count of 1. Returns `null` when malformed.
+ */
+export function parseGres(value: string): Gres | null {
+  const parts = value.trim().split(':');
+  if (parts.length < 1 || parts.length > 3 || parts.some((p) => !GRES_PART.test(p))) return null;
+  if (parts.length === 1) return /^\d+$/.test(parts[0]!) ? null : { name: parts[0]!, type: null, count: 1 };
+  const last = parts[parts.length - 1]!;
+  if (!/^\d+$/.test(last) || Number(last) < 1) return null;
+  if (/^\d+$/.test(parts[0]!)) return null;
+  return { name: parts[0]!, type: parts.length === 3 ? parts[1]! : null, count: Number(last) };
+}
+
+/** True when a dependency string is a wildcard pattern (contains `*`, `?` or `[`). */
+export function isPattern(dep: string): boolean {
+  return /[*?[]/.test(dep);
+}
+
+const regexCache = new Map<string, RegExp>();
+
+/** fnmatch-style pattern → anchored RegExp (`*` any run, `?` one char, `[...]`/`[!...]` classes). */
+function patternToRegExp(pattern: string): RegExp {
+  const cached = regexCache.get(pattern);
+  if (cached) return cached;
+  let re = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '*') re += '.*';
+    else if (c === '?') re += '.';
+    else if (c === '[') {
+      let j = i + 1;
+      if (pattern[j] === '!' || pattern[j] === '^') j++;
+      if (pattern[j] === ']') j++;
+      while (j < pattern.length && pattern[j] !== ']') j++;
+      if (j >= pattern.length) {
+        re += '\\[';
+      } else {
+        let body = pattern.slice(i + 1, j);
+        let negate = false;
+        if (body.startsWith('!') || body.startsWith('^')) {
+          negate = true;
+          body = body.slice(1);
+        }
+        body = body.replace(/\\/g, '\\\\').replace(/\]/g, '\\]').replace(/\[/g, '\\[');
+        re += `[${negate ? '^' : ''}${body}]`;
+        i = j;
+      }
+    } else re += c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+  }
+  const compiled = new RegExp(`^${re}$`, 's');
+  if (regexCache.size > 10_000) regexCache.clear();
+  regexCache.set(pattern, compiled);
+  return compiled;
+}
+
+/**
+ * fnmatch semantics over the whole id: `*` matches any run of characters (dots included), `?` one
+ * character, `[abc]`/`[a-z]`/`[!x]` one character of a class.
+ *
+ * @example
+ * ```ts
+ * matchesPattern('build.x', 'build.*') // true
+ * matchesPattern('data.c', 'data.[ab]') // false
+ * ```
+ */
+export function matchesPattern(id: string, pattern: string): boolean {
+  return patternToRegExp(pattern).test(id);
+}
+
+/** Literal prefix of a pattern (before the first wildcard character). */
+function literalPrefix(pattern: string): string {
+  const i = pattern.search(/[*?[]/);
+  return i < 0 ? pattern : pattern.slice(0, i);
+}
+
+/** Sorted id index for fast wildcard expansion (binary search on the literal prefix). */
+class IdIndex {
+  private readonly sorted: string[];
+  constructor(ids: Iterable<string>) {
+    this.sorted = [...new Set(ids)].sort();
+  }
+  match(pattern: string): string[] {
+    const prefix = literalPrefix(pattern);
+    const re = patternToRegExp(pattern);
+    let lo = 0;
+    let hi = this.sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.sorted[mid]! < prefix) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: string[] = [];
+    for (let i = lo; i < this.sorted.length; i++) {
+      const id = this.sorted[i]!;
+      if (!id.startsWith(prefix)) break;
+      if (re.test(id)) out.push(id);
+    }
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Graph helpers (shared with the engine)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Find dependency cycles. `deps(id)` returns the ids a task depends on (only ids present in `ids`
+ * are followed). Returns each cycle found as a path that starts and ends with the same id.
+ * Iterative three-colour DFS: safe for 100,000-task documents.
+ */
+export function findCycles(ids: readonly string[], deps: (id: string) => readonly string[]): string[][] {
+  const known = new Set(ids);
+  const colour = new Map<string, 1 | 2>(); // 1 = on stack, 2 = done
+  const cycles: string[][] = [];
+  for (const root of ids) {
+    if (colour.has(root)) continue;
+    const stack: { id: string; next: number; list: readonly string[] }[] = [];
+    const path: string[] = [];
+    const push = (id: string) => {
+      colour.set(id, 1);
+      path.push(id);
+      stack.push({ id, next: 0, list: deps(id) });
+    };
+    push(root);
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      if (top.next >= top.list.length) {
+        colour.set(top.id, 2);
+        stack.pop();
+        path.pop();
+        continue;
+      }
+      const dep = top.list[top.next++]!;
+      if (!known.has(dep)) continue;
+      const c = colour.get(dep);
+      if (c === undefined) push(dep);
+      else if (c === 1) {
+        const start = path.lastIndexOf(dep);
+        cycles.push([...path.slice(start), dep]);
+      }
+    }
+  }
+  return cycles;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Document parsing
+// ---------------------------------------------------------------------------------------------
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function positionOf(text: string, message: string): { line?: number; column?: number } {
+  const pos = /position (\d+)/.exec(message);
+  if (pos) {
+    const offset = Number(pos[1]);
+    const before = text.slice(0, offset);
+    const line = before.split('\n').length;
+    const column = offset - before.lastIndexOf('\n');
+    return { line, column };
+  }
+  const lc = /line (\d+) column (\d+)/.exec(message);
+  if (lc) return { line: Number(lc[1]), column: Number(lc[2]) };
+  return {};
+}
+
+function formatIssues(issues: readonly Issue[]): string {
+  return issues
+    .map((i) => {
+      const where = i.file ? `${i.file}${i.line ? `:${i.line}${i.column ? `:${i.column}` : ''}` : ''}: ` : '';
+      return `  - ${where}${i.path}: ${i.message}`;
+    })
+    .join('\n');
+}
+
+/**
+ * Parse and validate a task document (object form `{"tasks": [...], "title"?}` or a bare array).
+ *
+ * Defaults are applied, wildcard dependencies are expanded (against the document's ids plus
+ * `existingTaskIds`, excluding the task itself) and every error is collected. Unknown fields and
+ * ignored values are returned as warnings.
+ *
+ * @throws ScriptHutError `task_json_invalid` listing every issue (also in `error.issues`).
+ *
+ * @example
+ * ```ts
+ * const { tasks, warnings } = parseTaskDocument(stdout, { knownEnvironments: ['python-ml'] });
+ * ```
+ */
+export function parseTaskDocument(
+  input: string | unknown,
+  options: ParseTaskDocumentOptions,
+): ParsedTaskDocument {
+  const file = options.source;
+  const errors: Issue[] = [];
+  const warnings: Issue[] = [];
+  const err = (path: string, message: string, extra: Partial<Issue> = {}) =>
+    errors.push({ path, message, severity: 'error', ...(file ? { file } : {}), ...extra });
+  const warn = (path: string, message: string) =>
+    warnings.push({ path, message, severity: 'warning', ...(file ? { file } : {}) });
+  const fail = (): never => {
+    const n = errors.length;
+    throw new ScriptHutError(
+      'task_json_invalid',
+      `Invalid task JSON${file ? ` (${file})` : ''}: ${n} error${n === 1 ? '' : 's'}\n${formatIssues(errors)}`,
+      { issues: [...errors, ...warnings] },
+    );
+  };
+
+  let doc: unknown = input;
+  if (typeof input === 'string') {
+    try {
+      doc = JSON.parse(input);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      err('(document)', `not valid JSON: ${message}`, positionOf(input, message));
+      fail();
+    }
+  }
+
+  let title: string | undefined;
+  let rawTasks: unknown[];
+  if (Array.isArray(doc)) rawTasks = doc;
+  else if (doc !== null && typeof doc === 'object') {
+    const obj = doc as Record<string, unknown>;
+    for (const key of Object.keys(obj)) {
+      if (!KNOWN_TOP_LEVEL.has(key)) warn(key, `unknown top-level field "${key}" (ignored)`);
+    }
+    if (obj.title !== undefined) {
+      if (typeof obj.title === 'string') title = obj.title;
+      else warn('title', `must be a string, got ${describe(obj.title)} (ignored)`);
+    }
+    if (!Array.isArray(obj.tasks)) {
+      err(
+        'tasks',
+        obj.tasks === undefined ? 'missing "tasks" array' : `must be an array, got ${describe(obj.tasks)}`,
+      );
+      fail();
+    }
+    rawTasks = obj.tasks as unknown[];
+  } else {
+    err('(document)', `expected an object with a "tasks" array or an array of tasks, got ${describe(doc)}`);
+    fail();
+  }
+
+  const knownEnvs = new Set(options.knownEnvironments);
+  const existing = options.existingTaskIds ?? [];
+  const existingSet = new Set(existing);
+
+  interface Draft {
+    spec: TaskSpec;
+    label: string;
+    index: number;
+  }
+  const drafts: Draft[] = [];
+
+  rawTasks!.forEach((raw, index) => {
+    const rawId = raw && typeof raw === 'object' ? (raw as Record<string, unknown>).id : undefined;
+    const label =
+      typeof rawId === 'string' ? `tasks[${index}] (id ${JSON.stringify(rawId)})` : `tasks[${index}]`;
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      err(label, `a task must be an object, got ${describe(raw)}`);
+      return;
+    }
+    const t = raw as Record<string, unknown>;
+    const p = (field: string) => `${label}.${field}`;
+    const before = errors.length;
+
+    for (const key of Object.keys(t)) {
+      if (!KNOWN_FIELDS.has(key)) warn(p(key), `unknown field "${key}" (ignored)`);
+    }
+
+    const str = (
+      field: string,
+      opts: { required?: boolean; multiline?: boolean; nullable?: boolean } = {},
+    ) => {
+      const v = t[field];
+      if (v === undefined || (v === null && opts.nullable)) {
+        if (opts.required) err(p(field), 'is required');
+        return undefined;
+      }
+      if (typeof v !== 'string') {
+        err(p(field), `must be a string, got ${describe(v)}`);
+        return undefined;
+      }
+      if (opts.required && v.trim() === '') {
+        err(p(field), 'must not be empty');
+        return undefined;
+      }
+      if (v.includes('\0')) {
+        err(p(field), 'must not contain a NUL byte');
+        return undefined;
+      }
+      if (!opts.multiline && CONTROL.test(v)) {
+        err(p(field), 'must not contain control characters (newlines, tabs...)');
+        return undefined;
+      }
+      return v;
+    };
+
+    const id = str('id', { required: true });
+    if (id !== undefined && id.length > 200) err(p('id'), 'must be at most 200 characters');
+    const name = str('name', { required: true });
+    const command = str('command', { required: true, multiline: true });
+    const workingDir = str('working_dir') ?? '~';
+    if (t.working_dir !== undefined && workingDir.trim() === '') err(p('working_dir'), 'must not be empty');
+    const partition = str('partition') ?? 'normal';
+    if (t.partition !== undefined && !/^[A-Za-z0-9_.,:+@-]+$/.test(partition))
+      err(p('partition'), `invalid partition name ${JSON.stringify(partition)}`);
+
+    let cpus = 1;
+    if (t.cpus !== undefined) {
+      const v = t.cpus;
+      const n = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
+        err(p('cpus'), `must be a positive integer, got ${describe(v)}`);
+      } else {
+        if (typeof v === 'string')
+          warn(p('cpus'), `string ${JSON.stringify(v)} converted to the integer ${n}`);
+        cpus = n;
+      }
+    }
+
+    let memory = '4G';
+    let memoryMiB = 4096;
+    if (t.memory !== undefined) {
+      const v = typeof t.memory === 'number' ? String(t.memory) : t.memory;
+      const mib = typeof v === 'string' ? parseMemoryMiB(v) : null;
+      if (mib === null) {
+        err(p('memory'), `invalid memory ${describe(t.memory)} (expected e.g. "4G", "500M", "2048")`);
+      } else {
+        memory = normalizeMemory(v as string, mib);
+        memoryMiB = mib;
+      }
+    }
+
+    let timeLimit = '1:00:00';
+    let timeLimitSeconds = 3600;
+    if (t.time_limit !== undefined) {
+      const v = t.time_limit;
+      const secs = typeof v === 'string' ? parseTimeLimitSeconds(v) : null;
+      if (secs === null) {
+        err(
+          p('time_limit'),
+          `invalid time limit ${describe(v)} (expected [D-]HH:MM:SS, MM:SS, MM, D-HH or D-HH:MM)`,
+        );
+      } else {
+        timeLimit = (v as string).trim();
+        timeLimitSeconds = secs;
+      }
+    }
+
+    let gres: string | null = null;
+    if (t.gres !== undefined && t.gres !== null) {
+      const v = t.gres;
+      if (typeof v !== 'string' || parseGres(v) === null) {
+        err(p('gres'), `invalid gres ${describe(v)} (expected name[:type]:count, e.g. "gpu:2")`);
+      } else gres = v.trim();
+    }
+
+    const image = str('image', { nullable: true }) ?? null;
+    const outputFile = str('output_file', { nullable: true }) ?? null;
+    const errorFile = str('error_file', { nullable: true }) ?? null;
+    const generatesSource = str('generates_source', { nullable: true }) ?? null;
+    if (generatesSource !== null && generatesSource.trim() === '')
+      err(p('generates_source'), 'must not be empty');
+
+    const environment = str('environment', { nullable: true }) ?? null;
+    if (environment !== null && !knownEnvs.has(environment)) {
+      const list = [...knownEnvs];
+      err(
+        p('environment'),
+        `unknown environment ${JSON.stringify(environment)}${list.length ? ` (configured: ${list.join(', ')})` : ' (no environments are configured)'}`,
+      );
+    }
+
+    const envVars: Record<string, string> = {};
+    if (t.env_vars !== undefined && t.env_vars !== null) {
+      const v = t.env_vars;
+      if (typeof v !== 'object' || Array.isArray(v)) {
+        err(p('env_vars'), `must be an object of name → string, got ${describe(v)}`);
+      } else {
+        for (const [key, value] of Object.entries(v as Record<string, unknown>)) {
+          const kp = `${p('env_vars')}.${key}`;
+          if (!isValidEnvName(key)) {
+            err(kp, `invalid environment variable name ${JSON.stringify(key)}`);
+            continue;
+          }
+          if (key.startsWith('SCRIPTHUT_')) {
+            warn(kp, `SCRIPTHUT_* variables are set by ScriptHut and cannot be overridden (ignored)`);
+            continue;
+          }
+          if (typeof value === 'string') {
+            if (value.includes('\0')) err(kp, 'must not contain a NUL byte');
+            else envVars[key] = value;
+          } else if (typeof value === 'number' || typeof value === 'boolean') {
+            envVars[key] = String(value);
+            warn(kp, `${typeof value} ${JSON.stringify(value)} converted to the string "${String(value)}"`);
+          } else {
+            err(kp, `must be a string, got ${describe(value)}`);
+          }
+        }
+      }
+    }
+
+    let depPatterns: string[] = [];
+    const depField = t.deps !== undefined ? 'deps' : 'dependencies';
+    if (t.deps !== undefined && t.dependencies !== undefined) {
+      err(p('dependencies'), 'use either "deps" or "dependencies", not both');
+    }
+    const rawDeps = t[depField];
+    if (rawDeps !== undefined && rawDeps !== null) {
+      if (!Array.isArray(rawDeps)) err(p(depField), `must be an array of task ids, got ${describe(rawDeps)}`);
+      else {
+        rawDeps.forEach((d, i) => {
+          if (typeof d !== 'string' || d === '')
+            err(`${p(depField)}[${i}]`, `must be a task id, got ${describe(d)}`);
+          else depPatterns.push(d);
+        });
+        depPatterns = [...new Set(depPatterns)];
+      }
+    }
+
+    if (errors.length > before || id === undefined || name === undefined || command === undefined) return;
+    drafts.push({
+      index,
+      label,
+      spec: {
+        id,
+        name,
+        command,
+        workingDir,
+        partition,
+        cpus,
+        memory,
+        memoryMiB,
+        timeLimit,
+        timeLimitSeconds,
+        gres,
+        image,
+        deps: [],
+        depPatterns,
+        outputFile,
+        errorFile,
+        environment,
+        envVars,
+        generatesSource,
+      },
+    });
+  });
+
+  // Ids: duplicates in the document and clashes with tasks already in the run.
+  const firstIndex = new Map<string, number>();
+  rawTasks!.forEach((raw, index) => {
+    const id = raw && typeof raw === 'object' ? (raw as Record<string, unknown>).id : undefined;
+    if (typeof id !== 'string' || id === '') return;
+    const label = `tasks[${index}] (id ${JSON.stringify(id)})`;
+    const first = firstIndex.get(id);
+    if (first !== undefined)
+      err(`${label}.id`, `duplicate task id ${JSON.stringify(id)} (first used by tasks[${first}])`);
+    else {
+      firstIndex.set(id, index);
+      if (existingSet.has(id)) err(`${label}.id`, `task id ${JSON.stringify(id)} already exists in the run`);
+    }
+  });
+
+  // Dependencies: exact ids and wildcard expansion.
+  const docIds = [...firstIndex.keys()];
+  const allIds = new Set<string>([...docIds, ...existing]);
+  let index: IdIndex | null = null;
+  for (const d of drafts) {
+    const resolved = new Set<string>();
+    const depPath = `${d.label}.deps`;
+    for (const dep of d.spec.depPatterns) {
+      if (isPattern(dep)) {
+        index ??= new IdIndex(allIds);
+        const matches = index.match(dep).filter((m) => m !== d.spec.id);
+        if (matches.length === 0) err(depPath, `wildcard dependency ${JSON.stringify(dep)} matches no tasks`);
+        for (const m of matches) resolved.add(m);
+      } else if (dep === d.spec.id) {
+        err(depPath, `task ${JSON.stringify(dep)} depends on itself`);
+      } else if (!allIds.has(dep)) {
+        err(depPath, `dependency ${JSON.stringify(dep)} is not a task id of this run`);
+      } else resolved.add(dep);
+    }
+    d.spec.deps = [...resolved];
+  }
+
+  // Cycles (only among the document's tasks: existing tasks cannot depend on new ones).
+  const byId = new Map(drafts.map((d) => [d.spec.id, d]));
+  const cycles = findCycles(
+    drafts.map((d) => d.spec.id),
+    (id) => byId.get(id)?.spec.deps ?? [],
+  );
+  for (const cycle of cycles) {
+    const d = byId.get(cycle[0]!)!;
+    err(`${d.label}.deps`, `circular dependency detected: ${cycle.join(' -> ')}`);
+  }
+
+  if (errors.length) fail();
+  return { tasks: drafts.map((d) => d.spec), ...(title !== undefined ? { title } : {}), warnings };
+}
