@@ -79,8 +79,41 @@ export class StubRuntime implements ScriptHutRuntime {
   /** When set, the next run-creating call throws it. */
   failNext: Error | null = null;
 
+  private timers = new Set<ReturnType<typeof setTimeout>>();
+  /** With `autoAdvance`, runs progress on their own (a tiny simulated scheduler) — for UI development. */
+  constructor(private readonly options: { autoAdvance?: boolean; stepMs?: number } = {}) {}
+
   async start() {}
-  async close() {}
+  async close() {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private schedule(fn: () => void, ms: number) {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  /** One step of the simulated scheduler: start ready tasks, finish running ones. */
+  private step(runId: string) {
+    const e = this.runs.get(runId);
+    if (!e) return;
+    const state = new Map(e.tasks.map((t) => [t.spec.id, t.state] as const));
+    for (const t of e.tasks) {
+      if (t.state === 'running') {
+        this.logs.set(`${runId}/${t.spec.id}/stdout`, `${this.logs.get(`${runId}/${t.spec.id}/stdout`) ?? ''}${t.spec.id} finished\n`);
+        this.setState(runId, t.spec.id, 'completed', { exitCode: 0 });
+      } else if (t.state === 'pending' && t.spec.deps.every((d) => state.get(d) === 'completed')) {
+        this.logs.set(`${runId}/${t.spec.id}/stdout`, `${t.spec.id} started\n`);
+        this.setState(runId, t.spec.id, 'running', { node: 'localhost' });
+      }
+    }
+    const s = this.getRun(runId);
+    if (s.status === 'running' || s.status === 'pending') this.schedule(() => this.step(runId), this.options.stepMs ?? 1500);
+  }
 
   listenerCount(): number {
     return this.emitter.eventNames().reduce((n, e) => n + this.emitter.listenerCount(e), 0);
@@ -211,6 +244,7 @@ export class StubRuntime implements ScriptHutRuntime {
     this.runs.set(id, { run, tasks, transitions: [] });
     this.calls.push(`create:${id}`);
     this.emitter.emit('run-created', { run });
+    if (this.options.autoAdvance) this.schedule(() => this.step(id), this.options.stepMs ?? 1500);
     return this.getRun(id);
   }
   async runWorkflow(name: string, options: RunOptions = {}): Promise<RunSummary> {

@@ -1,0 +1,180 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createApp } from '../src/index.js';
+import { StubRuntime } from './stub-runtime.js';
+
+let rt: StubRuntime;
+let app: ReturnType<typeof createApp>;
+
+/** A browser-ish session: keeps cookies, reads the CSRF token from pages. */
+class Session {
+  cookies = new Map<string, string>();
+  csrf = '';
+  async get(path: string) {
+    const res = await app.request(`http://localhost${path}`, { headers: { cookie: this.cookieHeader() } });
+    this.store(res);
+    const html = await res.text();
+    const m = /name="csrf-token" content="([^"]+)"/.exec(html) ?? /name="_csrf" value="([^"]+)"/.exec(html);
+    if (m) this.csrf = m[1] as string;
+    return { res, html };
+  }
+  async post(path: string, form: Record<string, string>, opts: { csrf?: string | null; origin?: string } = {}) {
+    const body = new URLSearchParams({ ...form, ...(opts.csrf === null ? {} : { _csrf: opts.csrf ?? this.csrf }) });
+    const res = await app.request(`http://localhost${path}`, {
+      method: 'POST',
+      headers: { cookie: this.cookieHeader(), 'content-type': 'application/x-www-form-urlencoded', origin: opts.origin ?? 'http://localhost' },
+      body: body.toString(),
+    });
+    this.store(res);
+    return res;
+  }
+  cookieHeader() {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+  store(res: Response) {
+    for (const c of res.headers.getSetCookie()) {
+      const [kv] = c.split(';');
+      const [k, v] = (kv as string).split('=');
+      this.cookies.set(k as string, v as string);
+    }
+  }
+}
+
+beforeEach(() => {
+  rt = new StubRuntime();
+  app = createApp(rt);
+});
+
+describe('pages', () => {
+  it('dashboard shows backend cards, jobs and the my-jobs toggle', async () => {
+    const s = new Session();
+    const id = (await rt.runWorkflow('demo')).run.id;
+    rt.setState(id, 'prep', 'running');
+    const { res, html } = await s.get('/');
+    expect(res.status).toBe(200);
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+    expect(html).toContain('data-backend="local"');
+    expect(html).toContain('6 / 8'); // CPUs idle/total
+    expect(html).toContain('someone-else'); // external job
+    expect(html).toContain('href="/?mine=1"');
+    const mine = await s.get('/?mine=1');
+    expect(mine.html).not.toContain('someone-else');
+    expect(res.headers.get('set-cookie')).toMatch(/sh_csrf=.*HttpOnly.*SameSite=Strict/);
+  });
+  it('workflows, sources, projects and settings render with CSRF-protected forms', async () => {
+    const s = new Session();
+    for (const [path, needle] of [
+      ['/workflows', 'data-workflow="demo"'],
+      ['/sources', 'flows/a.json'],
+      ['/projects', 'sflow.json'],
+      ['/settings', 'settings.auth_token'.split('.')[1] as string],
+    ] as const) {
+      const { res, html } = await s.get(path);
+      expect(res.status, path).toBe(200);
+      expect(html, path).toContain(needle);
+      expect(html, path).toMatch(/<form method="post" action="[^"]+" class="[^"]*"><input type="hidden" name="_csrf" value="[^"]+"/);
+    }
+  });
+  it('dry run shows every generated script and a submit form', async () => {
+    const s = new Session();
+    await s.get('/workflows');
+    const res = await s.post('/ui/dry-run', { kind: 'workflow', name: 'demo' });
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    for (const id of ['prep', 'work.a', 'work.b']) expect(html).toContain(`echo ${id}`);
+    expect(html).toContain('Submit this run');
+    expect(rt.runs.size).toBe(0);
+  });
+  it('run form starts a run and redirects to its page; run page groups tasks and explains pending', async () => {
+    const s = new Session();
+    await s.get('/workflows');
+    const res = await s.post('/ui/run', { kind: 'workflow', name: 'demo' });
+    expect(res.status).toBe(303);
+    const id = [...rt.runs.keys()][0] as string;
+    expect(res.headers.get('location')).toBe(`/runs/${id}`);
+    const { html } = await s.get(`/runs/${id}`);
+    expect(html).toContain(`data-live="/live/runs/${id}"`);
+    expect(html).toContain('<tr class="group"><td colspan="8">work</td></tr>');
+    expect(html).toContain('waiting for its dependency to complete: prep');
+    expect(html).toContain('ready; waiting for a free slot');
+    const timeline = await s.get(`/runs/${id}?view=timeline`);
+    expect(timeline.html).toContain('No task has been submitted yet');
+    rt.completeAll(id);
+    const done = await s.get(`/runs/${id}?view=timeline`);
+    expect(done.html).toContain('class="runbar completed"');
+  });
+  it('task page shows the log tail, script, json and history', async () => {
+    const s = new Session();
+    const id = (await rt.runWorkflow('demo')).run.id;
+    rt.completeAll(id);
+    const log = await s.get(`/runs/${id}/tasks/work.a`);
+    expect(log.html).toContain('work.a says hello');
+    expect(log.html).toContain(`data-follow="/api/v1/runs/${id}/tasks/work.a/log/follow?stream=stdout&amp;offset=18"`);
+    expect((await s.get(`/runs/${id}/tasks/work.a?tab=script`)).html).toContain('echo work.a');
+    expect((await s.get(`/runs/${id}/tasks/work.a?tab=json`)).html).toContain('&quot;depPatterns&quot;');
+    expect((await s.get(`/runs/${id}/tasks/work.a?tab=history`)).html).toContain('pill completed');
+    const missing = await s.get(`/runs/${id}/tasks/nope`);
+    expect(missing.res.status).toBe(404);
+    const bad = await s.get(`/runs/..%2Fx`);
+    expect(bad.res.status).toBe(400);
+  });
+  it('escapes user-controlled text', async () => {
+    const s = new Session();
+    const id = (await rt.runAdhocTask({ command: 'x', backend: 'local', id: '<img src=x onerror=alert(1)>' })).run.id;
+    const { html } = await s.get(`/runs/${id}`);
+    expect(html).not.toContain('<img src=x');
+    expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
+  });
+});
+
+describe('forms are CSRF-protected', () => {
+  it('refuses a missing/wrong token or a foreign origin and changes nothing', async () => {
+    const s = new Session();
+    await s.get('/workflows');
+    expect((await s.post('/ui/run', { kind: 'workflow', name: 'demo' }, { csrf: null })).status).toBe(403);
+    expect((await s.post('/ui/run', { kind: 'workflow', name: 'demo' }, { csrf: 'x'.repeat(32) })).status).toBe(403);
+    expect((await s.post('/ui/run', { kind: 'workflow', name: 'demo' }, { origin: 'https://evil.example' })).status).toBe(403);
+    const other = new Session();
+    await other.get('/');
+    // A token from another session is not valid here.
+    expect((await s.post('/ui/run', { kind: 'workflow', name: 'demo' }, { csrf: other.csrf })).status).toBe(403);
+    expect(rt.runs.size).toBe(0);
+    expect((await s.post('/ui/settings/reload', {}, { csrf: null })).status).toBe(403);
+    expect(rt.calls).not.toContain('reload');
+  });
+  it('cancel, rerun, delete and sync through forms', async () => {
+    const s = new Session();
+    await s.get('/runs');
+    const id = (await rt.runWorkflow('demo')).run.id;
+    const cancel = await s.post(`/ui/runs/${id}/cancel`, {});
+    expect(cancel.status).toBe(303);
+    expect(rt.getRun(id).status).toBe('cancelled');
+    const rerun = await s.post(`/ui/runs/${id}/rerun`, { mode: 'failed' });
+    expect(rerun.status).toBe(303);
+    expect(rt.runs.size).toBe(2);
+    const del = await s.post(`/ui/runs/${id}/delete`, {});
+    expect(del.headers.get('location')).toBe('/runs');
+    expect(rt.runs.has(id)).toBe(false);
+    expect((await s.post('/ui/sources/repo/sync', {})).status).toBe(303);
+    expect(rt.calls).toContain('sync:repo');
+  });
+  it('settings: validate shows issues, reload shows live/restart classification', async () => {
+    const s = new Session();
+    await s.get('/settings');
+    const bad = await s.post('/ui/settings/validate', { text: 'bad: true' });
+    expect(bad.status).toBe(422);
+    const html = await bad.text();
+    expect(html).toContain('backends[0].type');
+    expect(html).toContain('line 2');
+    const reload = await (await s.post('/ui/settings/reload', {})).text();
+    expect(reload).toContain('Applied live: settings.poll_interval');
+    expect(reload).toContain('Needs a restart: settings.server_port');
+  });
+});
+
+describe('assets', () => {
+  it('serves the script from memory as JavaScript', async () => {
+    const res = await app.request('/assets/app.js');
+    expect(res.headers.get('content-type')).toContain('text/javascript');
+    expect(await res.text()).toContain('EventSource');
+  });
+});
