@@ -104,7 +104,10 @@ export class StubRuntime implements ScriptHutRuntime {
     const state = new Map(e.tasks.map((t) => [t.spec.id, t.state] as const));
     for (const t of e.tasks) {
       if (t.state === 'running') {
-        this.logs.set(`${runId}/${t.spec.id}/stdout`, `${this.logs.get(`${runId}/${t.spec.id}/stdout`) ?? ''}${t.spec.id} finished\n`);
+        this.logs.set(
+          `${runId}/${t.spec.id}/stdout`,
+          `${this.logs.get(`${runId}/${t.spec.id}/stdout`) ?? ''}${t.spec.id} finished\n`,
+        );
         this.setState(runId, t.spec.id, 'completed', { exitCode: 0 });
       } else if (t.state === 'pending' && t.spec.deps.every((d) => state.get(d) === 'completed')) {
         this.logs.set(`${runId}/${t.spec.id}/stdout`, `${t.spec.id} started\n`);
@@ -112,7 +115,8 @@ export class StubRuntime implements ScriptHutRuntime {
       }
     }
     const s = this.getRun(runId);
-    if (s.status === 'running' || s.status === 'pending') this.schedule(() => this.step(runId), this.options.stepMs ?? 1500);
+    if (s.status === 'running' || s.status === 'pending')
+      this.schedule(() => this.step(runId), this.options.stepMs ?? 1500);
   }
 
   listenerCount(): number {

@@ -17,11 +17,22 @@ class Session {
     if (m) this.csrf = m[1] as string;
     return { res, html };
   }
-  async post(path: string, form: Record<string, string>, opts: { csrf?: string | null; origin?: string } = {}) {
-    const body = new URLSearchParams({ ...form, ...(opts.csrf === null ? {} : { _csrf: opts.csrf ?? this.csrf }) });
+  async post(
+    path: string,
+    form: Record<string, string>,
+    opts: { csrf?: string | null; origin?: string } = {},
+  ) {
+    const body = new URLSearchParams({
+      ...form,
+      ...(opts.csrf === null ? {} : { _csrf: opts.csrf ?? this.csrf }),
+    });
     const res = await app.request(`http://localhost${path}`, {
       method: 'POST',
-      headers: { cookie: this.cookieHeader(), 'content-type': 'application/x-www-form-urlencoded', origin: opts.origin ?? 'http://localhost' },
+      headers: {
+        cookie: this.cookieHeader(),
+        'content-type': 'application/x-www-form-urlencoded',
+        origin: opts.origin ?? 'http://localhost',
+      },
       body: body.toString(),
     });
     this.store(res);
@@ -71,7 +82,9 @@ describe('pages', () => {
       const { res, html } = await s.get(path);
       expect(res.status, path).toBe(200);
       expect(html, path).toContain(needle);
-      expect(html, path).toMatch(/<form method="post" action="[^"]+" class="[^"]*"><input type="hidden" name="_csrf" value="[^"]+"/);
+      expect(html, path).toMatch(
+        /<form method="post" action="[^"]+" class="[^"]*"><input type="hidden" name="_csrf" value="[^"]+"/,
+      );
     }
   });
   it('dry run shows every generated script and a submit form', async () => {
@@ -108,7 +121,9 @@ describe('pages', () => {
     rt.completeAll(id);
     const log = await s.get(`/runs/${id}/tasks/work.a`);
     expect(log.html).toContain('work.a says hello');
-    expect(log.html).toContain(`data-follow="/api/v1/runs/${id}/tasks/work.a/log/follow?stream=stdout&amp;offset=18"`);
+    expect(log.html).toContain(
+      `data-follow="/api/v1/runs/${id}/tasks/work.a/log/follow?stream=stdout&amp;offset=18"`,
+    );
     expect((await s.get(`/runs/${id}/tasks/work.a?tab=script`)).html).toContain('echo work.a');
     expect((await s.get(`/runs/${id}/tasks/work.a?tab=json`)).html).toContain('&quot;depPatterns&quot;');
     expect((await s.get(`/runs/${id}/tasks/work.a?tab=history`)).html).toContain('pill completed');
@@ -119,7 +134,8 @@ describe('pages', () => {
   });
   it('escapes user-controlled text', async () => {
     const s = new Session();
-    const id = (await rt.runAdhocTask({ command: 'x', backend: 'local', id: '<img src=x onerror=alert(1)>' })).run.id;
+    const id = (await rt.runAdhocTask({ command: 'x', backend: 'local', id: '<img src=x onerror=alert(1)>' }))
+      .run.id;
     const { html } = await s.get(`/runs/${id}`);
     expect(html).not.toContain('<img src=x');
     expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
@@ -131,12 +147,19 @@ describe('forms are CSRF-protected', () => {
     const s = new Session();
     await s.get('/workflows');
     expect((await s.post('/ui/run', { kind: 'workflow', name: 'demo' }, { csrf: null })).status).toBe(403);
-    expect((await s.post('/ui/run', { kind: 'workflow', name: 'demo' }, { csrf: 'x'.repeat(32) })).status).toBe(403);
-    expect((await s.post('/ui/run', { kind: 'workflow', name: 'demo' }, { origin: 'https://evil.example' })).status).toBe(403);
+    expect(
+      (await s.post('/ui/run', { kind: 'workflow', name: 'demo' }, { csrf: 'x'.repeat(32) })).status,
+    ).toBe(403);
+    expect(
+      (await s.post('/ui/run', { kind: 'workflow', name: 'demo' }, { origin: 'https://evil.example' }))
+        .status,
+    ).toBe(403);
     const other = new Session();
     await other.get('/');
     // A token from another session is not valid here.
-    expect((await s.post('/ui/run', { kind: 'workflow', name: 'demo' }, { csrf: other.csrf })).status).toBe(403);
+    expect((await s.post('/ui/run', { kind: 'workflow', name: 'demo' }, { csrf: other.csrf })).status).toBe(
+      403,
+    );
     expect(rt.runs.size).toBe(0);
     expect((await s.post('/ui/settings/reload', {}, { csrf: null })).status).toBe(403);
     expect(rt.calls).not.toContain('reload');

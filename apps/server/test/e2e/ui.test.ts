@@ -28,7 +28,11 @@ async function makeRuntime(dir: string): Promise<ScriptHutRuntime> {
     return new StubRuntime({ autoAdvance: true, stepMs: 1200 });
   }
   const { createRuntime } = await import('@scripthut/runtime');
-  return (await createRuntime({ dataDir: dir, cwd: dir, pollIntervalMs: 300 })) as unknown as ScriptHutRuntime;
+  return (await createRuntime({
+    dataDir: dir,
+    cwd: dir,
+    pollIntervalMs: 300,
+  })) as unknown as ScriptHutRuntime;
 }
 
 async function waitForChromium(timeoutMs = 120_000) {
@@ -54,7 +58,16 @@ beforeAll(async () => {
   context = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: { width: 1280, height: 900 },
   });
   page = context.pages()[0] ?? (await context.newPage());
@@ -97,12 +110,14 @@ describe('web UI in Chromium', () => {
     firstRunUrl = page.url();
     // Mark this document: a reload would lose the mark.
     await page.evaluate(() => {
-      (window as unknown as { __noReload: number }).__noReload = 42;
+      (globalThis as unknown as { __noReload: number }).__noReload = 42;
     });
-    await page.waitForSelector('[data-run-status="running"], [data-run-status="pending"]', { timeout: 15_000 });
+    await page.waitForSelector('[data-run-status="running"], [data-run-status="pending"]', {
+      timeout: 15_000,
+    });
     await shot('run-in-progress');
     await page.waitForSelector('[data-run-status="completed"]', { timeout: 60_000 });
-    expect(await page.evaluate(() => (window as unknown as { __noReload?: number }).__noReload)).toBe(42);
+    expect(await page.evaluate(() => (globalThis as unknown as { __noReload?: number }).__noReload)).toBe(42);
     expect(await page.locator('#run-tasks tr[data-state="completed"]').count()).toBeGreaterThanOrEqual(3);
     expect(await page.locator('#run-tasks tr[data-state]:not([data-state="completed"])').count()).toBe(0);
     await shot('run-completed');
@@ -115,7 +130,9 @@ describe('web UI in Chromium', () => {
     await page.goto(firstRunUrl);
     await page.locator('#run-tasks tr[data-task] a').first().click();
     await page.waitForURL(/\/tasks\//);
-    await expect.poll(async () => (await page.locator('#log').textContent())?.trim().length ?? 0, { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect
+      .poll(async () => (await page.locator('#log').textContent())?.trim().length ?? 0, { timeout: 10_000 })
+      .toBeGreaterThan(0);
     expect(await page.locator('#log').textContent()).not.toContain('(no output yet)');
     await shot('task-log');
     await page.locator('.tabs a', { hasText: 'Script' }).click();
