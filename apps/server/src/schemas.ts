@@ -149,8 +149,8 @@ export type ZvInput<Target extends keyof ValidationTargets, S extends z.ZodType>
 export function zv<Target extends keyof ValidationTargets, S extends z.ZodType>(
   target: Target,
   schema: S,
-  // biome-ignore lint/suspicious/noExplicitAny: matches Hono's own validator middleware typing
 ): MiddlewareHandler<
+  // biome-ignore lint/suspicious/noExplicitAny: matches Hono's own validator middleware typing
   any,
   string,
   { in: { [K in Target]: ZvInput<Target, S> }; out: { [K in Target]: z.output<S> } }

@@ -6,7 +6,7 @@
  * - `form[data-confirm]`: asks before submitting (cancel, delete).
  * Pages work without it; it only makes them live.
  */
-export const APP_JS = String.raw`(function () {
+export const APP_JS = `(function () {
   'use strict';
   var indicator = document.getElementById('live-indicator');
   function setLive(state) {
