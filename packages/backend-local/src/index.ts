@@ -1,1 +1,16 @@
-export {};
+/**
+ * `@scripthut/backend-local` — run tasks as detached process groups on the ScriptHut host.
+ */
+export { DEFAULT_EXEC_TIMEOUT_MS, LocalCommandRunner, TIMEOUT_EXIT_CODE } from './command-runner.js';
+export {
+  CANCEL_EXIT_CODE,
+  createLocalBackend,
+  LocalBackend,
+  type LocalBackendOptions,
+  MAX_READ_FILE_BYTES,
+  newJobId,
+  RENDER_JOB_ID,
+  type SpoolRecord,
+} from './local-backend.js';
+export { readLogFile } from './logs.js';
+export { expandHome, resolveLocal } from './paths.js';

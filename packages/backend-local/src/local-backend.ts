@@ -1,0 +1,578 @@
+/**
+ * The local backend: every task is `bash <spool>/<jobId>.sh` started detached in its own process
+ * group, so jobs survive a restart of the ScriptHut server. The spool directory is the whole state:
+ *
+ * - `<jobId>.sh`   the job script (from `buildJobScript`), writing its exit code to `<jobId>.rc`;
+ * - `<jobId>.json` {@link SpoolRecord}: tag, run/task ids, pid, pgid, log paths, cancel time;
+ * - `<jobId>.rc`   the exit code, written atomically when the job ends (143 by `cancel`).
+ *
+ * A new backend instance on the same spool directory sees the jobs of the previous one.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statfsSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { cpus, homedir, hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import {
+  type Backend,
+  BackendError,
+  type BackendHealth,
+  buildJobScript,
+  type ClusterInfo,
+  type CommandRunner,
+  type JobStatus,
+  type LogChunk,
+  type LogReadOptions,
+  type LogRequest,
+  redactScript,
+  type SubmitOutcome,
+  type SubmitRequest,
+  shellQuotePath,
+  type TrackedJob,
+} from '@scripthut/core';
+import { LocalCommandRunner } from './command-runner.js';
+import { readLogFile } from './logs.js';
+import { resolveLocal } from './paths.js';
+import { isGroupAlive, isProcessAlive, processStartTime } from './proc.js';
+
+/** Options of {@link createLocalBackend}. */
+export interface LocalBackendOptions {
+  /** Backend name from the config. */
+  name: string;
+  /** Max concurrent jobs across all runs. */
+  maxConcurrent: number;
+  /** Directory holding job scripts, records and exit markers (`~` expanded; created if needed). */
+  spoolDir: string;
+  /** Run job scripts with `bash -l` (login shell: profile files are read). Default false. */
+  loginShell?: boolean;
+  /** Clock (tests). */
+  now?: () => Date;
+  /** A job whose process is gone without an exit marker is failed after this long (ms). Default 2000. */
+  vanishGraceMs?: number;
+  /** Delay between SIGTERM and SIGKILL on cancel (ms). Default 5000. */
+  killGraceMs?: number;
+}
+
+/** What the spool keeps about one job (`<jobId>.json`). */
+export interface SpoolRecord {
+  jobId: string;
+  tag: string;
+  runId: string;
+  taskId: string;
+  /** Null until the process is started (a crash in between leaves a record without pid). */
+  pid: number | null;
+  pgid: number | null;
+  /** Linux start time of the process (pid reuse guard). */
+  startTime?: string | null;
+  submittedAt: string;
+  stdout: string;
+  stderr: string;
+  cpus: number;
+  cancelledAt?: string | null;
+}
+
+/** Max size of a file returned by `readFile`. */
+export const MAX_READ_FILE_BYTES = 10 * 1024 * 1024;
+/** Exit code written by `cancel` (128 + SIGTERM). */
+export const CANCEL_EXIT_CODE = 143;
+
+const JOB_ID = /^[0-9a-f]{12}$/;
+/** Stands for the job id in {@link LocalBackend.renderScript} (the id is drawn at submission). */
+export const RENDER_JOB_ID = 'JOBID';
+
+/**
+ * An EXIT trap that writes the exit marker when the task's command leaves the script early (`exit 3`
+ * inside the command skips the marker lines of the shared script body). The marker path is held in a
+ * read-only variable so the trap text itself needs no nested quoting.
+ */
+function exitTrap(marker: string): string {
+  return [
+    `__SCRIPTHUT_EXIT_MARKER=${shellQuotePath(marker)}`,
+    'readonly __SCRIPTHUT_EXIT_MARKER',
+    `trap '__scripthut_rc=$?; [ -e "$__SCRIPTHUT_EXIT_MARKER" ] || { echo "$__scripthut_rc" > "$__SCRIPTHUT_EXIT_MARKER.tmp" && mv -f "$__SCRIPTHUT_EXIT_MARKER.tmp" "$__SCRIPTHUT_EXIT_MARKER"; }' EXIT`,
+  ].join('\n');
+}
+
+/** A fresh job id: 12 lowercase hex characters. */
+export function newJobId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+function writeAtomic(path: string, content: string, mode = 0o644): void {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(tmp, content, { mode });
+  renameSync(tmp, path);
+}
+
+/** Create `path` with `content` only if it does not exist yet (atomic). Returns false if it existed. */
+function createExclusive(path: string, content: string): boolean {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(tmp, content);
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    unlinkSync(tmp);
+  }
+}
+
+/**
+ * The local backend. Create it with {@link createLocalBackend}.
+ */
+export class LocalBackend implements Backend {
+  readonly name: string;
+  readonly type = 'local' as const;
+  readonly maxConcurrent: number;
+  readonly pollIntervalMs = 2_000;
+  readonly quickStatusIntervalMs = 1_000;
+  /** Absolute spool directory. */
+  readonly spoolDir: string;
+  private readonly loginShell: boolean;
+  private readonly now: () => Date;
+  private readonly vanishGraceMs: number;
+  private readonly killGraceMs: number;
+  private readonly runner: LocalCommandRunner;
+  private readonly killTimers = new Map<NodeJS.Timeout, number>();
+
+  constructor(options: LocalBackendOptions) {
+    this.name = options.name;
+    this.maxConcurrent = options.maxConcurrent;
+    this.spoolDir = resolveLocal(options.spoolDir);
+    this.loginShell = options.loginShell ?? false;
+    this.now = options.now ?? (() => new Date());
+    this.vanishGraceMs = options.vanishGraceMs ?? 2_000;
+    this.killGraceMs = options.killGraceMs ?? 5_000;
+    this.runner = new LocalCommandRunner({ loginShell: this.loginShell });
+  }
+
+  /** Path of a spool file of a job. */
+  spoolPath(jobId: string, ext: 'sh' | 'json' | 'rc'): string {
+    return join(this.spoolDir, `${jobId}.${ext}`);
+  }
+
+  renderScript(request: SubmitRequest): string {
+    return this.render(request, RENDER_JOB_ID);
+  }
+
+  private render(request: SubmitRequest, jobId: string): string {
+    const marker = this.spoolPath(jobId, 'rc');
+    return buildJobScript({
+      preamble: exitTrap(marker),
+      taskId: request.taskId,
+      taskName: request.task.name,
+      command: request.task.command,
+      workingDir: request.workingDir,
+      env: request.env,
+      secretEnvNames: request.secretEnvNames,
+      extraInit: request.extraInit,
+      exitMarkerPath: marker,
+      loginShell: this.loginShell,
+    });
+  }
+
+  /** Log paths of a request: the task's output_file/error_file or the defaults, `~` and relative resolved. */
+  private logPaths(request: SubmitRequest): { stdout: string; stderr: string } {
+    const cwd = resolveLocal(request.workingDir);
+    const stdout = resolveLocal(request.task.outputFile ?? request.stdoutPath, cwd);
+    const stderr = resolveLocal(request.task.errorFile ?? request.stderrPath, cwd);
+    return { stdout, stderr };
+  }
+
+  async submit(requests: SubmitRequest[]): Promise<SubmitOutcome[]> {
+    try {
+      mkdirSync(this.spoolDir, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw new BackendError(
+        `cannot create the spool directory ${this.spoolDir}: ${(error as Error).message}`,
+        {
+          transient: false,
+          cause: error,
+        },
+      );
+    }
+    const outcomes: SubmitOutcome[] = [];
+    for (const request of requests) outcomes.push(this.submitOne(request));
+    return outcomes;
+  }
+
+  private submitOne(request: SubmitRequest): SubmitOutcome {
+    let script: string | undefined;
+    let displayScript: string | undefined;
+    try {
+      const jobId = newJobId();
+      script = this.render(request, jobId);
+      displayScript = redactScript(script, request.env, request.secretEnvNames ?? []);
+      const { stdout, stderr } = this.logPaths(request);
+      mkdirSync(resolveLocal(request.logDir), { recursive: true });
+      mkdirSync(dirname(stdout), { recursive: true });
+      mkdirSync(dirname(stderr), { recursive: true });
+      const scriptPath = this.spoolPath(jobId, 'sh');
+      writeFileSync(scriptPath, script, { mode: 0o700 });
+      const record: SpoolRecord = {
+        jobId,
+        tag: request.tag,
+        runId: request.runId,
+        taskId: request.taskId,
+        pid: null,
+        pgid: null,
+        submittedAt: this.now().toISOString(),
+        stdout,
+        stderr,
+        cpus: request.task.cpus,
+      };
+      // Record intent first: after a crash between here and the spawn, findByTags still finds it.
+      writeAtomic(this.spoolPath(jobId, 'json'), JSON.stringify(record), 0o600);
+      const outFd = openSync(stdout, 'w');
+      const errFd = stderr === stdout ? outFd : openSync(stderr, 'w');
+      let pid: number | undefined;
+      try {
+        const child = spawn('bash', this.loginShell ? ['-l', scriptPath] : [scriptPath], {
+          detached: true,
+          stdio: ['ignore', outFd, errFd],
+          cwd: homedir(),
+          env: process.env,
+        });
+        child.on('error', () => {
+          // reported through the missing pid below / the vanished-process rule
+        });
+        pid = child.pid;
+        child.unref();
+      } finally {
+        closeSync(outFd);
+        if (errFd !== outFd) closeSync(errFd);
+      }
+      if (pid === undefined) {
+        createExclusive(this.spoolPath(jobId, 'rc'), '127\n');
+        return {
+          taskId: request.taskId,
+          ok: false,
+          error: 'could not start bash for the job',
+          transient: false,
+          script: displayScript,
+        };
+      }
+      record.pid = pid;
+      record.pgid = pid; // detached: the child leads a new session and process group
+      record.startTime = processStartTime(pid);
+      writeAtomic(this.spoolPath(jobId, 'json'), JSON.stringify(record), 0o600);
+      return {
+        taskId: request.taskId,
+        ok: true,
+        jobId,
+        script: displayScript,
+        meta: { pid, host: hostname() },
+      };
+    } catch (error) {
+      return {
+        taskId: request.taskId,
+        ok: false,
+        error: `local submission failed: ${(error as Error).message}`,
+        transient: false,
+        ...(displayScript ? { script: displayScript } : {}),
+      };
+    }
+  }
+
+  /** The spool record of a job, or null. */
+  readRecord(jobId: string): SpoolRecord | null {
+    if (!JOB_ID.test(jobId)) return null;
+    try {
+      return JSON.parse(readFileSync(this.spoolPath(jobId, 'json'), 'utf8')) as SpoolRecord;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Exit code and time of a finished job, or null while it runs. */
+  private readExit(jobId: string): { code: number; at: string } | null {
+    if (!JOB_ID.test(jobId)) return null;
+    const path = this.spoolPath(jobId, 'rc');
+    try {
+      const text = readFileSync(path, 'utf8').trim();
+      if (!/^\d+$/.test(text)) return null;
+      return { code: Number(text), at: statSync(path).mtime.toISOString() };
+    } catch {
+      return null;
+    }
+  }
+
+  private finishedStatus(
+    jobId: string,
+    exit: { code: number; at: string },
+    record: SpoolRecord | null,
+  ): JobStatus {
+    const base = {
+      jobId,
+      exitCode: exit.code,
+      startedAt: record?.submittedAt ?? null,
+      finishedAt: exit.at,
+      node: hostname(),
+      final: true,
+    };
+    if (record?.cancelledAt) {
+      return {
+        ...base,
+        exitCode: CANCEL_EXIT_CODE,
+        state: 'cancelled',
+        rawState: 'CANCELLED',
+        reason: 'cancelled',
+      };
+    }
+    if (exit.code === 0) return { ...base, state: 'completed', rawState: 'EXITED 0' };
+    return {
+      ...base,
+      state: 'failed',
+      rawState: `EXITED ${exit.code}`,
+      reason: exit.code === 97 ? 'cannot cd into the working directory' : `exit code ${exit.code}`,
+    };
+  }
+
+  private statusOf(jobId: string): JobStatus {
+    const exit = this.readExit(jobId);
+    const record = this.readRecord(jobId);
+    if (exit) return this.finishedStatus(jobId, exit, record);
+    if (!record) return { jobId, state: 'unknown', rawState: 'UNKNOWN' };
+    const alive = record.pid !== null && isProcessAlive(record.pid, record.startTime);
+    if (alive) {
+      return {
+        jobId,
+        state: 'running',
+        rawState: 'RUNNING',
+        startedAt: record.submittedAt,
+        node: hostname(),
+      };
+    }
+    // The job may have written its marker between the first check and the liveness check.
+    const late = this.readExit(jobId);
+    if (late) return this.finishedStatus(jobId, late, record);
+    const age = this.now().getTime() - Date.parse(record.submittedAt);
+    if (!(age >= this.vanishGraceMs)) {
+      return {
+        jobId,
+        state: record.pid === null ? 'pending' : 'running',
+        rawState: 'STARTING',
+        startedAt: record.submittedAt,
+      };
+    }
+    return {
+      jobId,
+      state: 'failed',
+      rawState: 'VANISHED',
+      exitCode: null,
+      reason:
+        record.pid === null
+          ? 'process vanished: the job was never started (ScriptHut stopped during submission?)'
+          : 'process vanished: it ended without writing its exit code (killed, or the host restarted)',
+      startedAt: record.submittedAt,
+      finishedAt: this.now().toISOString(),
+      node: hostname(),
+      final: true,
+    };
+  }
+
+  async status(jobs: TrackedJob[]): Promise<Map<string, JobStatus>> {
+    const out = new Map<string, JobStatus>();
+    for (const job of jobs) out.set(job.jobId, this.statusOf(job.jobId));
+    return out;
+  }
+
+  /** Only jobs whose exit marker exists (no process inspection). */
+  async quickStatus(jobs: TrackedJob[]): Promise<Map<string, JobStatus>> {
+    const out = new Map<string, JobStatus>();
+    for (const job of jobs) {
+      const exit = this.readExit(job.jobId);
+      if (exit) out.set(job.jobId, this.finishedStatus(job.jobId, exit, this.readRecord(job.jobId)));
+    }
+    return out;
+  }
+
+  /** Job ids in the spool (from `*.json`). */
+  private spoolJobIds(): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.spoolDir);
+    } catch {
+      return [];
+    }
+    return names.filter((n) => n.endsWith('.json') && JOB_ID.test(n.slice(0, -5))).map((n) => n.slice(0, -5));
+  }
+
+  async findByTags(tags: string[]): Promise<Map<string, string>> {
+    const wanted = new Set(tags);
+    const found = new Map<string, string>();
+    if (wanted.size === 0) return found;
+    for (const jobId of this.spoolJobIds()) {
+      const record = this.readRecord(jobId);
+      if (record && wanted.has(record.tag)) {
+        const previous = found.get(record.tag);
+        // The same tag twice (should not happen): prefer the later submission.
+        if (!previous || (this.readRecord(previous)?.submittedAt ?? '') < record.submittedAt)
+          found.set(record.tag, jobId);
+      }
+    }
+    return found;
+  }
+
+  async cancel(jobs: TrackedJob[]): Promise<void> {
+    for (const job of jobs) {
+      const record = this.readRecord(job.jobId);
+      if (!record || this.readExit(job.jobId)) continue;
+      record.cancelledAt = this.now().toISOString();
+      writeAtomic(this.spoolPath(job.jobId, 'json'), JSON.stringify(record), 0o600);
+      // The marker goes first: the script's EXIT trap then leaves it alone when SIGTERM ends bash.
+      writeAtomic(this.spoolPath(job.jobId, 'rc'), `${CANCEL_EXIT_CODE}\n`);
+      const pgid = record.pgid;
+      const sameProcess = record.pid !== null && isProcessAlive(record.pid, record.startTime);
+      if (pgid !== null && sameProcess) {
+        signalGroup(pgid, 'SIGTERM');
+        const timer = setTimeout(() => {
+          this.killTimers.delete(timer);
+          if (isGroupAlive(pgid)) signalGroup(pgid, 'SIGKILL');
+        }, this.killGraceMs);
+        timer.unref();
+        this.killTimers.set(timer, pgid);
+      }
+    }
+  }
+
+  private async recordFor(request: LogRequest): Promise<SpoolRecord | null> {
+    return request.jobId ? this.readRecord(request.jobId) : null;
+  }
+
+  async readLog(request: LogRequest, options: LogReadOptions): Promise<LogChunk> {
+    const record = await this.recordFor(request);
+    const own = request.stream === 'stdout' ? record?.stdout : record?.stderr;
+    const raw = request.path ?? own ?? null;
+    if (!raw) return { content: '', nextOffset: options.offset ?? 0, missing: true };
+    const path = resolveLocal(raw);
+    const chunk = readLogFile(path, options);
+    if (request.stream === 'stderr' && record && record.stderr === record.stdout) {
+      chunk.note = 'stderr is merged into the output stream';
+    }
+    return chunk;
+  }
+
+  async readFile(path: string, cwd: string | null): Promise<string> {
+    const full = resolveLocal(path, cwd ?? '~');
+    let size: number;
+    try {
+      const st = statSync(full);
+      if (!st.isFile()) throw new BackendError(`${full} is not a regular file`, { transient: false });
+      size = st.size;
+    } catch (error) {
+      if (error instanceof BackendError) throw error;
+      throw new BackendError(`cannot read ${full}: ${(error as Error).message}`, {
+        transient: false,
+        cause: error,
+      });
+    }
+    if (size > MAX_READ_FILE_BYTES) {
+      throw new BackendError(`${full} is too large (${size} bytes, at most ${MAX_READ_FILE_BYTES})`, {
+        transient: false,
+      });
+    }
+    return readFileSync(full, 'utf8');
+  }
+
+  async clusterInfo(): Promise<ClusterInfo> {
+    const total = cpus().length;
+    let used = 0;
+    let live = 0;
+    for (const jobId of this.spoolJobIds()) {
+      if (existsSync(this.spoolPath(jobId, 'rc'))) continue;
+      const record = this.readRecord(jobId);
+      if (record?.pid != null && isProcessAlive(record.pid, record.startTime)) {
+        used += record.cpus > 0 ? record.cpus : 1;
+        live += 1;
+      }
+    }
+    const idle = Math.max(0, total - used);
+    let disk: ClusterInfo['disk'] = null;
+    try {
+      mkdirSync(this.spoolDir, { recursive: true, mode: 0o700 });
+      const fs = statfsSync(this.spoolDir);
+      disk = { path: this.spoolDir, totalBytes: fs.blocks * fs.bsize, availableBytes: fs.bavail * fs.bsize };
+    } catch {
+      disk = null;
+    }
+    return {
+      cpusTotal: total,
+      cpusIdle: idle,
+      partitions: [
+        {
+          name: 'local',
+          isDefault: true,
+          state: 'up',
+          cpusTotal: total,
+          cpusIdle: idle,
+          cpusAllocated: used,
+          nodes: 1,
+        },
+      ],
+      disk,
+      facts: { host: hostname(), platform: process.platform, runningJobs: String(live) },
+    };
+  }
+
+  commandRunner(): CommandRunner {
+    return this.runner;
+  }
+
+  health(): BackendHealth {
+    return { connected: true, lastError: null, endpoint: `local (${hostname()})` };
+  }
+
+  async homeDir(): Promise<string> {
+    return homedir();
+  }
+
+  /**
+   * Release this instance. Running jobs are left alone (they are detached and survive); jobs that were
+   * cancelled and are still inside their SIGTERM grace period are SIGKILLed now rather than forgotten.
+   */
+  async close(): Promise<void> {
+    for (const [timer, pgid] of this.killTimers) {
+      clearTimeout(timer);
+      if (isGroupAlive(pgid)) signalGroup(pgid, 'SIGKILL');
+    }
+    this.killTimers.clear();
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // the group is already gone
+  }
+}
+
+/**
+ * Create a local backend: tasks run as detached process groups on this host.
+ *
+ * @example
+ * ```ts
+ * const backend = createLocalBackend({ name: 'local', maxConcurrent: 4, spoolDir: '~/.scripthut/local-jobs/local' });
+ * const [outcome] = await backend.submit([request]);
+ * const statuses = await backend.status([tracked]);
+ * ```
+ */
+export function createLocalBackend(options: LocalBackendOptions): LocalBackend {
+  return new LocalBackend(options);
+}
