@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { ApiError, createClient, unwrap } from '../src/client.js';
 import { createApp, openStreamCount } from '../src/index.js';
 import { API_ROUTES } from '../src/openapi.js';
@@ -491,6 +491,9 @@ describe('typed client', () => {
     expect(health.status).toBe('ok');
     const run = await unwrap(api.workflows[':name'].run.$post({ param: { name: 'demo' }, json: {} }));
     expect(run.total).toBe(3);
+    // The client is really typed (not `any`): checked by tsc.
+    expectTypeOf(run.run.id).toEqualTypeOf<string>();
+    expectTypeOf(run.progress.done).toEqualTypeOf<number>();
     const detail = await unwrap(
       api.runs[':id'].$get({ param: { id: run.run.id }, query: { taskLimit: '10' } }),
     );
