@@ -1,0 +1,30 @@
+/** The command tree. Subcommands load lazily: `scripthut run list` imports only what it needs. */
+import { group, lazy } from '../command.js';
+import { VERSION } from '../version.js';
+
+export const rootCommand = group(
+  {
+    name: 'scripthut',
+    version: VERSION,
+    description: 'Run and watch batch work on Slurm, PBS, AWS and your own machine',
+  },
+  {
+    serve: lazy(() => import('./serve.js')),
+    config: lazy(() => import('./config/index.js')),
+    backend: lazy(() => import('./backend/index.js')),
+    jobs: lazy(() => import('./jobs.js')),
+    workflow: lazy(() => import('./workflow/index.js')),
+    source: lazy(() => import('./source/index.js')),
+    project: lazy(() => import('./project/index.js')),
+    run: lazy(() => import('./run/index.js')),
+    task: lazy(() => import('./task/index.js')),
+    cost: lazy(() => import('./cost.js')),
+    completion: lazy(() => import('./completion.js')),
+  },
+  [
+    'scripthut workflow run demo --watch',
+    'scripthut run list --status failed',
+    'scripthut serve --port 8000',
+    'SCRIPTHUT_SERVER=http://127.0.0.1:8000 scripthut jobs --mine',
+  ],
+);

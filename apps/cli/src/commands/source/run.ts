@@ -1,0 +1,36 @@
+import { command, numberFlag } from '../../command.js';
+import { reportStartedRun } from '../../watch.js';
+
+export default command({
+  meta: { name: 'run', description: "Start a run of one of a source's workflow files" },
+  args: {
+    source: { type: 'positional', description: 'Source name (see `scripthut source list`)' },
+    file: {
+      type: 'positional',
+      description: 'Workflow file, relative to the source (e.g. .hut/workflows/train.json)',
+    },
+    backend: { type: 'string', description: "Use this backend instead of the source's", valueHint: 'name' },
+    watch: {
+      type: 'boolean',
+      alias: 'w',
+      description: 'Follow the run until it ends (exit 5 if it does not complete)',
+    },
+    interval: {
+      type: 'string',
+      description: 'Seconds between refreshes while watching',
+      valueHint: 'seconds',
+      default: '1',
+    },
+  },
+  examples: ['scripthut source run pipelines .hut/workflows/train.json --watch'],
+  async run(args, ctx) {
+    const interval = numberFlag('interval', args.interval, { min: 0.2 });
+    const api = await ctx.api();
+    const summary = await api.runSourceWorkflow(
+      args.source,
+      args.file,
+      args.backend ? { backend: args.backend } : {},
+    );
+    return reportStartedRun(api, ctx, summary, { watch: args.watch, intervalSeconds: interval });
+  },
+});

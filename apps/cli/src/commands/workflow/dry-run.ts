@@ -1,0 +1,26 @@
+import { command } from '../../command.js';
+import { renderDryRun } from '../../render.js';
+
+export default command({
+  meta: {
+    name: 'dry-run',
+    description: 'Run the workflow command and show the tasks it would submit (nothing is submitted)',
+  },
+  args: {
+    name: { type: 'positional', description: 'Workflow name (see `scripthut workflow list`)' },
+    backend: {
+      type: 'string',
+      description: 'Use this backend instead of the configured one',
+      valueHint: 'name',
+    },
+  },
+  examples: ['scripthut workflow dry-run demo'],
+  async run(args, ctx) {
+    const result = await (await ctx.api()).dryRunWorkflow(
+      args.name,
+      args.backend ? { backend: args.backend } : {},
+    );
+    ctx.out.result(result, () => renderDryRun(result, ctx.out.style));
+    return 0;
+  },
+});

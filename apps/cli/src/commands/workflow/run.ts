@@ -1,0 +1,41 @@
+import { command, numberFlag } from '../../command.js';
+import { reportStartedRun } from '../../watch.js';
+
+export default command({
+  meta: { name: 'run', description: 'Start a run of a configured workflow' },
+  args: {
+    name: { type: 'positional', description: 'Workflow name (see `scripthut workflow list`)' },
+    backend: {
+      type: 'string',
+      description: 'Use this backend instead of the configured one',
+      valueHint: 'name',
+    },
+    'max-concurrent': {
+      type: 'string',
+      description: 'Cap on tasks of this run in flight at once',
+      valueHint: 'n',
+    },
+    watch: {
+      type: 'boolean',
+      alias: 'w',
+      description: 'Follow the run until it ends (exit 5 if it does not complete)',
+    },
+    interval: {
+      type: 'string',
+      description: 'Seconds between refreshes while watching',
+      valueHint: 'seconds',
+      default: '1',
+    },
+  },
+  examples: ['scripthut workflow run demo --watch', 'scripthut workflow run nightly --backend hpc --json'],
+  async run(args, ctx) {
+    const maxConcurrent = numberFlag('max-concurrent', args['max-concurrent'], { min: 1, integer: true });
+    const interval = numberFlag('interval', args.interval, { min: 0.2 });
+    const api = await ctx.api();
+    const summary = await api.runWorkflow(args.name, {
+      ...(args.backend ? { backend: args.backend } : {}),
+      ...(maxConcurrent !== undefined ? { maxConcurrent } : {}),
+    });
+    return reportStartedRun(api, ctx, summary, { watch: args.watch, intervalSeconds: interval });
+  },
+});

@@ -1,0 +1,176 @@
+/**
+ * Human renderings shared by several commands (run summaries, task tables, dry runs, costs).
+ */
+import type { Issue, RunSummary, TaskRecord } from '@scripthut/core';
+import type { CostEstimate, DryRunResult, RunCost } from '@scripthut/runtime';
+import {
+  durationBetween,
+  formatAgo,
+  formatCounts,
+  formatDuration,
+  formatUsd,
+  progressText,
+  renderFields,
+  renderTable,
+  styleState,
+} from './format.js';
+import type { Styles } from './output.js';
+
+/** A run as the API returns it (summary plus derived fields). */
+export type RunLike = RunSummary & { durationMs?: number | null };
+
+/** Run duration from the API's `durationMs` or the summary's timestamps. */
+export function runDuration(s: RunLike, now = Date.now()): string {
+  if (typeof s.durationMs === 'number') return formatDuration(s.durationMs);
+  const final = s.status === 'completed' || s.status === 'failed' || s.status === 'cancelled';
+  return durationBetween(s.firstSubmittedAt, final ? s.lastFinishedAt : null, now);
+}
+
+/** The run list table. */
+export function renderRunTable(runs: RunLike[], style: Styles, now = Date.now()): string {
+  return renderTable(
+    runs,
+    [
+      { header: 'ID', get: (r) => r.run.id },
+      { header: 'STATUS', get: (r) => r.status, style: (v) => styleState(v, style) },
+      { header: 'PROGRESS', get: (r) => progressText(r.counts, r.total), align: 'right' },
+      { header: 'WORKFLOW', get: (r) => r.run.workflowName, max: 40 },
+      { header: 'BACKEND', get: (r) => r.run.backendName },
+      { header: 'CREATED', get: (r) => formatAgo(r.run.createdAt, now) },
+      { header: 'DURATION', get: (r) => runDuration(r, now), align: 'right' },
+    ],
+    style,
+    'No runs yet. Start one with `scripthut workflow run <name>` (see `scripthut workflow list`).',
+  );
+}
+
+/** Header block of one run. */
+export function renderRunHeader(s: RunLike, style: Styles, now = Date.now()): string {
+  const r = s.run;
+  const origin =
+    r.origin.kind === 'rerun'
+      ? `rerun (${r.origin.mode}) of ${r.origin.fromRunId}`
+      : r.origin.kind === 'source'
+        ? `source ${r.origin.source}, file ${r.origin.file}`
+        : r.origin.kind === 'project'
+          ? `project ${r.origin.project}, file ${r.origin.file}`
+          : r.origin.kind;
+  return [
+    `${style.bold(`Run ${r.id}`)}  ${r.workflowName}  ${styleState(s.status, style)}`,
+    renderFields(
+      [
+        ['Backend', r.backendName],
+        ['Origin', origin],
+        ['Created', `${formatAgo(r.createdAt, now)} (${r.createdAt})`],
+        ['Duration', runDuration(s, now)],
+        ['Progress', `${progressText(s.counts, s.total)} — ${formatCounts(s.counts, style)}`],
+        ['Git', r.git ? `${r.git.repo} ${r.git.branch} @ ${r.git.sha.slice(0, 12)}` : null],
+        ['Log dir', r.logDir],
+        ['Max concurrent', r.maxConcurrent === null ? null : String(r.maxConcurrent)],
+      ],
+      style,
+    ),
+  ].join('\n');
+}
+
+/** The tasks table of a run. */
+export function renderTaskTable(tasks: TaskRecord[], style: Styles, now = Date.now()): string {
+  return renderTable(
+    tasks,
+    [
+      { header: 'TASK', get: (t) => t.spec.id, max: 40 },
+      { header: 'NAME', get: (t) => t.spec.name, max: 30 },
+      { header: 'STATE', get: (t) => t.state, style: (v) => styleState(v, style) },
+      { header: 'JOB', get: (t) => t.jobId ?? '-' },
+      { header: 'EXIT', get: (t) => (t.exitCode === null ? '-' : String(t.exitCode)), align: 'right' },
+      {
+        header: 'DURATION',
+        get: (t) => durationBetween(t.startedAt ?? t.submittedAt, t.finishedAt, now),
+        align: 'right',
+      },
+      { header: 'NODE', get: (t) => t.node ?? '-' },
+    ],
+    style,
+    '(no tasks)',
+  );
+}
+
+/** Lines about failed tasks: reason and where to look. */
+export function renderFailures(runId: string, tasks: TaskRecord[], style: Styles): string {
+  const failed = tasks.filter((t) => t.state === 'failed' || t.state === 'dep_failed');
+  if (failed.length === 0) return '';
+  const lines = [style.bold(style.red('Failed tasks:'))];
+  for (const t of failed.slice(0, 20)) {
+    const why = t.error ?? (t.exitCode !== null ? `exit code ${t.exitCode}` : t.state);
+    const look = t.state === 'failed' ? ` — see \`scripthut run logs ${runId} ${t.spec.id} --stderr\`` : '';
+    lines.push(`  ${t.spec.id}: ${why}${look}`);
+  }
+  if (failed.length > 20) lines.push(`  … and ${failed.length - 20} more`);
+  return lines.join('\n');
+}
+
+/** Full `run view` text. */
+export function renderRunView(s: RunLike, tasks: TaskRecord[], style: Styles, now = Date.now()): string {
+  const parts = [renderRunHeader(s, style, now), '', renderTaskTable(tasks, style, now)];
+  const failures = renderFailures(s.run.id, tasks, style);
+  if (failures) parts.push('', failures);
+  return parts.join('\n');
+}
+
+/** `path: message` lines for issues. */
+export function renderIssues(issues: Issue[], style: Styles, label = 'warning'): string {
+  return issues
+    .map((i) => {
+      let where = i.file ?? '';
+      if (i.line !== undefined) where += `${where ? ':' : ''}${i.line}:${i.column ?? 1}`;
+      const tag = i.severity === 'error' || label === 'error' ? style.red(label) : style.yellow(label);
+      return `${tag}: ${where ? `${where} ` : ''}${i.path}: ${i.message}`;
+    })
+    .join('\n');
+}
+
+/** Cost estimate text. */
+export function renderEstimate(e: CostEstimate): string {
+  if (!e.available) return `Cost estimate: unavailable (${e.reason ?? 'no pricing configured'})`;
+  const uncosted = e.uncostedTasks > 0 ? `, ${e.uncostedTasks} task(s) without a price` : '';
+  return `Cost estimate: up to ${formatUsd(e.upperBound)} ${e.currency} (${e.costedTasks} task(s) priced${uncosted})`;
+}
+
+/** Run cost text. */
+export function renderRunCost(runId: string, c: RunCost): string {
+  if (!c.available) return `Cost of run ${runId}: unavailable (${c.reason ?? 'no pricing configured'})`;
+  const uncosted = c.uncostedTasks > 0 ? `, ${c.uncostedTasks} task(s) without a price` : '';
+  return `Cost of run ${runId}: ${formatUsd(c.total)} ${c.currency} (${c.costedTasks} task(s) priced${uncosted})`;
+}
+
+/** Dry-run text: context, the tasks that would be submitted, warnings, estimate. */
+export function renderDryRun(d: DryRunResult, style: Styles): string {
+  const head = [
+    `${style.bold(`Dry run of ${d.workflowName}`)} on ${d.backendName}: ${d.tasks.length} task(s), nothing submitted`,
+    renderFields(
+      [
+        ['Log dir', d.logDir],
+        ['Git', d.git ? `${d.git.repo} ${d.git.branch} @ ${d.git.sha.slice(0, 12)}` : null],
+      ],
+      style,
+    ),
+  ];
+  const table = renderTable(
+    d.tasks,
+    [
+      { header: 'TASK', get: (t) => t.task.id, max: 40 },
+      { header: 'NAME', get: (t) => t.task.name, max: 30 },
+      { header: 'CPUS', get: (t) => String(t.task.cpus), align: 'right' },
+      { header: 'MEMORY', get: (t) => t.task.memory, align: 'right' },
+      { header: 'TIME', get: (t) => t.task.timeLimit, align: 'right' },
+      { header: 'DEPS', get: (t) => (t.task.deps.length ? t.task.deps.join(',') : '-'), max: 40 },
+      { header: 'WORKING DIR', get: (t) => t.workingDir, max: 50 },
+    ],
+    style,
+    '(the workflow produced no tasks)',
+  );
+  const parts = [...head, '', table];
+  if (d.warnings.length) parts.push('', renderIssues(d.warnings, style));
+  parts.push('', renderEstimate(d.estimate));
+  return parts.join('\n');
+}
