@@ -1,0 +1,34 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { MAX_TAGGED_SEQ, makeSubmitTag, parseSubmitTag } from './tags.js';
+
+describe('submit tags', () => {
+  it('round-trip, stay short and [a-z0-9]', () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[0-9a-f]{8}$/),
+        fc.integer({ min: 0, max: MAX_TAGGED_SEQ }),
+        fc.integer({ min: 1, max: 1000 }),
+        (runId, seq, attempt) => {
+          const tag = makeSubmitTag(runId, seq, attempt);
+          expect(tag.length).toBeLessThanOrEqual(15);
+          expect(tag).toMatch(/^[a-z0-9]+$/);
+          expect(parseSubmitTag(tag)).toEqual({ runId, seq, attempt: attempt % 36 });
+        },
+      ),
+    );
+  });
+
+  it('differs between attempts and tasks', () => {
+    expect(makeSubmitTag('0a1b2c3d', 1234, 1)).toBe('sh0a1b2c3dya1');
+    expect(makeSubmitTag('0a1b2c3d', 1, 1)).not.toBe(makeSubmitTag('0a1b2c3d', 1, 2));
+    expect(makeSubmitTag('0a1b2c3d', 1, 1)).not.toBe(makeSubmitTag('0a1b2c3d', 2, 1));
+  });
+
+  it('rejects what it cannot encode', () => {
+    expect(() => makeSubmitTag('XYZ', 1, 1)).toThrow();
+    expect(() => makeSubmitTag('0a1b2c3d', MAX_TAGGED_SEQ + 1, 1)).toThrow(/out of range/);
+    expect(parseSubmitTag('scripthut-1')).toBeNull();
+    expect(parseSubmitTag('sh0a1b2c3d')).toBeNull();
+  });
+});
