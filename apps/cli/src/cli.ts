@@ -83,11 +83,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     const wantsHelp = resolved.rest.includes('--help') || resolved.rest.includes('-h');
     if (resolved.subCommands && !resolved.cmd.run) {
       if (wantsHelp || resolved.path.length === 0) {
-        if (!wantsHelp && argv.length > 0) {
-          parseCommandArgs(resolved.path, {}, resolved.rest); // reject unknown flags
-        }
+        if (!wantsHelp) parseCommandArgs(resolved.path, {}, resolved.rest); // reject unknown flags
         out.raw(await renderHelp(resolved.path, resolved.cmd, out.style));
-        return resolved.path.length === 0 && !wantsHelp && argv.length === 0 ? ExitCode.usage : ExitCode.ok;
+        return ExitCode.ok;
       }
       const names = Object.keys(resolved.subCommands).join(', ');
       throw new UsageError(
@@ -158,7 +156,8 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         () => '',
       );
     }
-    if (!(e instanceof InterruptedError)) out.error(message, hint);
+    if (e instanceof InterruptedError) out.info(message);
+    else out.error(message, hint);
     if (
       !(e instanceof CliError) &&
       code === ExitCode.failure &&

@@ -241,6 +241,14 @@ export function parseCommandArgs(
       }
     }
   }
+  for (const [name, def] of Object.entries(argsDef)) {
+    if (def.type !== 'positional' && def.required && out[name] === undefined) {
+      throw new UsageError(
+        `missing flag --${name}${def.valueHint ? ` <${def.valueHint}>` : ''} for \`${label}\``,
+        help,
+      );
+    }
+  }
   // positionals
   const positionalDefs = Object.entries(argsDef).filter(([, d]) => d.type === 'positional');
   for (const [name, def] of positionalDefs) {
