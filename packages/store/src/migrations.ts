@@ -117,10 +117,19 @@ function backfillStatus(db: Database): void {
   }
 }
 
+const V3 = `
+CREATE TABLE store_counters (
+  name TEXT PRIMARY KEY NOT NULL,
+  value INTEGER NOT NULL
+);
+INSERT INTO store_counters (name, value) SELECT 'task_version', COALESCE(MAX(version), 0) FROM tasks;
+`;
+
 /** Every migration, in order. The last version is the schema version this code writes. */
 export const migrations: readonly Migration[] = [
   { version: 1, name: 'runs, tasks, task_transitions', sql: V1 },
   { version: 2, name: 'run_stats: per-run state counts maintained on write', sql: V2, after: backfillStatus },
+  { version: 3, name: 'store_counters: store-wide monotonic task version', sql: V3 },
 ];
 
 /** Latest schema version. */

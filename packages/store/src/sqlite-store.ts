@@ -164,6 +164,8 @@ export class SqliteRunStore implements RunStore {
     currentTask: Database.Statement;
     runCancel: Database.Statement;
     getStats: Database.Statement;
+    getVersion: Database.Statement;
+    setVersion: Database.Statement;
   };
   private readonly updateStmts = new Map<string, Database.Statement>();
   private closed = false;
@@ -184,6 +186,8 @@ export class SqliteRunStore implements RunStore {
       ),
       currentTask: sqlite.prepare('SELECT state, version FROM tasks WHERE run_id = ? AND task_id = ?'),
       runCancel: sqlite.prepare('SELECT cancel_requested_at AS c FROM runs WHERE id = ?'),
+      getVersion: sqlite.prepare("SELECT value FROM store_counters WHERE name = 'task_version'"),
+      setVersion: sqlite.prepare("UPDATE store_counters SET value = ? WHERE name = 'task_version'"),
       getStats: sqlite.prepare(
         `SELECT ${TASK_STATES.map((s) => STATE_COLUMNS[s]).join(', ')}, first_submitted_at AS f, last_finished_at AS l
          FROM run_stats WHERE run_id = ?`,
@@ -199,6 +203,14 @@ export class SqliteRunStore implements RunStore {
       };
       return row.v ?? 0;
     });
+  }
+
+  /** Highest task version written so far (store-wide, monotonic). */
+  taskVersion(): number {
+    return this.guard(
+      'taskVersion',
+      () => (this.stmts.getVersion.get() as { value: number } | undefined)?.value ?? 0,
+    );
   }
 
   insertRun(run: RunRecord, tasks: TaskRecord[]): void {
@@ -377,6 +389,7 @@ export class SqliteRunStore implements RunStore {
       this.sqlite
         .transaction(() => {
           const deltas = new Map<string, StatsDelta>();
+          let version = (this.stmts.getVersion.get() as { value: number } | undefined)?.value ?? 0;
           for (const u of updates) {
             const current = this.stmts.currentTask.get(u.runId, u.taskId) as
               | { state: TaskState; version: number }
@@ -384,7 +397,7 @@ export class SqliteRunStore implements RunStore {
             if (!current)
               throw new ScriptHutError('not_found', `task ${u.taskId} of run ${u.runId} does not exist`);
             const patch: TaskPatch = { ...u.patch };
-            if (patch.state === undefined && u.transition) patch.state = u.transition.to;
+            if (u.transition) patch.state = u.transition.to;
             const keys = (Object.keys(patch) as (keyof TaskPatch)[]).filter(
               (k) => patch[k] !== undefined && k in PATCH_COLUMNS,
             );
@@ -393,7 +406,9 @@ export class SqliteRunStore implements RunStore {
               const v = patch[k];
               return PATCH_COLUMNS[k].json ? JSON.stringify(v ?? {}) : (v ?? null);
             });
-            this.updateStatement(keys).run(...params, current.version + 1, u.runId, u.taskId);
+            // Store-wide monotonic: a reader can ask for "tasks changed since version N".
+            version = Math.max(version, current.version) + 1;
+            this.updateStatement(keys).run(...params, version, u.runId, u.taskId);
             let delta = deltas.get(u.runId);
             if (!delta) {
               delta = {
@@ -420,6 +435,7 @@ export class SqliteRunStore implements RunStore {
               );
             }
           }
+          this.stmts.setVersion.run(version);
           for (const [runId, delta] of deltas) this.applyDelta(runId, delta);
         })
         .immediate(),

@@ -80,8 +80,10 @@ describe('migrations', () => {
       expect(store.listRuns({ status: 'failed' }).items.map((i) => i.run.id)).toEqual(['old00001']);
       expect(store.listUnfinishedRunIds()).toEqual(['old00002']);
       expect(store.transitions('old00001', 'a')).toHaveLength(1);
+      expect(store.taskVersion()).toBe(0);
       // the upgraded file keeps working: counts move with updates
       store.updateTasks([{ runId: 'old00002', taskId: 'a', patch: { state: 'completed' } }]);
+      expect(store.getTask('old00002', 'a')?.version).toBe(1);
       expect(store.summarizeRun('old00002')?.counts).toMatchObject({ running: 0, completed: 1, pending: 1 });
     } finally {
       store.close();

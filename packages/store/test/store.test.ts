@@ -25,7 +25,7 @@ describe('opening', () => {
     expect(store.sqlite.pragma('busy_timeout', { simple: true })).toBe(5000);
     expect(store.sqlite.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
     expect(store.sqlite.pragma('foreign_keys', { simple: true })).toBe(1);
-    expect(store.schemaVersion()).toBe(2);
+    expect(store.schemaVersion()).toBe(3);
   });
 
   it('reopens an existing file without re-running migrations', () => {
@@ -34,7 +34,7 @@ describe('opening', () => {
     store = openSqliteStore(join(dir, 'data', 'scripthut.db'));
     expect(store.getRun('aaaa0001')?.id).toBe('aaaa0001');
     const rows = store.sqlite.prepare('SELECT version FROM schema_migrations ORDER BY version').all();
-    expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
+    expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
   });
 });
 
@@ -130,12 +130,13 @@ describe('updateTasks', () => {
       },
     ]);
     const t0 = store.getTask('u0000001', 't00000')!;
-    expect(t0).toMatchObject({ state: 'completed', jobId: '77', exitCode: 0, version: 2, meta: { q: 1 } });
-    expect(store.getTask('u0000001', 't00001')).toMatchObject({
-      state: 'pending',
-      pendingReason: 'Priority',
-      version: 1,
-    });
+    expect(t0).toMatchObject({ state: 'completed', jobId: '77', exitCode: 0, meta: { q: 1 } });
+    const t1 = store.getTask('u0000001', 't00001')!;
+    expect(t1).toMatchObject({ state: 'pending', pendingReason: 'Priority' });
+    // versions are store-wide and monotonic: 1 and 2 in the first batch, 3 in the second
+    expect(t1.version).toBe(2);
+    expect(t0.version).toBe(3);
+    expect(store.taskVersion()).toBe(3);
     expect(store.getTask('u0000001', 't00002')?.version).toBe(0);
     expect(store.transitions('u0000001', 't00000')).toEqual([
       {
