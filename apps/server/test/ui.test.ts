@@ -71,6 +71,14 @@ describe('pages', () => {
     expect(mine.html).not.toContain('someone-else');
     expect(res.headers.get('set-cookie')).toMatch(/sh_csrf=.*HttpOnly.*SameSite=Strict/);
   });
+  it('backend page lists recent commands', async () => {
+    const s = new Session();
+    const { res, html } = await s.get('/backends/local');
+    expect(res.status).toBe(200);
+    expect(html).toContain('Recent commands');
+    expect(html).toContain('<summary class="mono small">true</summary>');
+    expect((await s.get('/backends/nope')).res.status).toBe(404);
+  });
   it('workflows, sources, projects and settings render with CSRF-protected forms', async () => {
     const s = new Session();
     for (const [path, needle] of [

@@ -149,7 +149,8 @@ export const BackendCards: FC<{ backends: BackendView[] }> = ({ backends }) => (
         <div class="card" data-backend={b.name}>
           <div class="title">
             <span>
-              {b.name} <span class="muted small">{b.type}</span>
+              <a href={`/backends/${encodeURIComponent(b.name)}`}>{b.name}</a>{' '}
+              <span class="muted small">{b.type}</span>
             </span>
             <Pill state={b.health.connected ? 'ok' : 'bad'} />
           </div>

@@ -31,6 +31,7 @@ import type { GroupCache } from '../views.js';
 import { BackendCards, GroupsPanel, JobsTable, type PageContext, Pager, RunsTable } from './components.js';
 import {
   ActiveRuns,
+  BackendPage,
   Dashboard,
   DryRunPage,
   ErrorPage,
@@ -247,6 +248,11 @@ export function createUi({ runtime, version, streams, groups, authEnabled }: UiD
           .off('run-deleted', on);
       };
     });
+  });
+
+  ui.get('/backends/:name', async (c) => {
+    const name = parseOr400(nameSchema, c.req.param('name'), 'backend name');
+    return c.html(await html(<BackendPage ctx={ctxOf(c)} backend={runtime.getBackend(name)} />));
   });
 
   // ------------------------------------------------------------ workflows / sources / projects
