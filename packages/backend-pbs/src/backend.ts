@@ -1,0 +1,640 @@
+/**
+ * The PBS Pro / Torque backend: detects the dialect once, submits batches of tasks with one SSH
+ * round trip, polls all tracked jobs with one `qstat -f` (PBS Pro `-x -F json`, Torque XML), learns
+ * completions from exit-marker files, and reads logs and cluster information over the same SSH
+ * connection. It never issues a per-job accounting command.
+ */
+import {
+  type Backend,
+  BackendError,
+  type BackendHealth,
+  type ClusterInfo,
+  type CommandLogEntry,
+  type CommandRunner,
+  type ExecResult,
+  type ExternalJob,
+  type JobStatus,
+  type LogChunk,
+  type LogReadOptions,
+  type LogRequest,
+  type PartitionInfo,
+  type SubmitOutcome,
+  type SubmitRequest,
+  shellQuote,
+  shellQuotePath,
+  type TrackedJob,
+} from '@scripthut/core';
+import {
+  detectFlavour,
+  displayJobNumber,
+  isValidPbsJobId,
+  type PbsFlavour,
+  parsePbsnodes,
+  parseQstatA,
+  parseQstatJobs,
+  parseQstatQueues,
+  parseQstatServer,
+  parseQstatText,
+  parseQsubOutput,
+  pbsJobStatus,
+  pendingCounts,
+} from './parse.js';
+import {
+  buildClusterInfoProgram,
+  buildDetectProgram,
+  buildReadLogProgram,
+  buildStatusProgram,
+  buildSubmitProgram,
+  GONE_JOB,
+  markerLoop,
+  onlyGoneJobErrors,
+  parseDfPk,
+  parseMarkers,
+  parseReadLogAnswer,
+  parseSubmitAnswer,
+  type SubmitItem,
+  splitSections,
+} from './programs.js';
+import { renderPbsScript, ScriptRenderError, TAG_RE } from './script.js';
+
+/** Options accepted by the SSH connection's `exec` (a superset of {@link CommandRunner}'s). */
+export interface PbsExecOptions {
+  stdin?: string;
+  timeoutMs?: number;
+  cwd?: string;
+  env?: Record<string, string>;
+  /** Short text recorded in the command log instead of the command (the program is on stdin). */
+  logAs?: string;
+}
+
+/** What the backend needs from its SSH connection (`SshConnection` from `@scripthut/ssh` fits). */
+export interface PbsSsh extends CommandRunner {
+  exec(command: string, options?: PbsExecOptions): Promise<ExecResult>;
+  health(): BackendHealth;
+  commandLog(): CommandLogEntry[];
+  close(): Promise<void>;
+}
+
+/** Options of {@link createPbsBackend}. */
+export interface PbsBackendOptions {
+  /** Backend name from the configuration. */
+  name: string;
+  /** Connection to the login node. The backend owns it: `close()` closes it. */
+  ssh: PbsSsh;
+  /** `-A` for every job (null/absent: none). */
+  account?: string | null;
+  /** Job scripts start with `#!/bin/bash -l`. */
+  loginShell?: boolean;
+  /** Max concurrent jobs across all runs on this backend. */
+  maxConcurrent: number;
+  /** Queue for every job; overrides the task's `partition`. */
+  queue?: string | null;
+  /** Directory whose disk usage {@link Backend.clusterInfo} reports. Default `~/scripthut-repos`. */
+  cloneDir?: string;
+  /** Login user (default filter of {@link Backend.externalJobs}). */
+  user?: string;
+  /** Dialect; `auto` (default) detects it once with `qstat --version` / `qstat -Bf`. */
+  flavour?: PbsFlavour | 'auto';
+  /** Where job scripts leave `<tag>.rc` exit-code markers. Default `~/.cache/scripthut/markers`. */
+  markerDir?: string;
+  /** Max tasks per submission round trip. Default 100. */
+  submitChunkSize?: number;
+  /** Preferred poll interval (ms). */
+  pollIntervalMs?: number;
+}
+
+/** The PBS backend, with a few PBS-specific extras. */
+export interface PbsBackend extends Backend {
+  readonly type: 'pbs';
+  readonly markerDir: string;
+  /** The dialect in use (detected once and cached when `flavour` is `auto`). */
+  flavour(): Promise<PbsFlavour>;
+  /** Resolve a `~`/relative path against the (cached) home directory. */
+  resolvePath(path: string): string;
+}
+
+const DEFAULT_MARKER_DIR = '~/.cache/scripthut/markers';
+const SUBMIT_STDIN_LIMIT = 4 * 1024 * 1024;
+const MAX_READ_FILE = 10 * 1024 * 1024;
+/** qsub messages that mean "try again later". */
+const TRANSIENT_QSUB =
+  /cannot connect to server|Connection refused|timed out|temporarily|Server is busy|pbs_connect|max_queued|would exceed .*queued|Maximum number of jobs already in queue|Error in pbs_submit|End of File/i;
+const TAG_LIKE = /^sh[0-9a-f]{8}[0-9a-z]{2,5}$/;
+
+function truncate(s: string, n = 2000): string {
+  return s.length > n ? `${s.slice(0, n)}…` : s;
+}
+
+/** Strip an incomplete UTF-8 sequence from the end of a buffer. */
+function completeUtf8(buf: Buffer): Buffer {
+  let i = buf.length - 1;
+  let back = 0;
+  while (i >= 0 && back < 4 && (buf[i]! & 0xc0) === 0x80) {
+    i--;
+    back++;
+  }
+  if (i < 0) return buf;
+  const lead = buf[i]!;
+  const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return need > back + 1 ? buf.subarray(0, i) : buf;
+}
+
+/**
+ * Create a PBS Pro / Torque backend over an SSH connection.
+ *
+ * @example
+ * ```ts
+ * const ssh = new SshConnection({ host: 'login.hpc.edu', port: 22, user: 'me', keyPath: '~/.ssh/id_ed25519' });
+ * const pbs = createPbsBackend({ name: 'hpc', ssh, maxConcurrent: 100, queue: 'batch' });
+ * const [outcome] = await pbs.submit([request]); // one SSH round trip for the whole batch
+ * const statuses = await pbs.status(tracked);   // one qstat -f for every tracked job
+ * ```
+ */
+export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
+  const { ssh } = options;
+  const markerDir = options.markerDir ?? DEFAULT_MARKER_DIR;
+  const cloneDir = options.cloneDir ?? '~/scripthut-repos';
+  const chunkSize = Math.max(1, options.submitChunkSize ?? 100);
+  let home: string | null = null;
+  let detected: PbsFlavour | null = options.flavour && options.flavour !== 'auto' ? options.flavour : null;
+  let version: string | null = null;
+  let detecting: Promise<PbsFlavour> | null = null;
+
+  const resolvePath = (p: string): string => {
+    if (p.startsWith('/')) return p;
+    if (home === null) return p;
+    if (p === '~') return home;
+    if (p.startsWith('~/')) return `${home}/${p.slice(2)}`;
+    return `${home}/${p}`;
+  };
+  const markerPath = (tag: string) => `${markerDir.replace(/\/+$/, '')}/${tag}.rc`;
+
+  const run = async (command: string, opts: PbsExecOptions = {}): Promise<ExecResult> => {
+    try {
+      return await ssh.exec(command, opts);
+    } catch (e) {
+      if (e instanceof BackendError) throw e;
+      throw new BackendError(
+        `SSH command failed on backend ${options.name}: ${e instanceof Error ? e.message : String(e)}`,
+        { transient: true, cause: e, command: opts.logAs ?? truncate(command, 200) },
+      );
+    }
+  };
+
+  const homeDir = async (): Promise<string> => {
+    if (home !== null) return home;
+    const r = await run(`printf '%s' "$HOME"`, { timeoutMs: 30_000 });
+    const h = r.stdout.trim();
+    if (r.exitCode !== 0 || !h.startsWith('/')) {
+      throw new BackendError(`cannot resolve the home directory on backend ${options.name}`, {
+        transient: true,
+        output: truncate(r.stderr),
+      });
+    }
+    home = h.replace(/\/+$/, '') || '/';
+    return home;
+  };
+
+  const flavour = async (): Promise<PbsFlavour> => {
+    if (detected) return detected;
+    detecting ??= (async () => {
+      const r = await run('bash -s', {
+        stdin: buildDetectProgram(),
+        timeoutMs: 30_000,
+        logAs: 'qstat --version; qstat -Bf (flavour detection)',
+      });
+      const s = splitSections(r.stdout);
+      const found = detectFlavour(s.get('version') ?? '', s.get('server') ?? '');
+      if (!found) {
+        throw new BackendError(
+          `backend ${options.name}: cannot tell PBS Pro from Torque (qstat --version said ${JSON.stringify(truncate((s.get('version') ?? r.stderr).trim(), 200))})`,
+          { transient: true, output: truncate(r.stdout) },
+        );
+      }
+      version = found.version;
+      detected = found.flavour;
+      return found.flavour;
+    })().finally(() => {
+      detecting = null;
+    });
+    return detecting;
+  };
+
+  const render = (request: SubmitRequest, fl: PbsFlavour = detected ?? 'pro'): string =>
+    renderPbsScript(request, {
+      flavour: fl,
+      queue: options.queue ?? null,
+      account: options.account ?? null,
+      loginShell: options.loginShell ?? false,
+      exitMarkerPath: markerPath(request.tag),
+      resolvePath,
+    });
+
+  const dirOf = (p: string) => {
+    const i = p.lastIndexOf('/');
+    return i > 0 ? p.slice(0, i) : i === 0 ? '/' : '';
+  };
+
+  async function findByTags(tags: string[]): Promise<Map<string, string>> {
+    const valid = [...new Set(tags.filter((t) => TAG_RE.test(t)))];
+    const found = new Map<string, string>();
+    if (!valid.length) return found;
+    const fl = await flavour();
+    // One qstat -f over all jobs (finished ones too), reduced to id and name lines on the server.
+    const command = `${fl === 'pro' ? 'qstat -x -f' : 'qstat -f'} 2>/dev/null | grep -E '^Job Id: |^[[:space:]]+Job_Name = '; true`;
+    const r = await run(command, { timeoutMs: 60_000 });
+    const wanted = new Set(valid);
+    for (const rec of parseQstatText(r.stdout)) {
+      const name = rec.attrs.Job_Name;
+      if (!name || !wanted.has(name)) continue;
+      const prev = found.get(name);
+      if (!prev || Number(displayJobNumber(rec.id)) > Number(displayJobNumber(prev))) found.set(name, rec.id);
+    }
+    return found;
+  }
+
+  async function submitChunk(
+    fl: PbsFlavour,
+    requests: SubmitRequest[],
+    offset: number,
+    outcomes: SubmitOutcome[],
+  ): Promise<void> {
+    const items: SubmitItem[] = [];
+    const scripts = new Map<number, string>();
+    const dirs: string[] = [];
+    requests.forEach((req, i) => {
+      const index = offset + i;
+      try {
+        const script = render(req, fl);
+        scripts.set(index, script);
+        items.push({ index, script });
+        dirs.push(resolvePath(req.logDir));
+        dirs.push(dirOf(resolvePath(req.task.outputFile ?? req.stdoutPath)));
+        dirs.push(dirOf(resolvePath(req.task.errorFile ?? req.stderrPath)));
+      } catch (e) {
+        const message = e instanceof ScriptRenderError || e instanceof Error ? e.message : String(e);
+        outcomes[index] = {
+          taskId: req.taskId,
+          ok: false,
+          error: `cannot build the job script: ${message}`,
+          transient: false,
+        };
+      }
+    });
+    if (!items.length) return;
+    const r = await run('bash -s', {
+      stdin: buildSubmitProgram(items, dirs, markerDir),
+      timeoutMs: 60_000 + 2_000 * items.length,
+      logAs: `qsub × ${items.length} (batch submission program on stdin)`,
+    });
+    const answer = parseSubmitAnswer(r.stdout);
+    const unanswered: number[] = [];
+    for (const item of items) {
+      const req = requests[item.index - offset]!;
+      const script = scripts.get(item.index)!;
+      const line = answer.get(item.index);
+      if (!line) {
+        unanswered.push(item.index);
+        continue;
+      }
+      const jobId = line.rc === 0 ? parseQsubOutput(line.stdout) : null;
+      if (line.rc !== 0 || !jobId) {
+        const msg = (line.stderr.trim() || line.stdout.trim() || `qsub exited with code ${line.rc}`).replace(
+          /\s+$/,
+          '',
+        );
+        outcomes[item.index] = {
+          taskId: req.taskId,
+          ok: false,
+          error: truncate(line.rc === 0 ? `qsub succeeded but printed no job id: ${msg}` : msg),
+          transient: line.rc !== 0 && TRANSIENT_QSUB.test(msg),
+          script,
+        };
+        continue;
+      }
+      const meta: Record<string, unknown> = {
+        tag: req.tag,
+        markerPath: markerPath(req.tag),
+        jobNumber: displayJobNumber(jobId),
+        flavour: fl,
+      };
+      if (line.stderr.trim()) meta.qsubWarning = truncate(line.stderr.trim(), 500);
+      outcomes[item.index] = { taskId: req.taskId, ok: true, jobId, script, meta };
+    }
+    if (unanswered.length) {
+      // The program stopped early: some of these may have been submitted. Look them up by tag so
+      // a task never gets two jobs.
+      let byTag = new Map<string, string>();
+      try {
+        byTag = await findByTags(unanswered.map((i) => requests[i - offset]!.tag));
+      } catch {
+        /* leave empty */
+      }
+      for (const index of unanswered) {
+        const req = requests[index - offset]!;
+        const jobId = byTag.get(req.tag);
+        outcomes[index] = jobId
+          ? {
+              taskId: req.taskId,
+              ok: true,
+              jobId,
+              script: scripts.get(index)!,
+              meta: {
+                tag: req.tag,
+                markerPath: markerPath(req.tag),
+                jobNumber: displayJobNumber(jobId),
+                recovered: true,
+              },
+            }
+          : {
+              taskId: req.taskId,
+              ok: false,
+              transient: true,
+              script: scripts.get(index),
+              error: `the submission program ended before submitting this task (exit ${r.exitCode}): ${truncate(r.stderr.trim(), 500)}`,
+            };
+      }
+    }
+  }
+
+  async function submit(requests: SubmitRequest[]): Promise<SubmitOutcome[]> {
+    if (!requests.length) return [];
+    await homeDir();
+    const fl = await flavour();
+    const outcomes: SubmitOutcome[] = new Array(requests.length);
+    let start = 0;
+    while (start < requests.length) {
+      let end = start;
+      let size = 0;
+      while (end < requests.length && end - start < chunkSize) {
+        const req = requests[end]!;
+        const approx = req.task.command.length + req.extraInit.length + JSON.stringify(req.env).length + 2048;
+        if (end > start && size + approx > SUBMIT_STDIN_LIMIT) break;
+        size += approx;
+        end++;
+      }
+      await submitChunk(fl, requests.slice(start, end), start, outcomes);
+      start = end;
+    }
+    return outcomes;
+  }
+
+  async function status(jobs: TrackedJob[]): Promise<Map<string, JobStatus>> {
+    const result = new Map<string, JobStatus>();
+    const valid = jobs.filter((j) => isValidPbsJobId(j.jobId));
+    for (const j of jobs)
+      if (!isValidPbsJobId(j.jobId))
+        result.set(j.jobId, { jobId: j.jobId, state: 'unknown', reason: 'invalid job id' });
+    if (!valid.length) return result;
+    const fl = await flavour();
+    const ids = [...new Set(valid.map((j) => j.jobId))];
+    const tagOf = new Map(valid.filter((j) => TAG_RE.test(j.tag)).map((j) => [j.jobId, j.tag]));
+    const r = await run('bash -s', {
+      stdin: buildStatusProgram(fl, ids, markerDir, [...tagOf.values()]),
+      timeoutMs: 60_000,
+      logAs: `${fl === 'pro' ? 'qstat -x -f -F json' : 'qstat -f -x'} <${ids.length} ids>; read ${tagOf.size} exit markers`,
+    });
+    const s = splitSections(r.stdout);
+    const rc = Number((s.get('rc') ?? '').trim());
+    const stderr = s.get('err') ?? '';
+    if (!s.has('end') || !Number.isFinite(rc)) {
+      throw new BackendError(`status program failed on backend ${options.name}`, {
+        transient: true,
+        output: truncate(r.stderr),
+      });
+    }
+    if (rc !== 0 && !onlyGoneJobErrors(stderr)) {
+      throw new BackendError(`qstat failed on backend ${options.name}: ${truncate(stderr.trim(), 500)}`, {
+        transient: true,
+        command: 'qstat -f …',
+        output: truncate(stderr),
+      });
+    }
+    let records: ReturnType<typeof parseQstatJobs>;
+    try {
+      records = parseQstatJobs(s.get('out') ?? '');
+    } catch (e) {
+      throw new BackendError(
+        `cannot parse qstat output on backend ${options.name}: ${(e as Error).message}`,
+        {
+          transient: true,
+          cause: e,
+          output: truncate(s.get('out') ?? ''),
+        },
+      );
+    }
+    const byNumber = new Map(records.map((rec) => [displayJobNumber(rec.id), rec]));
+    const markers = parseMarkers(s.get('markers') ?? '');
+    for (const job of valid) {
+      const rec = byNumber.get(displayJobNumber(job.jobId));
+      const tag = tagOf.get(job.jobId);
+      const marker = tag === undefined ? undefined : markers.get(tag);
+      if (rec) {
+        result.set(job.jobId, { ...pbsJobStatus(rec, marker), jobId: job.jobId });
+      } else if (marker !== undefined) {
+        // The server forgot the job (Torque keep_completed, history purged): the marker the job
+        // script wrote at its end is the evidence.
+        result.set(job.jobId, {
+          jobId: job.jobId,
+          state: marker === 0 ? 'completed' : 'failed',
+          exitCode: marker,
+          reason:
+            marker === 0 ? null : `exit code ${marker} (from the exit marker; qstat no longer knows the job)`,
+          final: true,
+        });
+      } else {
+        result.set(job.jobId, {
+          jobId: job.jobId,
+          state: 'unknown',
+          reason: 'qstat does not know the job',
+          final: false,
+        });
+      }
+    }
+    return result;
+  }
+
+  async function quickStatus(jobs: TrackedJob[]): Promise<Map<string, JobStatus>> {
+    const out = new Map<string, JobStatus>();
+    const withTags = jobs.filter((j) => TAG_RE.test(j.tag));
+    if (!withTags.length) return out;
+    const r = await run(
+      markerLoop(
+        markerDir,
+        withTags.map((j) => j.tag),
+      ),
+      { timeoutMs: 15_000 },
+    );
+    const markers = parseMarkers(r.stdout);
+    for (const job of withTags) {
+      const code = markers.get(job.tag);
+      if (code === undefined) continue;
+      out.set(job.jobId, {
+        jobId: job.jobId,
+        state: code === 0 ? 'completed' : 'failed',
+        exitCode: code,
+        reason: code === 0 ? null : `exit code ${code}`,
+        final: false,
+      });
+    }
+    return out;
+  }
+
+  async function cancel(jobs: TrackedJob[]): Promise<void> {
+    const ids = [...new Set(jobs.map((j) => j.jobId).filter(isValidPbsJobId))];
+    if (!ids.length) return;
+    const command = `qdel ${ids.map(shellQuote).join(' ')}`;
+    const r = await run(command, { timeoutMs: 30_000 });
+    if (r.exitCode === 0) return;
+    const meaningful = r.stderr
+      .split('\n')
+      .filter((l) => l.trim())
+      .filter((l) => !GONE_JOB.test(l));
+    if (meaningful.length || !r.stderr.trim()) {
+      throw new BackendError(
+        `qdel failed on backend ${options.name}: ${truncate(meaningful.join('\n') || `exit ${r.exitCode}`, 500)}`,
+        {
+          transient: true,
+          command,
+          output: truncate(r.stderr),
+        },
+      );
+    }
+  }
+
+  async function readLog(request: LogRequest, opts: LogReadOptions): Promise<LogChunk> {
+    const path = request.path;
+    const offset = opts.offset ?? 0;
+    if (!path) return { content: '', nextOffset: offset, missing: true };
+    const maxBytes = Math.max(1, opts.maxBytes ?? 1024 * 1024);
+    const r = await run('bash -s', {
+      stdin: buildReadLogProgram(path, {
+        offset: opts.offset,
+        tailBytes: opts.offset === undefined ? opts.tailBytes : undefined,
+        maxBytes,
+      }),
+      timeoutMs: 30_000,
+      logAs: `read ${opts.offset !== undefined ? `from byte ${opts.offset} of` : opts.tailBytes !== undefined ? `last ${opts.tailBytes} bytes of` : ''} ${path}`,
+    });
+    let answer: ReturnType<typeof parseReadLogAnswer>;
+    try {
+      answer = parseReadLogAnswer(r.stdout);
+    } catch (e) {
+      throw new BackendError(`cannot read log ${path}: ${truncate(r.stderr.trim(), 300)}`, {
+        transient: true,
+        cause: e,
+      });
+    }
+    if (answer.missing) return { content: '', nextOffset: offset, missing: true };
+    const atEnd = answer.offset + answer.data.length >= answer.size;
+    const data = atEnd && answer.data.length < maxBytes ? answer.data : completeUtf8(answer.data);
+    return { content: data.toString('utf8'), nextOffset: answer.offset + data.length };
+  }
+
+  async function readFile(path: string, cwd: string | null): Promise<string> {
+    const cd = cwd ? `cd ${shellQuotePath(cwd)} || exit 2; ` : '';
+    const command = `${cd}f=${shellQuotePath(path)}; [ -f "$f" ] || { echo "no such file: $f" >&2; exit 3; }; s=$(wc -c <"$f" | tr -d ' '); [ "$s" -le ${MAX_READ_FILE} ] || { echo "file too large: $s bytes" >&2; exit 4; }; cat -- "$f"`;
+    const r = await run(command, { timeoutMs: 60_000 });
+    if (r.exitCode !== 0) {
+      throw new BackendError(
+        `cannot read ${path} on backend ${options.name}: ${truncate(r.stderr.trim(), 500)}`,
+        {
+          transient: false,
+          command,
+          output: truncate(r.stderr),
+        },
+      );
+    }
+    return r.stdout;
+  }
+
+  async function clusterInfo(): Promise<ClusterInfo> {
+    const fl = await flavour();
+    const r = await run('bash -s', {
+      stdin: buildClusterInfoProgram(cloneDir),
+      timeoutMs: 60_000,
+      logAs: `pbsnodes -a; qstat -Qf; qstat -Bf; df -Pk ${cloneDir}`,
+    });
+    const s = splitSections(r.stdout);
+    if (!s.has('end')) {
+      throw new BackendError(`cluster information failed on backend ${options.name}`, {
+        transient: true,
+        output: truncate(r.stderr),
+      });
+    }
+    const nodes = parsePbsnodes(s.get('nodes') ?? '');
+    const queues = parseQstatQueues(s.get('queues') ?? '');
+    const server = parseQstatServer(s.get('server') ?? '');
+    const defaultQueue = options.queue ?? server?.attrs.default_queue ?? null;
+    const partitions: PartitionInfo[] = queues
+      .filter((q) => !q.type || /^e/i.test(q.type))
+      .map((q) => ({
+        name: q.name,
+        isDefault: q.name === defaultQueue,
+        state: q.enabled === false || q.started === false ? 'down' : 'up',
+        cpusIdle: nodes.cpusIdle,
+        cpusTotal: nodes.cpusTotal,
+        cpusAllocated: nodes.cpusAllocated,
+        nodes: nodes.nodes.length,
+        timeLimit: q.maxWalltime,
+        gpusTotal: nodes.gpusTotal,
+        gpusIdle: nodes.gpusIdle,
+      }));
+    const facts: Record<string, string> = {
+      flavour: fl === 'pro' ? 'PBS Pro' : 'Torque',
+      cpusOther: String(nodes.cpusOther),
+      cpusAllocated: String(nodes.cpusAllocated),
+    };
+    const v = version ?? server?.attrs.pbs_version ?? null;
+    if (v) facts.version = v;
+    if (server) facts.server = server.name;
+    if (nodes.memPerNodeMb !== null) facts.memPerNodeMb = String(nodes.memPerNodeMb);
+    return {
+      cpusIdle: nodes.nodes.length ? nodes.cpusIdle : null,
+      cpusTotal: nodes.nodes.length ? nodes.cpusTotal : null,
+      partitions,
+      pendingReasons: pendingCounts(queues),
+      disk: parseDfPk(s.get('df') ?? '', cloneDir),
+      facts,
+    };
+  }
+
+  async function externalJobs(user: string | null): Promise<ExternalJob[]> {
+    const who = user ?? options.user ?? null;
+    const command = who ? `qstat -a -u ${shellQuote(who)}` : 'qstat -a';
+    const r = await run(command, { timeoutMs: 30_000 });
+    if (r.exitCode !== 0 && r.stderr.trim()) {
+      throw new BackendError(`qstat failed on backend ${options.name}: ${truncate(r.stderr.trim(), 500)}`, {
+        transient: true,
+        output: truncate(r.stderr),
+      });
+    }
+    return parseQstatA(r.stdout).filter((j) => !TAG_LIKE.test(j.name));
+  }
+
+  return {
+    name: options.name,
+    type: 'pbs',
+    maxConcurrent: options.maxConcurrent,
+    pollIntervalMs: options.pollIntervalMs,
+    quickStatusIntervalMs: 1000,
+    markerDir,
+    flavour,
+    resolvePath,
+    renderScript: (request) => render(request),
+    submit,
+    status,
+    quickStatus,
+    findByTags,
+    cancel,
+    readLog,
+    readFile,
+    clusterInfo,
+    externalJobs,
+    commandRunner: () => ssh,
+    health: () => ssh.health(),
+    commandLog: () => ssh.commandLog(),
+    homeDir,
+    close: () => ssh.close(),
+  };
+}
