@@ -48,6 +48,16 @@ const KNOWN_FIELDS = new Set([
   'generates_source',
 ]);
 
+interface StrOpts {
+  required?: boolean;
+  multiline?: boolean;
+  nullable?: boolean;
+}
+const NO_OPTS: StrOpts = {};
+const REQUIRED: StrOpts = { required: true };
+const REQUIRED_MULTILINE: StrOpts = { required: true, multiline: true };
+const NULLABLE: StrOpts = { nullable: true };
+
 const KNOWN_TOP_LEVEL = new Set(['tasks', 'title']);
 
 // Control characters (everything below 0x20 and DEL). Single-line fields must not contain them:
@@ -277,34 +287,52 @@ class IdIndex {
  * Iterative three-colour DFS: safe for 100,000-task documents.
  */
 export function findCycles(ids: readonly string[], deps: (id: string) => readonly string[]): string[][] {
-  const known = new Set(ids);
-  const colour = new Map<string, 1 | 2>(); // 1 = on stack, 2 = done
+  const n = ids.length;
+  const index = new Map<string, number>();
+  for (let i = 0; i < n; i++) index.set(ids[i]!, i);
+  // Adjacency as integer lists (CSR) so the walk allocates nothing per node.
+  const offsets = new Int32Array(n + 1);
+  const edges: number[] = [];
+  for (let i = 0; i < n; i++) {
+    for (const d of deps(ids[i]!)) {
+      const j = index.get(d);
+      if (j !== undefined) edges.push(j);
+    }
+    offsets[i + 1] = edges.length;
+  }
+  const colour = new Uint8Array(n); // 0 = new, 1 = on stack, 2 = done
+  const stackNode = new Int32Array(n);
+  const stackNext = new Int32Array(n);
   const cycles: string[][] = [];
-  for (const root of ids) {
-    if (colour.has(root)) continue;
-    const stack: { id: string; next: number; list: readonly string[] }[] = [];
-    const path: string[] = [];
-    const push = (id: string) => {
-      colour.set(id, 1);
-      path.push(id);
-      stack.push({ id, next: 0, list: deps(id) });
-    };
-    push(root);
-    while (stack.length) {
-      const top = stack[stack.length - 1]!;
-      if (top.next >= top.list.length) {
-        colour.set(top.id, 2);
-        stack.pop();
-        path.pop();
+  for (let root = 0; root < n; root++) {
+    if (colour[root] !== 0) continue;
+    let sp = 0;
+    stackNode[0] = root;
+    stackNext[0] = offsets[root]!;
+    colour[root] = 1;
+    while (sp >= 0) {
+      const node = stackNode[sp]!;
+      const next = stackNext[sp]!;
+      if (next >= offsets[node + 1]!) {
+        colour[node] = 2;
+        sp--;
         continue;
       }
-      const dep = top.list[top.next++]!;
-      if (!known.has(dep)) continue;
-      const c = colour.get(dep);
-      if (c === undefined) push(dep);
-      else if (c === 1) {
-        const start = path.lastIndexOf(dep);
-        cycles.push([...path.slice(start), dep]);
+      stackNext[sp] = next + 1;
+      const dep = edges[next]!;
+      const c = colour[dep];
+      if (c === 0) {
+        colour[dep] = 1;
+        sp++;
+        stackNode[sp] = dep;
+        stackNext[sp] = offsets[dep]!;
+      } else if (c === 1) {
+        let start = sp;
+        while (stackNode[start] !== dep) start--;
+        const cycle: string[] = [];
+        for (let k = start; k <= sp; k++) cycle.push(ids[stackNode[k]!]!);
+        cycle.push(ids[dep]!);
+        cycles.push(cycle);
       }
     }
   }
@@ -420,31 +448,30 @@ export function parseTaskDocument(
 
   interface Draft {
     spec: TaskSpec;
-    label: string;
     index: number;
   }
+  const labelOf = (index: number) => {
+    const raw = rawTasks[index];
+    const rawId = raw && typeof raw === 'object' ? (raw as Record<string, unknown>).id : undefined;
+    return typeof rawId === 'string' ? `tasks[${index}] (id ${JSON.stringify(rawId)})` : `tasks[${index}]`;
+  };
   const drafts: Draft[] = [];
 
-  rawTasks!.forEach((raw, index) => {
-    const rawId = raw && typeof raw === 'object' ? (raw as Record<string, unknown>).id : undefined;
-    const label =
-      typeof rawId === 'string' ? `tasks[${index}] (id ${JSON.stringify(rawId)})` : `tasks[${index}]`;
+  for (let index = 0; index < rawTasks!.length; index++) {
+    const raw = rawTasks![index];
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-      err(label, `a task must be an object, got ${describe(raw)}`);
-      return;
+      err(labelOf(index), `a task must be an object, got ${describe(raw)}`);
+      continue;
     }
     const t = raw as Record<string, unknown>;
-    const p = (field: string) => `${label}.${field}`;
+    const p = (field: string) => `${labelOf(index)}.${field}`;
     const before = errors.length;
 
-    for (const key of Object.keys(t)) {
+    for (const key in t) {
       if (!KNOWN_FIELDS.has(key)) warn(p(key), `unknown field "${key}" (ignored)`);
     }
 
-    const str = (
-      field: string,
-      opts: { required?: boolean; multiline?: boolean; nullable?: boolean } = {},
-    ) => {
+    const str = (field: string, opts: StrOpts = NO_OPTS) => {
       const v = t[field];
       if (v === undefined || (v === null && opts.nullable)) {
         if (opts.required) err(p(field), 'is required');
@@ -469,10 +496,10 @@ export function parseTaskDocument(
       return v;
     };
 
-    const id = str('id', { required: true });
+    const id = str('id', REQUIRED);
     if (id !== undefined && id.length > 200) err(p('id'), 'must be at most 200 characters');
-    const name = str('name', { required: true });
-    const command = str('command', { required: true, multiline: true });
+    const name = str('name', REQUIRED);
+    const command = str('command', REQUIRED_MULTILINE);
     const workingDir = str('working_dir') ?? '~';
     if (t.working_dir !== undefined && workingDir.trim() === '') err(p('working_dir'), 'must not be empty');
     const partition = str('partition') ?? 'normal';
@@ -529,14 +556,14 @@ export function parseTaskDocument(
       } else gres = v.trim();
     }
 
-    const image = str('image', { nullable: true }) ?? null;
-    const outputFile = str('output_file', { nullable: true }) ?? null;
-    const errorFile = str('error_file', { nullable: true }) ?? null;
-    const generatesSource = str('generates_source', { nullable: true }) ?? null;
+    const image = str('image', NULLABLE) ?? null;
+    const outputFile = str('output_file', NULLABLE) ?? null;
+    const errorFile = str('error_file', NULLABLE) ?? null;
+    const generatesSource = str('generates_source', NULLABLE) ?? null;
     if (generatesSource !== null && generatesSource.trim() === '')
       err(p('generates_source'), 'must not be empty');
 
-    const environment = str('environment', { nullable: true }) ?? null;
+    const environment = str('environment', NULLABLE) ?? null;
     if (environment !== null && !knownEnvs.has(environment)) {
       const list = [...knownEnvs];
       err(
@@ -552,7 +579,7 @@ export function parseTaskDocument(
         err(p('env_vars'), `must be an object of name → string, got ${describe(v)}`);
       } else {
         for (const [key, value] of Object.entries(v as Record<string, unknown>)) {
-          const kp = `${p('env_vars')}.${key}`;
+          const kp = `${labelOf(index)}.env_vars.${key}`;
           if (!isValidEnvName(key)) {
             err(kp, `invalid environment variable name ${JSON.stringify(key)}`);
             continue;
@@ -588,14 +615,13 @@ export function parseTaskDocument(
             err(`${p(depField)}[${i}]`, `must be a task id, got ${describe(d)}`);
           else depPatterns.push(d);
         });
-        depPatterns = [...new Set(depPatterns)];
+        if (depPatterns.length > 1) depPatterns = [...new Set(depPatterns)];
       }
     }
 
-    if (errors.length > before || id === undefined || name === undefined || command === undefined) return;
+    if (errors.length > before || id === undefined || name === undefined || command === undefined) continue;
     drafts.push({
       index,
-      label,
       spec: {
         id,
         name,
@@ -618,33 +644,44 @@ export function parseTaskDocument(
         generatesSource,
       },
     });
-  });
+  }
 
   // Ids: duplicates in the document and clashes with tasks already in the run.
   const firstIndex = new Map<string, number>();
-  rawTasks!.forEach((raw, index) => {
+  for (let index = 0; index < rawTasks!.length; index++) {
+    const raw = rawTasks![index];
     const id = raw && typeof raw === 'object' ? (raw as Record<string, unknown>).id : undefined;
-    if (typeof id !== 'string' || id === '') return;
-    const label = `tasks[${index}] (id ${JSON.stringify(id)})`;
+    if (typeof id !== 'string' || id === '') continue;
     const first = firstIndex.get(id);
     if (first !== undefined)
-      err(`${label}.id`, `duplicate task id ${JSON.stringify(id)} (first used by tasks[${first}])`);
+      err(`${labelOf(index)}.id`, `duplicate task id ${JSON.stringify(id)} (first used by tasks[${first}])`);
     else {
       firstIndex.set(id, index);
-      if (existingSet.has(id)) err(`${label}.id`, `task id ${JSON.stringify(id)} already exists in the run`);
+      if (existingSet.has(id))
+        err(`${labelOf(index)}.id`, `task id ${JSON.stringify(id)} already exists in the run`);
     }
-  });
+  }
 
   // Dependencies: exact ids and wildcard expansion.
-  const docIds = [...firstIndex.keys()];
-  const allIds = new Set<string>([...docIds, ...existing]);
+  let allIds: Set<string> | Map<string, number> = firstIndex;
+  if (existing.length) allIds = new Set<string>([...firstIndex.keys(), ...existing]);
   let index: IdIndex | null = null;
   for (const d of drafts) {
+    const patterns = d.spec.depPatterns;
+    if (
+      patterns.length === 1 &&
+      !isPattern(patterns[0]!) &&
+      patterns[0] !== d.spec.id &&
+      allIds.has(patterns[0]!)
+    ) {
+      d.spec.deps = [patterns[0]!];
+      continue;
+    }
     const resolved = new Set<string>();
-    const depPath = `${d.label}.deps`;
+    const depPath = `${labelOf(d.index)}.deps`;
     for (const dep of d.spec.depPatterns) {
       if (isPattern(dep)) {
-        index ??= new IdIndex(allIds);
+        index ??= new IdIndex(allIds.keys());
         const matches = index.match(dep).filter((m) => m !== d.spec.id);
         if (matches.length === 0) err(depPath, `wildcard dependency ${JSON.stringify(dep)} matches no tasks`);
         for (const m of matches) resolved.add(m);
@@ -665,7 +702,7 @@ export function parseTaskDocument(
   );
   for (const cycle of cycles) {
     const d = byId.get(cycle[0]!)!;
-    err(`${d.label}.deps`, `circular dependency detected: ${cycle.join(' -> ')}`);
+    err(`${labelOf(d.index)}.deps`, `circular dependency detected: ${cycle.join(' -> ')}`);
   }
 
   if (errors.length) fail();

@@ -117,6 +117,8 @@ interface RunState {
   retries: Map<string, number>;
   /** Generator tasks whose generates_source file is being read. */
   finalizing: Set<string>;
+  /** SCRIPTHUT_* variables of the run (same for every task). */
+  injected: Record<string, string>;
   counts: StateCounts;
   active: number;
   maxSeq: number;
@@ -580,6 +582,12 @@ export class Engine {
       delayed: new Map(),
       retries: new Map(),
       finalizing: new Set(),
+      injected: injectedEnvironment({
+        workflowName: run.workflowName,
+        runId: run.id,
+        createdAt: run.createdAt,
+        git: run.git,
+      }),
       counts: emptyStateCounts(),
       active: 0,
       maxSeq: -1,
@@ -604,9 +612,9 @@ export class Engine {
         rs.active++;
         loop.active++;
       }
-      const k = key(rs.run.id, t.spec.id);
-      if (TRACKED_STATES.has(t.state) && t.jobId) loop.tracked.set(k, { rs, taskId: t.spec.id });
-      if (t.state === 'submitting') loop.orphans.set(k, { rs, taskId: t.spec.id });
+      if (TRACKED_STATES.has(t.state) && t.jobId)
+        loop.tracked.set(key(rs.run.id, t.spec.id), { rs, taskId: t.spec.id });
+      if (t.state === 'submitting') loop.orphans.set(key(rs.run.id, t.spec.id), { rs, taskId: t.spec.id });
       this.noteTimes(rs, t);
     }
     const failedDeps: string[] = [];
@@ -727,7 +735,6 @@ export class Engine {
   private onStateChange(rs: RunState, t: TaskRecord, from: TaskState, to: TaskState): void {
     const loop = rs.loop;
     const id = t.spec.id;
-    const k = key(rs.run.id, id);
     rs.counts[from]--;
     rs.counts[to]++;
     const wasActive = isActiveTaskState(from);
@@ -743,16 +750,17 @@ export class Engine {
       rs.ready.delete(id);
       rs.delayed.delete(id);
     }
-    if (from === 'submitting') loop.orphans.delete(k);
-    if (TRACKED_STATES.has(to) && t.jobId) loop.tracked.set(k, { rs, taskId: id });
+    if (from === 'submitting' && loop.orphans.size) loop.orphans.delete(key(rs.run.id, id));
+    if (TRACKED_STATES.has(to) && t.jobId) loop.tracked.set(key(rs.run.id, id), { rs, taskId: id });
     else if (TRACKED_STATES.has(from)) {
+      const k = key(rs.run.id, id);
       loop.tracked.delete(k);
       loop.unknownSince.delete(k);
       loop.provisionalSince.delete(k);
     }
     if (isTerminalTaskState(to)) {
-      loop.cancelQueue.delete(k);
-      rs.retries.delete(id);
+      if (loop.cancelQueue.size) loop.cancelQueue.delete(key(rs.run.id, id));
+      if (rs.retries.size) rs.retries.delete(id);
     }
     if (to === 'pending' && (rs.unmet.get(id) ?? 0) === 0 && !rs.delayed.has(id)) rs.ready.add(id);
     if (to === 'completed') {
@@ -1298,12 +1306,7 @@ export class Engine {
     const def = env === null ? null : run.environments[env];
     if (env !== null && !def) throw new Error(`unknown environment ${JSON.stringify(env)}`);
     const resolved = resolveTaskEnvironment({
-      injected: injectedEnvironment({
-        workflowName: run.workflowName,
-        runId: run.id,
-        createdAt: run.createdAt,
-        git: run.git,
-      }),
+      injected: rs.injected,
       environment: def ?? null,
       envVars: t.spec.envVars,
     });

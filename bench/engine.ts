@@ -1,0 +1,138 @@
+/**
+ * Engine benchmark (not a test): one 100,000-task run — 1,000 groups, each a setup task, 98 workers
+ * depending on it and a fan-in depending on `g<N>.w*` — driven on FakeBackend in instant mode with
+ * maxConcurrent 1000 and MemoryRunStore.
+ *
+ * Run: `pnpm tsx bench/engine.ts [groups] [workersPerGroup]`. Writes bench/results/engine.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Engine, MemoryRunStore, parseTaskDocument } from '@scripthut/core';
+import { FakeBackend } from '@scripthut/core/testing';
+
+const groups = Number(process.argv[2] ?? 1000);
+const workers = Number(process.argv[3] ?? 98);
+const maxConcurrent = 1000;
+
+let peakRss = process.memoryUsage().rss;
+const sampleRss = () => {
+  const rss = process.memoryUsage().rss;
+  if (rss > peakRss) peakRss = rss;
+};
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function main() {
+  const t0 = performance.now();
+  const tasks: object[] = [];
+  for (let g = 0; g < groups; g++) {
+    tasks.push({ id: `g${g}.setup`, name: `setup ${g}`, command: `echo setup ${g}` });
+    for (let w = 0; w < workers; w++) {
+      tasks.push({
+        id: `g${g}.w${w}`,
+        name: `work ${g}/${w}`,
+        command: `echo ${g} ${w}`,
+        deps: [`g${g}.setup`],
+      });
+    }
+    tasks.push({ id: `g${g}.merge`, name: `merge ${g}`, command: 'echo merge', deps: [`g${g}.w*`] });
+  }
+  const json = JSON.stringify({ tasks });
+  const tParse = performance.now();
+  const parsed = parseTaskDocument(json, { knownEnvironments: [] });
+  const parseMs = performance.now() - tParse;
+  sampleRss();
+
+  const store = new MemoryRunStore({ keepTransitions: false });
+  const backend = new FakeBackend({ name: 'fake', maxConcurrent, instant: true });
+  const engine = new Engine({
+    store,
+    backends: [backend],
+    pollIntervalMs: 0,
+    autoLoop: false,
+    clusterInfoIntervalMs: 0,
+  });
+  await engine.start();
+  const tCreate = performance.now();
+  const run = engine.createRun({
+    workflowName: 'bench',
+    backendName: 'fake',
+    origin: { kind: 'demo' },
+    tasks: parsed.tasks,
+    maxConcurrent: null,
+  });
+  const createMs = performance.now() - tCreate;
+  sampleRss();
+
+  const passes: number[] = [];
+  const tRun = performance.now();
+  while (engine.activeRunIds().length) {
+    const s = performance.now();
+    await engine.tick('fake');
+    passes.push(performance.now() - s);
+    sampleRss();
+    if (passes.length > 100_000) throw new Error('no progress');
+  }
+  const runMs = performance.now() - tRun;
+  const totalMs = performance.now() - t0;
+  await engine.stop();
+
+  const summary = store.summarizeRun(run.id)!;
+  if (summary.status !== 'completed' || summary.counts.completed !== parsed.tasks.length) {
+    throw new Error(`benchmark run did not complete: ${JSON.stringify(summary.counts)}`);
+  }
+  if (backend.maxAlive > maxConcurrent) throw new Error(`cap exceeded: ${backend.maxAlive}`);
+  const sorted = [...passes].sort((a, b) => a - b);
+  const result = {
+    date: new Date().toISOString(),
+    node: process.version,
+    tasks: parsed.tasks.length,
+    groups,
+    workersPerGroup: workers,
+    maxConcurrent,
+    passes: passes.length,
+    submitCalls: backend.submitCount,
+    statusCalls: backend.statusCount,
+    maxJobsInFlight: backend.maxAlive,
+    maxSubmitBatch: backend.maxBatch,
+    parseMs: Math.round(parseMs),
+    createRunMs: Math.round(createMs),
+    runMs: Math.round(runMs),
+    totalMs: Math.round(totalMs),
+    passMedianMs: Number(percentile(sorted, 50).toFixed(2)),
+    passP95Ms: Number(percentile(sorted, 95).toFixed(2)),
+    passMaxMs: Number((sorted[sorted.length - 1] ?? 0).toFixed(2)),
+    peakRssMiB: Math.round(peakRss / 1024 / 1024),
+  };
+  const rows: [string, string][] = [
+    ['tasks', String(result.tasks)],
+    ['max concurrent (backend)', String(maxConcurrent)],
+    ['max jobs in flight seen', String(result.maxJobsInFlight)],
+    ['scheduling passes (ticks)', String(result.passes)],
+    ['submit / status calls', `${result.submitCalls} / ${result.statusCalls}`],
+    ['parse + validate task JSON', `${result.parseMs} ms`],
+    ['createRun (persist + index)', `${result.createRunMs} ms`],
+    ['pass median', `${result.passMedianMs} ms`],
+    ['pass p95', `${result.passP95Ms} ms`],
+    ['pass max', `${result.passMaxMs} ms`],
+    ['run (all passes)', `${result.runMs} ms`],
+    ['total', `${result.totalMs} ms`],
+    ['peak RSS', `${result.peakRssMiB} MiB`],
+  ];
+  const w = Math.max(...rows.map(([k]) => k.length));
+  console.log(`\nScriptHut engine benchmark (${process.version})`);
+  for (const [k, v] of rows) console.log(`  ${k.padEnd(w)}  ${v}`);
+  const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'engine.json');
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`\n${JSON.stringify(result)}\nwritten to ${out}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,83 @@
+/**
+ * Building the submit request of a task, shared by the engine and by dry runs, so that a dry run
+ * shows exactly the script that a real run would submit.
+ */
+import type { Backend, SubmitRequest } from '../backend.js';
+import type { RunRecord, TaskRecord, TaskSpec } from '../domain.js';
+import { injectedEnvironment, resolveTaskEnvironment } from '../environment.js';
+import { type CreateRunInput, defaultLogDir, defaultLogPaths, resolveWorkingDir } from './engine.js';
+
+/** The submit request of one task of a run. */
+export function buildSubmitRequest(
+  run: RunRecord,
+  task: Pick<TaskRecord, 'spec' | 'seq' | 'stdoutPath' | 'stderrPath'>,
+  tag: string,
+): SubmitRequest {
+  const envName = task.spec.environment;
+  const def = envName === null ? null : run.environments[envName];
+  if (envName !== null && !def) throw new Error(`unknown environment ${JSON.stringify(envName)}`);
+  const resolved = resolveTaskEnvironment({
+    injected: injectedEnvironment({
+      workflowName: run.workflowName,
+      runId: run.id,
+      createdAt: run.createdAt,
+      git: run.git,
+    }),
+    environment: def ?? null,
+    envVars: task.spec.envVars,
+  });
+  const logs = defaultLogPaths(run.logDir, run.id, task.spec.id, task.seq);
+  return {
+    runId: run.id,
+    taskId: task.spec.id,
+    tag,
+    workflowName: run.workflowName,
+    task: task.spec,
+    workingDir: resolveWorkingDir(task.spec.workingDir, run.baseDir),
+    env: resolved.env,
+    extraInit: resolved.extraInit,
+    stdoutPath: task.stdoutPath ?? task.spec.outputFile ?? logs.out,
+    stderrPath: task.stderrPath ?? task.spec.errorFile ?? logs.err,
+    logDir: run.logDir,
+    git: run.git,
+  };
+}
+
+export interface RunPreview {
+  logDir: string;
+  tasks: { task: TaskSpec; workingDir: string; script: string; stdoutPath: string; stderrPath: string }[];
+}
+
+/** Render every task of a prospective run without creating it (dry run). Run id shown as `dryrun00`. */
+export function previewRun(backend: Backend, input: CreateRunInput): RunPreview {
+  const run: RunRecord = {
+    id: 'dryrun00',
+    workflowName: input.workflowName,
+    backendName: input.backendName,
+    origin: input.origin,
+    createdAt: new Date().toISOString(),
+    maxConcurrent: input.maxConcurrent,
+    logDir: input.logDir ?? defaultLogDir(input.workflowName),
+    baseDir: input.baseDir ?? null,
+    git: input.git ?? null,
+    cancelRequestedAt: null,
+    environments: input.environments ?? {},
+  };
+  return {
+    logDir: run.logDir,
+    tasks: input.tasks.map((spec, seq) => {
+      const request = buildSubmitRequest(
+        run,
+        { spec, seq, stdoutPath: null, stderrPath: null },
+        `shdryrun${seq.toString(36)}`,
+      );
+      return {
+        task: spec,
+        workingDir: request.workingDir,
+        script: backend.renderScript(request),
+        stdoutPath: request.stdoutPath,
+        stderrPath: request.stderrPath,
+      };
+    }),
+  };
+}
