@@ -93,19 +93,6 @@ const JOB_ID = /^[0-9a-f]{12}$/;
 /** Stands for the job id in {@link LocalBackend.renderScript} (the id is drawn at submission). */
 export const RENDER_JOB_ID = 'JOBID';
 
-/**
- * An EXIT trap that writes the exit marker when the task's command leaves the script early (`exit 3`
- * inside the command skips the marker lines of the shared script body). The marker path is held in a
- * read-only variable so the trap text itself needs no nested quoting.
- */
-function exitTrap(marker: string): string {
-  return [
-    `__SCRIPTHUT_EXIT_MARKER=${shellQuotePath(marker)}`,
-    'readonly __SCRIPTHUT_EXIT_MARKER',
-    `trap '__scripthut_rc=$?; [ -e "$__SCRIPTHUT_EXIT_MARKER" ] || { echo "$__scripthut_rc" > "$__SCRIPTHUT_EXIT_MARKER.tmp" && mv -f "$__SCRIPTHUT_EXIT_MARKER.tmp" "$__SCRIPTHUT_EXIT_MARKER"; }' EXIT`,
-  ].join('\n');
-}
-
 /** A fresh job id: 12 lowercase hex characters. */
 export function newJobId(): string {
   return randomBytes(6).toString('hex');
@@ -173,7 +160,6 @@ export class LocalBackend implements Backend {
   private render(request: SubmitRequest, jobId: string): string {
     const marker = this.spoolPath(jobId, 'rc');
     return buildJobScript({
-      preamble: exitTrap(marker),
       taskId: request.taskId,
       taskName: request.task.name,
       command: request.task.command,

@@ -59,15 +59,17 @@ export function buildScriptBody(o: ScriptBodyOptions): string {
   }
   if (o.preamble?.trim()) lines.push(o.preamble.replace(/\n+$/, ''));
   const marker = o.exitMarkerPath ?? null;
-  const writeMarker = (code: string) =>
-    marker
-      ? [
-          `mkdir -p "$(dirname ${shellQuotePath(marker)})" 2>/dev/null; echo ${code} > ${shellQuotePath(marker)}.tmp && mv -f ${shellQuotePath(marker)}.tmp ${shellQuotePath(marker)}`,
-        ]
-      : [];
+  if (marker) {
+    // An EXIT trap writes the exit code even when the command leaves early (`exit 3`, `set -e`).
+    // It never overwrites a marker that is already there (a cancel writes its own first).
+    const q = shellQuotePath(marker);
+    lines.push(`__SCRIPTHUT_MARKER=${q}`, 'readonly __SCRIPTHUT_MARKER');
+    lines.push(
+      `trap '__scripthut_rc=$?; [ -e "$__SCRIPTHUT_MARKER" ] || { mkdir -p "$(dirname "$__SCRIPTHUT_MARKER")" 2>/dev/null; echo "$__scripthut_rc" > "$__SCRIPTHUT_MARKER.tmp" && mv -f "$__SCRIPTHUT_MARKER.tmp" "$__SCRIPTHUT_MARKER"; }' EXIT`,
+    );
+  }
   lines.push(`if ! cd ${shellQuotePath(o.workingDir)}; then`);
   lines.push(`  echo ${shellQuote(`ScriptHut: cannot cd into working directory: ${o.workingDir}`)} >&2`);
-  for (const l of writeMarker('97')) lines.push(`  ${l}`);
   lines.push('  exit 97');
   lines.push('fi');
   lines.push('# --- task command ---');
@@ -77,7 +79,6 @@ export function buildScriptBody(o: ScriptBodyOptions): string {
   lines.push("echo '========================================'");
   lines.push('echo "Finished: $(date -u +%Y-%m-%dT%H:%M:%SZ)"');
   lines.push('echo "Exit code: $SCRIPTHUT_EXIT_CODE"');
-  lines.push(...writeMarker('"$SCRIPTHUT_EXIT_CODE"'));
   lines.push('exit $SCRIPTHUT_EXIT_CODE');
   return `${lines.join('\n')}\n`;
 }
