@@ -6,6 +6,7 @@
  * Run: `pnpm tsx bench/engine.ts [groups] [workersPerGroup]`. Writes bench/results/engine.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine, MemoryRunStore, parseTaskDocument } from '@scripthut/core';
@@ -27,6 +28,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function main() {
+  const loadStart = loadavg()[0]!;
   const t0 = performance.now();
   const tasks: object[] = [];
   for (let g = 0; g < groups; g++) {
@@ -90,6 +92,8 @@ async function main() {
   const result = {
     date: new Date().toISOString(),
     node: process.version,
+    cpus: availableParallelism(),
+    loadAvg1mAtStart: Number(loadStart.toFixed(2)),
     tasks: parsed.tasks.length,
     groups,
     workersPerGroup: workers,
@@ -110,6 +114,7 @@ async function main() {
   };
   const rows: [string, string][] = [
     ['tasks', String(result.tasks)],
+    ['host: cpus / load avg (1 min)', `${result.cpus} / ${result.loadAvg1mAtStart}`],
     ['max concurrent (backend)', String(maxConcurrent)],
     ['max jobs in flight seen', String(result.maxJobsInFlight)],
     ['scheduling passes (ticks)', String(result.passes)],
