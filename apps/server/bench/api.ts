@@ -132,7 +132,10 @@ try {
         app,
         `/api/v1/runs/${RUN_ID}/tasks?state=failed&limit=100`,
       ),
-      'GET /api/v1/runs/:id/groups (cached 1 s)': await measure(app, `/api/v1/runs/${RUN_ID}/groups`),
+      'GET /api/v1/runs/:id/groups (cached until counts change)': await measure(
+        app,
+        `/api/v1/runs/${RUN_ID}/groups`,
+      ),
       'GET /runs/:id (UI page)': await measure(app, `/runs/${RUN_ID}`),
       'GET /api/v1/runs': await measure(app, '/api/v1/runs'),
     },

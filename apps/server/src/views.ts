@@ -35,13 +35,17 @@ export interface TaskGroup {
   counts: Record<TaskState, number>;
 }
 
-/** Counts per dot-prefix group (cached briefly per run: a 10,000-task run is listed once a second at most). */
+/**
+ * Counts per dot-prefix group, cached per run and keyed by the run's state counts (every task
+ * transition changes them), so a 10,000-task run is listed only when something changed.
+ */
 export class GroupCache {
-  private readonly cache = new Map<string, { at: number; groups: TaskGroup[] }>();
-  constructor(private readonly ttlMs = 1000) {}
+  private readonly cache = new Map<string, { key: string; groups: TaskGroup[] }>();
   get(runtime: ScriptHutRuntime, runId: string): TaskGroup[] {
+    const summary = runtime.getRun(runId);
+    const key = `${summary.total}:${TASK_STATES.map((s) => summary.counts[s]).join(',')}`;
     const hit = this.cache.get(runId);
-    if (hit && Date.now() - hit.at < this.ttlMs) return hit.groups;
+    if (hit && hit.key === key) return hit.groups;
     const byPrefix = new Map<string, TaskGroup>();
     const pageSize = 5000;
     for (let offset = 0; ; offset += pageSize) {
@@ -64,7 +68,7 @@ export class GroupCache {
     }
     const groups = [...byPrefix.values()].sort((a, b) => a.prefix.localeCompare(b.prefix));
     if (this.cache.size > 50) this.cache.clear();
-    this.cache.set(runId, { at: Date.now(), groups });
+    this.cache.set(runId, { key, groups });
     return groups;
   }
   invalidate(runId: string): void {

@@ -275,6 +275,11 @@ describe('runs and tasks', () => {
       expect.objectContaining({ prefix: '', total: 1 }),
       expect.objectContaining({ prefix: 'work', total: 2 }),
     ]);
+    rt.completeAll(id);
+    const after = (await (await app.request(`/api/v1/runs/${id}/groups`)).json()) as {
+      items: { prefix: string; counts: { completed: number } }[];
+    };
+    expect(after.items.map((g) => g.counts.completed)).toEqual([1, 2]); // not a stale cache
     expect((await app.request(`/api/v1/runs/${id}/cost`)).status).toBe(200);
   });
   it('rejects traversal and junk in ids with 400', async () => {
