@@ -1,1 +1,42 @@
-export {};
+/**
+ * `@scripthut/backend-ec2` — one EC2 instance per task. Launch/terminate through the EC2 API,
+ * completion and logs over SSH tunnelled through SSM Session Manager with a one-shot key pushed by
+ * EC2 Instance Connect; three safety layers (self-shutdown timer, hard `timeout`, startup
+ * reconciler); and the guided `setup-aws-ec2`.
+ */
+
+export {
+  createEc2Backend,
+  type Ec2Backend,
+  type Ec2BackendOptions,
+  type Ec2Logger,
+} from './backend.js';
+export { type EphemeralKey, generateEphemeralKey } from './keys.js';
+export {
+  CONTAINER_SCRIPT_PATH,
+  containerEnvAndDir,
+  effectiveTimeLimit,
+  instanceTags,
+  instanceTypeFor,
+  LOG_DIR,
+  RUN_DIR,
+  renderTaskScript,
+  renderUserData,
+  SENTINEL_PATH,
+  TASK_LOG_PATH,
+  tagKeys,
+  type UserDataOptions,
+  wantsGpu,
+} from './mapping.js';
+export { type AwsErrorKind, classifyAwsError, type RetryPolicy } from './retry.js';
+export { InstanceSession, type RemoteRange, type SessionDeps } from './session.js';
+export {
+  connectTcp,
+  freePort,
+  SsmTunnelFactory,
+  type SsmTunnelOptions,
+  ssmSessionArgs,
+  type Tunnel,
+  type TunnelFactory,
+  type TunnelTarget,
+} from './tunnel.js';

@@ -1,0 +1,386 @@
+/**
+ * A stateful fake of the EC2, EC2 Instance Connect, SSM and CloudFormation calls ScriptHut makes,
+ * wired into real SDK clients with aws-sdk-client-mock. Instances go pending → running (after
+ * `pendingPolls` DescribeInstances calls, unless held) → shutting-down → terminated.
+ */
+import {
+  CloudFormationClient,
+  CreateStackCommand,
+  type CreateStackCommandInput,
+  DescribeStacksCommand,
+  type Stack,
+  UpdateStackCommand,
+  type UpdateStackCommandInput,
+} from '@aws-sdk/client-cloudformation';
+import {
+  DescribeInstancesCommand,
+  type DescribeInstancesCommandInput,
+  DescribeSubnetsCommand,
+  type DescribeSubnetsCommandInput,
+  DescribeVpcsCommand,
+  EC2Client,
+  type Instance,
+  RunInstancesCommand,
+  type RunInstancesCommandInput,
+  type Subnet,
+  TerminateInstancesCommand,
+  type TerminateInstancesCommandInput,
+} from '@aws-sdk/client-ec2';
+import {
+  EC2InstanceConnectClient,
+  SendSSHPublicKeyCommand,
+  type SendSSHPublicKeyCommandInput,
+} from '@aws-sdk/client-ec2-instance-connect';
+import { GetParameterCommand, type GetParameterCommandInput, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
+
+export const REGION = 'us-east-2';
+export const ACCOUNT = '123456789012';
+
+export function awsError(name: string, message: string, httpStatusCode: number): Error {
+  return Object.assign(new Error(message), {
+    name,
+    $fault: httpStatusCode >= 500 ? 'server' : 'client',
+    $metadata: { httpStatusCode, requestId: 'fake' },
+  });
+}
+export const throttled = () => awsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
+
+type Op =
+  | 'RunInstances'
+  | 'DescribeInstances'
+  | 'TerminateInstances'
+  | 'SendSSHPublicKey'
+  | 'CreateStack'
+  | 'UpdateStack'
+  | 'DescribeStacks';
+
+export interface FakeInstance extends Instance {
+  userData: string;
+  runInput: RunInstancesCommandInput;
+  pollsUntilRunning: number;
+  held: boolean;
+}
+
+export class FakeAws {
+  readonly instances = new Map<string, FakeInstance>();
+  readonly calls: Record<string, number> = {};
+  readonly runInputs: RunInstancesCommandInput[] = [];
+  readonly describeInputs: DescribeInstancesCommandInput[] = [];
+  readonly pushedKeys: SendSSHPublicKeyCommandInput[] = [];
+  readonly stacks = new Map<string, Stack & { template: string; params: Record<string, string> }>();
+  readonly stackCalls: {
+    op: 'create' | 'update';
+    input: CreateStackCommandInput | UpdateStackCommandInput;
+  }[] = [];
+  /** DescribeInstances calls an instance stays pending. */
+  pendingPolls = 1;
+  /** Called with each launched instance (the harness starts the user-data). */
+  onLaunch: (inst: FakeInstance) => void | Promise<void> = () => undefined;
+  /** Called when an instance becomes running (the harness "boots" it: runs the user-data). */
+  onRunning: (inst: FakeInstance) => void | Promise<void> = () => undefined;
+  /** Called with each instance entering shutting-down (the harness kills its processes). */
+  onTerminate: (inst: FakeInstance) => void | Promise<void> = () => undefined;
+  /** DescribeStacks polls a stack stays *_IN_PROGRESS. */
+  stackPolls = 1;
+  vpcs = [{ VpcId: 'vpc-default1', IsDefault: true }];
+  subnets: Subnet[] = [
+    {
+      SubnetId: 'subnet-private',
+      VpcId: 'vpc-default1',
+      AvailabilityZone: `${REGION}a`,
+      MapPublicIpOnLaunch: false,
+      State: 'available',
+    },
+    {
+      SubnetId: 'subnet-public-b',
+      VpcId: 'vpc-default1',
+      AvailabilityZone: `${REGION}b`,
+      MapPublicIpOnLaunch: true,
+      State: 'available',
+    },
+    {
+      SubnetId: 'subnet-other',
+      VpcId: 'vpc-other',
+      AvailabilityZone: `${REGION}c`,
+      MapPublicIpOnLaunch: true,
+      State: 'available',
+    },
+  ];
+  amiParameter = 'ami-0al2023latest';
+  private readonly failures = new Map<Op, Error[]>();
+  /** Ids start at a random point so instances of different fakes never collide. */
+  private seq = Math.floor(Math.random() * 2 ** 40);
+  private readonly tokens = new Map<string, string>();
+
+  failNext(op: Op, n = 1, error: () => Error = throttled): void {
+    const list = this.failures.get(op) ?? [];
+    for (let i = 0; i < n; i++) list.push(error());
+    this.failures.set(op, list);
+  }
+
+  private async run<T>(op: Op, fn: () => T | Promise<T>): Promise<T> {
+    this.calls[op] = (this.calls[op] ?? 0) + 1;
+    const err = this.failures.get(op)?.shift();
+    if (err) throw err;
+    return fn();
+  }
+
+  /** Keep an instance pending (startup-timeout tests). */
+  hold(id: string): void {
+    this.instances.get(id)!.held = true;
+  }
+
+  async runInstances(input: RunInstancesCommandInput) {
+    if (input.ClientToken && this.tokens.has(input.ClientToken)) {
+      const inst = this.instances.get(this.tokens.get(input.ClientToken)!)!;
+      return { Instances: [this.view(inst)] };
+    }
+    if (!input.ImageId?.startsWith('ami-'))
+      throw awsError('InvalidAMIID.Malformed', `Invalid id: "${input.ImageId}"`, 400);
+    const raw = Buffer.from(input.UserData ?? '', 'base64');
+    if (raw.length > 16 * 1024)
+      throw awsError('InvalidParameterValue', 'User data is limited to 16384 bytes', 400);
+    const id = `i-${(++this.seq).toString(16).padStart(17, '0')}`;
+    const tags = input.TagSpecifications?.find((t) => t.ResourceType === 'instance')?.Tags ?? [];
+    const inst: FakeInstance = {
+      InstanceId: id,
+      InstanceType: input.InstanceType,
+      ImageId: input.ImageId,
+      LaunchTime: new Date(),
+      State: { Name: 'pending', Code: 0 },
+      Placement: { AvailabilityZone: `${REGION}b` },
+      SubnetId: input.SubnetId,
+      Tags: tags,
+      userData: raw.toString('base64'),
+      runInput: structuredClone(input),
+      pollsUntilRunning: this.pendingPolls,
+      held: false,
+    };
+    this.instances.set(id, inst);
+    if (input.ClientToken) this.tokens.set(input.ClientToken, id);
+    this.runInputs.push(structuredClone(input));
+    await this.onLaunch(inst);
+    return { Instances: [this.view(inst)] };
+  }
+
+  private view(inst: FakeInstance): Instance {
+    const { userData: _u, runInput: _r, pollsUntilRunning: _p, held: _h, ...rest } = inst;
+    return structuredClone(rest);
+  }
+
+  private matches(inst: FakeInstance, input: DescribeInstancesCommandInput): boolean {
+    if (input.InstanceIds?.length && !input.InstanceIds.includes(inst.InstanceId!)) return false;
+    for (const f of input.Filters ?? []) {
+      const m = /^tag:(.+)$/.exec(f.Name ?? '');
+      if (m) {
+        const v = inst.Tags?.find((t) => t.Key === m[1])?.Value;
+        if (v === undefined || !f.Values?.includes(v)) return false;
+      } else if (f.Name === 'instance-state-name') {
+        if (!f.Values?.includes(inst.State!.Name!)) return false;
+      } else throw awsError('InvalidParameterValue', `unknown filter ${f.Name}`, 400);
+    }
+    return true;
+  }
+
+  async describeInstances(input: DescribeInstancesCommandInput) {
+    if (input.DryRun)
+      throw awsError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
+    this.describeInputs.push(structuredClone(input));
+    if (input.InstanceIds?.some((id) => !this.instances.has(id)))
+      throw awsError('InvalidInstanceID.NotFound', 'The instance ID does not exist', 400);
+    const out: Instance[] = [];
+    for (const inst of this.instances.values()) {
+      if (!this.matches(inst, input)) continue;
+      out.push(this.view(inst));
+      if (inst.State!.Name === 'pending' && !inst.held && --inst.pollsUntilRunning < 0) {
+        await this.start(inst.InstanceId!);
+      } else if (inst.State!.Name === 'shutting-down') {
+        inst.State = { Name: 'terminated', Code: 48 };
+      }
+    }
+    return { Reservations: out.length ? [{ Instances: out }] : [] };
+  }
+
+  /** Mark instances running now (tests that do not want to wait for polls). */
+  async start(id: string): Promise<void> {
+    const inst = this.instances.get(id)!;
+    inst.held = false;
+    inst.State = { Name: 'running', Code: 16 };
+    await this.onRunning(inst);
+  }
+
+  async terminateInstances(input: TerminateInstancesCommandInput) {
+    const changes = [];
+    for (const id of input.InstanceIds ?? []) {
+      const inst = this.instances.get(id);
+      if (!inst) throw awsError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`, 400);
+      const prev = inst.State!.Name;
+      if (prev !== 'terminated' && prev !== 'shutting-down') {
+        inst.State = { Name: 'shutting-down', Code: 32 };
+        inst.StateReason = {
+          Code: 'Client.UserInitiatedShutdown',
+          Message: 'Client.UserInitiatedShutdown: User initiated shutdown',
+        };
+        await this.onTerminate(inst);
+      }
+      changes.push({
+        InstanceId: id,
+        PreviousState: { Name: prev },
+        CurrentState: { Name: inst.State!.Name },
+      });
+    }
+    return { TerminatingInstances: changes };
+  }
+
+  /** What the instance does to itself on `shutdown -h now` with terminate behaviour. */
+  async selfShutdown(id: string): Promise<void> {
+    const inst = this.instances.get(id)!;
+    inst.State = { Name: 'shutting-down', Code: 32 };
+    inst.StateReason = {
+      Code: 'Client.InstanceInitiatedShutdown',
+      Message: 'Client.InstanceInitiatedShutdown: Instance initiated shutdown',
+    };
+    await this.onTerminate(inst);
+  }
+
+  sendSshPublicKey(input: SendSSHPublicKeyCommandInput) {
+    if (!input.InstanceId || !this.instances.has(input.InstanceId))
+      throw awsError('EC2InstanceNotFoundException', 'instance not found', 400);
+    if (!input.AvailabilityZone) throw awsError('InvalidArgsException', 'AvailabilityZone required', 400);
+    this.pushedKeys.push(structuredClone(input));
+    return { RequestId: 'r', Success: true };
+  }
+
+  describeSubnets(input: DescribeSubnetsCommandInput) {
+    const vpc = input.Filters?.find((f) => f.Name === 'vpc-id')?.Values?.[0];
+    return { Subnets: this.subnets.filter((s) => !vpc || s.VpcId === vpc) };
+  }
+
+  getParameter(input: GetParameterCommandInput) {
+    if (input.Name !== '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64')
+      throw awsError('ParameterNotFound', `parameter ${input.Name} not found`, 400);
+    return { Parameter: { Name: input.Name, Value: this.amiParameter } };
+  }
+
+  private outputs(prefix: string) {
+    return [
+      {
+        OutputKey: 'InstanceProfileArn',
+        OutputValue: `arn:aws:iam::${ACCOUNT}:instance-profile/${prefix}-ec2-task`,
+      },
+      {
+        OutputKey: 'ScripthutControllerPolicyArn',
+        OutputValue: `arn:aws:iam::${ACCOUNT}:policy/${prefix}-ec2-controller`,
+      },
+      { OutputKey: 'TaskInstanceRoleArn', OutputValue: `arn:aws:iam::${ACCOUNT}:role/${prefix}-ec2-task` },
+      { OutputKey: 'TaskInstanceRoleName', OutputValue: `${prefix}-ec2-task` },
+    ];
+  }
+
+  createStack(input: CreateStackCommandInput) {
+    if (this.stacks.has(input.StackName!))
+      throw awsError('AlreadyExistsException', `Stack [${input.StackName}] already exists`, 400);
+    if (!input.Capabilities?.includes('CAPABILITY_NAMED_IAM'))
+      throw awsError(
+        'InsufficientCapabilitiesException',
+        'Requires capabilities : [CAPABILITY_NAMED_IAM]',
+        400,
+      );
+    const params = Object.fromEntries(
+      (input.Parameters ?? []).map((p) => [p.ParameterKey!, p.ParameterValue!]),
+    );
+    this.stacks.set(input.StackName!, {
+      StackName: input.StackName,
+      StackId: `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/${input.StackName}/1`,
+      StackStatus: 'CREATE_IN_PROGRESS',
+      CreationTime: new Date(),
+      template: input.TemplateBody!,
+      params,
+      Outputs: [],
+    });
+    this.stackCalls.push({ op: 'create', input: structuredClone(input) });
+    this.pollsLeft.set(input.StackName!, this.stackPolls);
+    return { StackId: this.stacks.get(input.StackName!)!.StackId };
+  }
+
+  updateStack(input: UpdateStackCommandInput) {
+    const s = this.stacks.get(input.StackName!);
+    if (!s) throw awsError('ValidationError', `Stack with id ${input.StackName} does not exist`, 400);
+    this.stackCalls.push({ op: 'update', input: structuredClone(input) });
+    if (s.template === input.TemplateBody)
+      throw awsError('ValidationError', 'No updates are to be performed.', 400);
+    s.template = input.TemplateBody!;
+    s.StackStatus = 'UPDATE_IN_PROGRESS';
+    this.pollsLeft.set(input.StackName!, this.stackPolls);
+    return { StackId: s.StackId };
+  }
+
+  private readonly pollsLeft = new Map<string, number>();
+
+  describeStacks(name: string | undefined) {
+    const s = name ? this.stacks.get(name) : undefined;
+    if (!s) throw awsError('ValidationError', `Stack with id ${name} does not exist`, 400);
+    const left = this.pollsLeft.get(name!) ?? 0;
+    if (left <= 0 && s.StackStatus!.endsWith('_IN_PROGRESS')) {
+      s.StackStatus = s.StackStatus === 'CREATE_IN_PROGRESS' ? 'CREATE_COMPLETE' : 'UPDATE_COMPLETE';
+      s.Outputs = this.outputs(s.params.ResourcePrefix ?? 'scripthut');
+    }
+    this.pollsLeft.set(name!, left - 1);
+    const { template: _t, params: _p, ...rest } = s;
+    return { Stacks: [structuredClone(rest)] };
+  }
+
+  /** Wire real SDK clients to this fake. */
+  install() {
+    const ec2 = mockClient(EC2Client);
+    ec2.on(RunInstancesCommand).callsFake((i) => this.run('RunInstances', () => this.runInstances(i)));
+    ec2
+      .on(DescribeInstancesCommand)
+      .callsFake((i) => this.run('DescribeInstances', () => this.describeInstances(i)));
+    ec2
+      .on(TerminateInstancesCommand)
+      .callsFake((i) => this.run('TerminateInstances', () => this.terminateInstances(i)));
+    ec2.on(DescribeVpcsCommand).callsFake(() => ({ Vpcs: this.vpcs }));
+    ec2.on(DescribeSubnetsCommand).callsFake((i) => this.describeSubnets(i));
+    const ic = mockClient(EC2InstanceConnectClient);
+    ic.on(SendSSHPublicKeyCommand).callsFake((i) =>
+      this.run('SendSSHPublicKey', () => this.sendSshPublicKey(i)),
+    );
+    const ssm = mockClient(SSMClient);
+    ssm.on(GetParameterCommand).callsFake((i) => this.getParameter(i));
+    const cfn = mockClient(CloudFormationClient);
+    cfn.on(CreateStackCommand).callsFake((i) => this.run('CreateStack', () => this.createStack(i)));
+    cfn.on(UpdateStackCommand).callsFake((i) => this.run('UpdateStack', () => this.updateStack(i)));
+    cfn
+      .on(DescribeStacksCommand)
+      .callsFake((i) => this.run('DescribeStacks', () => this.describeStacks(i.StackName)));
+    const clients = {
+      ec2: new EC2Client({
+        region: REGION,
+        credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake' },
+      }),
+      instanceConnect: new EC2InstanceConnectClient({
+        region: REGION,
+        credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake' },
+      }),
+      ssm: new SSMClient({
+        region: REGION,
+        credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake' },
+      }),
+      cloudformation: new CloudFormationClient({
+        region: REGION,
+        credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake' },
+      }),
+    };
+    return {
+      clients,
+      restore: () => {
+        ec2.restore();
+        ic.restore();
+        ssm.restore();
+        cfn.restore();
+      },
+    };
+  }
+}
