@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type RunSummary, ScriptHutError, type TaskRecord } from '@scripthut/core';
+import { type RunSummary, ScriptHutError, shellQuotePath, type TaskRecord } from '@scripthut/core';
 import { SshConnection } from '@scripthut/ssh';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLONE_MARKER } from '../../src/generator.js';
@@ -330,7 +330,11 @@ projects:
 });
 
 afterAll(async () => {
+  const logDirs = rt ? rt.listRuns({ limit: 500 }).items.map((r) => r.run.logDir) : [];
   await rt?.close();
+  if (ssh && logDirs.length) {
+    await ssh.exec(`rm -rf ${logDirs.map((d) => shellQuotePath(d)).join(' ')}`).catch(() => undefined);
+  }
   if (ssh) {
     // de-authorize the deploy key and remove everything this file created
     await ssh
