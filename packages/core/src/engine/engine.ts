@@ -38,11 +38,12 @@ import {
   type TaskSpec,
   type TaskState,
 } from '../domain.js';
-import { injectedEnvironment, resolveTaskEnvironment } from '../environment.js';
+import { injectedEnvironment } from '../environment.js';
 import { BackendError, ScriptHutError, toError } from '../errors.js';
 import type { RunStore, RunSummary, TaskPatch, TaskUpdate } from '../store.js';
 import { findCycles, parseTaskDocument } from '../task-json.js';
 import { EngineEvents } from './events.js';
+import { buildSubmitRequest } from './preview.js';
 import { makeSubmitTag, parseSubmitTag } from './tags.js';
 
 /** Minimal structured logger. */
@@ -141,6 +142,8 @@ interface Loop {
   provisionalSince: Map<string, number>;
   active: number;
   timer: NodeJS.Timeout | null;
+  /** Timer of the marker-based completion check (backends with quickStatus). */
+  quickTimer: NodeJS.Timeout | null;
   chain: Promise<void>;
   ticking: boolean;
   again: boolean;
@@ -256,6 +259,7 @@ export class Engine {
         provisionalSince: new Map(),
         active: 0,
         timer: null,
+        quickTimer: null,
         chain: Promise.resolve(),
         ticking: false,
         again: false,
@@ -310,7 +314,11 @@ export class Engine {
       }),
     );
     this.flushRunEvents();
-    if (this.autoLoop) for (const loop of this.loops.values()) this.schedule(loop, 0);
+    if (this.autoLoop)
+      for (const loop of this.loops.values()) {
+        this.schedule(loop, 0);
+        this.scheduleQuick(loop);
+      }
   }
 
   /** Stop the loops and wait for in-flight work (submissions, polls, cancels). */
@@ -319,6 +327,8 @@ export class Engine {
     for (const loop of this.loops.values()) {
       if (loop.timer) clearTimeout(loop.timer);
       loop.timer = null;
+      if (loop.quickTimer) clearTimeout(loop.quickTimer);
+      loop.quickTimer = null;
     }
     await Promise.all([...this.loops.values()].map((l) => l.chain));
     await Promise.allSettled([...this.pendingWork]);
@@ -815,6 +825,85 @@ export class Engine {
   // Loop
   // -------------------------------------------------------------------------------------------
 
+  /**
+   * Marker-based completion: every `quickStatusIntervalMs`, ask backends that implement
+   * `quickStatus` (no scheduler command: e.g. one SSH read of exit-code markers) which tracked jobs
+   * ended. Finished tasks are recorded at once and their dependents submitted on an early tick, so
+   * a DAG level costs about a second instead of a poll interval. Serialised with the main loop.
+   */
+  private scheduleQuick(loop: Loop): void {
+    if (this.stopped || !this.autoLoop || !loop.backend.quickStatus) return;
+    const interval = Math.max(200, loop.backend.quickStatusIntervalMs ?? 1000);
+    loop.quickTimer = setTimeout(() => {
+      loop.quickTimer = null;
+      if (loop.tracked.size === 0 || loop.ticking) {
+        this.scheduleQuick(loop);
+        return;
+      }
+      const p = loop.chain.then(() => this.quickPoll(loop));
+      loop.chain = p.then(
+        () => {},
+        () => {},
+      );
+      p.then(
+        (finished) => {
+          if (finished > 0) this.pulse(loop.backend.name);
+          this.scheduleQuick(loop);
+        },
+        (e) => {
+          this.log.warn(`backend ${loop.backend.name}: quick status failed: ${toError(e).message}`);
+          this.scheduleQuick(loop);
+        },
+      );
+    }, interval);
+    loop.quickTimer.unref?.();
+  }
+
+  /** Apply the outcomes of `quickStatus`; returns the number of tasks that finished. */
+  private async quickPoll(loop: Loop): Promise<number> {
+    if (!loop.backend.quickStatus) return 0;
+    const entries: { rs: RunState; t: TaskRecord; jobId: string; state: TaskState }[] = [];
+    const jobs: TrackedJob[] = [];
+    for (const { rs, taskId } of loop.tracked.values()) {
+      const t = rs.tasks.get(taskId)!;
+      if (rs.finalizing.has(taskId) || rs.run.cancelRequestedAt) continue;
+      entries.push({ rs, t, jobId: t.jobId!, state: t.state });
+      jobs.push(this.trackedJob(rs, t));
+    }
+    if (!jobs.length) return 0;
+    const statuses = await loop.backend.quickStatus(jobs);
+    if (!statuses.size) return 0;
+    const nowMs = this.now().getTime();
+    const nowIso = this.now().toISOString();
+    const changes: Change[] = [];
+    const generators: { rs: RunState; t: TaskRecord; status: JobStatus }[] = [];
+    for (const e of entries) {
+      const { rs, t } = e;
+      const st = statuses.get(e.jobId);
+      if (
+        !st ||
+        !['completed', 'failed', 'cancelled', 'timeout', 'out_of_memory', 'node_fail'].includes(st.state)
+      )
+        continue;
+      if (t.state !== e.state || t.jobId !== e.jobId || rs.finalizing.has(t.spec.id)) continue;
+      const k = key(rs.run.id, t.spec.id);
+      // The job wrote its own exit code: that is final evidence.
+      const change = this.mapStatus(rs, t, { ...st, final: true }, nowMs, nowIso, loop, k);
+      if (!change) continue;
+      if (change.to === 'completed' && t.spec.generatesSource) {
+        rs.finalizing.add(t.spec.id);
+        generators.push({ rs, t, status: st });
+        continue;
+      }
+      changes.push(change);
+    }
+    this.commit(changes);
+    this.flushRunEvents();
+    if (generators.length)
+      await Promise.all(generators.map((g) => this.finishGenerator(g.rs, g.t, g.status)));
+    return changes.length + generators.length;
+  }
+
   private schedule(loop: Loop, delayMs: number): void {
     if (this.stopped || !this.autoLoop) return;
     if (loop.timer) clearTimeout(loop.timer);
@@ -1301,30 +1390,7 @@ export class Engine {
   }
 
   private buildRequest(rs: RunState, t: TaskRecord, tag: string): SubmitRequest {
-    const run = rs.run;
-    const env = t.spec.environment;
-    const def = env === null ? null : run.environments[env];
-    if (env !== null && !def) throw new Error(`unknown environment ${JSON.stringify(env)}`);
-    const resolved = resolveTaskEnvironment({
-      injected: rs.injected,
-      environment: def ?? null,
-      envVars: t.spec.envVars,
-    });
-    const logs = defaultLogPaths(run.logDir, run.id, t.spec.id, t.seq);
-    return {
-      runId: run.id,
-      taskId: t.spec.id,
-      tag,
-      workflowName: run.workflowName,
-      task: t.spec,
-      workingDir: resolveWorkingDir(t.spec.workingDir, run.baseDir),
-      env: resolved.env,
-      extraInit: resolved.extraInit,
-      stdoutPath: t.stdoutPath ?? logs.out,
-      stderrPath: t.stderrPath ?? logs.err,
-      logDir: run.logDir,
-      git: run.git,
-    };
+    return buildSubmitRequest(rs.run, t, tag);
   }
 
   private retryDelay(attempt: number): number {
