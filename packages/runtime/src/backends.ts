@@ -87,7 +87,10 @@ async function buildOne(config: BackendConfig, ctx: BackendBuildContext): Promis
 }
 
 /** Build every configured backend; a backend that cannot be built is kept with its error. */
-export async function buildBackends(configs: BackendConfig[], ctx: BackendBuildContext): Promise<BuiltBackend[]> {
+export async function buildBackends(
+  configs: BackendConfig[],
+  ctx: BackendBuildContext,
+): Promise<BuiltBackend[]> {
   const out: BuiltBackend[] = [];
   for (const config of configs) {
     try {

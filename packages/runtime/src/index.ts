@@ -1,5 +1,12 @@
+export {
+  CLONE_MARKER,
+  type GitCloneSpec,
+  type PreparedClone,
+  prepareClone,
+  resolveCommit,
+  runGeneratorCommand,
+} from './generator.js';
+export { EngineLock, type LockInfo, readEngineLock } from './lock.js';
+export { type CreateRuntimeOptions, createRuntime, Runtime } from './runtime.js';
+export { type DiscoveredSource, SourceCatalog } from './sources.js';
 export type * from './types.js';
-export { createRuntime, Runtime, type CreateRuntimeOptions } from './runtime.js';
-export { EngineLock, readEngineLock, type LockInfo } from './lock.js';
-export { prepareClone, resolveCommit, runGeneratorCommand, CLONE_MARKER, type GitCloneSpec, type PreparedClone } from './generator.js';
-export { SourceCatalog, type DiscoveredSource } from './sources.js';

@@ -37,6 +37,9 @@ export function readEngineLock(dataDir: string): LockInfo | null {
   }
 }
 
+/** Data dirs whose lock this process holds (a second runtime in the same process is refused too). */
+const heldHere = new Set<string>();
+
 export class EngineLock {
   private held = false;
   constructor(private readonly dataDir: string) {}
@@ -47,16 +50,33 @@ export class EngineLock {
 
   /** Take the lock or throw `conflict` with `details.serverUrl` of the holder. */
   acquire(): void {
+    if (heldHere.has(this.path)) {
+      let serverUrl: string | null = null;
+      try {
+        serverUrl = (JSON.parse(readFileSync(this.path, 'utf8')) as LockInfo).serverUrl;
+      } catch {}
+      throw new ScriptHutError(
+        'conflict',
+        `this process already runs an engine on ${this.dataDir}${serverUrl ? `; use --server ${serverUrl}` : ''}`,
+        { details: { pid: process.pid, serverUrl } },
+      );
+    }
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         const fd = openSync(this.path, 'wx', 0o600);
-        writeSync(fd, JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString(), serverUrl: null }));
+        writeSync(
+          fd,
+          JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString(), serverUrl: null }),
+        );
         closeSync(fd);
         this.held = true;
+        heldHere.add(this.path);
         return;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new ScriptHutError('store_error', `cannot create ${this.path}: ${(e as Error).message}`, { cause: e });
+          throw new ScriptHutError('store_error', `cannot create ${this.path}: ${(e as Error).message}`, {
+            cause: e,
+          });
         }
         const holder = readEngineLock(this.dataDir);
         if (holder) {
@@ -86,6 +106,7 @@ export class EngineLock {
   release(): void {
     if (!this.held) return;
     this.held = false;
+    heldHere.delete(this.path);
     rmSync(this.path, { force: true });
   }
 }

@@ -13,32 +13,36 @@ import { homedir } from 'node:os';
 import { join, posix } from 'node:path';
 import {
   type BackendConfig,
-  type EnvironmentConfig,
-  type ScriptHutConfig,
+  DEFAULT_CONFIG_YAML,
   diffConfigs,
+  type EnvironmentConfig,
+  formatIssue,
   loadConfig,
   redactConfig,
+  type ScriptHutConfig,
   validateConfigText,
 } from '@scripthut/config';
 import {
   type Backend,
+  Engine,
   type ExternalJob,
   type GitContext,
   type Issue,
   type LogChunk,
   type LogReadOptions,
+  parseTaskDocument,
+  previewRun,
   type RunOrigin,
   type RunRecord,
   type RunStore,
   type RunSummary,
   ScriptHutError,
+  shellQuote,
+  shellQuotePath,
   type TaskRecord,
   type TaskSpec,
   type TaskTransition,
-  shellQuote,
-  shellQuotePath,
 } from '@scripthut/core';
-import { Engine, parseTaskDocument, previewRun } from '@scripthut/core';
 import { createPriceBook, type PriceBook } from '@scripthut/pricing';
 import { openSqliteStore } from '@scripthut/store';
 import { type BuiltBackend, buildBackends } from './backends.js';
@@ -100,8 +104,9 @@ function notFound(what: string, name: string, known: string[], hint: string): Sc
   );
 }
 
-function sanitizeName(name: string): string {
-  return name.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100) || 'run';
+function firstReason(reasons: Record<string, number> | undefined): string | null {
+  const entries = Object.entries(reasons ?? {});
+  return entries.length ? entries.map(([r, n]) => `${r} (${n})`).join('; ') : null;
 }
 
 function environmentsSnapshot(envs: EnvironmentConfig[]): RunRecord['environments'] {
@@ -134,7 +139,9 @@ export class Runtime implements ScriptHutRuntime {
   ) {
     this.events = this.emitter as unknown as RuntimeEvents;
     for (const event of ['task', 'run', 'poll', 'run-created', 'run-deleted'] as const) {
-      (this.engine.events as unknown as EventEmitter).on(event, (payload: unknown) => this.emitter.emit(event, payload));
+      (this.engine.events as unknown as EventEmitter).on(event, (payload: unknown) =>
+        this.emitter.emit(event, payload),
+      );
     }
     this.emitter.setMaxListeners(1000);
   }
@@ -146,14 +153,21 @@ export class Runtime implements ScriptHutRuntime {
       warn: (m: string) => process.stderr.write(`[scripthut] warning: ${m}\n`),
       error: (m: string) => process.stderr.write(`[scripthut] error: ${m}\n`),
     };
-    const loaded = await loadConfig({ ...(options.configPath ? { path: options.configPath } : {}), cwd: options.cwd ?? process.cwd() });
-    for (const w of loaded.warnings ?? []) log.warn(w.message);
+    const loaded = await loadConfig({
+      ...(options.configPath ? { path: options.configPath } : {}),
+      cwd: options.cwd ?? process.cwd(),
+    });
+    for (const w of loaded.warnings) log.warn(formatIssue(w));
     const config = loaded.config;
     const dataDir = options.dataDir ?? process.env.SCRIPTHUT_DATA_DIR ?? config.settings.data_dir;
     try {
       mkdirSync(dataDir, { recursive: true });
     } catch (e) {
-      throw new ScriptHutError('store_error', `cannot create data directory ${dataDir}: ${(e as Error).message}`, { cause: e });
+      throw new ScriptHutError(
+        'store_error',
+        `cannot create data directory ${dataDir}: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
     const lock = options.lock === false ? null : new EngineLock(dataDir);
     lock?.acquire();
@@ -172,7 +186,9 @@ export class Runtime implements ScriptHutRuntime {
         },
       });
       const sourcesCacheDir =
-        options.dataDir || process.env.SCRIPTHUT_DATA_DIR ? join(dataDir, 'sources') : config.settings.sources_cache_dir;
+        options.dataDir || process.env.SCRIPTHUT_DATA_DIR
+          ? join(dataDir, 'sources')
+          : config.settings.sources_cache_dir;
       const sources = new SourceCatalog(sourcesCacheDir);
       const priceBook = config.pricing
         ? createPriceBook({
@@ -185,11 +201,12 @@ export class Runtime implements ScriptHutRuntime {
           })
         : null;
       const source: ScriptHutRuntime['configSource'] =
-        loaded.source.kind === 'file' ? { kind: 'file', path: loaded.source.path } : { kind: 'default' };
+        loaded.source === 'file' ? { kind: 'file', path: loaded.path } : { kind: 'default' };
+      const text = loaded.source === 'file' ? await readFile(loaded.path, 'utf8') : DEFAULT_CONFIG_YAML;
       return new Runtime(
         config,
         source,
-        loaded.text ?? null,
+        text,
         dataDir,
         store,
         built,
@@ -247,13 +264,20 @@ export class Runtime implements ScriptHutRuntime {
 
   private builtBackend(name: string): BuiltBackend {
     const b = this.built.find((x) => x.config.name === name);
-    if (!b) throw notFound('backend', name, this.built.map((x) => x.config.name), 'scripthut backend list');
+    if (!b)
+      throw notFound(
+        'backend',
+        name,
+        this.built.map((x) => x.config.name),
+        'scripthut backend list',
+      );
     return b;
   }
 
   private backend(name: string): Backend {
     const b = this.builtBackend(name);
-    if (!b.backend) throw new ScriptHutError('backend_unavailable', `backend "${name}" is unavailable: ${b.error}`);
+    if (!b.backend)
+      throw new ScriptHutError('backend_unavailable', `backend "${name}" is unavailable: ${b.error}`);
     return b.backend;
   }
 
@@ -262,7 +286,8 @@ export class Runtime implements ScriptHutRuntime {
     return {
       name: b.config.name,
       type: b.config.type,
-      maxConcurrent: b.backend?.maxConcurrent ?? ('max_concurrent' in b.config ? (b.config.max_concurrent ?? 0) : 0),
+      maxConcurrent:
+        b.backend?.maxConcurrent ?? ('max_concurrent' in b.config ? (b.config.max_concurrent ?? 0) : 0),
       health: b.backend
         ? b.backend.health()
         : { connected: false, lastError: b.error, endpoint: b.config.type },
@@ -307,7 +332,13 @@ export class Runtime implements ScriptHutRuntime {
 
   private async prepareWorkflow(name: string, options: RunOptions): Promise<PreparedRun> {
     const wf = this.config.workflows.find((w) => w.name === name);
-    if (!wf) throw notFound('workflow', name, this.config.workflows.map((w) => w.name), 'scripthut workflow list');
+    if (!wf)
+      throw notFound(
+        'workflow',
+        name,
+        this.config.workflows.map((w) => w.name),
+        'scripthut workflow list',
+      );
     const backendName = options.backend ?? wf.backend;
     const runner = this.backend(backendName).commandRunner();
     let cwd: string | undefined;
@@ -325,7 +356,15 @@ export class Runtime implements ScriptHutRuntime {
     }
     const stdout = await runGeneratorCommand(runner, wf.command, {
       ...(cwd ? { cwd } : {}),
-      ...(git ? { env: { SCRIPTHUT_GIT_REPO: git.repo, SCRIPTHUT_GIT_BRANCH: git.branch, SCRIPTHUT_GIT_SHA: git.sha } } : {}),
+      ...(git
+        ? {
+            env: {
+              SCRIPTHUT_GIT_REPO: git.repo,
+              SCRIPTHUT_GIT_BRANCH: git.branch,
+              SCRIPTHUT_GIT_SHA: git.sha,
+            },
+          }
+        : {}),
       label: `workflow "${name}"`,
     });
     const parsed = this.parseTasks(stdout, `workflow "${name}"`);
@@ -343,7 +382,11 @@ export class Runtime implements ScriptHutRuntime {
 
   private async createFromPrepared(p: PreparedRun): Promise<RunSummary> {
     const backend = this.builtBackend(p.backendName);
-    if (!backend.backend) throw new ScriptHutError('backend_unavailable', `backend "${p.backendName}" is unavailable: ${backend.error}`);
+    if (!backend.backend)
+      throw new ScriptHutError(
+        'backend_unavailable',
+        `backend "${p.backendName}" is unavailable: ${backend.error}`,
+      );
     for (const w of p.warnings) this.log.warn(`${p.workflowName}: ${w.path}: ${w.message}`);
     const run = this.engine.createRun({
       workflowName: p.workflowName,
@@ -393,7 +436,13 @@ export class Runtime implements ScriptHutRuntime {
 
   private sourceConfig(name: string) {
     const s = this.config.sources.find((x) => x.name === name);
-    if (!s) throw notFound('source', name, this.config.sources.map((x) => x.name), 'scripthut source list');
+    if (!s)
+      throw notFound(
+        'source',
+        name,
+        this.config.sources.map((x) => x.name),
+        'scripthut source list',
+      );
     return s;
   }
 
@@ -439,12 +488,24 @@ export class Runtime implements ScriptHutRuntime {
     const s = this.sourceConfig(source);
     const backendName = options.backend ?? s.backend;
     const runner = this.backend(backendName).commandRunner();
-    const discovered = s.type === 'git' ? await this.sources.syncGit(s) : await this.sources.discoverPath(s, this.backend(s.backend).commandRunner());
+    const discovered =
+      s.type === 'git'
+        ? await this.sources.syncGit(s)
+        : await this.sources.discoverPath(s, this.backend(s.backend).commandRunner());
     const entry = discovered.files.find((f) => f.file === file);
     if (!entry) {
-      throw notFound('workflow file', file, discovered.files.map((f) => f.file), `scripthut source sync ${source}`);
+      throw notFound(
+        'workflow file',
+        file,
+        discovered.files.map((f) => f.file),
+        `scripthut source sync ${source}`,
+      );
     }
-    const stem = file.replace(/\.json$/, '').split('/').pop() ?? file;
+    const stem =
+      file
+        .replace(/\.json$/, '')
+        .split('/')
+        .pop() ?? file;
     if (s.type === 'git') {
       const text = await readFile(join(discovered.localDir!, file), 'utf8');
       const parsed = this.parseTasks(text, `${source}/${file}`);
@@ -494,7 +555,13 @@ export class Runtime implements ScriptHutRuntime {
 
   private projectConfig(name: string) {
     const p = this.config.projects.find((x) => x.name === name);
-    if (!p) throw notFound('project', name, this.config.projects.map((x) => x.name), 'scripthut project list');
+    if (!p)
+      throw notFound(
+        'project',
+        name,
+        this.config.projects.map((x) => x.name),
+        'scripthut project list',
+      );
     return p;
   }
 
@@ -536,11 +603,18 @@ export class Runtime implements ScriptHutRuntime {
     const p = this.projectConfig(project);
     const known = await this.listProjectWorkflows(project);
     if (!known.some((w) => w.file === file)) {
-      throw notFound('project workflow', file, known.map((w) => w.file!), `scripthut project list`);
+      throw notFound(
+        'project workflow',
+        file,
+        known.map((w) => w.file!),
+        `scripthut project list`,
+      );
     }
     const runner = this.backend(p.backend).commandRunner();
     const path = posix.join(p.path, file);
-    const text = await runGeneratorCommand(runner, `cat ${shellQuotePath(path)}`, { label: `project "${project}" ${file}` });
+    const text = await runGeneratorCommand(runner, `cat ${shellQuotePath(path)}`, {
+      label: `project "${project}" ${file}`,
+    });
     const parsed = this.parseTasks(text, `${project}/${file}`);
     const dir = posix.dirname(file);
     return {
@@ -555,7 +629,11 @@ export class Runtime implements ScriptHutRuntime {
     };
   }
 
-  async dryRunProjectWorkflow(project: string, file: string, options: RunOptions = {}): Promise<DryRunResult> {
+  async dryRunProjectWorkflow(
+    project: string,
+    file: string,
+    options: RunOptions = {},
+  ): Promise<DryRunResult> {
     return this.dryRunFrom(await this.prepareProject(project, file, options));
   }
 
@@ -584,7 +662,10 @@ export class Runtime implements ScriptHutRuntime {
         },
       ],
     };
-    const parsed = parseTaskDocument(doc, { knownEnvironments: this.knownEnvironments(), source: 'task run' });
+    const parsed = parseTaskDocument(doc, {
+      knownEnvironments: this.knownEnvironments(),
+      source: 'task run',
+    });
     this.builtBackend(input.backend);
     return this.createFromPrepared({
       workflowName: input.runName ?? `_adhoc/${id}`,
@@ -643,7 +724,12 @@ export class Runtime implements ScriptHutRuntime {
     this.engine.deleteRun(runId);
   }
 
-  async readTaskLog(runId: string, taskId: string, stream: 'stdout' | 'stderr', options: LogReadOptions = {}): Promise<LogChunk> {
+  async readTaskLog(
+    runId: string,
+    taskId: string,
+    stream: 'stdout' | 'stderr',
+    options: LogReadOptions = {},
+  ): Promise<LogChunk> {
     this.getTask(runId, taskId);
     return this.engine.readTaskLog(runId, taskId, stream, options);
   }
@@ -673,7 +759,10 @@ export class Runtime implements ScriptHutRuntime {
     const since = Date.now() - (query.recentHours ?? 12) * 3600_000;
     const rows: JobView[] = [];
     const owned = new Set<string>();
-    const runs = this.store.listRuns({ limit: 200, ...(query.backend ? { backend: query.backend } : {}) }).items;
+    const runs = this.store.listRuns({
+      limit: 200,
+      ...(query.backend ? { backend: query.backend } : {}),
+    }).items;
     for (const summary of runs) {
       const { run } = summary;
       const tasks = this.store.listTasks(run.id, {
@@ -738,21 +827,29 @@ export class Runtime implements ScriptHutRuntime {
 
   private estimateTasks(tasks: TaskSpec[], backend: Backend): CostEstimate {
     if (!this.priceBook) {
-      return { available: false, reason: 'pricing is not configured', upperBound: null, costedTasks: 0, uncostedTasks: tasks.length, currency: 'USD' };
+      return {
+        available: false,
+        reason: 'pricing is not configured',
+        upperBound: null,
+        costedTasks: 0,
+        uncostedTasks: tasks.length,
+        currency: 'USD',
+      };
     }
     const e = this.priceBook.estimate(
       tasks.map((t) => ({
         cpus: t.cpus,
         memoryMiB: t.memoryMiB,
-        runtimeSeconds: t.timeLimitSeconds,
-        partition: t.partition,
-        backendType: backend.type,
+        timeLimitSeconds: t.timeLimitSeconds,
+        partition: backend.type === 'ec2' ? t.partition : t.partition,
       })),
     );
+    const status = this.priceBook.status();
     return {
-      available: e.total !== null,
-      reason: e.reason ?? null,
-      upperBound: e.total,
+      available: e.upperBound !== null,
+      reason:
+        e.upperBound === null ? (status.reason ?? firstReason(e.reasons) ?? 'no task could be priced') : null,
+      upperBound: e.upperBound,
       costedTasks: e.costedTasks,
       uncostedTasks: e.uncostedTasks,
       currency: 'USD',
@@ -762,11 +859,25 @@ export class Runtime implements ScriptHutRuntime {
   async runCost(runId: string): Promise<RunCost> {
     const summary = this.getRun(runId);
     if (!this.priceBook) {
-      return { available: false, reason: 'pricing is not configured', total: null, costedTasks: 0, uncostedTasks: summary.total, currency: 'USD' };
+      return {
+        available: false,
+        reason: 'pricing is not configured',
+        total: null,
+        costedTasks: 0,
+        uncostedTasks: summary.total,
+        currency: 'USD',
+      };
     }
     const loaded = await this.priceBook.load();
     if (!loaded.ok) {
-      return { available: false, reason: loaded.reason, total: null, costedTasks: 0, uncostedTasks: summary.total, currency: 'USD' };
+      return {
+        available: false,
+        reason: loaded.reason,
+        total: null,
+        costedTasks: 0,
+        uncostedTasks: summary.total,
+        currency: 'USD',
+      };
     }
     const tasks = this.store.allTasks(runId);
     const r = this.priceBook.runCost(
@@ -775,27 +886,37 @@ export class Runtime implements ScriptHutRuntime {
         memoryMiB: t.spec.memoryMiB,
         partition: t.spec.partition,
         runtimeSeconds:
-          t.startedAt && t.finishedAt ? Math.max(0, (Date.parse(t.finishedAt) - Date.parse(t.startedAt)) / 1000) : null,
-        instanceType: typeof t.meta.instanceType === 'string' ? t.meta.instanceType : undefined,
+          t.startedAt && t.finishedAt
+            ? Math.max(0, (Date.parse(t.finishedAt) - Date.parse(t.startedAt)) / 1000)
+            : null,
+        ...(typeof t.meta.instanceType === 'string' ? { instanceType: t.meta.instanceType } : {}),
       })),
     );
     return {
-      available: true,
-      reason: r.reason ?? null,
-      total: r.total,
+      available: r.totalCost !== null,
+      reason: r.totalCost === null ? (firstReason(r.reasons) ?? 'no task could be priced') : null,
+      total: r.totalCost,
       costedTasks: r.costedTasks,
       uncostedTasks: r.uncostedTasks,
       currency: 'USD',
     };
   }
 
-  async estimateWorkflow(kind: WorkflowView['kind'], name: string, options: RunOptions = {}): Promise<CostEstimate> {
+  async estimateWorkflow(
+    kind: WorkflowView['kind'],
+    name: string,
+    options: RunOptions = {},
+  ): Promise<CostEstimate> {
     const dry =
       kind === 'workflow'
         ? await this.dryRunWorkflow(name, options)
         : kind === 'source'
           ? await this.dryRunSourceWorkflow(name.split('/')[0]!, name.split('/').slice(1).join('/'), options)
-          : await this.dryRunProjectWorkflow(name.split('/')[0]!, name.split('/').slice(1).join('/'), options);
+          : await this.dryRunProjectWorkflow(
+              name.split('/')[0]!,
+              name.split('/').slice(1).join('/'),
+              options,
+            );
     if (this.priceBook) await this.priceBook.load();
     return this.estimateTasks(
       dry.tasks.map((t) => t.task),
@@ -807,20 +928,36 @@ export class Runtime implements ScriptHutRuntime {
 
   configView(): { source: string; text: string | null; config: unknown } {
     return {
-      source: this.configSource.kind === 'file' ? this.configSource.path : 'embedded default (no scripthut.yaml found)',
-      text: this.configText,
+      source:
+        this.configSource.kind === 'file'
+          ? this.configSource.path
+          : 'embedded default (no scripthut.yaml found)',
+      text: this.redactText(this.configText),
       config: redactConfig(this.config),
     };
   }
 
+  private redactText(text: string | null): string | null {
+    const token = this.config.settings.auth_token;
+    return text && token ? text.split(token).join('***') : text;
+  }
+
   validateConfigText(text: string): { issues: Issue[]; warnings: Issue[] } {
-    const r = validateConfigText(text, this.configSource.kind === 'file' ? this.configSource.path : 'scripthut.yaml');
+    const r = validateConfigText(
+      text,
+      this.configSource.kind === 'file' ? this.configSource.path : 'scripthut.yaml',
+    );
     return { issues: r.issues, warnings: r.warnings };
   }
 
   async reloadConfig(): Promise<ConfigReloadResult> {
     if (this.configSource.kind !== 'file') {
-      return { applied: false, live: [], restart: [], issues: [{ path: '', message: 'running on the embedded default; there is no file to reload' }] };
+      return {
+        applied: false,
+        live: [],
+        restart: [],
+        issues: [{ path: '', message: 'running on the embedded default; there is no file to reload' }],
+      };
     }
     let loaded: Awaited<ReturnType<typeof loadConfig>>;
     try {
@@ -837,7 +974,7 @@ export class Runtime implements ScriptHutRuntime {
       pricing: this.config.pricing,
       settings: { ...loaded.config.settings, poll_interval: this.config.settings.poll_interval },
     };
-    this.configText = loaded.text ?? null;
+    this.configText = await readFile(this.configSource.path, 'utf8');
     return { applied: true, live: diff.live, restart: diff.restart, issues: [] };
   }
 

@@ -185,7 +185,10 @@ export interface ConfigReloadResult {
 export interface RuntimeEvents {
   on(event: 'task', listener: (e: { runId: string; task: TaskRecord; from: TaskState | null }) => void): this;
   on(event: 'run', listener: (e: { runId: string; summary: RunSummary }) => void): this;
-  on(event: 'poll', listener: (e: { backend: string; at: string; durationMs: number; error: string | null }) => void): this;
+  on(
+    event: 'poll',
+    listener: (e: { backend: string; at: string; durationMs: number; error: string | null }) => void,
+  ): this;
   on(event: 'run-created', listener: (e: { run: RunRecord }) => void): this;
   on(event: 'run-deleted', listener: (e: { runId: string }) => void): this;
   off(event: string, listener: (...args: never[]) => void): this;
@@ -197,7 +200,14 @@ export interface ScriptHutRuntime {
   readonly dataDir: string;
   readonly events: RuntimeEvents;
   /** `settings` of the loaded config (server host/port, filter_user, poll interval...). */
-  readonly settings: { server_host: string; server_port: number; poll_interval: number; filter_user: string | null; auth_token?: string | null; data_dir: string };
+  readonly settings: {
+    server_host: string;
+    server_port: number;
+    poll_interval: number;
+    filter_user: string | null;
+    auth_token?: string | null;
+    data_dir: string;
+  };
 
   start(): Promise<void>;
   close(): Promise<void>;
@@ -229,7 +239,12 @@ export interface ScriptHutRuntime {
   cancelRun(runId: string): Promise<RunSummary>;
   rerunRun(runId: string, mode: 'all' | 'failed'): Promise<RunSummary>;
   deleteRun(runId: string): void;
-  readTaskLog(runId: string, taskId: string, stream: 'stdout' | 'stderr', options?: LogReadOptions): Promise<LogChunk>;
+  readTaskLog(
+    runId: string,
+    taskId: string,
+    stream: 'stdout' | 'stderr',
+    options?: LogReadOptions,
+  ): Promise<LogChunk>;
 
   listJobs(query?: JobQuery): JobView[];
 
