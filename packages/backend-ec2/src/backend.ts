@@ -34,7 +34,6 @@ import {
 } from '@scripthut/core';
 import {
   containerEnvAndDir,
-  effectiveTimeLimit,
   instanceTags,
   instanceTypeFor,
   renderTaskScript,

@@ -11,6 +11,7 @@ export {
   type Ec2BackendOptions,
   type Ec2Logger,
 } from './backend.js';
+export { EC2_IAM_TEMPLATE } from './cfn-template.js';
 export { type EphemeralKey, generateEphemeralKey } from './keys.js';
 export {
   CONTAINER_SCRIPT_PATH,
@@ -30,6 +31,14 @@ export {
 } from './mapping.js';
 export { type AwsErrorKind, classifyAwsError, type RetryPolicy } from './retry.js';
 export { InstanceSession, type RemoteRange, type SessionDeps } from './session.js';
+export {
+  AL2023_AMI_PARAMETER,
+  addBackendToConfigText,
+  backupStamp,
+  type SetupAwsEc2Options,
+  type SetupAwsEc2Result,
+  setupAwsEc2,
+} from './setup.js';
 export {
   connectTcp,
   freePort,
