@@ -77,14 +77,14 @@ describe('submit', () => {
     expect(ud).toContain('--gpus all');
     expect(ud).toContain('-e SCRIPTHUT_TASK_ID=train');
     // The stored script lists env names only.
-    expect(o!.ok && o.script).toContain('# Environment delivered by the backend');
+    expect(o?.ok && o.script).toContain('# Environment delivered by the backend');
   });
 
   it('keeps secrets out of the stored script but delivers them in the user-data', async () => {
     const b = make();
     const req = request({}, { env: { API_TOKEN: 's3cr3t-value' }, secretEnvNames: ['API_TOKEN'] });
     const [o] = await b.submit([req]);
-    expect(o!.ok && o.script).not.toContain('s3cr3t-value');
+    expect(o?.ok && o.script).not.toContain('s3cr3t-value');
     expect(b.renderScript(req)).not.toContain('s3cr3t-value');
     expect(Buffer.from(fake.runInputs[0]!.UserData!, 'base64').toString()).toContain(
       '-e API_TOKEN=s3cr3t-value',
@@ -127,7 +127,7 @@ describe('submit', () => {
     const [g] = await d.submit([request()]);
     expect(g).toMatchObject({ ok: false, transient: true });
     expect(!g!.ok && g!.error).toMatch(/InsufficientInstanceCapacity/);
-    expect(fake.calls.RunInstances).toBe(before + 1); // not hammered: the engine retries later
+    expect(fake.calls.RunInstances).toBe((before ?? 0) + 1); // not hammered: the engine retries later
   });
 
   it('reports maxConcurrent = min(max_concurrent, max_instances) and never fails past max_instances', async () => {
