@@ -57,5 +57,6 @@ export {
   pbsPath,
   renderPbsScript,
   ScriptRenderError,
+  SIGNAL_TRAPS,
   TAG_RE,
 } from './script.js';

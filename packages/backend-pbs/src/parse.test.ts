@@ -201,8 +201,10 @@ describe('PBS Pro -F json and Torque XML', () => {
       finishedAt: '2020-05-12T15:27:16.000Z',
     });
     expect(pbsJobStatus(recs[1]!)).toMatchObject({ state: 'running', final: false });
-    // A job that is exiting but has left its marker is settled by the marker.
-    expect(pbsJobStatus(recs[1]!, 0)).toMatchObject({ state: 'completed', exitCode: 0, final: true });
+    // A marker never overrides a job the scheduler still shows running (a killed job may leave one).
+    expect(pbsJobStatus(recs[1]!, 0)).toMatchObject({ state: 'running', final: false });
+    recs[0]!.attrs.exit_status = '';
+    expect(pbsJobStatus(recs[0]!, 5)).toMatchObject({ state: 'failed', exitCode: 5, final: true });
     expect(parseQstatJobs(xml)).toHaveLength(2);
   });
 });

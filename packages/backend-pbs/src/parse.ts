@@ -275,7 +275,7 @@ export function finishedVerdict(
 
 /**
  * Turn one job record into a status. `marker` is the exit code the job script left in its marker
- * file, if read: it settles a job that is exiting (E) before the scheduler has an exit status.
+ * file, if read: it is used only for a finished job whose record has no exit status.
  */
 export function pbsJobStatus(record: PbsJobRecord, marker?: number): JobStatus {
   const letter = (attr(record, 'job_state') ?? '').trim();
@@ -283,18 +283,8 @@ export function pbsJobStatus(record: PbsJobRecord, marker?: number): JobStatus {
   const node = execHosts(attr(record, 'exec_host'));
   const active = mapActiveState(letter, record);
   if (active) {
-    if (marker !== undefined && active.state === 'running') {
-      return {
-        jobId: record.id,
-        state: marker === 0 ? 'completed' : 'failed',
-        exitCode: marker,
-        reason: marker === 0 ? null : `exit code ${marker}`,
-        startedAt,
-        node,
-        rawState: letter,
-        final: true,
-      };
-    }
+    // A marker of a job the scheduler still shows as running/exiting is not trusted: a job killed
+    // by a signal (walltime, qdel) can leave one behind. The finished record settles it.
     return {
       jobId: record.id,
       state: active.state,

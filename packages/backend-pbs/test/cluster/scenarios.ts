@@ -48,6 +48,8 @@ export function pbsScenarios(flavour: PbsFlavour): void {
   });
 
   afterAll(async () => {
+    // Never leave simulated jobs (and their runner processes) behind, even when a test failed.
+    await observer?.exec('node "$HOME/bin/pbs-sim.mjs" __drain').catch(() => undefined);
     await observer?.exec(`rm -rf "$HOME"/scripthut-test-logs/${RUN}-${flavour}`).catch(() => undefined);
     await ssh?.close();
     await observer?.close();

@@ -18,6 +18,7 @@ import {
   rmSync,
   statSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -340,7 +341,7 @@ function jobXml(j) {
 // ---------------------------------------------------------------------------------------------
 
 function fail(msg, code) {
-  process.stderr.write(`${msg}\n`);
+  writeSync(2, `${msg}\n`);
   process.exit(code);
 }
 
@@ -705,6 +706,7 @@ async function runJob(num) {
 
 function qdel(args) {
   const ids = args.filter((a) => !a.startsWith('-'));
+  if (!ids.length && args.includes('--')) process.exit(0);
   if (!ids.length) fail('usage: qdel [-W force|suppress_email=X] [-x] job_identifier...', 2);
   let rc = 0;
   for (const arg of ids) {
@@ -737,7 +739,7 @@ function qdel(args) {
       rc = err[1];
     }
   }
-  process.exit(rc);
+  process.exitCode = rc; // not process.exit(): it would cut piped stdout short
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -962,7 +964,7 @@ function qstat(args) {
   }
   process.stdout.write(out);
   if (errors.length) process.stderr.write(`${errors.join('\n')}\n`);
-  process.exit(rc);
+  process.exitCode = rc; // not process.exit(): it would cut piped stdout short
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1043,6 +1045,15 @@ switch (cmd) {
   case 'pbsnodes':
     if (!rest.includes('-a')) fail('pbsnodes: only -a is simulated', 2);
     pbsnodes();
+    break;
+  case '__drain':
+    // Test teardown: delete every job that has not finished (their runners then exit).
+    qdel(
+      allJobs()
+        .filter((j) => !finished(j))
+        .map((j) => j.id)
+        .concat('--'),
+    );
     break;
   case '__run':
     await runJob(Number(rest[0]));
