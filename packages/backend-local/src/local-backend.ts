@@ -149,7 +149,7 @@ export class LocalBackend implements Backend {
   }
 
   /** Path of a spool file of a job. */
-  spoolPath(jobId: string, ext: 'sh' | 'json' | 'rc'): string {
+  spoolPath(jobId: string, ext: 'sh' | 'json' | 'rc' | 'abandoned'): string {
     return join(this.spoolDir, `${jobId}.${ext}`);
   }
 
@@ -405,6 +405,14 @@ export class LocalBackend implements Backend {
     if (wanted.size === 0) return found;
     for (const jobId of this.spoolJobIds()) {
       const record = this.readRecord(jobId);
+      // A record without a pid and without an exit marker was written by a control plane that died
+      // before starting the process: the job never existed. Retire it so the task is submitted again.
+      if (record && wanted.has(record.tag) && record.pid === null && !this.readExit(jobId)) {
+        try {
+          renameSync(this.spoolPath(jobId, 'json'), this.spoolPath(jobId, 'abandoned'));
+        } catch {}
+        continue;
+      }
       if (record && wanted.has(record.tag)) {
         const previous = found.get(record.tag);
         // The same tag twice (should not happen): prefer the later submission.

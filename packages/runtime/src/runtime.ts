@@ -46,7 +46,7 @@ import {
 import { createPriceBook, type PriceBook } from '@scripthut/pricing';
 import { openSqliteStore } from '@scripthut/store';
 import { type BuiltBackend, buildBackends } from './backends.js';
-import { prepareClone, runGeneratorCommand } from './generator.js';
+import { generateTasks, prepareClone, runGeneratorCommand } from './generator.js';
 import { EngineLock } from './lock.js';
 import { type DiscoveredSource, SourceCatalog } from './sources.js';
 import type {
@@ -354,20 +354,24 @@ export class Runtime implements ScriptHutRuntime {
       cwd = clone.path;
       git = { repo: wf.git.repo, branch: wf.git.branch, sha: clone.sha, cloneDir: clone.path };
     }
-    const stdout = await runGeneratorCommand(runner, wf.command, {
-      ...(cwd ? { cwd } : {}),
-      ...(git
-        ? {
-            env: {
-              SCRIPTHUT_GIT_REPO: git.repo,
-              SCRIPTHUT_GIT_BRANCH: git.branch,
-              SCRIPTHUT_GIT_SHA: git.sha,
-            },
-          }
-        : {}),
-      label: `workflow "${name}"`,
-    });
-    const parsed = this.parseTasks(stdout, `workflow "${name}"`);
+    const parsed = await generateTasks(
+      runner,
+      wf.command,
+      {
+        ...(cwd ? { cwd } : {}),
+        ...(git
+          ? {
+              env: {
+                SCRIPTHUT_GIT_REPO: git.repo,
+                SCRIPTHUT_GIT_BRANCH: git.branch,
+                SCRIPTHUT_GIT_SHA: git.sha,
+              },
+            }
+          : {}),
+        label: `workflow "${name}"`,
+      },
+      (stdout) => this.parseTasks(stdout, `workflow "${name}"`),
+    );
     return {
       workflowName: wf.name,
       backendName,
@@ -515,6 +519,8 @@ export class Runtime implements ScriptHutRuntime {
         deployKey: s.deploy_key ?? null,
         cloneDir: s.clone_dir,
         postclone: s.postclone ?? null,
+        // Clone exactly the commit the workflow file was read from.
+        commit: discovered.commit,
       });
       return {
         workflowName: `${source}/${stem}`,
@@ -527,7 +533,9 @@ export class Runtime implements ScriptHutRuntime {
         warnings: parsed.warnings,
       };
     }
-    const text = await runGeneratorCommand(runner, `cat ${shellQuotePath(posix.join(s.path, file))}`, {
+    // The file lives on the source's own backend, whichever backend the run goes to.
+    const sourceRunner = this.backend(s.backend).commandRunner();
+    const text = await runGeneratorCommand(sourceRunner, `cat ${shellQuotePath(posix.join(s.path, file))}`, {
       label: `source "${source}" file ${file}`,
     });
     const parsed = this.parseTasks(text, `${source}/${file}`);
