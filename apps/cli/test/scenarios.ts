@@ -107,6 +107,11 @@ export const schemas = {
   backendDetail: z.object({ name: z.string(), commandLog: z.array(z.unknown()) }),
 };
 
+/** Failure message: everything the command printed. */
+export function explain(r: CliResult): string {
+  return `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
+}
+
 /** Parse stdout as exactly one JSON document and validate it. */
 export function json<T>(r: CliResult, schema: z.ZodType<T>): T {
   return schema.parse(JSON.parse(r.stdout));
@@ -115,7 +120,7 @@ export function json<T>(r: CliResult, schema: z.ZodType<T>): T {
 export type Mode = 'in-process' | 'server';
 
 export interface ModeSetup {
-  /** Extra CLI args (e.g. --server URL). */
+  /** CLI args put before the command (global flags, e.g. --server URL). */
   args: string[];
   /** Extra env for the subprocess. */
   env: NodeJS.ProcessEnv;
@@ -130,7 +135,11 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
     const ids: Record<string, string> = {};
 
     const run = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) =>
-      cli([...args, ...env.args], { cwd: tmp, env: { ...env.env, ...extraEnv } });
+      cli([...env.args, ...args], {
+        cwd: tmp,
+        // a data dir inside tmp even in server mode: a command that wrongly ran in-process never touches $HOME
+        env: { SCRIPTHUT_DATA_DIR: join(tmp, 'data'), ...env.env, ...extraEnv },
+      });
     const golden = (name: string, r: CliResult) => expectGolden(name, normalise(r.stdout, tmp));
 
     beforeAll(async () => {
@@ -147,7 +156,7 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
 
     it('backend list', async () => {
       const human = await run(['backend', 'list']);
-      expect(human.code, human.stderr).toBe(0);
+      expect(human.code, explain(human)).toBe(0);
       golden('backend-list', human);
       const doc = json(await run(['backend', 'list', '--json']), schemas.backends);
       expect(doc.map((b) => b.name)).toEqual(['local']);
@@ -155,7 +164,7 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
 
     it('backend status local', async () => {
       const r = await run(['backend', 'status', 'local', '--json']);
-      expect(r.code, r.stderr).toBe(0);
+      expect(r.code, explain(r)).toBe(0);
       expect(json(r, schemas.backendDetail).name).toBe('local');
       const missing = await run(['backend', 'status', 'nope']);
       expect(missing.code).toBe(4);
@@ -164,7 +173,7 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
 
     it('workflow list', async () => {
       const human = await run(['workflow', 'list']);
-      expect(human.code, human.stderr).toBe(0);
+      expect(human.code, explain(human)).toBe(0);
       golden('workflow-list', human);
       const doc = json(await run(['workflow', 'list', '--json']), schemas.workflows);
       expect(doc.map((w) => w.name)).toEqual(['ok', 'fails']);
@@ -172,7 +181,7 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
 
     it('workflow dry-run ok', async () => {
       const human = await run(['workflow', 'dry-run', 'ok']);
-      expect(human.code, human.stderr).toBe(0);
+      expect(human.code, explain(human)).toBe(0);
       golden('workflow-dry-run', human);
       const doc = json(await run(['workflow', 'dry-run', 'ok', '--json']), schemas.dryRun);
       expect(doc.tasks.map((t) => t.task.id)).toEqual(['hello', 'bye']);
@@ -191,7 +200,7 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
 
     it('workflow run ok --watch: exit 0, final view on stdout, progress on stderr', async () => {
       const r = await run(['workflow', 'run', 'ok', '--watch', '--interval', '0.3']);
-      expect(r.code, r.stderr).toBe(0);
+      expect(r.code, explain(r)).toBe(0);
       expect(r.stderr).toMatch(/Started run [0-9a-f]{8} \(ok on local, 2 tasks\)/);
       expect(r.stderr).toMatch(/\] run [0-9a-f]{8} {2}completed {2}2\/2 {2}2 completed/);
       golden('workflow-run-ok-watch', r);
@@ -201,7 +210,7 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
 
     it('workflow run fails --watch --json: exit 5, one JSON document', async () => {
       const r = await run(['workflow', 'run', 'fails', '--watch', '--interval', '0.3', '--json']);
-      expect(r.code, r.stderr).toBe(5);
+      expect(r.code, explain(r)).toBe(5);
       const doc = json(r, schemas.runView);
       expect(doc.status).toBe('failed');
       expect(Object.fromEntries(doc.tasks.map((t) => [t.spec.id, t.state]))).toEqual({
@@ -214,7 +223,7 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
 
     it('run list', async () => {
       const human = await run(['run', 'list']);
-      expect(human.code, human.stderr).toBe(0);
+      expect(human.code, explain(human)).toBe(0);
       golden('run-list', human);
       const doc = json(await run(['run', 'list', '--json', '--status', 'failed']), schemas.runList);
       expect(doc.items.map((i) => i.run.id)).toEqual([ids.fails]);
@@ -222,10 +231,10 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
 
     it('run view (ok and failed) and an unknown run', async () => {
       const ok = await run(['run', 'view', ids.ok as string]);
-      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.code, explain(ok)).toBe(0);
       golden('run-view-ok', ok);
       const failed = await run(['run', 'view', ids.fails as string]);
-      expect(failed.code, failed.stderr).toBe(0);
+      expect(failed.code, explain(failed)).toBe(0);
       golden('run-view-failed', failed);
       const doc = json(await run(['run', 'view', ids.ok as string, '--json']), schemas.runView);
       expect(doc.tasks.every((t) => t.exitCode === 0)).toBe(true);
@@ -236,7 +245,7 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
 
     it('run logs: stdout, --stderr, --tail, --json, unknown task', async () => {
       const out = await run(['run', 'logs', ids.ok as string, 'hello']);
-      expect(out.code, out.stderr).toBe(0);
+      expect(out.code, explain(out)).toBe(0);
       expect(out.stdout).toContain('hello\n');
       expect(out.stdout).not.toContain('oops');
       const err = await run(['run', 'logs', ids.ok as string, 'hello', '--stderr']);
@@ -260,7 +269,7 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
         '0.3',
         '--json',
       ]);
-      expect(r.code, r.stderr).toBe(5);
+      expect(r.code, explain(r)).toBe(5);
       const doc = json(r, schemas.runView);
       // completed tasks are kept (not run again); the failed one and its dependent run again
       expect(Object.fromEntries(doc.tasks.map((t) => [t.spec.id, t.state]))).toEqual({
@@ -297,7 +306,7 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
         'printenv',
         'GREETING',
       ]);
-      expect(r.code, r.stderr).toBe(0);
+      expect(r.code, explain(r)).toBe(0);
       const id = /Run ([0-9a-f]{8})/.exec(r.stdout)?.[1] as string;
       const log = await run(['run', 'logs', id, 'greet']);
       expect(log.stdout).toContain('hi there\n');
@@ -317,7 +326,7 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
         '$HOME;',
         'x',
       ]);
-      expect(literal.code, literal.stderr).toBe(0);
+      expect(literal.code, explain(literal)).toBe(0);
       const litLog = await run(['run', 'logs', json(literal, schemas.runView).run.id, 'lit']);
       expect(litLog.stdout).toContain('$HOME; x\n');
 
@@ -326,7 +335,7 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
         schemas.runSummary,
       );
       const cancelled = await run(['run', 'cancel', started.run.id, '--json']);
-      expect(cancelled.code, cancelled.stderr).toBe(0);
+      expect(cancelled.code, explain(cancelled)).toBe(0);
       const watched = await run([
         'run',
         'watch',
@@ -336,20 +345,20 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
         '0.3',
         '--json',
       ]);
-      expect(watched.code, watched.stderr).toBe(5);
+      expect(watched.code, explain(watched)).toBe(5);
       expect(json(watched, schemas.runView).status).toBe('cancelled');
     });
 
     it('jobs --json', async () => {
       const r = await run(['jobs', '--json']);
-      expect(r.code, r.stderr).toBe(0);
+      expect(r.code, explain(r)).toBe(0);
       const jobs = json(r, schemas.jobs);
       expect(jobs.every((j) => j.backend === 'local')).toBe(true);
     });
 
     it('cost: workflow estimate and run cost (no pricing configured)', async () => {
       const est = await run(['cost', 'ok']);
-      expect(est.code, est.stderr).toBe(0);
+      expect(est.code, explain(est)).toBe(0);
       golden('cost-workflow', est);
       json(await run(['cost', 'ok', '--json']), schemas.estimate);
       const rc = await run(['cost', '--run', ids.ok as string, '--json']);
@@ -359,7 +368,7 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
 
     it('config check: valid and invalid files', async () => {
       const ok = await run(['config', 'check']);
-      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.code, explain(ok)).toBe(0);
       golden('config-check-ok', ok);
       writeFileSync(
         join(tmp, 'bad.yaml'),

@@ -4,11 +4,15 @@ import { reportStartedRun } from '../../watch.js';
 export default command({
   meta: {
     name: 'rerun',
-    description: 'Start a new run with the same tasks (or only the failed ones and what depends on them)',
+    description:
+      'Start a new run with the same tasks (or, with --failed-only, only the ones that did not complete)',
   },
   args: {
     id: { type: 'positional', description: 'Run id' },
-    'failed-only': { type: 'boolean', description: 'Only rerun failed/cancelled tasks and their dependents' },
+    'failed-only': {
+      type: 'boolean',
+      description: 'Keep completed tasks; run only the failed, cancelled and never-run ones again',
+    },
     watch: {
       type: 'boolean',
       alias: 'w',
