@@ -57,6 +57,5 @@ export {
   pbsPath,
   renderPbsScript,
   ScriptRenderError,
-  SIGNAL_TRAPS,
   TAG_RE,
 } from './script.js';

@@ -1,6 +1,6 @@
 import type { SubmitRequest, TaskSpec } from '@scripthut/core';
 import { describe, expect, it } from 'vitest';
-import { pbsDirectives, renderPbsScript, ScriptRenderError, SIGNAL_TRAPS } from './script.js';
+import { pbsDirectives, renderPbsScript, ScriptRenderError } from './script.js';
 
 function request(task: Partial<TaskSpec> = {}): SubmitRequest {
   const spec: TaskSpec = {
@@ -80,7 +80,7 @@ describe('PBS directives', () => {
     expect(script.startsWith('#!/bin/bash -l\n#PBS -N sh0a1b2c3d01\n')).toBe(true);
     expect(script).toContain('#PBS -o "/data/my logs/o.txt"');
     expect(script).toContain('"$HOME"/.m/sh0a1b2c3d01.rc');
-    expect(script).toContain(SIGNAL_TRAPS);
+    expect(script).toContain("trap 'trap - EXIT; exit 143' TERM");
     expect(() => pbsDirectives(request({ partition: 'q; rm -rf ~' }), { flavour: 'pro' })).toThrow(
       ScriptRenderError,
     );

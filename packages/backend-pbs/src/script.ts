@@ -75,19 +75,6 @@ export function pbsDirectives(request: SubmitRequest, options: PbsScriptOptions)
   return lines;
 }
 
-/**
- * Signal traps placed before the shared body's EXIT trap. Bash runs an EXIT trap with `$?` = 0 when
- * a fatal signal kills it, so without these a job that PBS kills (walltime, `qdel`: SIGTERM to the
- * whole session) would leave a `0` marker and look successful. A signalled job leaves no marker;
- * its verdict comes from qstat (Exit_status 271 / -29, used walltime).
- */
-export const SIGNAL_TRAPS = [
-  '# A job killed by PBS (walltime, qdel) leaves no exit marker: qstat has its verdict.',
-  "trap 'trap - EXIT; exit 143' TERM",
-  "trap 'trap - EXIT; exit 129' HUP",
-  "trap 'trap - EXIT; exit 130' INT",
-].join('\n');
-
 /** The complete job script of a request (shebang, directives, shared body with exit marker). */
 export function renderPbsScript(request: SubmitRequest, options: PbsScriptOptions): string {
   const directives = pbsDirectives(request, options);
@@ -101,7 +88,6 @@ export function renderPbsScript(request: SubmitRequest, options: PbsScriptOption
       secretEnvNames: request.secretEnvNames,
       extraInit: request.extraInit,
       exitMarkerPath: options.exitMarkerPath ?? null,
-      preamble: options.exitMarkerPath ? SIGNAL_TRAPS : undefined,
       loginShell: options.loginShell ?? false,
       directives,
     });

@@ -62,7 +62,14 @@ export function buildScriptBody(o: ScriptBodyOptions): string {
   if (marker) {
     // An EXIT trap writes the exit code even when the command leaves early (`exit 3`, `set -e`).
     // It never overwrites a marker that is already there (a cancel writes its own first).
+    // A job killed by a signal (walltime, scancel/qdel) leaves NO marker: the scheduler has the
+    // verdict. Without these traps bash would run the EXIT trap with `$?` = 0 after a SIGTERM.
     const q = shellQuotePath(marker);
+    lines.push(
+      "trap 'trap - EXIT; exit 143' TERM",
+      "trap 'trap - EXIT; exit 129' HUP",
+      "trap 'trap - EXIT; exit 130' INT",
+    );
     lines.push(`__SCRIPTHUT_MARKER=${q}`, 'readonly __SCRIPTHUT_MARKER');
     lines.push(
       `trap '__scripthut_rc=$?; [ -e "$__SCRIPTHUT_MARKER" ] || { mkdir -p "$(dirname "$__SCRIPTHUT_MARKER")" 2>/dev/null; echo "$__scripthut_rc" > "$__SCRIPTHUT_MARKER.tmp" && mv -f "$__SCRIPTHUT_MARKER.tmp" "$__SCRIPTHUT_MARKER"; }' EXIT`,
