@@ -13,8 +13,9 @@ import {
   isFinalStatus,
   progressText,
   styleState,
+  truncate,
 } from './format.js';
-import type { Sink, Styles } from './output.js';
+import { type Sink, type Styles, stripAnsi, visibleWidth } from './output.js';
 import { type RunLike, renderRunView } from './render.js';
 
 /** One progress line (no trailing newline). */
@@ -61,7 +62,11 @@ export class ProgressView {
 
   update(s: RunSummary): void {
     if (this.sink.isTTY) {
-      const line = progressLine(s, this.style, { bar: true, elapsedMs: Date.now() - this.started });
+      // never wider than the terminal: a wrapped line cannot be redrawn with \r
+      const width = (this.sink.columns ?? 0) - 1;
+      let line = progressLine(s, this.style, { bar: true, elapsedMs: Date.now() - this.started });
+      if (width > 0 && visibleWidth(line) > width) line = progressLine(s, this.style);
+      if (width > 0 && visibleWidth(line) > width) line = truncate(stripAnsi(line), width);
       this.sink.write(`\r\x1b[2K${line}`);
       this.drawn = true;
       return;

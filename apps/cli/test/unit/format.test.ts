@@ -95,3 +95,24 @@ describe('progress view', () => {
     expect(progressBar(running.counts, 2, 10, plain)).toBe('[█████▒▒▒▒▒]');
   });
 });
+
+describe('progress view width', () => {
+  it('never writes a line wider than the terminal', () => {
+    const s = summarize('r1', [
+      task('r1', 0, 'a', 'completed'),
+      task('r1', 1, 'b', 'running'),
+      task('r1', 2, 'c', 'pending'),
+    ]);
+    const sink = { ...buffer(true), columns: 30 };
+    const chunks: string[] = [];
+    sink.write = (t: string) => {
+      chunks.push(t);
+      return true;
+    };
+    const view = new ProgressView(sink, makeStyles(true));
+    view.update(s);
+    const line = stripAnsi(chunks.join('').replace('\r\x1b[2K', ''));
+    expect([...line].length).toBeLessThanOrEqual(29);
+    expect(line.startsWith('run r1  running  1/3')).toBe(true);
+  });
+});
