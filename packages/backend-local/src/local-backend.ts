@@ -325,7 +325,7 @@ export class LocalBackend implements Backend {
       ...base,
       state: 'failed',
       rawState: `EXITED ${exit.code}`,
-      reason: exit.code === 97 ? 'cannot cd into the working directory' : `exit code ${exit.code}`,
+      reason: exit.code === 97 ? 'cannot cd into the working directory' : null,
     };
   }
 
