@@ -3,15 +3,19 @@
  * machine-readable answers. Every interpolated value goes through `shellQuote`/`shellQuotePath`;
  * job scripts travel in quoted heredocs (`withHeredoc`), so nothing inside them is expanded.
  */
-import { shellQuote, shellQuotePath, withHeredoc } from '@scripthut/core';
+import { shellQuote, withHeredoc } from '@scripthut/core';
+import {
+  diskUsageCommand,
+  markerLoop,
+  parseSubmitAnswerLine,
+  type SubmitItem,
+  type SubmitLine,
+  submitAnswerLine,
+  submitPreamble,
+} from '@scripthut/ssh';
 import { isValidPbsJobId, type PbsFlavour } from './parse.js';
 
-/** One job script to submit. */
-export interface SubmitItem {
-  /** Position in the batch (echoed back in the answer). */
-  index: number;
-  script: string;
-}
+export type { SubmitItem, SubmitLine };
 
 /**
  * The batch-submission program: creates all log directories and the marker directory, then runs
@@ -23,43 +27,22 @@ export function buildSubmitProgram(
   dirs: readonly string[],
   markerDir: string,
 ): string {
-  const lines: string[] = ['set -u', 'cd "$HOME" || exit 90', `M=${shellQuotePath(markerDir)}`];
-  const uniqueDirs = [...new Set(dirs)].filter(Boolean);
-  lines.push(
-    `mkdir -p -- ${[...uniqueDirs.map(shellQuotePath), '"$M"'].join(' ')} 2>/dev/null; printf 'D\\t%s\\n' "$?"`,
-  );
-  lines.push(`find "$M" -maxdepth 1 -name '*.rc' -mtime +14 -delete 2>/dev/null`);
-  lines.push('T=$(mktemp -d 2>/dev/null || { d="/tmp/scripthut-qsub.$$"; mkdir -p "$d" && echo "$d"; })');
-  lines.push(`trap 'rm -rf "$T"' EXIT`);
+  const lines = submitPreamble(dirs, markerDir, 'cd "$HOME" || exit 90', 'scripthut-qsub');
   for (const item of items) {
     lines.push(`# --- task ${item.index} ---`);
     lines.push(withHeredoc('qsub >"$T/o" 2>"$T/e"', item.script));
-    lines.push(
-      `printf 'S\\t%s\\t%s\\t%s\\t%s\\n' ${item.index} "$?" "$(base64 <"$T/o" | tr -d '\\n')" "$(base64 <"$T/e" | tr -d '\\n')"`,
-    );
+    lines.push(submitAnswerLine(item.index, '"$?"'));
   }
   return `${lines.join('\n')}\n`;
 }
-
-/** Answer of one task in the submission program. */
-export interface SubmitLine {
-  index: number;
-  rc: number;
-  stdout: string;
-  stderr: string;
-}
-
-const b64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString('utf8');
 
 /** Parse the `S` lines of the submission program (anything else is ignored). */
 export function parseSubmitAnswer(stdout: string): Map<number, SubmitLine> {
   const out = new Map<number, SubmitLine>();
   for (const line of stdout.split('\n')) {
     const f = line.replace(/\r$/, '').split('\t');
-    if (f[0] === 'S' && f.length === 5 && /^\d+$/.test(f[1]!) && /^\d+$/.test(f[2]!)) {
-      const index = Number(f[1]);
-      out.set(index, { index, rc: Number(f[2]), stdout: b64(f[3]), stderr: b64(f[4]) });
-    }
+    const task = parseSubmitAnswerLine(f);
+    if (task) out.set(task.index, task);
   }
   return out;
 }
@@ -104,40 +87,6 @@ export function buildStatusProgram(
   return `${lines.join('\n')}\n`;
 }
 
-/** `cd markerDir && for f in <tag>.rc ...; do [ -f "$f" ] && printf '%s %s\n' <tag> <code>; done`. */
-export function markerLoop(markerDir: string, tags: readonly string[]): string {
-  if (!tags.length) return 'true';
-  const files = tags.map((t) => shellQuote(`${t}.rc`)).join(' ');
-  return `(cd ${shellQuotePath(markerDir)} 2>/dev/null && for f in ${files}; do [ -f "$f" ] && printf '%s %s\\n' "\${f%.rc}" "$(head -c 32 "$f" | tr -d '\\n')"; done); true`;
-}
-
-/** Parse `<tag> <code>` marker lines into tag → exit code. */
-export function parseMarkers(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const m = /^(\S+) (-?\d+)\s*$/.exec(line);
-    if (m) out.set(m[1]!, Number(m[2]));
-  }
-  return out;
-}
-
-/** Split `@@name` sections. */
-export function splitSections(stdout: string): Map<string, string> {
-  const out = new Map<string, string>();
-  let current: string | null = null;
-  let buf: string[] = [];
-  for (const line of stdout.split('\n')) {
-    const m = /^@@(\w+)$/.exec(line);
-    if (m) {
-      if (current) out.set(current, buf.join('\n'));
-      current = m[1]!;
-      buf = [];
-    } else if (current) buf.push(line);
-  }
-  if (current) out.set(current, buf.join('\n'));
-  return out;
-}
-
 /** qstat/qdel messages that only say "this job is not (or no longer) there". */
 export const GONE_JOB =
   /Unknown Job Id|Job has finished|Invalid state for job - COMPLETE|Request invalid for state of job|job has already finished/i;
@@ -168,7 +117,7 @@ export function buildClusterInfoProgram(cloneDir: string): string {
     `printf '@@nodes\\n'; pbsnodes -a 2>/dev/null`,
     `printf '\\n@@queues\\n'; qstat -Qf 2>/dev/null`,
     `printf '\\n@@server\\n'; qstat -Bf 2>/dev/null`,
-    `printf '\\n@@df\\n'; d=${shellQuotePath(cloneDir)}; while [ ! -e "$d" ] && [ "$d" != / ] && [ "$d" != . ]; do d=$(dirname "$d"); done; df -Pk "$d" 2>/dev/null`,
+    `printf '\\n@@df\\n'; ${diskUsageCommand(cloneDir)}`,
     `printf '\\n@@end\\n'`,
   ].join('\n');
 }
@@ -184,45 +133,4 @@ export function parseDfPk(
       return { path, totalBytes: Number(f[1]) * 1024, availableBytes: Number(f[3]) * 1024 };
   }
   return null;
-}
-
-/**
- * Log reader: prints `MISSING`, or `SIZE <n>`, `OFFSET <start>`, `DATA <base64>` for up to
- * `maxBytes` from `offset` (or the last `tailBytes`).
- */
-export function buildReadLogProgram(
-  path: string,
-  opts: { offset?: number; tailBytes?: number; maxBytes: number },
-): string {
-  const max = Math.max(0, Math.floor(opts.maxBytes));
-  const lines = [
-    `f=${shellQuotePath(path)}`,
-    `if [ ! -f "$f" ]; then echo MISSING; exit 0; fi`,
-    `s=$(wc -c <"$f" | tr -d ' ')`,
-  ];
-  if (opts.offset !== undefined) lines.push(`o=${Math.max(0, Math.floor(opts.offset))}`);
-  else if (opts.tailBytes !== undefined) {
-    const t = Math.max(0, Math.floor(opts.tailBytes));
-    lines.push(`o=$(( s > ${t} ? s - ${t} : 0 ))`);
-  } else lines.push('o=0');
-  lines.push(`printf 'SIZE %s\\nOFFSET %s\\n' "$s" "$o"`);
-  lines.push(`printf 'DATA %s\\n' "$(tail -c +$((o + 1)) "$f" | head -c ${max} | base64 | tr -d '\\n')"`);
-  return `${lines.join('\n')}\n`;
-}
-
-/** Parsed answer of {@link buildReadLogProgram}. */
-export function parseReadLogAnswer(
-  stdout: string,
-): { missing: true } | { missing: false; size: number; offset: number; data: Buffer } {
-  if (/^MISSING$/m.test(stdout)) return { missing: true };
-  const size = /^SIZE (\d+)$/m.exec(stdout);
-  const offset = /^OFFSET (\d+)$/m.exec(stdout);
-  const data = /^DATA ?(\S*)$/m.exec(stdout);
-  if (!size || !offset || !data) throw new Error('unexpected answer from the log reader');
-  return {
-    missing: false,
-    size: Number(size[1]),
-    offset: Number(offset[1]),
-    data: Buffer.from(data[1] ?? '', 'base64'),
-  };
 }

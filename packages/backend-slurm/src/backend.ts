@@ -19,9 +19,18 @@ import {
   type SubmitOutcome,
   type SubmitRequest,
   shellQuote,
-  shellQuotePath,
   type TrackedJob,
 } from '@scripthut/core';
+import {
+  chunkSubmitRequests,
+  prepareSubmission,
+  readExitMarkers,
+  readRemoteFile,
+  readRemoteLog,
+  remoteHome,
+  splitSections,
+  truncateOutput as truncate,
+} from '@scripthut/ssh';
 import {
   isInvalidJobIdError,
   isTerminalJobState,
@@ -40,20 +49,14 @@ import {
 } from './parse.js';
 import {
   buildClusterInfoProgram,
-  buildReadLogProgram,
   buildSacctProgram,
   buildStatusProgram,
   buildSubmitProgram,
-  markerLoop,
-  parseMarkers,
-  parseReadLogAnswer,
   parseSacctAnswer,
   parseStatusAnswer,
   parseSubmitAnswer,
-  type SubmitItem,
-  splitSections,
 } from './programs.js';
-import { renderSlurmScript, ScriptRenderError, TAG_RE } from './script.js';
+import { renderSlurmScript, TAG_RE } from './script.js';
 
 /** Options accepted by the SSH connection's `exec` (a superset of {@link CommandRunner}'s). */
 export interface SlurmExecOptions {
@@ -104,29 +107,10 @@ export interface SlurmBackendOptions {
 
 const DEFAULT_MARKER_DIR = '~/.cache/scripthut/markers';
 const SUBMIT_STDIN_LIMIT = 4 * 1024 * 1024;
-const MAX_READ_FILE = 10 * 1024 * 1024;
 
 /** sbatch messages that mean "try again later" rather than "this request is wrong". */
 const TRANSIENT_SBATCH =
   /Socket timed out|Unable to contact slurm controller|Connection refused|Resource temporarily unavailable|Slurm temporarily unable|slurm_persist_conn|Job violates accounting\/QOS policy \(job submit limit|QOSMaxSubmitJob|AssocMaxSubmitJob|Zero Bytes were transmitted/i;
-
-function truncate(s: string, n = 2000): string {
-  return s.length > n ? `${s.slice(0, n)}…` : s;
-}
-
-/** Strip an incomplete UTF-8 sequence from the end of a buffer; returns the decodable prefix. */
-function completeUtf8(buf: Buffer): Buffer {
-  let i = buf.length - 1;
-  let back = 0;
-  while (i >= 0 && back < 4 && (buf[i]! & 0xc0) === 0x80) {
-    i--;
-    back++;
-  }
-  if (i < 0) return buf;
-  const lead = buf[i]!;
-  const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
-  return need > back + 1 ? buf.subarray(0, i) : buf;
-}
 
 /**
  * Create a Slurm backend over an SSH connection.
@@ -149,15 +133,6 @@ export function createSlurmBackend(options: SlurmBackendOptions): Backend & {
   const cloneDir = options.cloneDir ?? '~/scripthut-repos';
   const chunkSize = Math.max(1, options.submitChunkSize ?? 100);
   const sacctChunk = Math.max(1, Math.min(500, options.sacctChunkSize ?? 500));
-  let home: string | null = null;
-
-  const resolvePath = (p: string): string => {
-    if (p.startsWith('/')) return p;
-    if (home === null) return p;
-    if (p === '~') return home;
-    if (p.startsWith('~/')) return `${home}/${p.slice(2)}`;
-    return `${home}/${p}`;
-  };
   const markerPath = (tag: string) => `${markerDir.replace(/\/+$/, '')}/${tag}.rc`;
 
   const run = async (command: string, opts: SlurmExecOptions = {}): Promise<ExecResult> => {
@@ -176,19 +151,8 @@ export function createSlurmBackend(options: SlurmBackendOptions): Backend & {
     }
   };
 
-  const homeDir = async (): Promise<string> => {
-    if (home !== null) return home;
-    const r = await run(`printf '%s' "$HOME"`, { timeoutMs: 30_000 });
-    const h = r.stdout.trim();
-    if (r.exitCode !== 0 || !h.startsWith('/')) {
-      throw new BackendError(`cannot resolve the home directory on backend ${options.name}`, {
-        transient: true,
-        output: truncate(r.stderr),
-      });
-    }
-    home = h.replace(/\/+$/, '') || '/';
-    return home;
-  };
+  const home = remoteHome(run, options.name);
+  const { resolvePath, homeDir } = home;
 
   const render = (request: SubmitRequest): string =>
     renderSlurmScript(request, {
@@ -197,11 +161,6 @@ export function createSlurmBackend(options: SlurmBackendOptions): Backend & {
       exitMarkerPath: markerPath(request.tag),
       resolvePath,
     });
-
-  const dirOf = (p: string) => {
-    const i = p.lastIndexOf('/');
-    return i > 0 ? p.slice(0, i) : i === 0 ? '/' : '';
-  };
 
   async function findByTags(tags: string[]): Promise<Map<string, string>> {
     const valid = [...new Set(tags.filter((t) => TAG_RE.test(t)))];
@@ -228,28 +187,7 @@ export function createSlurmBackend(options: SlurmBackendOptions): Backend & {
     offset: number,
     outcomes: SubmitOutcome[],
   ): Promise<void> {
-    const items: SubmitItem[] = [];
-    const scripts = new Map<number, string>();
-    const dirs: string[] = [];
-    requests.forEach((req, i) => {
-      const index = offset + i;
-      try {
-        const script = render(req);
-        scripts.set(index, script);
-        items.push({ index, script });
-        dirs.push(resolvePath(req.logDir));
-        dirs.push(dirOf(resolvePath(req.task.outputFile ?? req.stdoutPath)));
-        dirs.push(dirOf(resolvePath(req.task.errorFile ?? req.stderrPath)));
-      } catch (e) {
-        const message = e instanceof ScriptRenderError || e instanceof Error ? e.message : String(e);
-        outcomes[index] = {
-          taskId: req.taskId,
-          ok: false,
-          error: `cannot build the job script: ${message}`,
-          transient: false,
-        };
-      }
-    });
+    const { items, scripts, dirs } = prepareSubmission(requests, offset, outcomes, render, resolvePath);
     if (!items.length) return;
     const program = buildSubmitProgram(items, dirs, markerDir);
     const r = await run('bash -s', {
@@ -345,21 +283,9 @@ export function createSlurmBackend(options: SlurmBackendOptions): Backend & {
     if (!requests.length) return [];
     await homeDir();
     const outcomes: SubmitOutcome[] = new Array(requests.length);
-    let start = 0;
-    while (start < requests.length) {
-      // Chunk by count and by stdin size.
-      let end = start;
-      let size = 0;
-      while (end < requests.length && end - start < chunkSize) {
-        const req = requests[end]!;
-        const approx = req.task.command.length + req.extraInit.length + JSON.stringify(req.env).length + 2048;
-        if (end > start && size + approx > SUBMIT_STDIN_LIMIT) break;
-        size += approx;
-        end++;
-      }
+    // Chunk by count and by stdin size.
+    for (const [start, end] of chunkSubmitRequests(requests, chunkSize, SUBMIT_STDIN_LIMIT))
       await submitChunk(requests.slice(start, end), start, outcomes);
-      start = end;
-    }
     return outcomes;
   }
 
@@ -507,29 +433,7 @@ export function createSlurmBackend(options: SlurmBackendOptions): Backend & {
   }
 
   async function quickStatus(jobs: TrackedJob[]): Promise<Map<string, JobStatus>> {
-    const out = new Map<string, JobStatus>();
-    const withTags = jobs.filter((j) => TAG_RE.test(j.tag));
-    if (!withTags.length) return out;
-    const r = await run(
-      markerLoop(
-        markerDir,
-        withTags.map((j) => j.tag),
-      ),
-      { timeoutMs: 15_000 },
-    );
-    const markers = parseMarkers(r.stdout);
-    for (const job of withTags) {
-      const code = markers.get(job.tag);
-      if (code === undefined) continue;
-      out.set(job.jobId, {
-        jobId: job.jobId,
-        state: code === 0 ? 'completed' : 'failed',
-        exitCode: code,
-        reason: code === 0 ? null : `exit code ${code}`,
-        final: false,
-      });
-    }
-    return out;
+    return readExitMarkers(run, markerDir, jobs, (tag) => TAG_RE.test(tag));
   }
 
   async function cancel(jobs: TrackedJob[]): Promise<void> {
@@ -554,51 +458,11 @@ export function createSlurmBackend(options: SlurmBackendOptions): Backend & {
   }
 
   async function readLog(request: LogRequest, opts: LogReadOptions): Promise<LogChunk> {
-    const path = request.path;
-    const offset = opts.offset ?? 0;
-    if (!path) return { content: '', nextOffset: offset, missing: true };
-    const maxBytes = Math.max(1, opts.maxBytes ?? 1024 * 1024);
-    const r = await run('bash -s', {
-      stdin: buildReadLogProgram(path, {
-        offset: opts.offset,
-        tailBytes: opts.offset === undefined ? opts.tailBytes : undefined,
-        maxBytes,
-      }),
-      timeoutMs: 30_000,
-      logAs: `read ${opts.offset !== undefined ? `from byte ${opts.offset} of` : opts.tailBytes !== undefined ? `last ${opts.tailBytes} bytes of` : ''} ${path}`,
-    });
-    let answer: ReturnType<typeof parseReadLogAnswer>;
-    try {
-      answer = parseReadLogAnswer(r.stdout);
-    } catch (e) {
-      throw new BackendError(`cannot read log ${path}: ${truncate(r.stderr.trim(), 300)}`, {
-        transient: true,
-        cause: e,
-      });
-    }
-    if (answer.missing) return { content: '', nextOffset: offset, missing: true };
-    // A chunk that cuts a multi-byte character keeps the partial bytes for the next read —
-    // unless the file ends there (then they are decoded as they are).
-    const atEnd = answer.offset + answer.data.length >= answer.size;
-    const data = atEnd && answer.data.length < maxBytes ? answer.data : completeUtf8(answer.data);
-    return { content: data.toString('utf8'), nextOffset: answer.offset + data.length };
+    return readRemoteLog(run, request.path, opts);
   }
 
   async function readFile(path: string, cwd: string | null): Promise<string> {
-    const cd = cwd ? `cd ${shellQuotePath(cwd)} || exit 2; ` : '';
-    const command = `${cd}f=${shellQuotePath(path)}; [ -f "$f" ] || { echo "no such file: $f" >&2; exit 3; }; s=$(wc -c <"$f" | tr -d ' '); [ "$s" -le ${MAX_READ_FILE} ] || { echo "file too large: $s bytes" >&2; exit 4; }; cat -- "$f"`;
-    const r = await run(command, { timeoutMs: 60_000 });
-    if (r.exitCode !== 0) {
-      throw new BackendError(
-        `cannot read ${path} on backend ${options.name}: ${truncate(r.stderr.trim(), 500)}`,
-        {
-          transient: false,
-          command,
-          output: truncate(r.stderr),
-        },
-      );
-    }
-    return r.stdout;
+    return readRemoteFile(run, path, cwd, options.name);
   }
 
   async function clusterInfo(): Promise<ClusterInfo> {

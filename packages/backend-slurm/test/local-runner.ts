@@ -120,6 +120,7 @@ export class LocalBashRunner implements SlurmSsh {
         });
         resolve({ stdout, stderr, exitCode });
       });
+      child.stdin.on('error', () => {}); // EPIPE when the command exits before reading stdin
       child.stdin.end(options.stdin ?? '');
     });
   }

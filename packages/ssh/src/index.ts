@@ -21,4 +21,33 @@ export {
   parseKnownHosts,
   verifyHostKey,
 } from './known-hosts.js';
+export {
+  buildReadLogProgram,
+  completeUtf8,
+  MAX_REMOTE_FILE_BYTES,
+  parseReadLogAnswer,
+  type RemoteExec,
+  type RemoteExecOptions,
+  type RemoteHome,
+  readRemoteFile,
+  readRemoteLog,
+  remoteHome,
+  truncateOutput,
+} from './remote-files.js';
+export {
+  chunkSubmitRequests,
+  dirOf,
+  diskUsageCommand,
+  markerLoop,
+  type PreparedSubmission,
+  parseMarkers,
+  parseSubmitAnswerLine,
+  prepareSubmission,
+  readExitMarkers,
+  type SubmitItem,
+  type SubmitLine,
+  splitSections,
+  submitAnswerLine,
+  submitPreamble,
+} from './remote-programs.js';
 export { Semaphore } from './semaphore.js';
