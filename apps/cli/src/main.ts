@@ -28,7 +28,12 @@ const code = await runCli(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,
-  cwd: process.cwd(),
+  // Run through `pnpm scripthut …`, the process starts in the repository root; INIT_CWD is where
+  // the user typed the command, which is where scripthut.yaml is looked up.
+  cwd:
+    process.env.npm_lifecycle_event === 'scripthut' && process.env.INIT_CWD
+      ? process.env.INIT_CWD
+      : process.cwd(),
   signal: controller.signal,
 });
 // `serve` ends cleanly on a signal; everything else interrupted exits 130.

@@ -19,6 +19,7 @@ export const rootCommand = group(
     run: lazy(() => import('./run/index.js')),
     task: lazy(() => import('./task/index.js')),
     cost: lazy(() => import('./cost.js')),
+    'setup-aws-ec2': lazy(() => import('./setup-aws-ec2.js')),
     completion: lazy(() => import('./completion.js')),
   },
   [
