@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import {
   BatchClient,
   CancelJobCommand,
@@ -17,14 +16,22 @@ import {
   GetLogEventsCommand,
   type GetLogEventsCommandInput,
 } from '@aws-sdk/client-cloudwatch-logs';
-import { fromIni, fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import {
+  type AwsErrorKind,
+  awsCredentials,
+  backoffDelay,
+  classifyAwsError,
+  localCommandRunner,
+  type RetryPolicy,
+  realSleep,
+  type Sleep,
+  withRetry,
+} from '@scripthut/aws-common';
 import {
   type Backend,
   BackendError,
   type BackendHealth,
   type ClusterInfo,
-  type CommandRunner,
-  type ExecResult,
   type JobStatus,
   type LogChunk,
   type LogReadOptions,
@@ -45,16 +52,7 @@ import {
   resourceRequirements,
   sanitizeJobName,
 } from './mapping.js';
-import {
-  type AwsErrorKind,
-  backoffDelay,
-  classifyAwsError,
-  type RetryPolicy,
-  realSleep,
-  type Sleep,
-  TokenBucket,
-  withRetry,
-} from './retry.js';
+import { TokenBucket } from './retry.js';
 
 /** The `backends[]` entry of type `batch`, as validated by @scripthut/config (snake_case). */
 export interface BatchBackendConfig {
@@ -135,45 +133,7 @@ function commonPrefix(values: readonly string[]): string {
   return p;
 }
 
-/** Runs commands locally with `bash -c` (Batch has no login node). */
-export function localCommandRunner(defaultTimeoutMs = 60_000): CommandRunner {
-  return {
-    remote: false,
-    exec(command, options = {}) {
-      return new Promise<ExecResult>((resolve, reject) => {
-        const child = spawn('bash', ['-c', command], {
-          cwd: options.cwd,
-          env: { ...process.env, ...(options.env ?? {}) },
-          stdio: ['pipe', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        let stderr = '';
-        let timedOut = false;
-        const timer = setTimeout(() => {
-          timedOut = true;
-          child.kill('SIGKILL');
-        }, options.timeoutMs ?? defaultTimeoutMs);
-        child.stdout.setEncoding('utf8').on('data', (d: string) => {
-          stdout += d;
-        });
-        child.stderr.setEncoding('utf8').on('data', (d: string) => {
-          stderr += d;
-        });
-        child.on('error', (err) => {
-          clearTimeout(timer);
-          reject(err);
-        });
-        child.on('close', (code) => {
-          clearTimeout(timer);
-          if (timedOut) stderr += `\ncommand timed out after ${options.timeoutMs ?? defaultTimeoutMs} ms`;
-          resolve({ stdout, stderr, exitCode: timedOut ? 124 : (code ?? 1) });
-        });
-        child.stdin.on('error', () => undefined);
-        child.stdin.end(options.stdin ?? '');
-      });
-    },
-  };
-}
+export { localCommandRunner };
 
 /**
  * Create the AWS Batch backend.
@@ -208,7 +168,7 @@ export function createBatchBackend(options: BatchBackendOptions): BatchBackend {
   if (!batch || !logs) {
     // Credentials: the named profile (shared config/credentials files, SSO) or the default chain
     // (environment, shared files, instance/task role). Never stored, never logged.
-    const credentials = cfg.aws.profile ? fromIni({ profile: cfg.aws.profile }) : fromNodeProviderChain();
+    const credentials = awsCredentials(cfg.aws.profile);
     // Retries are ours (backoff with jitter + throttling awareness), so the SDK's are off.
     if (!batch) batch = new BatchClient({ region, credentials, maxAttempts: 1 });
     if (!logs) logs = new CloudWatchLogsClient({ region, credentials, maxAttempts: 1 });

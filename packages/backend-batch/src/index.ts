@@ -4,6 +4,8 @@
  * CloudWatch Logs, and backs off on throttling without ever failing a task because of it.
  */
 
+export type { AwsErrorKind, RetryPolicy } from '@scripthut/aws-common';
+export { backoffDelay, classifyAwsError, withRetry } from '@scripthut/aws-common';
 export type { BatchBackend, BatchBackendConfig, BatchBackendOptions, BatchLogger } from './backend.js';
 export { createBatchBackend, localCommandRunner } from './backend.js';
 export type { JobDefinitionMode, ResolvedJobDefinition } from './job-definitions.js';
@@ -26,5 +28,4 @@ export {
   resourceRequirements,
   sanitizeJobName,
 } from './mapping.js';
-export type { AwsErrorKind, RetryPolicy } from './retry.js';
-export { backoffDelay, classifyAwsError, TokenBucket, withRetry } from './retry.js';
+export { TokenBucket } from './retry.js';

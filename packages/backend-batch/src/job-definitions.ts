@@ -12,8 +12,8 @@ import {
   RegisterJobDefinitionCommand,
   type RegisterJobDefinitionCommandInput,
 } from '@aws-sdk/client-batch';
+import { classifyAwsError } from '@scripthut/aws-common';
 import { BackendError } from '@scripthut/core';
-import { classifyAwsError } from './retry.js';
 
 /** Which of the three job-definition strategies is in use. */
 export type JobDefinitionMode = 'locked' | 'revisions' | 'auto';

@@ -3,13 +3,24 @@
  * generated script (environment delivered out of band) and the git clone block.
  */
 import type { JobStatus as BatchJobStatus, JobDetail, ResourceRequirement } from '@aws-sdk/client-batch';
+import { containerEnvAndDir, renderContainerScript } from '@scripthut/aws-common';
 import type { JobStatus, SubmitRequest, TaskSpec } from '@scripthut/core';
-import { buildJobScript, isValidEnvName } from '@scripthut/core';
+import { isValidEnvName } from '@scripthut/core';
+
+export { DEFAULT_CLONE_DIR, gitCloneBlock } from '@scripthut/aws-common';
+
+/** The working dir and environment of a request once git workflow rules are applied. */
+export const batchEnvAndDir: (request: SubmitRequest) => { env: Record<string, string>; workingDir: string } =
+  containerEnvAndDir;
+
+/**
+ * The job script for a request: shebang, banner, the environment NAMES in a comment (values travel
+ * in `containerOverrides.environment`), `extra_init`, the git clone block, checked `cd`, command.
+ */
+export const renderBatchScript: (request: SubmitRequest) => string = renderContainerScript;
 
 /** The task partition that means "no partition": submit to `aws.job_queue`. */
 export const DEFAULT_PARTITION = 'normal';
-/** Where containers clone git workflows unless SCRIPTHUT_CLONE_DIR says otherwise. */
-export const DEFAULT_CLONE_DIR = '/tmp/scripthut-src';
 /** Reason passed to CancelJob/TerminateJob; also how cancelled jobs are recognised. */
 export const CANCEL_REASON = 'Cancelled via ScriptHut';
 
@@ -61,67 +72,6 @@ export function jobTimeout(
 ): { attemptDurationSeconds: number } | undefined {
   const s = Math.floor(task.timeLimitSeconds);
   return Number.isFinite(s) && s >= 60 ? { attemptDurationSeconds: s } : undefined;
-}
-
-/** The clone block run before the task command in git workflows (values come from the environment). */
-export function gitCloneBlock(): string {
-  return [
-    '# Injected automatically for git workflows',
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion, not a JS template
-    '_SCRIPTHUT_CLONE_DIR="${SCRIPTHUT_CLONE_DIR:-/tmp/scripthut-src}"',
-    'if [ ! -d "$_SCRIPTHUT_CLONE_DIR/.git" ]; then',
-    '    git clone "$SCRIPTHUT_GIT_REPO" "$_SCRIPTHUT_CLONE_DIR" || { echo "ScriptHut: git clone failed" >&2; exit 96; }',
-    'fi',
-    '(cd "$_SCRIPTHUT_CLONE_DIR" && git fetch --all --tags && git checkout "$SCRIPTHUT_GIT_SHA") \\',
-    '    || { echo "ScriptHut: git checkout of $SCRIPTHUT_GIT_SHA failed" >&2; exit 96; }',
-  ].join('\n');
-}
-
-function isRelative(path: string): boolean {
-  return !path.startsWith('/') && !path.startsWith('~') && !path.startsWith('$');
-}
-
-/** The working dir and environment of a request once git workflow rules are applied. */
-export function batchEnvAndDir(request: SubmitRequest): { env: Record<string, string>; workingDir: string } {
-  const env = { ...request.env };
-  let workingDir = request.workingDir || '~';
-  const git = request.git;
-  if (git) {
-    const cloneDir = env.SCRIPTHUT_CLONE_DIR || DEFAULT_CLONE_DIR;
-    env.SCRIPTHUT_CLONE_DIR = cloneDir;
-    env.SCRIPTHUT_GIT_REPO = git.repo;
-    env.SCRIPTHUT_GIT_SHA = git.sha;
-    env.SCRIPTHUT_GIT_BRANCH = git.branch;
-    // A dir resolved against the control plane's clone maps to the same place in the container's clone.
-    const hostClone = git.cloneDir?.replace(/\/+$/, '');
-    if (hostClone && (workingDir === hostClone || workingDir.startsWith(`${hostClone}/`))) {
-      workingDir = workingDir.slice(hostClone.length).replace(/^\/+/, '') || '.';
-    }
-    if (isRelative(workingDir)) {
-      const rel = workingDir.replace(/^\.\/?/, '').replace(/\/+$/, '');
-      workingDir = rel ? `${cloneDir}/${rel}` : cloneDir;
-    }
-  }
-  return { env, workingDir };
-}
-
-/**
- * The job script for a request: shebang, banner, the environment NAMES in a comment (values travel
- * in `containerOverrides.environment`), `extra_init`, the git clone block, checked `cd`, command.
- */
-export function renderBatchScript(request: SubmitRequest): string {
-  const { env, workingDir } = batchEnvAndDir(request);
-  return buildJobScript({
-    taskId: request.task.id,
-    taskName: request.task.name,
-    command: request.task.command,
-    workingDir,
-    env,
-    secretEnvNames: request.secretEnvNames ?? [],
-    extraInit: request.extraInit,
-    envDelivery: 'comment',
-    preamble: request.git ? gitCloneBlock() : undefined,
-  });
 }
 
 /** `containerOverrides.environment` entries, sorted by name. Invalid names are rejected. */

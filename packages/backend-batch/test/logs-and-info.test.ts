@@ -1,8 +1,7 @@
 import { GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { BackendError } from '@scripthut/core';
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, classifyAwsError, TokenBucket, withRetry } from '../src/index.js';
-import { awsError, throttled } from './fake-aws.js';
+import { TokenBucket } from '../src/index.js';
 import { harness, request } from './helpers.js';
 
 const logReq = (jobId: string | null, stream: 'stdout' | 'stderr' = 'stdout') => ({
@@ -142,56 +141,7 @@ describe('readFile, clusterInfo, commandRunner, health', () => {
   });
 });
 
-describe('retry primitives', () => {
-  it('classifies SDK errors', () => {
-    expect(classifyAwsError(throttled())).toBe('throttle');
-    expect(classifyAwsError(awsError('ThrottlingException', 'Rate exceeded', 400))).toBe('throttle');
-    expect(classifyAwsError(awsError('ServerException', 'x', 500))).toBe('server');
-    expect(classifyAwsError(awsError('ServiceUnavailable', 'x', 503))).toBe('server');
-    expect(classifyAwsError(awsError('ClientException', 'x', 400))).toBe('client');
-    expect(classifyAwsError(awsError('AccessDeniedException', 'x', 403))).toBe('client');
-    expect(classifyAwsError(Object.assign(new Error('x'), { name: 'CredentialsProviderError' }))).toBe(
-      'credentials',
-    );
-    expect(classifyAwsError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))).toBe(
-      'network',
-    );
-  });
-
-  it('backoff is exponential, jittered and capped', () => {
-    const max = () => 0.999999;
-    expect(backoffDelay(0, { baseDelayMs: 100, maxDelayMs: 20_000 }, max)).toBe(99);
-    expect(backoffDelay(3, { baseDelayMs: 100, maxDelayMs: 20_000 }, max)).toBe(799);
-    expect(backoffDelay(20, { baseDelayMs: 100, maxDelayMs: 20_000 }, max)).toBe(19_999);
-    expect(backoffDelay(5, {}, () => 0)).toBe(0);
-  });
-
-  it('withRetry gives up on client errors at once and on retryable ones after maxAttempts', async () => {
-    let n = 0;
-    const sleep = async () => undefined;
-    await expect(
-      withRetry(
-        async () => {
-          n++;
-          throw awsError('ClientException', 'bad', 400);
-        },
-        { sleep },
-      ),
-    ).rejects.toThrow('bad');
-    expect(n).toBe(1);
-    n = 0;
-    await expect(
-      withRetry(
-        async () => {
-          n++;
-          throw throttled();
-        },
-        { sleep, policy: { maxAttempts: 4 } },
-      ),
-    ).rejects.toThrow('Too Many');
-    expect(n).toBe(4);
-  });
-
+describe('submission pacing', () => {
   it('token bucket allows a burst then paces at the rate', async () => {
     let t = 0;
     const waits: number[] = [];

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { open as openFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -14,15 +13,13 @@ import {
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { EC2InstanceConnectClient, SendSSHPublicKeyCommand } from '@aws-sdk/client-ec2-instance-connect';
-import { fromIni, fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { awsCredentials, localCommandRunner } from '@scripthut/aws-common';
 import type { Ec2BackendConfig } from '@scripthut/config';
 import {
   type Backend,
   BackendError,
   type BackendHealth,
   type ClusterInfo,
-  type CommandRunner,
-  type ExecResult,
   type JobStatus,
   type LogChunk,
   type LogReadOptions,
@@ -32,6 +29,7 @@ import {
   shellQuotePath,
   type TrackedJob,
 } from '@scripthut/core';
+import { completeUtf8 as utf8Complete } from '@scripthut/ssh';
 import {
   containerEnvAndDir,
   instanceTags,
@@ -155,57 +153,8 @@ async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Prom
   await Promise.all(workers);
 }
 
-/** Drops an incomplete UTF-8 sequence at the end of `buf` (so chunks never split a character). */
-function utf8Complete(buf: Buffer): Buffer {
-  let i = buf.length - 1;
-  let n = 0;
-  while (i >= 0 && n < 4 && (buf[i]! & 0xc0) === 0x80) {
-    i--;
-    n++;
-  }
-  if (i < 0) return buf;
-  const lead = buf[i]!;
-  const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
-  return need > n + 1 ? buf.subarray(0, i) : buf;
-}
-
 function tagValue(inst: Instance, key: string): string | null {
   return inst.Tags?.find((t) => t.Key === key)?.Value ?? null;
-}
-
-/** Runs workflow commands locally with `bash -c` (EC2 has no login node). */
-function localCommandRunner(defaultTimeoutMs = 60_000): CommandRunner {
-  return {
-    remote: false,
-    exec(command, options = {}) {
-      return new Promise<ExecResult>((resolve, reject) => {
-        const child = spawn('bash', ['-c', command], {
-          cwd: options.cwd,
-          env: { ...process.env, ...(options.env ?? {}) },
-          stdio: ['pipe', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        let stderr = '';
-        const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? defaultTimeoutMs);
-        child.stdout.setEncoding('utf8').on('data', (d: string) => {
-          stdout += d;
-        });
-        child.stderr.setEncoding('utf8').on('data', (d: string) => {
-          stderr += d;
-        });
-        child.on('error', (err) => {
-          clearTimeout(timer);
-          reject(err);
-        });
-        child.on('close', (code, signal) => {
-          clearTimeout(timer);
-          resolve({ stdout, stderr, exitCode: code ?? (signal ? 124 : 1) });
-        });
-        child.stdin.on('error', () => undefined);
-        child.stdin.end(options.stdin ?? '');
-      });
-    },
-  };
 }
 
 /**
@@ -241,7 +190,7 @@ export function createEc2Backend(options: Ec2BackendOptions): Ec2Backend {
   const ownIc = !ic;
   if (!ec2 || !ic) {
     // The named profile or the default chain (env, shared files, instance role). Never stored.
-    const credentials = profile ? fromIni({ profile }) : fromNodeProviderChain();
+    const credentials = awsCredentials(profile);
     if (!ec2) ec2 = new EC2Client({ region, credentials, maxAttempts: 1 });
     if (!ic) ic = new EC2InstanceConnectClient({ region, credentials, maxAttempts: 1 });
   }

@@ -2,8 +2,10 @@
  * How a ScriptHut task maps onto one EC2 instance: instance type, tags, the task script (environment
  * delivered by `docker run -e`, names listed in a comment) and the user-data that runs it.
  */
+
+import { renderContainerScript } from '@scripthut/aws-common';
 import type { SubmitRequest, TaskSpec } from '@scripthut/core';
-import { buildJobScript, isValidEnvName, shellQuote } from '@scripthut/core';
+import { isValidEnvName, shellQuote } from '@scripthut/core';
 
 /** Directory of the sentinel (`done`) and of the task script on the instance. */
 export const RUN_DIR = '/var/run/scripthut';
@@ -15,8 +17,6 @@ export const SENTINEL_PATH = `${RUN_DIR}/done`;
 export const TASK_LOG_PATH = `${LOG_DIR}/task.log`;
 /** Where the task script is mounted (read-only) inside the container. */
 export const CONTAINER_SCRIPT_PATH = '/scripthut-task.sh';
-/** Where containers clone git workflows unless SCRIPTHUT_CLONE_DIR says otherwise. */
-export const DEFAULT_CLONE_DIR = '/tmp/scripthut-src';
 /** The task partition that means "no partition". */
 export const DEFAULT_PARTITION = 'normal';
 /** Fallback instance type when `instance_types` has neither the partition nor `default`. */
@@ -72,65 +72,10 @@ export function instanceTags(o: {
   return [...tags].map(([Key, Value]) => ({ Key, Value: clip(Value, 256) }));
 }
 
-/** The clone block run before the task command in git workflows (values come from the environment). */
-export function gitCloneBlock(): string {
-  return [
-    '# Injected automatically for git workflows',
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion
-    '_SCRIPTHUT_CLONE_DIR="${SCRIPTHUT_CLONE_DIR:-/tmp/scripthut-src}"',
-    'if [ ! -d "$_SCRIPTHUT_CLONE_DIR/.git" ]; then',
-    '    git clone "$SCRIPTHUT_GIT_REPO" "$_SCRIPTHUT_CLONE_DIR" || { echo "ScriptHut: git clone failed" >&2; exit 96; }',
-    'fi',
-    '(cd "$_SCRIPTHUT_CLONE_DIR" && git fetch --all --tags && git checkout "$SCRIPTHUT_GIT_SHA") \\',
-    '    || { echo "ScriptHut: git checkout of $SCRIPTHUT_GIT_SHA failed" >&2; exit 96; }',
-  ].join('\n');
-}
-
-function isRelative(path: string): boolean {
-  return !path.startsWith('/') && !path.startsWith('~') && !path.startsWith('$');
-}
-
-/** Working dir and environment of a request inside the container (git workflows clone there). */
-export function containerEnvAndDir(request: SubmitRequest): {
-  env: Record<string, string>;
-  workingDir: string;
-} {
-  const env = { ...request.env };
-  let workingDir = request.workingDir || '~';
-  const git = request.git;
-  if (git) {
-    const cloneDir = env.SCRIPTHUT_CLONE_DIR || DEFAULT_CLONE_DIR;
-    env.SCRIPTHUT_CLONE_DIR = cloneDir;
-    env.SCRIPTHUT_GIT_REPO = git.repo;
-    env.SCRIPTHUT_GIT_SHA = git.sha;
-    env.SCRIPTHUT_GIT_BRANCH = git.branch;
-    const hostClone = git.cloneDir?.replace(/\/+$/, '');
-    if (hostClone && (workingDir === hostClone || workingDir.startsWith(`${hostClone}/`))) {
-      workingDir = workingDir.slice(hostClone.length).replace(/^\/+/, '') || '.';
-    }
-    if (isRelative(workingDir)) {
-      const rel = workingDir.replace(/^\.\/?/, '').replace(/\/+$/, '');
-      workingDir = rel ? `${cloneDir}/${rel}` : cloneDir;
-    }
-  }
-  return { env, workingDir };
-}
+export { containerEnvAndDir } from '@scripthut/aws-common';
 
 /** The task script run in the container: banner, env NAMES in a comment, extra_init, git, cd, command. */
-export function renderTaskScript(request: SubmitRequest): string {
-  const { env, workingDir } = containerEnvAndDir(request);
-  return buildJobScript({
-    taskId: request.task.id,
-    taskName: request.task.name,
-    command: request.task.command,
-    workingDir,
-    env,
-    secretEnvNames: request.secretEnvNames ?? [],
-    extraInit: request.extraInit,
-    envDelivery: 'comment',
-    preamble: request.git ? gitCloneBlock() : undefined,
-  });
-}
+export const renderTaskScript: (request: SubmitRequest) => string = renderContainerScript;
 
 /** True when the task asks for GPUs (`gres: gpu...`). */
 export function wantsGpu(task: Pick<TaskSpec, 'gres'>): boolean {

@@ -21,7 +21,7 @@ import {
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { fromIni, fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { awsCredentials } from '@scripthut/aws-common';
 import { validateConfigText } from '@scripthut/config';
 import { ScriptHutError } from '@scripthut/core';
 import { isMap, isSeq, parseDocument, type YAMLSeq } from 'yaml';
@@ -173,7 +173,7 @@ export async function setupAwsEc2(options: SetupAwsEc2Options = {}): Promise<Set
     region = await ask('AWS region', envRegion || 'us-east-1');
   }
   const profile = options.profile ?? null;
-  const credentials = profile ? fromIni({ profile }) : fromNodeProviderChain();
+  const credentials = awsCredentials(profile);
   const ec2 = options.clients?.ec2 ?? new EC2Client({ region, credentials });
   const ssm = options.clients?.ssm ?? new SSMClient({ region, credentials });
   const cfn = options.clients?.cloudformation ?? new CloudFormationClient({ region, credentials });
