@@ -310,6 +310,21 @@ export function validateConfigText(
   }
 }
 
+/** Strings that reach a shell cannot hold a NUL byte: reject them wherever they appear. */
+function nulByteIssues(value: unknown, path: (string | number)[]): RawIssue[] {
+  if (typeof value === 'string')
+    return value.includes('\u0000')
+      ? [{ path, message: 'contains a NUL byte, which no shell or file name can hold' }]
+      : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => nulByteIssues(v, [...path, i]));
+  if (value && typeof value === 'object')
+    return Object.entries(value).flatMap(([k, v]) => [
+      ...(k.includes('\u0000') ? [{ path: [...path, k], message: 'field name contains a NUL byte' }] : []),
+      ...nulByteIssues(v, [...path, k]),
+    ]);
+  return [];
+}
+
 function validate(text: string, fileName: string, options: ValidateOptions): ValidationResult {
   const home = options.homeDir ?? homedir();
   const lc = new LineCounter();
@@ -362,7 +377,7 @@ function validate(text: string, fileName: string, options: ValidateOptions): Val
       } else rawIssues.push({ path: iss.path, message: iss.message });
     }
   }
-  rawIssues.push(...crossFieldIssues(raw));
+  rawIssues.push(...crossFieldIssues(raw), ...nulByteIssues(raw, []));
   if (rawIssues.length > 0 || !parsed.success) {
     const seen = new Set<string>();
     const issues = rawIssues
