@@ -7,11 +7,7 @@
 import {
   type Backend,
   BackendError,
-  type BackendHealth,
   type ClusterInfo,
-  type CommandLogEntry,
-  type CommandRunner,
-  type ExecResult,
   type ExternalJob,
   type JobStatus,
   type LogChunk,
@@ -24,6 +20,9 @@ import {
   type TrackedJob,
 } from '@scripthut/core';
 import {
+  type BackendExecOptions,
+  type BackendSsh,
+  backendExec,
   chunkSubmitRequests,
   parseMarkers,
   prepareSubmission,
@@ -61,23 +60,11 @@ import {
 } from './programs.js';
 import { renderPbsScript, TAG_RE } from './script.js';
 
-/** Options accepted by the SSH connection's `exec` (a superset of {@link CommandRunner}'s). */
-export interface PbsExecOptions {
-  stdin?: string;
-  timeoutMs?: number;
-  cwd?: string;
-  env?: Record<string, string>;
-  /** Short text recorded in the command log instead of the command (the program is on stdin). */
-  logAs?: string;
-}
+/** Options accepted by the SSH connection's `exec` (see `BackendExecOptions` in `@scripthut/ssh`). */
+export type PbsExecOptions = BackendExecOptions;
 
 /** What the backend needs from its SSH connection (`SshConnection` from `@scripthut/ssh` fits). */
-export interface PbsSsh extends CommandRunner {
-  exec(command: string, options?: PbsExecOptions): Promise<ExecResult>;
-  health(): BackendHealth;
-  commandLog(): CommandLogEntry[];
-  close(): Promise<void>;
-}
+export type PbsSsh = BackendSsh;
 
 /** Options of {@link createPbsBackend}. */
 export interface PbsBackendOptions {
@@ -146,17 +133,7 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
 
   const markerPath = (tag: string) => `${markerDir.replace(/\/+$/, '')}/${tag}.rc`;
 
-  const run = async (command: string, opts: PbsExecOptions = {}): Promise<ExecResult> => {
-    try {
-      return await ssh.exec(command, opts);
-    } catch (e) {
-      if (e instanceof BackendError) throw e;
-      throw new BackendError(
-        `SSH command failed on backend ${options.name}: ${e instanceof Error ? e.message : String(e)}`,
-        { transient: true, cause: e, command: opts.logAs ?? truncate(command, 200) },
-      );
-    }
-  };
+  const run = backendExec(ssh, options.name);
 
   const { resolvePath, homeDir } = remoteHome(run, options.name);
 

@@ -6,10 +6,7 @@
 import {
   type Backend,
   BackendError,
-  type BackendHealth,
   type ClusterInfo,
-  type CommandLogEntry,
-  type CommandRunner,
   type ExecResult,
   type ExternalJob,
   type JobStatus,
@@ -22,6 +19,9 @@ import {
   type TrackedJob,
 } from '@scripthut/core';
 import {
+  type BackendExecOptions,
+  type BackendSsh,
+  backendExec,
   chunkSubmitRequests,
   prepareSubmission,
   readExitMarkers,
@@ -58,26 +58,11 @@ import {
 } from './programs.js';
 import { renderSlurmScript, TAG_RE } from './script.js';
 
-/** Options accepted by the SSH connection's `exec` (a superset of {@link CommandRunner}'s). */
-export interface SlurmExecOptions {
-  stdin?: string;
-  timeoutMs?: number;
-  cwd?: string;
-  env?: Record<string, string>;
-  /** Short text recorded in the command log instead of the command (the program is on stdin). */
-  logAs?: string;
-}
+/** Options accepted by the SSH connection's `exec` (see `BackendExecOptions` in `@scripthut/ssh`). */
+export type SlurmExecOptions = BackendExecOptions;
 
-/**
- * What the backend needs from its SSH connection. `SshConnection` from `@scripthut/ssh` satisfies
- * it; unit tests pass a fake.
- */
-export interface SlurmSsh extends CommandRunner {
-  exec(command: string, options?: SlurmExecOptions): Promise<ExecResult>;
-  health(): BackendHealth;
-  commandLog(): CommandLogEntry[];
-  close(): Promise<void>;
-}
+/** What the backend needs from its SSH connection (`SshConnection` from `@scripthut/ssh` fits). */
+export type SlurmSsh = BackendSsh;
 
 /** Options of {@link createSlurmBackend}. */
 export interface SlurmBackendOptions {
@@ -135,21 +120,7 @@ export function createSlurmBackend(options: SlurmBackendOptions): Backend & {
   const sacctChunk = Math.max(1, Math.min(500, options.sacctChunkSize ?? 500));
   const markerPath = (tag: string) => `${markerDir.replace(/\/+$/, '')}/${tag}.rc`;
 
-  const run = async (command: string, opts: SlurmExecOptions = {}): Promise<ExecResult> => {
-    try {
-      return await ssh.exec(command, opts);
-    } catch (e) {
-      if (e instanceof BackendError) throw e;
-      throw new BackendError(
-        `SSH command failed on backend ${options.name}: ${e instanceof Error ? e.message : String(e)}`,
-        {
-          transient: true,
-          cause: e,
-          command: opts.logAs ?? truncate(command, 200),
-        },
-      );
-    }
-  };
+  const run = backendExec(ssh, options.name);
 
   const home = remoteHome(run, options.name);
   const { resolvePath, homeDir } = home;

@@ -3,6 +3,7 @@
  * backoff, OpenSSH certificates and known_hosts verification.
  */
 
+export { type BackendExecOptions, type BackendSsh, backendExec } from './backend-connection.js';
 export { type BackoffOptions, backoffCeiling, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 export { type CertIdentity, installCertAuth, loadCertIdentity } from './cert-auth.js';
 export {
