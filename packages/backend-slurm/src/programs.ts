@@ -37,7 +37,7 @@ export function buildSubmitProgram(
     lines.push('rc=$?');
     lines.push(submitAnswerLine(item.index, '"$rc"'));
     lines.push(
-      `if [ "$rc" = 0 ]; then id=$(tr -d ' \\r\\n' <"$T/o"); case "$id" in ''|*[!0-9]*) ;; *) ids="$ids\${ids:+,}$id" ;; esac; fi`,
+      `if [ "$rc" = 0 ]; then IFS= read -r id <"$T/o"; id=\${id%%;*}; id=\${id//[[:space:]]/}; case "$id" in ''|*[!0-9]*) ;; *) ids="$ids\${ids:+,}$id" ;; esac; fi`,
     );
   }
   lines.push(

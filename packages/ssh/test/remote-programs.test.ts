@@ -173,3 +173,39 @@ describe('submission plumbing', () => {
     expect(dirOf('name')).toBe('');
   });
 });
+
+describe('submit answer fast path', () => {
+  it('prints a one-line success with builtins only, and falls back to base64 otherwise', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join: j } = await import('node:path');
+    const { spawnSync } = await import('node:child_process');
+    const T = mkdtempSync(j(tmpdir(), 'sh-ans-'));
+    const run = (setup: string, rc: string) =>
+      spawnSync('bash', ['-c', `set -u; T=${T}; ${setup}; ${submitAnswerLine(4, rc)}`])
+        .stdout.toString()
+        .trim();
+    const fast = run(`printf '12345;cl\\n' >"$T/o"; : >"$T/e"; (exit 0)`, '"$?"');
+    expect(fast).toBe('J\t4\t0\t12345;cl');
+    expect(parseSubmitAnswerLine(fast.split('\t'))).toEqual({
+      index: 4,
+      rc: 0,
+      stdout: '12345;cl\n',
+      stderr: '',
+    });
+    const warned = run(`printf '77\\n' >"$T/o"; printf 'sbatch: warning' >"$T/e"; (exit 0)`, '"$?"');
+    expect(parseSubmitAnswerLine(warned.split('\t'))).toEqual({
+      index: 4,
+      rc: 0,
+      stdout: '77\n',
+      stderr: 'sbatch: warning',
+    });
+    const failed = run(`: >"$T/o"; printf 'error: bad' >"$T/e"; (exit 1)`, '"$?"');
+    expect(parseSubmitAnswerLine(failed.split('\t'))).toEqual({
+      index: 4,
+      rc: 1,
+      stdout: '',
+      stderr: 'error: bad',
+    });
+  });
+});
