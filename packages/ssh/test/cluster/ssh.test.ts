@@ -338,10 +338,19 @@ describe('reconnect', () => {
       });
     for (let i = 0; i < 100 && !(await refused()); i++) await new Promise((r) => setTimeout(r, 50));
     expect(await refused()).toBe(true);
-    const started = Date.now();
+    // Watch for the listener to come back while the command is waiting: the command can only
+    // succeed after that moment (it waited for the reconnect instead of failing).
+    let backAt = 0;
+    const watcher = (async () => {
+      while (await refused()) await new Promise((r) => setTimeout(r, 20));
+      backAt = Date.now();
+    })();
     const res = await c.exec('echo back', { timeoutMs: 20_000 });
+    const doneAt = Date.now();
+    await watcher;
     expect(res.stdout).toBe('back\n');
-    expect(Date.now() - started).toBeGreaterThan(500); // it really waited for the server
+    expect(backAt).toBeGreaterThan(0);
+    expect(doneAt).toBeGreaterThanOrEqual(backAt - 100); // allow for the watcher's polling step
     await new Promise((r) => (proc.exitCode === null ? proc.once('exit', r) : r(null)));
   });
 
