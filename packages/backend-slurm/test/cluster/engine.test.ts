@@ -108,7 +108,7 @@ describe('engine over the Slurm backend (real cluster)', () => {
     });
     let maxSeen = 0;
     const observe = async () => {
-      const r = await observer.exec(`squeue -h -t PD,CF,R,CG -u hut -o '%j'`);
+      const r = await observer.exec(`squeue -h -t PD,CF,R -u hut -o '%j'`);
       const n = r.stdout.split('\n').filter((l) => l.startsWith(`sh${run.id}`)).length;
       maxSeen = Math.max(maxSeen, n);
     };
