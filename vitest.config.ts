@@ -15,7 +15,9 @@ import { defineConfig } from 'vitest/config';
 
 const root = import.meta.dirname;
 const dirs = ['packages', 'apps'].flatMap((group) =>
-  readdirSync(join(root, group)).map((d) => join(group, d)).filter((d) => existsSync(join(root, d, 'package.json'))),
+  readdirSync(join(root, group))
+    .map((d) => join(group, d))
+    .filter((d) => existsSync(join(root, d, 'package.json'))),
 );
 
 const alias: { find: string | RegExp; replacement: string }[] = [];
@@ -30,7 +32,10 @@ for (const dir of dirs) {
     const srcTsx = src.replace(/\.ts$/, '.tsx');
     const file = existsSync(join(root, dir, srcTsx)) ? srcTsx : src;
     const name = key === '.' ? pkg.name : `${pkg.name}/${key.slice(2)}`;
-    alias.push({ find: new RegExp(`^${name.replace(/[/.]/g, '\\$&')}$`), replacement: resolve(root, dir, file) });
+    alias.push({
+      find: new RegExp(`^${name.replace(/[/.]/g, '\\$&')}$`),
+      replacement: resolve(root, dir, file),
+    });
   }
 }
 

@@ -35,7 +35,15 @@ for (const [name, args] of groups) {
   process.stderr.write(`\n=== vitest: ${name} ===\n`);
   const r = spawnSync(
     'pnpm',
-    ['exec', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...args],
+    [
+      'exec',
+      'vitest',
+      'run',
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile.json=${report}`,
+      ...args,
+    ],
     { cwd: root, stdio: 'inherit' },
   );
   try {
