@@ -6,6 +6,7 @@ import {
   type TaskRecord,
   type TaskState,
 } from '@scripthut/core';
+import { taskSpec } from '@scripthut/core/testing';
 import type { BackendDetail, WorkflowView } from '@scripthut/runtime';
 import type { CliApi } from '../src/api.js';
 
@@ -19,27 +20,7 @@ export function task(
   return {
     runId,
     seq,
-    spec: {
-      id,
-      name: id,
-      command: `echo ${id}`,
-      workingDir: '~',
-      partition: 'normal',
-      cpus: 1,
-      memory: '4G',
-      memoryMiB: 4096,
-      timeLimit: '1:00:00',
-      timeLimitSeconds: 3600,
-      gres: null,
-      image: null,
-      deps: [],
-      depPatterns: [],
-      outputFile: null,
-      errorFile: null,
-      environment: null,
-      envVars: {},
-      generatesSource: null,
-    },
+    spec: taskSpec(id, { name: id, command: `echo ${id}` }),
     state,
     submitTag: null,
     jobId: state === 'pending' ? null : `${1000 + seq}`,

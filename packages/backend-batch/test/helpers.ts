@@ -1,30 +1,10 @@
 import type { SubmitRequest, TaskSpec, TrackedJob } from '@scripthut/core';
+import { taskSpec } from '@scripthut/core/testing';
 import { type BatchBackendConfig, type BatchBackendOptions, createBatchBackend } from '../src/index.js';
 import { FakeAws } from './fake-aws.js';
 
 export function task(over: Partial<TaskSpec> = {}): TaskSpec {
-  return {
-    id: 'build',
-    name: 'Build',
-    command: 'echo hi',
-    workingDir: '~',
-    partition: 'normal',
-    cpus: 1,
-    memory: '4G',
-    memoryMiB: 4096,
-    timeLimit: '1:00:00',
-    timeLimitSeconds: 3600,
-    gres: null,
-    image: null,
-    deps: [],
-    depPatterns: [],
-    outputFile: null,
-    errorFile: null,
-    environment: null,
-    envVars: {},
-    generatesSource: null,
-    ...over,
-  };
+  return taskSpec('build', { name: 'Build', command: 'echo hi', ...over });
 }
 
 let tagSeq = 0;

@@ -28,7 +28,8 @@ export interface ParsedTaskDocument {
   warnings: Issue[];
 }
 
-const KNOWN_FIELDS = new Set([
+/** Every field a task object of the task JSON may hold (`dependencies` is an alias of `deps`). */
+export const TASK_JSON_FIELDS = [
   'id',
   'name',
   'command',
@@ -46,7 +47,9 @@ const KNOWN_FIELDS = new Set([
   'environment',
   'env_vars',
   'generates_source',
-]);
+] as const;
+
+const KNOWN_FIELDS: ReadonlySet<string> = new Set(TASK_JSON_FIELDS);
 
 interface StrOpts {
   required?: boolean;

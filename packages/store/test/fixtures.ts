@@ -1,4 +1,5 @@
 import type { RunRecord, TaskRecord, TaskSpec, TaskState } from '@scripthut/core';
+import { taskSpec } from '@scripthut/core/testing';
 
 export function makeRun(id: string, overrides: Partial<RunRecord> = {}): RunRecord {
   return {
@@ -18,28 +19,7 @@ export function makeRun(id: string, overrides: Partial<RunRecord> = {}): RunReco
 }
 
 export function makeSpec(id: string, overrides: Partial<TaskSpec> = {}): TaskSpec {
-  return {
-    id,
-    name: `Task ${id}`,
-    command: `echo ${id}`,
-    workingDir: '~',
-    partition: 'normal',
-    cpus: 1,
-    memory: '4G',
-    memoryMiB: 4096,
-    timeLimit: '1:00:00',
-    timeLimitSeconds: 3600,
-    gres: null,
-    image: null,
-    deps: [],
-    depPatterns: [],
-    outputFile: null,
-    errorFile: null,
-    environment: null,
-    envVars: {},
-    generatesSource: null,
-    ...overrides,
-  };
+  return taskSpec(id, { name: `Task ${id}`, command: `echo ${id}`, ...overrides });
 }
 
 export function makeTask(

@@ -29,6 +29,38 @@ import { buildJobScript } from '../script.js';
 
 export { MemoryRunStore } from '../memory-store.js';
 
+/**
+ * A task spec with the task JSON defaults (1 CPU, 4G, 1:00:00, partition `normal`, working dir `~`),
+ * for tests. `name` defaults to the id and `command` to `echo <id>`.
+ */
+export function taskSpec(
+  id: string,
+  overrides: Partial<import('../domain.js').TaskSpec> = {},
+): import('../domain.js').TaskSpec {
+  return {
+    id,
+    name: id,
+    command: `echo ${id}`,
+    workingDir: '~',
+    partition: 'normal',
+    cpus: 1,
+    memory: '4G',
+    memoryMiB: 4096,
+    timeLimit: '1:00:00',
+    timeLimitSeconds: 3600,
+    gres: null,
+    image: null,
+    deps: [],
+    depPatterns: [],
+    outputFile: null,
+    errorFile: null,
+    environment: null,
+    envVars: {},
+    generatesSource: null,
+    ...overrides,
+  };
+}
+
 /** Scripted behaviour of a task (keyed by task id, for every run). */
 export type FakeBehaviour =
   /** Runs, then ends with this exit code (non-zero → `failed`). */

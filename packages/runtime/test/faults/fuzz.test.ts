@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateConfigText } from '@scripthut/config';
-import { type Issue, parseTaskDocument, ScriptHutError } from '@scripthut/core';
+import { type Issue, parseTaskDocument, ScriptHutError, TASK_JSON_FIELDS } from '@scripthut/core';
 import { createApp } from '@scripthut/server';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,25 +60,7 @@ const VALID_DOC = {
 };
 const KNOWN_ENVS = ['py'];
 
-const TASK_FIELDS = [
-  'id',
-  'name',
-  'command',
-  'working_dir',
-  'partition',
-  'cpus',
-  'memory',
-  'time_limit',
-  'gres',
-  'image',
-  'deps',
-  'dependencies',
-  'output_file',
-  'error_file',
-  'environment',
-  'env_vars',
-  'generates_source',
-] as const;
+const TASK_FIELDS = TASK_JSON_FIELDS;
 
 /** Values that are likely to hit edge cases of the validators. */
 const nasty = fc.oneof(
