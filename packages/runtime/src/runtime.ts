@@ -9,7 +9,6 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join, posix } from 'node:path';
 import {
   type BackendConfig,
@@ -135,7 +134,6 @@ export class Runtime implements ScriptHutRuntime {
     private readonly sources: SourceCatalog,
     private priceBook: PriceBook | null,
     private readonly log: NonNullable<CreateRuntimeOptions['logger']>,
-    private readonly options: CreateRuntimeOptions,
   ) {
     this.events = this.emitter as unknown as RuntimeEvents;
     for (const event of ['task', 'run', 'poll', 'run-created', 'run-deleted'] as const) {
@@ -203,20 +201,7 @@ export class Runtime implements ScriptHutRuntime {
       const source: ScriptHutRuntime['configSource'] =
         loaded.source === 'file' ? { kind: 'file', path: loaded.path } : { kind: 'default' };
       const text = loaded.source === 'file' ? await readFile(loaded.path, 'utf8') : DEFAULT_CONFIG_YAML;
-      return new Runtime(
-        config,
-        source,
-        text,
-        dataDir,
-        store,
-        built,
-        engine,
-        lock,
-        sources,
-        priceBook,
-        log,
-        options,
-      );
+      return new Runtime(config, source, text, dataDir, store, built, engine, lock, sources, priceBook, log);
     } catch (e) {
       lock?.release();
       throw e;
@@ -244,7 +229,7 @@ export class Runtime implements ScriptHutRuntime {
     if (this.started) return;
     this.started = true;
     await this.engine.start();
-    void this.priceBook?.load().then((r) => {
+    void this.loadPrices().then((r) => {
       if (!r.ok) this.log.warn(`pricing unavailable: ${r.reason}`);
     });
     const interval = Math.max(this.config.settings.poll_interval * 1000 * 2, 10_000);
@@ -424,7 +409,7 @@ export class Runtime implements ScriptHutRuntime {
       logDir: preview.logDir,
       tasks: preview.tasks,
       warnings: p.warnings,
-      estimate: this.estimateTasks(p.tasks, backend),
+      estimate: await this.estimateTasks(p.tasks),
     };
   }
 
@@ -759,10 +744,8 @@ export class Runtime implements ScriptHutRuntime {
   }
 
   listJobs(query: JobQuery = {}): JobView[] {
-    if (Date.now() - this.lastJobsQueryAt > 5 * 60_000) {
-      this.lastJobsQueryAt = Date.now();
-      void this.refreshExternalJobs();
-    }
+    // A read never reaches a scheduler: it only marks interest, and the external-jobs timer
+    // refreshes the cache on its next tick.
     this.lastJobsQueryAt = Date.now();
     const since = Date.now() - (query.recentHours ?? 12) * 3600_000;
     const rows: JobView[] = [];
@@ -833,7 +816,26 @@ export class Runtime implements ScriptHutRuntime {
 
   // ---------------------------------------------------------------- cost
 
-  private estimateTasks(tasks: TaskSpec[], backend: Backend): CostEstimate {
+  private pricesLoad: { at: number; result: ReturnType<PriceBook['load']> } | null = null;
+
+  /**
+   * Load price data at most once (a failure is retried after 10 minutes), so dry runs and cost
+   * views do not re-read or re-fetch instances.json, or wait for a network timeout, every time.
+   */
+  private loadPrices(): ReturnType<PriceBook['load']> {
+    if (!this.priceBook) return Promise.resolve({ ok: false, reason: 'pricing is not configured' });
+    const stale = this.pricesLoad && Date.now() - this.pricesLoad.at > 10 * 60_000;
+    if (!this.pricesLoad || stale) {
+      const result = this.priceBook.load();
+      this.pricesLoad = { at: Date.now(), result };
+      void result.then((r) => {
+        if (r.ok) this.pricesLoad = { at: Number.POSITIVE_INFINITY, result };
+      });
+    }
+    return this.pricesLoad.result;
+  }
+
+  private async estimateTasks(tasks: TaskSpec[]): Promise<CostEstimate> {
     if (!this.priceBook) {
       return {
         available: false,
@@ -844,12 +846,13 @@ export class Runtime implements ScriptHutRuntime {
         currency: 'USD',
       };
     }
+    await this.loadPrices();
     const e = this.priceBook.estimate(
       tasks.map((t) => ({
         cpus: t.cpus,
         memoryMiB: t.memoryMiB,
         timeLimitSeconds: t.timeLimitSeconds,
-        partition: backend.type === 'ec2' ? t.partition : t.partition,
+        partition: t.partition,
       })),
     );
     const status = this.priceBook.status();
@@ -876,7 +879,7 @@ export class Runtime implements ScriptHutRuntime {
         currency: 'USD',
       };
     }
-    const loaded = await this.priceBook.load();
+    const loaded = await this.loadPrices();
     if (!loaded.ok) {
       return {
         available: false,
@@ -925,11 +928,7 @@ export class Runtime implements ScriptHutRuntime {
               name.split('/').slice(1).join('/'),
               options,
             );
-    if (this.priceBook) await this.priceBook.load();
-    return this.estimateTasks(
-      dry.tasks.map((t) => t.task),
-      this.backend(dry.backendName),
-    );
+    return dry.estimate;
   }
 
   // ---------------------------------------------------------------- config
@@ -1004,9 +1003,4 @@ export class Runtime implements ScriptHutRuntime {
  */
 export function createRuntime(options: CreateRuntimeOptions = {}): Promise<Runtime> {
   return Runtime.create(options);
-}
-
-/** `~` → home directory, for local paths. */
-export function expandHome(path: string): string {
-  return path === '~' ? homedir() : path.startsWith('~/') ? join(homedir(), path.slice(2)) : path;
 }
