@@ -10,7 +10,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import {
   BackendError,
   type BackendHealth,
@@ -21,10 +20,11 @@ import {
   shellQuote,
   shellQuotePath,
 } from '@scripthut/core';
-import type { AuthenticationType, Client, ClientChannel, ConnectConfig, ParsedKey } from 'ssh2';
+import type { AuthenticationType, Client, ConnectConfig, ParsedKey } from 'ssh2';
 import ssh2 from 'ssh2';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { type CertIdentity, installCertAuth, loadCertIdentity } from './cert-auth.js';
+import { type RunningExec, startExec } from './exec-channel.js';
 import { type KnownHostEntry, knownKeyTypes, parseKnownHosts, verifyHostKey } from './known-hosts.js';
 import { Semaphore } from './semaphore.js';
 
@@ -92,47 +92,11 @@ const HOST_KEY_ALGOS = [
   'rsa-sha2-256',
   'ssh-rsa',
 ];
-const SIGNALS: Record<string, number> = {
-  HUP: 1,
-  INT: 2,
-  QUIT: 3,
-  ABRT: 6,
-  KILL: 9,
-  SEGV: 11,
-  PIPE: 13,
-  TERM: 15,
-};
-
 function sleep(ms: number, unref = false): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(resolve, Math.max(0, ms));
     if (unref) t.unref();
   });
-}
-
-/**
- * Sends the `signal KILL` channel request (OpenSSH delivers it to the session's process group) and
- * closes the channel. ssh2's `channel.signal()` is a no-op once stdin is closed (always, for us), so
- * the request is sent through the protocol object when needed.
- */
-function killChannel(channel: ClientChannel): void {
-  const internal = channel as unknown as {
-    writable?: boolean;
-    outgoing?: { id?: number; state?: string };
-    _client?: { _protocol?: { signal?: (id: number, name: string) => void } };
-  };
-  try {
-    if (internal.writable) channel.signal('KILL');
-    else if (
-      (internal.outgoing?.state === 'open' || internal.outgoing?.state === 'eof') &&
-      typeof internal.outgoing.id === 'number'
-    ) {
-      internal._client?._protocol?.signal?.(internal.outgoing.id, 'KILL');
-    }
-  } catch {
-    // the server may not support signals; closing the channel is what matters most
-  }
-  channel.close();
 }
 
 function truncate(text: string): string {
@@ -348,11 +312,9 @@ export class SshConnection implements CommandRunner {
     for (;;) {
       const client = await this.waitForClient(deadline, shown);
       const release = await this.sem.acquire();
-      let channel: ClientChannel;
+      let running: RunningExec;
       try {
-        channel = await new Promise<ClientChannel>((resolve, reject) => {
-          client.exec(full, (err, stream) => (err ? reject(err) : resolve(stream)));
-        });
+        running = await startExec(client, full, options.stdin, options);
       } catch (err) {
         release();
         const message = errorMessage(err);
@@ -374,99 +336,45 @@ export class SshConnection implements CommandRunner {
         });
       }
       try {
-        return await this.collect(channel, shown, options, timeoutMs);
+        return await this.awaitOutcome(running, shown, timeoutMs);
       } finally {
         release();
       }
     }
   }
 
-  private collect(
-    channel: ClientChannel,
-    shown: string,
-    options: SshExecOptions,
-    timeoutMs: number,
-  ): Promise<ExecResult> {
-    return new Promise<ExecResult>((resolve, reject) => {
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      const outDecoder = new StringDecoder('utf8');
-      const errDecoder = new StringDecoder('utf8');
-      let exitCode: number | null = null;
-      let signal: string | null = null;
-      let settled = false;
-      const finish = (fn: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        fn();
-      };
-      const timer = setTimeout(() => {
-        finish(() => {
-          killChannel(channel);
-          reject(
-            new BackendError(`command timed out after ${timeoutMs} ms on ${this.endpoint}: ${shown}`, {
-              transient: true,
-              command: shown,
-              output: truncate(Buffer.concat(err).toString('utf8')),
-            }),
-          );
-        });
-      }, timeoutMs);
-      channel.on('data', (chunk: Buffer) => {
-        out.push(chunk);
-        if (options.onStdout) {
-          const text = outDecoder.write(chunk);
-          if (text) options.onStdout(text);
-        }
-      });
-      channel.stderr.on('data', (chunk: Buffer) => {
-        err.push(chunk);
-        if (options.onStderr) {
-          const text = errDecoder.write(chunk);
-          if (text) options.onStderr(text);
-        }
-      });
-      channel.on('exit', (code: number | null, sig?: string) => {
-        if (typeof code === 'number') exitCode = code;
-        else if (sig) signal = sig;
-      });
-      channel.on('error', (e: Error) => {
-        finish(() =>
-          reject(
-            new BackendError(`command failed on ${this.endpoint}: ${e.message}`, {
-              transient: true,
-              command: shown,
-              cause: e,
-            }),
-          ),
-        );
-      });
-      channel.on('close', () => {
-        finish(() => {
-          const tailOut = outDecoder.end();
-          const tailErr = errDecoder.end();
-          if (tailOut) options.onStdout?.(tailOut);
-          if (tailErr) options.onStderr?.(tailErr);
-          const stdout = Buffer.concat(out).toString('utf8');
-          const stderr = Buffer.concat(err).toString('utf8');
-          if (exitCode === null && signal === null) {
-            reject(
-              new BackendError(`connection to ${this.endpoint} lost while running: ${shown}`, {
-                transient: true,
-                command: shown,
-                output: truncate(stderr),
-              }),
-            );
-            return;
-          }
-          const code = exitCode ?? 128 + (SIGNALS[signal ?? ''] ?? 0);
-          resolve({ stdout, stderr, exitCode: code });
-        });
-      });
-      if (options.stdin !== undefined) channel.end(options.stdin);
-      else channel.end();
+  /** Waits for the command to end; on timeout kills it and throws a transient error. */
+  private async awaitOutcome(running: RunningExec, shown: string, timeoutMs: number): Promise<ExecResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });
+    const outcome = await Promise.race([running.outcome, timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      running.kill();
+      throw new BackendError(`command timed out after ${timeoutMs} ms on ${this.endpoint}: ${shown}`, {
+        transient: true,
+        command: shown,
+        output: truncate(running.stderrSoFar()),
+      });
+    }
+    switch (outcome.kind) {
+      case 'exited':
+        return { stdout: outcome.stdout, stderr: outcome.stderr, exitCode: outcome.exitCode };
+      case 'error':
+        throw new BackendError(`command failed on ${this.endpoint}: ${outcome.error.message}`, {
+          transient: true,
+          command: shown,
+          cause: outcome.error,
+        });
+      case 'vanished':
+        throw new BackendError(`connection to ${this.endpoint} lost while running: ${shown}`, {
+          transient: true,
+          command: shown,
+          output: truncate(outcome.stderr),
+        });
+    }
   }
 
   private dropClient(client: Client, reason: string): void {
