@@ -1,4 +1,14 @@
 export {
+  AUTH_TOKEN_FILE,
+  type AuthTokenOrigin,
+  authTokenPath,
+  loadOrCreateAuthToken,
+  MIN_REMOTE_TOKEN_LENGTH,
+  newAuthToken,
+  readAuthTokenFile,
+  resolveAuthToken,
+} from './auth-token.js';
+export {
   CLONE_MARKER,
   type GitCloneSpec,
   type PreparedClone,
