@@ -7,7 +7,7 @@ export function makeSpec(id: string, command: string, overrides: Partial<TaskSpe
     name: `Task ${id}`,
     command,
     workingDir: '~',
-    partition: 'normal',
+    partition: null,
     cpus: 1,
     memory: '1G',
     memoryMiB: 1024,

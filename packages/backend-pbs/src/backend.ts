@@ -18,6 +18,7 @@ import {
   type SubmitRequest,
   shellQuote,
   type TrackedJob,
+  tagOfJobName,
 } from '@scripthut/core';
 import {
   type BackendExecOptions,
@@ -182,10 +183,10 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
     const r = await run(command, { timeoutMs: 60_000 });
     const wanted = new Set(valid);
     for (const rec of parseQstatText(r.stdout)) {
-      const name = rec.attrs.Job_Name;
-      if (!name || !wanted.has(name)) continue;
-      const prev = found.get(name);
-      if (!prev || Number(displayJobNumber(rec.id)) > Number(displayJobNumber(prev))) found.set(name, rec.id);
+      const tag = rec.attrs.Job_Name ? tagOfJobName(rec.attrs.Job_Name) : null;
+      if (!tag || !wanted.has(tag)) continue;
+      const prev = found.get(tag);
+      if (!prev || Number(displayJobNumber(rec.id)) > Number(displayJobNumber(prev))) found.set(tag, rec.id);
     }
     return found;
   }

@@ -8,7 +8,7 @@ function request(task: Partial<TaskSpec> = {}): SubmitRequest {
     name: 'Build it',
     command: 'echo hello',
     workingDir: '~',
-    partition: 'normal',
+    partition: null,
     cpus: 2,
     memory: '4G',
     memoryMiB: 4096,
@@ -44,8 +44,9 @@ const resolvePath = (p: string) => p.replace(/^~/, '/home/u');
 
 describe('PBS directives', () => {
   it('Torque: nodes/ppn/gpus, mem and walltime on one -l', () => {
-    expect(pbsDirectives(request(), { flavour: 'torque', account: 'lab', resolvePath })).toEqual([
-      '#PBS -N sh0a1b2c3d01',
+    const req = request({ partition: 'normal' });
+    expect(pbsDirectives(req, { flavour: 'torque', account: 'lab', resolvePath })).toEqual([
+      '#PBS -N sh0a1b2c3d01-Build_it',
       '#PBS -q normal',
       '#PBS -A lab',
       '#PBS -l nodes=1:ppn=2:gpus=2,mem=4gb,walltime=26:00:00',
@@ -61,7 +62,7 @@ describe('PBS directives', () => {
       resolvePath,
     });
     expect(lines).toEqual([
-      '#PBS -N sh0a1b2c3d01',
+      '#PBS -N sh0a1b2c3d01-Build_it',
       '#PBS -q workq',
       '#PBS -l select=1:ncpus=2:mem=500mb',
       '#PBS -l walltime=26:00:00',
@@ -77,7 +78,9 @@ describe('PBS directives', () => {
       exitMarkerPath: '~/.m/sh0a1b2c3d01.rc',
       resolvePath,
     });
-    expect(script.startsWith('#!/bin/bash -l\n#PBS -N sh0a1b2c3d01\n')).toBe(true);
+    expect(script.startsWith('#!/bin/bash -l\n#PBS -N sh0a1b2c3d01-Build_it\n')).toBe(true);
+    // No partition and no backend queue: no -q, the server's default queue applies.
+    expect(script).not.toContain('#PBS -q');
     expect(script).toContain('#PBS -o "/data/my logs/o.txt"');
     expect(script).toContain('"$HOME"/.m/sh0a1b2c3d01.rc');
     expect(script).toContain("trap 'trap - EXIT; exit 143' TERM");

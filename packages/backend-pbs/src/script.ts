@@ -2,7 +2,7 @@
  * The PBS job script: `#PBS` directives (Torque `nodes=…:ppn=…` or PBS Pro `select=…` resources)
  * above the shared body from `@scripthut/core`.
  */
-import { buildJobScript, type SubmitRequest } from '@scripthut/core';
+import { buildJobScript, jobNameFor, type SubmitRequest } from '@scripthut/core';
 import { formatWalltime, gpuCountFromGres, type PbsFlavour, toPbsMemory } from './parse.js';
 
 /** Raised when a request cannot be turned into a safe job script (the task fails, not the batch). */
@@ -60,7 +60,7 @@ export function pbsDirectives(request: SubmitRequest, options: PbsScriptOptions)
     throw new ScriptRenderError(`invalid time limit: ${JSON.stringify(t.timeLimit)}`);
   const walltime = formatWalltime(t.timeLimitSeconds);
   const gpus = gpuCountFromGres(t.gres);
-  const lines = [`#PBS -N ${request.tag}`];
+  const lines = [`#PBS -N ${jobNameFor(request.tag, t.name)}`];
   const queue = options.queue || t.partition;
   if (queue) lines.push(`#PBS -q ${word(queue, 'queue')}`);
   if (options.account) lines.push(`#PBS -A ${word(options.account, 'account')}`);

@@ -383,20 +383,25 @@ describe('clusterInfo, findByTags, externalJobs (scripted)', () => {
     });
   });
 
-  it('findByTags: one exec with squeue --name and sacct --name', async () => {
+  it("findByTags: one exec listing the user's jobs, names matched by tag prefix", async () => {
     const ssh = new ScriptedSsh(() => ({
-      stdout: '@@squeue\n12|aa1\n\n@@sacct\n9|bb2\n13|zz9\n',
+      stdout:
+        '@@squeue\n12|sh0a1b2c3d11-train_a\n\n@@sacct\n9|sh0a1b2c3d21\n13|sh0a1b2c3d111-other\n14|sh0a1b2c3d11x\n',
       stderr: '',
       exitCode: 0,
     }));
     const b = createSlurmBackend({ name: 'x', ssh, maxConcurrent: 1 });
-    const found = await b.findByTags(['aa1', 'bb2', 'not a tag']);
-    expect(Object.fromEntries(found)).toEqual({ aa1: '12', bb2: '9' });
+    const found = await b.findByTags(['sh0a1b2c3d11', 'sh0a1b2c3d21', 'not a tag']);
+    expect(Object.fromEntries(found)).toEqual({ sh0a1b2c3d11: '12', sh0a1b2c3d21: '9' });
     expect(ssh.calls).toHaveLength(1);
-    expect(ssh.calls[0]!.command).toContain("squeue -h -t all --name=aa1,bb2 -o '%i|%j'");
-    expect(ssh.calls[0]!.command).toContain(
-      'sacct -n -P -X --name=aa1,bb2 --format=JobIDRaw,JobName --starttime now-7days',
+    expect(ssh.calls[0]!.command).toBe('bash -s');
+    const program = String(ssh.calls[0]!.options?.stdin);
+    expect(program).toContain("squeue --me -h -t all -o '%i|%j' | grep -F -f <(__scripthut_tags)");
+    expect(program).toContain(
+      'sacct -n -P -X -u "$(id -un)" --format=JobIDRaw,JobName --starttime now-7days',
     );
+    expect(program).toContain('\nsh0a1b2c3d11\nsh0a1b2c3d21\nSCRIPTHUT_TAGS\n');
+    expect(program).not.toContain('not a tag');
   });
 
   it('externalJobs quotes the user, or uses --me', async () => {

@@ -137,15 +137,24 @@ export function createSlurmBackend(options: SlurmBackendOptions): Backend & {
     const valid = [...new Set(tags.filter((t) => TAG_RE.test(t)))];
     const found = new Map<string, string>();
     if (!valid.length) return found;
-    const names = shellQuote(valid.join(','));
-    const command = [
+    // Job names are `<tag>-<task name>`: list the user's jobs and keep the lines that mention a tag
+    // (server-side, the tags travel on stdin), then match names exactly here.
+    const program = [
+      "__scripthut_tags() { cat <<'SCRIPTHUT_TAGS'",
+      ...valid,
+      'SCRIPTHUT_TAGS',
+      '}',
       `printf '@@squeue\\n'`,
-      `squeue -h -t all --name=${names} -o '%i|%j'`,
+      `squeue --me -h -t all -o '%i|%j' | grep -F -f <(__scripthut_tags)`,
       `printf '\\n@@sacct\\n'`,
-      `timeout 25 sacct -n -P -X --name=${names} --format=JobIDRaw,JobName --starttime now-7days`,
+      `timeout 25 sacct -n -P -X -u "$(id -un)" --format=JobIDRaw,JobName --starttime now-7days | grep -F -f <(__scripthut_tags)`,
       'true',
-    ].join('; ');
-    const r = await run(command, { timeoutMs: 40_000 });
+    ].join('\n');
+    const r = await run('bash -s', {
+      stdin: program,
+      timeoutMs: 40_000,
+      logAs: `squeue --me + sacct -u $USER (7 days), names matching ${valid.length} tags`,
+    });
     const sections = splitSections(r.stdout);
     const set = new Set(valid);
     parseTagRows(sections.get('squeue') ?? '', set, found);

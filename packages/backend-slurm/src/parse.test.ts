@@ -356,11 +356,14 @@ describe('sinfo, pending reasons, df', () => {
     });
     expect(parseDfPk('', '~/x')).toBeNull();
   });
-  it('tag rows: only asked tags, highest id wins', () => {
-    const tags = new Set(['ab12', 'cd34']);
-    const m = parseTagRows('10|ab12\n12|ab12\n11|other\n', tags);
-    parseTagRows('9|cd34\nfoo\n', tags, m);
-    expect(Object.fromEntries(m)).toEqual({ ab12: '12', cd34: '9' });
+  it('tag rows: only asked tags (bare or followed by -name), highest id wins', () => {
+    const tags = new Set(['sh0a1b2c3d11', 'sh0a1b2c3d21']);
+    const m = parseTagRows(
+      '10|sh0a1b2c3d11-a\n12|sh0a1b2c3d11-b\n11|other\n15|sh0a1b2c3d111-longer_tag\n',
+      tags,
+    );
+    parseTagRows('9|sh0a1b2c3d21\nfoo\n', tags, m);
+    expect(Object.fromEntries(m)).toEqual({ sh0a1b2c3d11: '12', sh0a1b2c3d21: '9' });
   });
 });
 

@@ -3,7 +3,13 @@
  * the verdict rules that turn accounting rows into a {@link JobStatus}. No I/O here: everything is
  * unit-tested on recorded output.
  */
-import type { ExternalJob, JobState, JobStatus, PartitionInfo } from '@scripthut/core';
+import {
+  type ExternalJob,
+  type JobState,
+  type JobStatus,
+  type PartitionInfo,
+  tagOfJobName,
+} from '@scripthut/core';
 
 /** A Slurm job id we are willing to put into a command: `123` or an array task `123_4`. */
 export const JOB_ID_RE = /^\d+(_\d+)?$/;
@@ -341,7 +347,8 @@ export function sacctVerdict(
 
 /**
  * Merge `id|name` rows (from squeue `%i|%j` and sacct `JobIDRaw,JobName`) into tag → job id.
- * Only names in `tags` count; if a tag has several jobs, the highest id wins.
+ * Only names carrying a tag in `tags` count (see `jobNameFor`); if a tag has several jobs, the
+ * highest id wins.
  */
 export function parseTagRows(
   stdout: string,
@@ -349,9 +356,10 @@ export function parseTagRows(
   into = new Map<string, string>(),
 ): Map<string, string> {
   for (const r of parsePipeRows(stdout, ['id', 'name'] as const)) {
-    if (!/^\d+$/.test(r.id) || !tags.has(r.name)) continue;
-    const prev = into.get(r.name);
-    if (!prev || Number(r.id) > Number(prev)) into.set(r.name, r.id);
+    const tag = tagOfJobName(r.name);
+    if (!/^\d+$/.test(r.id) || tag === null || !tags.has(tag)) continue;
+    const prev = into.get(tag);
+    if (!prev || Number(r.id) > Number(prev)) into.set(tag, r.id);
   }
   return into;
 }

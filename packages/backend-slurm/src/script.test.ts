@@ -17,9 +17,10 @@ describe('sbatchQuote', () => {
 });
 
 describe('slurmDirectives', () => {
-  it('renders every directive in order, with the tag as job name and the name as a quoted comment', () => {
+  it('renders every directive in order, with tag + readable name as job name and the name as a quoted comment', () => {
     const req = makeRequest('r1t0', {
       name: 'Build "x" #1',
+      partition: 'normal',
       cpus: 4,
       memory: '8G',
       timeLimit: '2:00:00',
@@ -28,7 +29,7 @@ describe('slurmDirectives', () => {
     expect(
       slurmDirectives(req, { account: 'pi lab', resolvePath: (p) => p.replace(/^~/, '/home/u') }),
     ).toEqual([
-      '#SBATCH --job-name=r1t0',
+      '#SBATCH --job-name=r1t0-Build_x_1',
       '#SBATCH --comment="Build \\"x\\" #1"',
       '#SBATCH --partition=normal',
       '#SBATCH --account="pi lab"',
@@ -40,10 +41,10 @@ describe('slurmDirectives', () => {
       '#SBATCH --error=/home/u/scripthut-logs/run1/build.err',
     ]);
   });
-  it('omits account and gres when unset; task output_file/error_file win over the defaults', () => {
+  it('omits partition, account and gres when unset; task output_file/error_file win over the defaults', () => {
     const req = makeRequest('t1', { outputFile: '/scratch/o.log', errorFile: '/scratch/my err.log' });
     const d = slurmDirectives(req);
-    expect(d.some((l) => l.includes('--account') || l.includes('--gres'))).toBe(false);
+    expect(d.some((l) => /--(partition|account|gres)/.test(l))).toBe(false);
     expect(d).toContain('#SBATCH --output=/scratch/o.log');
     expect(d).toContain('#SBATCH --error="/scratch/my err.log"');
   });
@@ -64,7 +65,7 @@ describe('renderSlurmScript', () => {
     });
     const lines = script.split('\n');
     expect(lines[0]).toBe('#!/bin/bash -l');
-    expect(lines[1]).toBe('#SBATCH --job-name=t9');
+    expect(lines[1]).toBe('#SBATCH --job-name=t9-Build_it');
     expect(script).toContain('"$HOME"/.cache/scripthut/markers/t9.rc');
     expect(script).toContain('echo hello');
     expect(renderSlurmScript(makeRequest('t9')).startsWith('#!/bin/bash\n')).toBe(true);

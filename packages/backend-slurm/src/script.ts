@@ -1,7 +1,7 @@
 /**
  * The Slurm job script: `#SBATCH` directives above the shared body from `@scripthut/core`.
  */
-import { buildJobScript, type SubmitRequest } from '@scripthut/core';
+import { buildJobScript, jobNameFor, type SubmitRequest } from '@scripthut/core';
 
 /** Raised when a request cannot be turned into a safe job script (the task fails, not the batch). */
 export class ScriptRenderError extends Error {
@@ -45,10 +45,10 @@ export function slurmDirectives(request: SubmitRequest, options: SlurmScriptOpti
   const d = (opt: string, value: string, what: string) => `#SBATCH --${opt}=${sbatchQuote(value, what)}`;
   if (!/^\d+$/.test(String(t.cpus)) || t.cpus < 1) throw new ScriptRenderError(`invalid cpus: ${t.cpus}`);
   const lines = [
-    d('job-name', request.tag, 'tag'),
+    d('job-name', jobNameFor(request.tag, t.name), 'job name'),
     `#SBATCH --comment=${sbatchQuote(t.name, 'task name', true)}`,
-    d('partition', t.partition, 'partition'),
   ];
+  if (t.partition) lines.push(d('partition', t.partition, 'partition'));
   if (options.account) lines.push(d('account', options.account, 'account'));
   lines.push(`#SBATCH --cpus-per-task=${t.cpus}`);
   lines.push(d('mem', t.memory, 'memory'));

@@ -7,7 +7,7 @@ export function makeTask(over: Partial<TaskSpec> = {}): TaskSpec {
     name: 'Build it',
     command: 'echo hello',
     workingDir: '~',
-    partition: 'normal',
+    partition: null,
     cpus: 1,
     memory: '100M',
     memoryMiB: 100,

@@ -11,8 +11,12 @@ export interface TaskSpec {
   command: string;
   /** `~`, absolute, or relative (resolved by the run's context: clone dir, source path). Default `~`. */
   workingDir: string;
-  /** Default `normal`. */
-  partition: string;
+  /**
+   * Partition (Slurm) or queue (PBS) to submit to; `null` (the default) leaves the choice to the
+   * scheduler's own default partition/queue. (The original ScriptHut defaulted to `normal`, which a
+   * stock PBS, whose default queue is `workq`, and many Slurm sites do not have.)
+   */
+  partition: string | null;
   /** Default 1. */
   cpus: number;
   /** Slurm syntax, e.g. `4G`, `500M`. Default `4G`. */

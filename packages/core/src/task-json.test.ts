@@ -100,7 +100,7 @@ describe('parseTaskDocument', () => {
         name: 'A',
         command: 'echo a',
         workingDir: '~',
-        partition: 'normal',
+        partition: null,
         cpus: 1,
         memory: '4G',
         memoryMiB: 4096,

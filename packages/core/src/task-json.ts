@@ -505,8 +505,8 @@ export function parseTaskDocument(
     const command = str('command', REQUIRED_MULTILINE);
     const workingDir = str('working_dir') ?? '~';
     if (t.working_dir !== undefined && workingDir.trim() === '') err(p('working_dir'), 'must not be empty');
-    const partition = str('partition') ?? 'normal';
-    if (t.partition !== undefined && !/^[A-Za-z0-9_.,:+@-]+$/.test(partition))
+    const partition = str('partition') ?? null;
+    if (partition !== null && !/^[A-Za-z0-9_.,:+@-]+$/.test(partition))
       err(p('partition'), `invalid partition name ${JSON.stringify(partition)}`);
 
     let cpus = 1;

@@ -418,7 +418,7 @@ export const DryRunPage: FC<{
             <dt>stderr</dt>
             <dd class="mono small">{t.stderrPath}</dd>
             <dt>Resources</dt>
-            <dd>{`${t.task.cpus} cpu · ${t.task.memory} · ${t.task.timeLimit} · ${t.task.partition}`}</dd>
+            <dd>{`${t.task.cpus} cpu · ${t.task.memory} · ${t.task.timeLimit} · ${t.task.partition ?? 'default partition'}`}</dd>
           </dl>
           <pre>{t.script}</pre>
         </div>
@@ -808,7 +808,7 @@ export const TaskInfo: FC<{ task: TaskRecord; depStates: Map<string, TaskState> 
         <dt>Duration</dt>
         <dd>{formatDuration(taskDuration(task))}</dd>
         <dt>Resources</dt>
-        <dd>{`${task.spec.cpus} cpu · ${task.spec.memory} · ${task.spec.timeLimit} · ${task.spec.partition}${task.spec.gres ? ` · ${task.spec.gres}` : ''}`}</dd>
+        <dd>{`${task.spec.cpus} cpu · ${task.spec.memory} · ${task.spec.timeLimit} · ${task.spec.partition ?? 'default partition'}${task.spec.gres ? ` · ${task.spec.gres}` : ''}`}</dd>
         <dt>Dependencies</dt>
         <dd>
           {task.spec.deps.length === 0

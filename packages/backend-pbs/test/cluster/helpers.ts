@@ -26,8 +26,8 @@ export function connect(): SshConnection {
   });
 }
 
-/** A short unique prefix for this test process. */
-export const RUN = `p${randomBytes(3).toString('hex')}`;
+/** A run id unique to this test process (8 hex characters, as the engine's run ids). */
+export const RUN = randomBytes(4).toString('hex');
 
 const SIM_DIR = join(import.meta.dirname, '../simulator');
 const SIM_FILES = ['pbs-sim.mjs', 'qsub', 'qstat', 'qdel', 'pbsnodes'];

@@ -6,6 +6,7 @@
 import {
   Engine,
   type JobStatus,
+  makeSubmitTag,
   parseTaskDocument,
   type RunStatus,
   type SubmitRequest,
@@ -80,7 +81,7 @@ export function pbsScenarios(flavour: PbsFlavour): void {
     it('detects the flavour, submits a batch in one round trip, reports states, logs, tags and cluster info', async () => {
       const backend = makeBackend(ssh, 'auto', 10, queue);
       expect(await backend.flavour()).toBe(flavour);
-      const tag = (n: number) => `${RUN}${flavour[0]}${n}`;
+      const tag = (n: number) => makeSubmitTag(RUN, n + (flavour === 'pro' ? 0 : 100), 1);
       const reqs = [
         request(tag(1), { id: 'ok', command: 'echo "out:$WEIRD"; echo err >&2' }),
         request(tag(2), { id: 'bad', command: 'exit 4' }),
@@ -159,7 +160,7 @@ export function pbsScenarios(flavour: PbsFlavour): void {
       );
       expect(err.content).toBe('err\n');
 
-      const found = await backend.findByTags([tag(1), tag(3), `${RUN}zz`]);
+      const found = await backend.findByTags([tag(1), tag(3), tag(99)]);
       expect(Object.fromEntries(found)).toEqual({ [tag(1)]: jobs[0]!.jobId, [tag(3)]: jobs[2]!.jobId });
 
       const info = await backend.clusterInfo();

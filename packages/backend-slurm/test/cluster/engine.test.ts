@@ -3,7 +3,7 @@
  * cluster: a 20-task DAG with wildcard deps, the in-flight cap as seen by squeue, and failure
  * propagation.
  */
-import { Engine, parseTaskDocument, type RunStatus, type TaskRecord } from '@scripthut/core';
+import { Engine, parseTaskDocument, type RunStatus, type TaskRecord, tagOfJobName } from '@scripthut/core';
 import { MemoryRunStore } from '@scripthut/core/testing';
 import type { SshConnection } from '@scripthut/ssh';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -124,10 +124,9 @@ describe('engine over the Slurm backend (real cluster)', () => {
     const ids = new Set(records.map((t) => t.jobId!));
     let rows: string[] = [];
     for (let i = 0; i < 20; i++) {
-      const r = await observer.exec(
-        `sacct -n -P -X --name=${tags.join(',')} --format=JobIDRaw,JobName --starttime now-1hours`,
-      );
-      rows = r.stdout.split('\n').filter((l) => l.trim());
+      const r = await observer.exec(`sacct -n -P -X -u hut --format=JobIDRaw,JobName --starttime now-1hours`);
+      const wanted = new Set(tags);
+      rows = r.stdout.split('\n').filter((l) => wanted.has(tagOfJobName(l.split('|')[1] ?? '') ?? ''));
       if (rows.length >= 20) break;
       await sleep(500);
     }

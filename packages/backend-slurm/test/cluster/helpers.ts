@@ -20,8 +20,8 @@ export function connect(): SshConnection {
   });
 }
 
-/** A short unique tag prefix for this test process (`[a-z0-9]`, tags stay ≤ 15 chars). */
-export const RUN = `c${randomBytes(3).toString('hex')}`;
+/** A run id unique to this test process (8 hex characters, as the engine's run ids). */
+export const RUN = randomBytes(4).toString('hex');
 
 export function makeBackend(ssh: SshConnection, maxConcurrent = 10) {
   return createSlurmBackend({

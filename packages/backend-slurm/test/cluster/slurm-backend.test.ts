@@ -2,6 +2,7 @@
  * The Slurm backend against a real single-node Slurm (22.05, with accounting) over a real sshd.
  * The TIMEOUT job is submitted first and checked last, so its ~90 s overlap the other tests.
  */
+import { makeSubmitTag, tagOfJobName } from '@scripthut/core';
 import type { SshConnection } from '@scripthut/ssh';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeRequest } from '../requests.js';
@@ -11,7 +12,7 @@ let ssh: SshConnection;
 let backend: ReturnType<typeof makeBackend>;
 const LOGS = `~/scripthut-test-logs/${RUN}`;
 let seq = 0;
-const tag = () => `${RUN}t${seq++}`;
+const tag = () => makeSubmitTag(RUN, seq++, 1);
 
 function req(task: Parameters<typeof makeRequest>[1] = {}) {
   const t = tag();
@@ -26,10 +27,9 @@ function req(task: Parameters<typeof makeRequest>[1] = {}) {
 async function sacctCountByNames(tags: string[], expected: number): Promise<number> {
   let n = -1;
   for (let i = 0; i < 20; i++) {
-    const r = await ssh.exec(
-      `sacct -n -P -X --name=${tags.join(',')} --format=JobIDRaw,JobName --starttime now-1hours`,
-    );
-    n = r.stdout.split('\n').filter((l) => l.trim()).length;
+    const r = await ssh.exec(`sacct -n -P -X -u hut --format=JobIDRaw,JobName --starttime now-1hours`);
+    const wanted = new Set(tags);
+    n = r.stdout.split('\n').filter((l) => wanted.has(tagOfJobName(l.split('|')[1] ?? '') ?? '')).length;
     if (n >= expected) return n;
     await sleep(500);
   }
@@ -168,7 +168,9 @@ describe('Slurm backend on a real cluster', () => {
 
   it('over its memory limit (no cgroups here: FAILED 0:9 + "exceeded memory limit") → out_of_memory', async () => {
     const r = req({
-      command: 'head -c 600M /dev/zero | tail -n 1 >/dev/null; sleep 5',
+      // Holds ~300 MB for several seconds, so the 1 s accounting sampler is sure to see it (a
+      // short spike, as `head -c 600M | tail -n 1` made, can end between two samples).
+      command: "x=$(head -c 300M /dev/zero | tr '\\0' a); sleep 8; echo ${#x}",
       memory: '64M',
       memoryMiB: 64,
     });
@@ -181,11 +183,11 @@ describe('Slurm backend on a real cluster', () => {
   it('findByTags finds a job submitted behind our back', async () => {
     const t = tag();
     const r = await ssh.exec(
-      `sbatch --parsable --job-name=${t} --mem=50M --output=/dev/null --wrap 'sleep 1'`,
+      `sbatch --parsable --job-name=${t}-by_hand --mem=50M --output=/dev/null --wrap 'sleep 1'`,
     );
     expect(r.exitCode).toBe(0);
     const id = r.stdout.trim().split(';')[0];
-    const found = await backend.findByTags([t, `${RUN}none`]);
+    const found = await backend.findByTags([t, makeSubmitTag(RUN, 9999, 1)]);
     expect(Object.fromEntries(found)).toEqual({ [t]: id });
   });
 
@@ -204,7 +206,10 @@ describe('Slurm backend on a real cluster', () => {
     const [o] = await backend.submit([r]);
     const job = tracked(r, o!);
     const jobs = await backend.externalJobs!(null);
-    expect(jobs.find((j) => j.jobId === job.jobId)).toMatchObject({ name: r.tag, user: 'hut' });
+    expect(jobs.find((j) => j.jobId === job.jobId)).toMatchObject({
+      name: `${r.tag}-task_${r.taskId}`,
+      user: 'hut',
+    });
     await backend.cancel([job]);
   });
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_TAGGED_SEQ, makeSubmitTag, parseSubmitTag } from './tags.js';
+import { jobNameFor, MAX_TAGGED_SEQ, makeSubmitTag, parseSubmitTag, tagOfJobName } from './tags.js';
 
 describe('submit tags', () => {
   it('round-trip, stay short and [a-z0-9]', () => {
@@ -30,5 +30,28 @@ describe('submit tags', () => {
     expect(() => makeSubmitTag('0a1b2c3d', MAX_TAGGED_SEQ + 1, 1)).toThrow(/out of range/);
     expect(parseSubmitTag('scripthut-1')).toBeNull();
     expect(parseSubmitTag('sh0a1b2c3d')).toBeNull();
+  });
+});
+
+describe('job names', () => {
+  it('puts a readable slice of the task name after the tag, within the length limit', () => {
+    expect(jobNameFor('sh0a1b2c3d11', 'train model (lr=0.1)')).toBe('sh0a1b2c3d11-train_model_lr_0.1');
+    expect(jobNameFor('sh0a1b2c3d11', '  ..hidden')).toBe('sh0a1b2c3d11-hidden');
+    expect(jobNameFor('sh0a1b2c3d11', '!!!')).toBe('sh0a1b2c3d11');
+    expect(jobNameFor('sh0a1b2c3d11', 'ünïcode name/with $(x) `y`')).toBe(
+      'sh0a1b2c3d11-n_code_name_with_x_y',
+    );
+    const long = jobNameFor('sh0a1b2c3d11', 'x'.repeat(300), 40);
+    expect(long).toHaveLength(40);
+    expect(jobNameFor('sh0a1b2c3d11', 'abc', 12)).toBe('sh0a1b2c3d11');
+  });
+
+  it('finds the tag again in names made by jobNameFor and in bare tags, never in other names', () => {
+    const tag = makeSubmitTag('0a1b2c3d', 1234, 7);
+    expect(tagOfJobName(jobNameFor(tag, 'some task'))).toBe(tag);
+    expect(tagOfJobName(tag)).toBe(tag);
+    expect(tagOfJobName(`${tag}x-name`)).not.toBe(tag);
+    expect(tagOfJobName('my-own-job')).toBeNull();
+    expect(tagOfJobName('sh0a1b2c3d')).toBeNull();
   });
 });

@@ -46,3 +46,33 @@ export function parseSubmitTag(tag: string): SubmitTag | null {
   if (!m) return null;
   return { runId: m[1]!, seq: Number.parseInt(m[2]!, 36), attempt: Number.parseInt(m[3]!, 36) };
 }
+
+/**
+ * The scheduler job name of a submission: the tag first (crash recovery finds it by that prefix),
+ * then `-` and a readable slice of the task name, so people can tell jobs apart in `squeue`/`qstat`.
+ * The name part keeps `[A-Za-z0-9_.]` (anything else becomes `_`) and is cut to fit `maxLength`.
+ *
+ * @example
+ * ```ts
+ * jobNameFor('sh0a1b2c3dya1', 'train model (lr=0.1)') // 'sh0a1b2c3dya1-train_model_lr_0.1'
+ * ```
+ */
+export function jobNameFor(tag: string, taskName: string, maxLength = 64): string {
+  const room = maxLength - tag.length - 1;
+  if (room <= 0) return tag;
+  const readable = taskName
+    .replace(/[^A-Za-z0-9_.]+/g, '_')
+    .replace(/^[_.]+|_+$/g, '')
+    .slice(0, room)
+    .replace(/_+$/, '');
+  return readable ? `${tag}-${readable}` : tag;
+}
+
+/**
+ * The submit tag a scheduler job name carries: names made by {@link jobNameFor} and bare tags (as
+ * earlier versions named jobs). `null` for names ScriptHut did not make.
+ */
+export function tagOfJobName(name: string): string | null {
+  const m = /^(sh[0-9a-f]{8}[0-9a-z]{2,5})(?:-|$)/.exec(name);
+  return m && parseSubmitTag(m[1]!) ? m[1]! : null;
+}

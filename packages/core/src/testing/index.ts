@@ -42,7 +42,7 @@ export function taskSpec(
     name: id,
     command: `echo ${id}`,
     workingDir: '~',
-    partition: 'normal',
+    partition: null,
     cpus: 1,
     memory: '4G',
     memoryMiB: 4096,

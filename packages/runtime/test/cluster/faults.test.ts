@@ -14,7 +14,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { isTerminalTaskState, parseSubmitTag, type TaskRecord } from '@scripthut/core';
+import { isTerminalTaskState, parseSubmitTag, type TaskRecord, tagOfJobName } from '@scripthut/core';
 import { SshConnection } from '@scripthut/ssh';
 import { openSqliteStore } from '@scripthut/store';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -72,7 +72,7 @@ function sshConnect(): SshConnection {
   });
 }
 
-/** Jobs of this run in Slurm accounting: job name (= submit tag) → job ids. Waits out accounting lag. */
+/** Jobs of this run in Slurm accounting: submit tag (from the job name) → job ids. Waits out accounting lag. */
 async function accountedJobs(runId: string, since: Date, expected: number): Promise<Map<string, string[]>> {
   const ssh = sshConnect();
   try {
@@ -85,8 +85,9 @@ async function accountedJobs(runId: string, since: Date, expected: number): Prom
       const byTag = new Map<string, string[]>();
       for (const line of r.stdout.split('\n')) {
         const [id, name] = line.trim().split('|');
-        if (!id || !name || parseSubmitTag(name)?.runId !== runId) continue;
-        byTag.set(name, [...(byTag.get(name) ?? []), id]);
+        const tag = name ? tagOfJobName(name) : null;
+        if (!id || !tag || parseSubmitTag(tag)?.runId !== runId) continue;
+        byTag.set(tag, [...(byTag.get(tag) ?? []), id]);
       }
       return byTag;
     };
