@@ -41,7 +41,21 @@ export interface SubmitRequest {
 /** Result of submitting one task. */
 export type SubmitOutcome =
   | { taskId: string; ok: true; jobId: string; script: string; meta?: Record<string, unknown> }
-  | { taskId: string; ok: false; error: string; transient: boolean; script?: string };
+  | {
+      taskId: string;
+      ok: false;
+      error: string;
+      transient: boolean;
+      script?: string;
+      /**
+       * The scheduler may have created the job although the answer says otherwise (e.g. sbatch's
+       * "Socket timed out", a connection lost mid-submit). The engine then never resubmits blindly:
+       * it keeps the task `submitting` and looks its tag up with {@link Backend.findByTags}, adopting
+       * the job if it appears, and resubmits only after {@link Backend.submitRetryWindowMs} has
+       * passed without one.
+       */
+      maybeSubmitted?: boolean;
+    };
 
 /** Normalised job state as reported by a scheduler. */
 export type JobState =
@@ -238,6 +252,14 @@ export interface Backend {
 
   /** Find jobs whose names carry these tags (crash recovery). Returns tag → job id. */
   findByTags(tags: string[]): Promise<Map<string, string>>;
+
+  /**
+   * How long after an ambiguous submission (`maybeSubmitted`, or an answer lost mid-submit) a job
+   * can still appear, e.g. because the submit command retries on its own (sbatch keeps retrying a
+   * busy controller for about two minutes). The engine looks the tag up until then before it
+   * resubmits. Default 0 (look once, then resubmit).
+   */
+  readonly submitRetryWindowMs?: number;
 
   /** Cancel jobs (best effort, batched). */
   cancel(jobs: TrackedJob[]): Promise<void>;
