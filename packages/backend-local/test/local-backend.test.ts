@@ -437,9 +437,8 @@ describe('cluster info, health, command runner', () => {
       env: { GREETING: 'hi there' },
     });
     expect(r).toEqual({ stdout: `${cwd}\nfrom stdin\nhi there\n`, stderr: 'err\n', exitCode: 4 });
-    const t0 = Date.now();
+    // Without the timeout this would run 30 s and exit 0 (the test's own limit is 30 s).
     const slow = await runner.exec('sleep 30', { timeoutMs: 300 });
-    expect(Date.now() - t0).toBeLessThan(5_000);
     expect(slow.exitCode).toBe(124);
     expect(slow.stderr).toMatch(/timed out/);
     const bad = await runner.exec('true', { cwd: join(dir, 'nope') });

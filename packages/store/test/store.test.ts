@@ -413,16 +413,14 @@ describe('appendTasks and deleteRun', () => {
 });
 
 describe('scale', () => {
-  it('inserts a 10,000-task run in one transaction and summarises 1,000 runs quickly', () => {
+  it('inserts a 10,000-task run in one transaction; summaries and run lists read the per-run counters, never the task rows', () => {
     let txCount = 0;
     const original = store.sqlite.transaction.bind(store.sqlite);
     store.sqlite.transaction = ((fn: (...a: unknown[]) => unknown) => {
       txCount += 1;
       return original(fn);
     }) as typeof store.sqlite.transaction;
-    const t0 = performance.now();
     store.insertRun(makeRun('big00001'), makeTasks('big00001', 10_000));
-    const insertMs = performance.now() - t0;
     expect(txCount).toBe(1);
     store.sqlite.transaction = original;
     expect(store.summarizeRun('big00001')?.counts.pending).toBe(10_000);
@@ -435,27 +433,24 @@ describe('scale', () => {
         transition: { to: 'running' as const, at: 'now', reason: null },
       })),
     );
-    const t1 = performance.now();
-    const s = store.summarizeRun('big00001')!;
-    expect(performance.now() - t1).toBeLessThan(20);
-    expect(s.counts).toMatchObject({ pending: 8_000, running: 2_000 });
-
     store.transaction(() => {
       for (let i = 0; i < 1_000; i++) {
         const id = `m${String(i).padStart(7, '0')}`;
         store.insertRun(makeRun(id), makeTasks(id, 3));
       }
     });
-    const t2 = performance.now();
     const list = store.listRuns({ limit: 1_000 });
-    const listMs = performance.now() - t2;
     expect(list.total).toBe(1_001);
     expect(list.items).toHaveLength(1_000);
-    const t3 = performance.now();
-    store.listRuns({ status: 'pending', limit: 50 });
-    expect(performance.now() - t3).toBeLessThan(100);
-    // generous bounds for a 2-core CI machine; the point is "no per-task round trips / full scans"
-    expect(insertMs).toBeLessThan(3_000);
-    expect(listMs).toBeLessThan(500);
+
+    // Remove the task rows behind the store's back: summaries and filtered lists must still be
+    // right, which proves they come from the per-run counters (O(1) per run), not from a scan of
+    // the tasks table (the cost that made the original slow on big runs).
+    store.sqlite.prepare('DELETE FROM task_transitions').run();
+    store.sqlite.prepare('DELETE FROM tasks').run();
+    expect(store.summarizeRun('big00001')!.counts).toMatchObject({ pending: 8_000, running: 2_000 });
+    const running = store.listRuns({ status: 'running', limit: 50 });
+    expect(running.items.map((r) => r.run.id)).toEqual(['big00001']);
+    expect(store.listRuns({ status: 'pending', limit: 50 }).total).toBe(1_000);
   });
 });

@@ -133,7 +133,13 @@ describe('Slurm backend on a real cluster', () => {
     const r = req({ command: 'sleep 1' });
     const [o] = await backend.submit([r]);
     const job = tracked(r, o!);
-    await sleep(6_000);
+    // Let the job start and end before the backend ever asks about it: wait (bounded) until Slurm
+    // no longer lists it as pending or running.
+    for (let i = 0; i < 120; i++) {
+      const q = await ssh.exec(`squeue -h -t PD,CF,R,CG -j ${job.jobId} -o '%T' 2>/dev/null; true`);
+      if (q.stdout.trim() === '') break;
+      await sleep(500);
+    }
     const final = await waitFinal(backend, [job], 60_000);
     expect(final.get(job.jobId)).toMatchObject({ state: 'completed', exitCode: 0, final: true });
   });
