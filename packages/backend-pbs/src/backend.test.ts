@@ -44,6 +44,7 @@ class LocalShell implements PbsSsh {
         this.log.push({ at: '', command, exitCode: code, durationMs: 0, stdout: '', stderr });
         resolve({ stdout, stderr, exitCode: code ?? -1 });
       });
+      child.stdin.on('error', () => undefined); // a program that exits early leaves stdin unread
       child.stdin.end(options.stdin ?? '');
     });
   }
@@ -97,6 +98,7 @@ describe('status and cancel of 20,000 jobs', () => {
   it('one status program, qstat in chunks of ≤ 500 ids, every job reported', async () => {
     const ids = Array.from({ length: 20_000 }, (_, i) => `${1_000_000 + i}.pbs-server.example.org`);
     writeFileSync(join(stub, 'fast'), ''); // the stub's fast path: every id is a running job
+    writeFileSync(join(stub, 'live'), `${ids.join('\n')}\n`);
     const pbs = backend();
     await pbs.serverFacts();
     const before = shell.log.length;
@@ -115,6 +117,28 @@ describe('status and cancel of 20,000 jobs', () => {
     expect(d).toHaveLength(20_000 / IDS_PER_CALL);
     expect(d.reduce((n, c) => n + c.ids, 0)).toBe(20_000);
   }, 300_000); // 80 bash runs: minutes on a loaded 2-core machine
+});
+
+describe('cancel', () => {
+  it('qdel only what the server still lists, jobs that never ran last (pbs_server 23.06 crashes otherwise)', async () => {
+    setState(false, {
+      '1.s': { state: 'R', name: 'a' },
+      '2.s': { state: 'Q', name: 'b' },
+      '3.s': { state: 'F', name: 'c', exit: 0 },
+      '4.s': { state: 'R', name: 'd' },
+      '5.s': { state: 'H', name: 'e' },
+    });
+    await backend().cancel(['5.s', '2.s', '3.s', '1.s', '9.s', '4.s'].map((id) => tracked(id, 'x')));
+    expect(readFileSync(join(stub, 'qdel.log'), 'utf8')).toBe('1.s 4.s 5.s 2.s\n');
+  });
+
+  it('when the live jobs cannot be listed nothing is deleted and the error says so', async () => {
+    setState(false, { '1.s': { state: 'R', name: 'a' } });
+    writeFileSync(join(stub, 'state.json'), 'not json'); // every stub command fails
+    await expect(backend().cancel([tracked('1.s', 'x')])).rejects.toThrow(
+      /qselect failed on backend stub, nothing was cancelled/,
+    );
+  });
 });
 
 describe('job history', () => {
@@ -213,6 +237,33 @@ describe('what qstat cannot say', () => {
         .filter((c) => c.cmd === 'qstat' && c.ids > 0)
         .map((c) => c.opts),
     ).toEqual(['-f -x -F', '-f -x', '-f -x']);
+  });
+
+  it('-F json that leaves jobs out silently (OpenPBS main prints only the first id): answered from text', async () => {
+    writeFileSync(
+      join(stub, 'state.json'),
+      JSON.stringify({
+        history: true,
+        jsonFirstOnly: true,
+        jobs: {
+          '1.s': { state: 'R', name: 'a' },
+          '2.s': { state: 'Q', name: 'b' },
+          '3.s': { state: 'F', name: 'c', exit: 4 },
+        },
+      }),
+    );
+    const st = await backend().status(['1.s', '2.s', '3.s', '9.s'].map((id) => tracked(id, 'sh0a1b2c3d011')));
+    expect([...st.values()].map((s) => [s.jobId, s.state])).toEqual([
+      ['1.s', 'running'],
+      ['2.s', 'pending'],
+      ['3.s', 'failed'],
+      ['9.s', 'unknown'],
+    ]);
+    expect(
+      calls()
+        .filter((c) => c.cmd === 'qstat' && c.ids > 0)
+        .map((c) => c.opts),
+    ).toEqual(['-f -x -F', '-f -x']);
   });
 
   it('history off, vanished without a marker: the PBS kill line decides, else unknown (not final)', async () => {

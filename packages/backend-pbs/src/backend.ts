@@ -376,6 +376,12 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
     const s = splitSections(r.stdout);
     const rc = Number((s.get('rc') ?? '').trim());
     const stderr = s.get('err') ?? '';
+    if (s.has('qselect')) {
+      throw new BackendError(
+        `qselect failed on backend ${options.name}, nothing was cancelled: ${truncate(stderr.trim() || `exit ${s.get('qselect')?.trim()}`, 500)}`,
+        { transient: true, command: 'qselect -u …', output: truncate(stderr) },
+      );
+    }
     if (!s.has('end') || !Number.isFinite(rc)) {
       throw new BackendError(`qdel program failed on backend ${options.name}`, {
         transient: true,

@@ -170,12 +170,25 @@ export function buildFindByTagsProgram(flavour: PbsFlavour, history: boolean): s
   ].join('\n');
 }
 
-/** `qdel` over every id in chunks; sections `@@rc`, `@@err`, `@@end`. */
+/**
+ * Cancellation: `qdel` over the given ids that the server still lists for the user, in chunks,
+ * jobs that already ran first and jobs that never ran (Q/H/W/T) last. Sections `@@rc` (qdel's),
+ * `@@err`, `@@end`, or `@@qselect` with qselect's exit code when the live jobs cannot be listed.
+ *
+ * Why: OpenPBS 23.06.06's pbs_server crashes (segfault, every client then gets "Connection
+ * refused") on a delete-list request in which a job that never ran is followed by an id the server
+ * does not know (`qdel <queued> <finished or unknown>`), in both history modes. Only ids that
+ * `qselect` just listed are sent, and unknown ids can only appear by a job that already ran ending
+ * meanwhile, which is harmless ahead of the never-ran jobs.
+ */
 export function buildCancelProgram(ids: readonly string[]): string {
   return [
     ...programHead('scripthut-qdel'),
-    idsFile(ids),
-    'rc=0; while read -r c; do qdel $c 2>>"$T/e"; r=$?; [ "$r" -ne 0 ] && rc=$r; done <"$T/ids"',
+    withHeredoc('tr " " "\\n" >"$T/want"', idChunkLines(ids)),
+    'u=$(id -un)',
+    `qselect -u "$u" >"$T/live" 2>"$T/e" && qselect -u "$u" -s QHWT >"$T/q" 2>>"$T/e" || { r=$?; printf '@@qselect\\n%s\\n@@err\\n' "$r"; head -c 65536 "$T/e"; printf '\\n@@end\\n'; exit 0; }`,
+    'grep -Fxf "$T/live" "$T/want" >"$T/mine"; grep -Fvxf "$T/q" "$T/mine" >"$T/order"; grep -Fxf "$T/q" "$T/mine" >>"$T/order"',
+    `rc=0; xargs -r -n ${IDS_PER_CALL} qdel <"$T/order" 2>"$T/e" || rc=$?`,
     `printf '@@rc\\n%s\\n@@err\\n' "$rc"; head -c 65536 "$T/e"`,
     `printf '\\n@@end\\n'`,
   ].join('\n');

@@ -8,8 +8,9 @@
  *   `=>> PBS: job killed:` line of its stderr (read in a second round trip, only for jobs that
  *   vanished without a marker) gives the verdict; otherwise the job stays `unknown` (not final) and
  *   the engine's lost-job grace period decides.
- * - Malformed `-F json` output (older PBS Pro releases) makes the poll ask again in text, and the
- *   backend keeps using text from then on.
+ * - Malformed `-F json` output (older PBS Pro releases), or JSON that silently leaves jobs out
+ *   (current OpenPBS: only the first of several ids, openpbs/openpbs#2672), makes the poll ask
+ *   again in text, and the backend keeps using text from then on.
  */
 
 import type { ExecResult } from '@scripthut/core';
@@ -53,6 +54,20 @@ interface QstatAnswer {
   markers: Map<string, number>;
   /** History mode the records were obtained in (PBS Pro). */
   history: boolean;
+}
+
+/**
+ * Ids qstat neither printed a record for nor named in an error line (`Unknown Job Id <id>`,
+ * `<id> Job has finished`): a complete answer has none.
+ */
+export function silentlyMissing(
+  ids: readonly string[],
+  records: readonly PbsJobRecord[],
+  stderr: string,
+): string[] {
+  const seen = new Set(records.map((r) => displayJobNumber(r.id)));
+  for (const token of stderr.split(/\s+/)) if (isValidPbsJobId(token)) seen.add(displayJobNumber(token));
+  return ids.filter((id) => !seen.has(displayJobNumber(id)));
 }
 
 /** The status poll of one backend (keeps the "JSON is broken here" finding across polls). */
@@ -107,6 +122,13 @@ export function createStatusPoll(
         cause: e,
         output: truncate(out),
       });
+    }
+    if (used === 'json' && silentlyMissing(ids, records, stderr).length) {
+      // OpenPBS built from main (23.06.06 + later commits) prints only the FIRST job of a
+      // multi-id `qstat -f -F json` (openpbs/openpbs#2672): a job missing without an error about
+      // it means the JSON is incomplete. Ask again in text, and stay there.
+      jsonBroken = true;
+      return query(flavour, answeredHistory, ids, tags, 'text');
     }
     return { records, markers: parseMarkers(s.get('markers') ?? ''), history: answeredHistory };
   }

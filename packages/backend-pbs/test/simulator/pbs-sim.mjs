@@ -971,18 +971,24 @@ function qstat(args) {
 // qselect
 // ---------------------------------------------------------------------------------------------
 
-/** `qselect [-u user] [-x]`: ids of the matching jobs, one per line (PBS Pro: finished only with -x). */
+/**
+ * `qselect [-u user] [-s states] [-x]`: ids of the matching jobs, one per line (PBS Pro: finished
+ * only with -x).
+ */
 function qselect(args) {
   let user = null;
+  let states = null;
   let history = !PRO;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '-u') user = args[++i];
+    else if (args[i] === '-s') states = args[++i];
     else if (args[i] === '-x') history = true;
     else fail(`qselect: invalid option ${args[i]}`, 2);
   }
   const jobs = allJobs()
     .filter(visible)
     .filter((j) => history || !finished(j))
+    .filter((j) => !states || states.includes(j.state))
     .filter((j) => !user || j.owner === user);
   process.stdout.write(jobs.map((j) => `${j.id}\n`).join(''));
 }

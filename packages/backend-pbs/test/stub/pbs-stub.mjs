@@ -3,7 +3,7 @@
 // `qdel` answer from `$PBS_STUB/state.json` with the formats and messages of OpenPBS 23.06.06
 // (see test/fixtures/openpbs-23.06.06) and log every call to `$PBS_STUB/calls.log` as
 // `<command> <number of job ids> <options>`.
-//   state.json: { history: bool, jobs: { "<id>": { state: "R"|"F"|…, name, exit?, malformed? } } }
+//   state.json: { history: bool, jsonFirstOnly?: bool, jobs: { "<id>": { state: "R"|"F"|…, name, exit?, malformed? } } }
 import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -11,7 +11,8 @@ const dir = process.env.PBS_STUB;
 const st = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
 const [cmd, ...args] = process.argv.slice(2);
 const opts = args.filter((a) => a.startsWith('-'));
-const ids = args.filter((a, i) => !a.startsWith('-') && args[i - 1] !== '-F' && args[i - 1] !== '-u');
+const ids = args.filter((a, i) => !a.startsWith('-') && !['-F', '-u', '-s'].includes(args[i - 1]));
+const states = args.includes('-s') ? args[args.indexOf('-s') + 1] : null;
 appendFileSync(join(dir, 'calls.log'), `${cmd} ${ids.length} ${opts.join(' ')}\n`);
 const has = (o) =>
   opts.some((x) => x === o || (x.length > 2 && !x.startsWith('--') && x.includes(o.slice(1))));
@@ -40,7 +41,8 @@ else if (cmd === 'qstat') {
     else shown.push([id, j]);
   }
   if (json) {
-    const body = shown.map(([id, j]) => {
+    // OpenPBS main (openpbs/openpbs#2672) prints only the first of several jobs in JSON.
+    const body = (st.jsonFirstOnly ? shown.slice(0, 1) : shown).map(([id, j]) => {
       const comment = j.malformed ? 'a \\, b' : 'ok'; // PBS Pro < 2020.1 printed such escapes (openpbs PR #2049)
       const exit = j.exit === undefined ? '' : `,\n\t\t\t"Exit_status":\t${j.exit}`;
       return `\t\t"${id}":\t{\n\t\t\t"Job_Name":\t"${j.name}",\n\t\t\t"job_state":\t"${j.state}",\n\t\t\t"comment":\t"${comment}"${exit}\n\t\t}`;
@@ -57,8 +59,10 @@ else if (cmd === 'qstat') {
   if (has('-x') && !st.history) err(`qselect: ${HIST}`, 0);
   else
     for (const [id, j] of Object.entries(st.jobs))
-      if (j.state !== 'F' || (st.history && has('-x'))) process.stdout.write(`${id}\n`);
+      if ((j.state !== 'F' || (st.history && has('-x'))) && (!states || states.includes(j.state)))
+        process.stdout.write(`${id}\n`);
 } else if (cmd === 'qdel') {
-  for (const id of ids) if (!st.jobs[id]) err(`qdel: Unknown Job Id ${id}`, 153);
+  appendFileSync(join(dir, 'qdel.log'), `${ids.join(' ')}\n`);
+  for (const id of ids) if (!st.jobs[id] || st.jobs[id].state === 'F') err(`qdel: Unknown Job Id ${id}`, 153);
 }
 process.exitCode = rc;
