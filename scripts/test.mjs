@@ -107,7 +107,7 @@ for (const [i, run] of runs.entries()) {
   }
   if (r.status !== 0) broken = true;
   if (run.group === 'real-pbs')
-    realPbs.push(`${run.name.replace(/^real-pbs /, '')}: ${summary} in ${seconds} s`);
+    realPbs.push(`${run.name.replace(/^real-pbs \(job (history \w+)\)$/, '$1')}: ${summary} in ${seconds} s`);
 }
 if (realPbsWanted && !realPbsNote) realPbsNote = realPbs.join('; ');
 const requireRealPbs = process.env.SCRIPTHUT_REQUIRE_REAL_PBS === '1';
