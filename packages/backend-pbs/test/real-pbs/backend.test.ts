@@ -194,6 +194,31 @@ describe(`PBS backend on the real OpenPBS (job history ${MODE})`, () => {
       return s.final ? s : null;
     });
     expect(done).toMatchObject({ state: 'completed', exitCode: 0 });
+    // …and the same path holds the whole log once the job is over (no stage-out moved it).
+    const whole = await pbs.readLog(
+      {
+        jobId: live!.jobId,
+        runId: 'r1',
+        taskId: 'live',
+        path: reqs[0]!.stdoutPath,
+        stream: 'stdout',
+        meta: {},
+      },
+      {},
+    );
+    expect(whole.content).toMatch(/out:it's[\s\S]*\ndone\n[\s\S]*Exit code: 0\n$/);
+    const errLog = await pbs.readLog(
+      {
+        jobId: live!.jobId,
+        runId: 'r1',
+        taskId: 'live',
+        path: reqs[0]!.stderrPath,
+        stream: 'stderr',
+        meta: {},
+      },
+      {},
+    );
+    expect(errLog.content).toBe('err\n');
     const quick = await pbs.quickStatus!([three!, big!]);
     expect(quick.get(three!.jobId)).toMatchObject({ state: 'failed', exitCode: 3 });
     expect(quick.has(big!.jobId)).toBe(false);
