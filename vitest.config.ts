@@ -7,6 +7,10 @@
  * - one per package/app: co-located `src/**\/*.test.ts` and `test/**\/*.test.ts` (fast, no cluster);
  * - `cluster`: `test/cluster/**` of every package — real sshd + Slurm on localhost, brought up by
  *   the global setup (fails, never skips, when the cluster cannot come up);
+ * - `real-pbs`: `packages/backend-pbs/test/real-pbs/**` — the PBS backend against a real OpenPBS
+ *   (built from ../shared/vendor/openpbs) over real SSH, brought up by `scripts/pbs/up.sh` in the
+ *   job-history mode of `PBS_JOB_HISTORY` (fails, never skips, when it cannot come up; `pnpm test`
+ *   runs it once per mode when the OpenPBS source is there, and says so when it is not);
  * - `e2e`: the web UI in Debian's headless Chromium.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -50,7 +54,7 @@ export default defineConfig({
           name: dir.split('/')[1]!,
           root: join(root, dir),
           include: ['src/**/*.test.{ts,tsx}', 'test/**/*.test.{ts,tsx}'],
-          exclude: ['test/cluster/**', 'test/e2e/**', '**/node_modules/**'],
+          exclude: ['test/cluster/**', 'test/real-pbs/**', 'test/e2e/**', '**/node_modules/**'],
           testTimeout: 30_000,
         },
       })),
@@ -61,6 +65,18 @@ export default defineConfig({
           root,
           include: ['packages/*/test/cluster/**/*.test.ts', 'apps/*/test/cluster/**/*.test.ts'],
           globalSetup: [join(root, 'scripts/cluster/vitest-global-setup.ts')],
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        ...common,
+        test: {
+          name: 'real-pbs',
+          root,
+          include: ['packages/backend-pbs/test/real-pbs/**/*.test.ts'],
+          globalSetup: [join(root, 'scripts/pbs/vitest-global-setup.ts')],
           fileParallelism: false,
           testTimeout: 300_000,
           hookTimeout: 300_000,

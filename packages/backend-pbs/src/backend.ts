@@ -1,22 +1,20 @@
 /**
- * The PBS Pro / Torque backend: detects the dialect once, submits batches of tasks with one SSH
- * round trip, polls all tracked jobs with one `qstat -f` (PBS Pro `-x -F json`, Torque XML), learns
- * completions from exit-marker files, and reads logs and cluster information over the same SSH
- * connection. It never issues a per-job accounting command.
+ * The PBS Pro / Torque backend: detects the dialect and the job-history mode once, submits batches
+ * of tasks with one SSH round trip, polls all tracked jobs with one status program (see
+ * `status.ts`), learns completions from exit-marker files, and reads logs and cluster information
+ * over the same SSH connection. It never issues a per-job accounting command.
  */
 import {
   type Backend,
   BackendError,
   type ClusterInfo,
   type ExternalJob,
-  type JobStatus,
   type LogChunk,
   type LogReadOptions,
   type LogRequest,
   type PartitionInfo,
   type SubmitOutcome,
   type SubmitRequest,
-  shellQuote,
   type TrackedJob,
   tagOfJobName,
 } from '@scripthut/core';
@@ -25,7 +23,6 @@ import {
   type BackendSsh,
   backendExec,
   chunkSubmitRequests,
-  parseMarkers,
   prepareSubmission,
   readExitMarkers,
   readRemoteFile,
@@ -36,30 +33,34 @@ import {
 } from '@scripthut/ssh';
 import {
   detectFlavour,
+  jobHistoryEnabled,
+  parsePbsnodes,
+  parseQstatA,
+  parseQstatQueues,
+  parseQstatServer,
+  pendingCounts,
+} from './cluster.js';
+import {
   displayJobNumber,
   isValidPbsJobId,
   type PbsFlavour,
-  parsePbsnodes,
-  parseQstatA,
-  parseQstatJobs,
-  parseQstatQueues,
-  parseQstatServer,
   parseQstatText,
   parseQsubOutput,
-  pbsJobStatus,
-  pendingCounts,
 } from './parse.js';
 import {
+  buildCancelProgram,
   buildClusterInfoProgram,
   buildDetectProgram,
-  buildStatusProgram,
+  buildFindByTagsProgram,
   buildSubmitProgram,
+  externalJobsCommand,
   GONE_JOB,
-  onlyGoneJobErrors,
   parseDfPk,
   parseSubmitAnswer,
 } from './programs.js';
 import { renderPbsScript, TAG_RE } from './script.js';
+import { createStatusPoll } from './status.js';
+import { qsubFailure } from './verdict.js';
 
 /** Options accepted by the SSH connection's `exec` (see `BackendExecOptions` in `@scripthut/ssh`). */
 export type PbsExecOptions = BackendExecOptions;
@@ -87,6 +88,12 @@ export interface PbsBackendOptions {
   user?: string;
   /** Dialect; `auto` (default) detects it once with `qstat --version` / `qstat -Bf`. */
   flavour?: PbsFlavour | 'auto';
+  /**
+   * Format of the job records the status poll reads: `auto` (default: PBS Pro `-F json`, falling
+   * back to text for good when the server prints malformed JSON; Torque XML) or `text` (plain
+   * `qstat -f`, for servers whose JSON output is known to be broken).
+   */
+  statusFormat?: 'auto' | 'text';
   /** Where job scripts leave `<tag>.rc` exit-code markers. Default `~/.cache/scripthut/markers`. */
   markerDir?: string;
   /** Max tasks per submission round trip. Default 100. */
@@ -95,22 +102,39 @@ export interface PbsBackendOptions {
   pollIntervalMs?: number;
 }
 
+/** What the backend learned about the PBS server (once per backend, i.e. per connection). */
+export interface PbsServerFacts {
+  flavour: PbsFlavour;
+  /** `pbs_version` / Torque version, when reported. */
+  version: string | null;
+  /**
+   * PBS Pro keeps finished jobs (`job_history_enable = True`), so `qstat -x` / `qselect -x` see
+   * them. Stock installs leave it off. Always false for Torque (it keeps completed jobs for
+   * `keep_completed` seconds without `-x`).
+   */
+  history: boolean;
+}
+
 /** The PBS backend, with a few PBS-specific extras. */
 export interface PbsBackend extends Backend {
   readonly type: 'pbs';
   readonly markerDir: string;
   /** The dialect in use (detected once and cached when `flavour` is `auto`). */
   flavour(): Promise<PbsFlavour>;
+  /**
+   * Dialect, version and job-history mode, detected once with `qstat --version` and `qstat -Bf`
+   * (one round trip). The history mode is corrected when a status answer contradicts it.
+   */
+  serverFacts(): Promise<PbsServerFacts>;
   /** Resolve a `~`/relative path against the (cached) home directory. */
   resolvePath(path: string): string;
 }
 
 const DEFAULT_MARKER_DIR = '~/.cache/scripthut/markers';
 const SUBMIT_STDIN_LIMIT = 4 * 1024 * 1024;
-/** qsub messages that mean "try again later". */
-const TRANSIENT_QSUB =
-  /cannot connect to server|Connection refused|timed out|temporarily|Server is busy|pbs_connect|max_queued|would exceed .*queued|Maximum number of jobs already in queue|Error in pbs_submit|End of File/i;
-const TAG_LIKE = /^sh[0-9a-f]{8}[0-9a-z]{2,5}$/;
+/** Job names ScriptHut gives its jobs (`<tag>-<task name>`), as `qstat -a` shows them (truncated). */
+const SCRIPTHUT_JOB_NAME = /^sh[0-9a-f]{8}/;
+const USER_NAME = /^[A-Za-z_][A-Za-z0-9._-]*$/;
 
 /**
  * Create a PBS Pro / Torque backend over an SSH connection.
@@ -120,7 +144,7 @@ const TAG_LIKE = /^sh[0-9a-f]{8}[0-9a-z]{2,5}$/;
  * const ssh = new SshConnection({ host: 'login.hpc.edu', port: 22, user: 'me', keyPath: '~/.ssh/id_ed25519' });
  * const pbs = createPbsBackend({ name: 'hpc', ssh, maxConcurrent: 100, queue: 'batch' });
  * const [outcome] = await pbs.submit([request]); // one SSH round trip for the whole batch
- * const statuses = await pbs.status(tracked);   // one qstat -f for every tracked job
+ * const statuses = await pbs.status(tracked);   // one status program for every tracked job
  * ```
  */
 export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
@@ -128,9 +152,9 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
   const markerDir = options.markerDir ?? DEFAULT_MARKER_DIR;
   const cloneDir = options.cloneDir ?? '~/scripthut-repos';
   const chunkSize = Math.max(1, options.submitChunkSize ?? 100);
-  let detected: PbsFlavour | null = options.flavour && options.flavour !== 'auto' ? options.flavour : null;
-  let version: string | null = null;
-  let detecting: Promise<PbsFlavour> | null = null;
+  const forced: PbsFlavour | null = options.flavour && options.flavour !== 'auto' ? options.flavour : null;
+  let facts: PbsServerFacts | null = null;
+  let detecting: Promise<PbsServerFacts> | null = null;
 
   const markerPath = (tag: string) => `${markerDir.replace(/\/+$/, '')}/${tag}.rc`;
 
@@ -138,32 +162,40 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
 
   const { resolvePath, homeDir } = remoteHome(run, options.name);
 
-  const flavour = async (): Promise<PbsFlavour> => {
-    if (detected) return detected;
+  const serverFacts = async (): Promise<PbsServerFacts> => {
+    if (facts) return facts;
     detecting ??= (async () => {
       const r = await run('bash -s', {
         stdin: buildDetectProgram(),
         timeoutMs: 30_000,
-        logAs: 'qstat --version; qstat -Bf (flavour detection)',
+        logAs: 'qstat --version; qstat -Bf (dialect and job history detection)',
       });
       const s = splitSections(r.stdout);
-      const found = detectFlavour(s.get('version') ?? '', s.get('server') ?? '');
-      if (!found) {
+      const server = s.get('server') ?? '';
+      const found = forced
+        ? { flavour: forced, version: detectFlavour(s.get('version') ?? '', server)?.version ?? null }
+        : detectFlavour(s.get('version') ?? '', server);
+      if (!found || !s.has('end')) {
         throw new BackendError(
           `backend ${options.name}: cannot tell PBS Pro from Torque (qstat --version said ${JSON.stringify(truncate((s.get('version') ?? r.stderr).trim(), 200))})`,
           { transient: true, output: truncate(r.stdout) },
         );
       }
-      version = found.version;
-      detected = found.flavour;
-      return found.flavour;
+      facts = {
+        flavour: found.flavour,
+        version: found.version,
+        history: found.flavour === 'pro' && jobHistoryEnabled(server),
+      };
+      return facts;
     })().finally(() => {
       detecting = null;
     });
     return detecting;
   };
 
-  const render = (request: SubmitRequest, fl: PbsFlavour = detected ?? 'pro'): string =>
+  const flavour = async (): Promise<PbsFlavour> => forced ?? (await serverFacts()).flavour;
+
+  const render = (request: SubmitRequest, fl: PbsFlavour = forced ?? facts?.flavour ?? 'pro'): string =>
     renderPbsScript(request, {
       flavour: fl,
       queue: options.queue ?? null,
@@ -173,20 +205,51 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
       resolvePath,
     });
 
+  const status = createStatusPoll({
+    name: options.name,
+    markerDir,
+    run,
+    server: serverFacts,
+    setHistory: (history) => {
+      if (facts) facts = { ...facts, history };
+    },
+    resolvePath: async (p) => {
+      await homeDir();
+      return resolvePath(p);
+    },
+    forcedFormat: options.statusFormat === 'text' ? 'text' : null,
+  });
+
   async function findByTags(tags: string[]): Promise<Map<string, string>> {
     const valid = [...new Set(tags.filter((t) => TAG_RE.test(t)))];
     const found = new Map<string, string>();
     if (!valid.length) return found;
-    const fl = await flavour();
-    // One qstat -f over all jobs (finished ones too), reduced to id and name lines on the server.
-    const command = `${fl === 'pro' ? 'qstat -x -f' : 'qstat -f'} 2>/dev/null | grep -E '^Job Id: |^[[:space:]]+Job_Name = '; true`;
-    const r = await run(command, { timeoutMs: 60_000 });
+    const { flavour: fl, history } = await serverFacts();
+    const r = await run('bash -s', {
+      stdin: buildFindByTagsProgram(fl, history),
+      timeoutMs: 120_000,
+      logAs: `qselect -u $USER${fl === 'pro' && history ? ' -x' : ''} | xargs qstat -f (job names, tag lookup of ${valid.length} tags)`,
+    });
+    const s = splitSections(r.stdout);
+    if (!s.has('end')) {
+      throw new BackendError(`tag lookup failed on backend ${options.name}`, {
+        transient: true,
+        command: 'qselect -u … | xargs qstat -f',
+        output: truncate(r.stderr),
+      });
+    }
+    if (fl === 'pro' && (s.get('history') ?? '').trim() === '0' && history && facts)
+      facts = { ...facts, history: false };
     const wanted = new Set(valid);
-    for (const rec of parseQstatText(r.stdout)) {
+    for (const rec of parseQstatText(s.get('out') ?? '')) {
       const tag = rec.attrs.Job_Name ? tagOfJobName(rec.attrs.Job_Name) : null;
       if (!tag || !wanted.has(tag)) continue;
       const prev = found.get(tag);
-      if (!prev || Number(displayJobNumber(rec.id)) > Number(displayJobNumber(prev))) found.set(tag, rec.id);
+      if (
+        !prev ||
+        Number.parseInt(displayJobNumber(rec.id), 10) > Number.parseInt(displayJobNumber(prev), 10)
+      )
+        found.set(tag, rec.id);
     }
     return found;
   }
@@ -226,11 +289,15 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
           /\s+$/,
           '',
         );
+        const failure =
+          line.rc === 0
+            ? { transient: false, reason: `qsub succeeded but printed no job id: ${msg}` }
+            : qsubFailure(msg);
         outcomes[item.index] = {
           taskId: req.taskId,
           ok: false,
-          error: truncate(line.rc === 0 ? `qsub succeeded but printed no job id: ${msg}` : msg),
-          transient: line.rc !== 0 && TRANSIENT_QSUB.test(msg),
+          error: truncate(failure.reason),
+          transient: failure.transient,
           script,
         };
         continue;
@@ -248,10 +315,11 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
       // The program stopped early: some of these may have been submitted. Look them up by tag so
       // a task never gets two jobs.
       let byTag = new Map<string, string>();
+      let lookedUp = true;
       try {
         byTag = await findByTags(unanswered.map((i) => requests[i - offset]!.tag));
       } catch {
-        /* leave empty */
+        lookedUp = false;
       }
       for (const index of unanswered) {
         const req = requests[index - offset]!;
@@ -273,8 +341,11 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
               taskId: req.taskId,
               ok: false,
               transient: true,
+              // Not found (or the lookup failed): the engine looks the tag up again before any
+              // resubmission, so a job that appears late is adopted instead of doubled.
+              maybeSubmitted: true,
               script: scripts.get(index),
-              error: `the submission program ended before submitting this task (exit ${r.exitCode}): ${truncate(r.stderr.trim(), 500)}`,
+              error: `the submission program ended before answering for this task (exit ${r.exitCode})${lookedUp ? '' : '; the tag lookup failed too'}: ${truncate(r.stderr.trim(), 500)}`,
             };
       }
     }
@@ -290,103 +361,43 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
     return outcomes;
   }
 
-  async function status(jobs: TrackedJob[]): Promise<Map<string, JobStatus>> {
-    const result = new Map<string, JobStatus>();
-    const valid = jobs.filter((j) => isValidPbsJobId(j.jobId));
-    for (const j of jobs)
-      if (!isValidPbsJobId(j.jobId))
-        result.set(j.jobId, { jobId: j.jobId, state: 'unknown', reason: 'invalid job id' });
-    if (!valid.length) return result;
-    const fl = await flavour();
-    const ids = [...new Set(valid.map((j) => j.jobId))];
-    const tagOf = new Map(valid.filter((j) => TAG_RE.test(j.tag)).map((j) => [j.jobId, j.tag]));
-    const r = await run('bash -s', {
-      stdin: buildStatusProgram(fl, ids, markerDir, [...tagOf.values()]),
-      timeoutMs: 60_000,
-      logAs: `${fl === 'pro' ? 'qstat -x -f -F json' : 'qstat -f -x'} <${ids.length} ids>; read ${tagOf.size} exit markers`,
-    });
-    const s = splitSections(r.stdout);
-    const rc = Number((s.get('rc') ?? '').trim());
-    const stderr = s.get('err') ?? '';
-    if (!s.has('end') || !Number.isFinite(rc)) {
-      throw new BackendError(`status program failed on backend ${options.name}`, {
-        transient: true,
-        output: truncate(r.stderr),
-      });
-    }
-    if (rc !== 0 && !onlyGoneJobErrors(stderr)) {
-      throw new BackendError(`qstat failed on backend ${options.name}: ${truncate(stderr.trim(), 500)}`, {
-        transient: true,
-        command: 'qstat -f …',
-        output: truncate(stderr),
-      });
-    }
-    let records: ReturnType<typeof parseQstatJobs>;
-    try {
-      records = parseQstatJobs(s.get('out') ?? '');
-    } catch (e) {
-      throw new BackendError(
-        `cannot parse qstat output on backend ${options.name}: ${(e as Error).message}`,
-        {
-          transient: true,
-          cause: e,
-          output: truncate(s.get('out') ?? ''),
-        },
-      );
-    }
-    const byNumber = new Map(records.map((rec) => [displayJobNumber(rec.id), rec]));
-    const markers = parseMarkers(s.get('markers') ?? '');
-    for (const job of valid) {
-      const rec = byNumber.get(displayJobNumber(job.jobId));
-      const tag = tagOf.get(job.jobId);
-      const marker = tag === undefined ? undefined : markers.get(tag);
-      if (rec) {
-        result.set(job.jobId, { ...pbsJobStatus(rec, marker), jobId: job.jobId });
-      } else if (marker !== undefined) {
-        // The server forgot the job (Torque keep_completed, history purged): the marker the job
-        // script wrote at its end is the evidence.
-        result.set(job.jobId, {
-          jobId: job.jobId,
-          state: marker === 0 ? 'completed' : 'failed',
-          exitCode: marker,
-          reason:
-            marker === 0 ? null : `exit code ${marker} (from the exit marker; qstat no longer knows the job)`,
-          final: true,
-        });
-      } else {
-        result.set(job.jobId, {
-          jobId: job.jobId,
-          state: 'unknown',
-          reason: 'qstat does not know the job',
-          final: false,
-        });
-      }
-    }
-    return result;
-  }
-
-  async function quickStatus(jobs: TrackedJob[]): Promise<Map<string, JobStatus>> {
+  async function quickStatus(jobs: TrackedJob[]) {
     return readExitMarkers(run, markerDir, jobs, (tag) => TAG_RE.test(tag));
   }
 
   async function cancel(jobs: TrackedJob[]): Promise<void> {
     const ids = [...new Set(jobs.map((j) => j.jobId).filter(isValidPbsJobId))];
     if (!ids.length) return;
-    const command = `qdel ${ids.map(shellQuote).join(' ')}`;
-    const r = await run(command, { timeoutMs: 30_000 });
-    if (r.exitCode === 0) return;
-    const meaningful = r.stderr
+    const r = await run('bash -s', {
+      stdin: buildCancelProgram(ids),
+      timeoutMs: 30_000 + 10 * ids.length,
+      logAs: `qdel <${ids.length} ids>`,
+    });
+    const s = splitSections(r.stdout);
+    const rc = Number((s.get('rc') ?? '').trim());
+    const stderr = s.get('err') ?? '';
+    if (s.has('qselect')) {
+      throw new BackendError(
+        `qselect failed on backend ${options.name}, nothing was cancelled: ${truncate(stderr.trim() || `exit ${s.get('qselect')?.trim()}`, 500)}`,
+        { transient: true, command: 'qselect -u …', output: truncate(stderr) },
+      );
+    }
+    if (!s.has('end') || !Number.isFinite(rc)) {
+      throw new BackendError(`qdel program failed on backend ${options.name}`, {
+        transient: true,
+        command: 'qdel …',
+        output: truncate(r.stderr),
+      });
+    }
+    if (rc === 0) return;
+    const meaningful = stderr
       .split('\n')
       .filter((l) => l.trim())
       .filter((l) => !GONE_JOB.test(l));
-    if (meaningful.length || !r.stderr.trim()) {
+    if (meaningful.length || !stderr.trim()) {
       throw new BackendError(
-        `qdel failed on backend ${options.name}: ${truncate(meaningful.join('\n') || `exit ${r.exitCode}`, 500)}`,
-        {
-          transient: true,
-          command,
-          output: truncate(r.stderr),
-        },
+        `qdel failed on backend ${options.name}: ${truncate(meaningful.join('\n') || `exit ${rc}`, 500)}`,
+        { transient: true, command: 'qdel …', output: truncate(stderr) },
       );
     }
   }
@@ -400,7 +411,7 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
   }
 
   async function clusterInfo(): Promise<ClusterInfo> {
-    const fl = await flavour();
+    const known = await serverFacts();
     const r = await run('bash -s', {
       stdin: buildClusterInfoProgram(cloneDir),
       timeoutMs: 60_000,
@@ -431,28 +442,31 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
         gpusTotal: nodes.gpusTotal,
         gpusIdle: nodes.gpusIdle,
       }));
-    const facts: Record<string, string> = {
-      flavour: fl === 'pro' ? 'PBS Pro' : 'Torque',
+    const info: Record<string, string> = {
+      flavour: known.flavour === 'pro' ? 'PBS Pro' : 'Torque',
       cpusOther: String(nodes.cpusOther),
       cpusAllocated: String(nodes.cpusAllocated),
     };
-    const v = version ?? server?.attrs.pbs_version ?? null;
-    if (v) facts.version = v;
-    if (server) facts.server = server.name;
-    if (nodes.memPerNodeMb !== null) facts.memPerNodeMb = String(nodes.memPerNodeMb);
+    if (known.flavour === 'pro') info.jobHistory = known.history ? 'on' : 'off';
+    const v = known.version ?? server?.attrs.pbs_version ?? null;
+    if (v) info.version = v;
+    if (server) info.server = server.name;
+    if (nodes.memPerNodeMb !== null) info.memPerNodeMb = String(nodes.memPerNodeMb);
     return {
       cpusIdle: nodes.nodes.length ? nodes.cpusIdle : null,
       cpusTotal: nodes.nodes.length ? nodes.cpusTotal : null,
       partitions,
       pendingReasons: pendingCounts(queues),
       disk: parseDfPk(s.get('df') ?? '', cloneDir),
-      facts,
+      facts: info,
     };
   }
 
   async function externalJobs(user: string | null): Promise<ExternalJob[]> {
     const who = user ?? options.user ?? null;
-    const command = who ? `qstat -a -u ${shellQuote(who)}` : 'qstat -a';
+    if (who !== null && !USER_NAME.test(who))
+      throw new BackendError(`invalid user name for qstat -u: ${JSON.stringify(who)}`, { transient: false });
+    const command = externalJobsCommand(who);
     const r = await run(command, { timeoutMs: 30_000 });
     if (r.exitCode !== 0 && r.stderr.trim()) {
       throw new BackendError(`qstat failed on backend ${options.name}: ${truncate(r.stderr.trim(), 500)}`, {
@@ -460,7 +474,7 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
         output: truncate(r.stderr),
       });
     }
-    return parseQstatA(r.stdout).filter((j) => !TAG_LIKE.test(j.name));
+    return parseQstatA(r.stdout).filter((j) => !SCRIPTHUT_JOB_NAME.test(j.name));
   }
 
   return {
@@ -471,6 +485,7 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
     quickStatusIntervalMs: 1000,
     markerDir,
     flavour,
+    serverFacts,
     resolvePath,
     renderScript: (request) => render(request),
     submit,

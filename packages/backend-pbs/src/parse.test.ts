@@ -16,7 +16,7 @@ import {
   pbsJobStatus,
   pendingCounts,
   toPbsMemory,
-} from './parse.js';
+} from './index.js';
 
 /** Verbatim copies of scheduler-output-samples.md sections 12–16. */
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, '../test/fixtures', name), 'utf8');
@@ -68,7 +68,7 @@ describe('sample 14: qstat -xf text', () => {
       'Resource_List.ncpus': '2',
       'Resource_List.walltime': '01:00:00',
     });
-    expect(pbsJobStatus(rec!)).toMatchObject({
+    expect(pbsJobStatus(rec!, undefined, 'pro')).toMatchObject({
       jobId: '500.pbs-server',
       state: 'completed',
       exitCode: 0,
@@ -78,26 +78,33 @@ describe('sample 14: qstat -xf text', () => {
 
   it('walltime exceeded when used ≥ limit, cancelled with the same exit status when used < limit', () => {
     const [rec] = parseQstatText(fixture('qstat-xf-502-walltime.txt'));
-    expect(pbsJobStatus(rec!)).toMatchObject({ state: 'timeout', exitCode: 271, final: true });
+    expect(pbsJobStatus(rec!, undefined, 'pro')).toMatchObject({
+      state: 'timeout',
+      exitCode: 271,
+      final: true,
+    });
     rec!.attrs['resources_used.walltime'] = '00:30:00';
-    expect(pbsJobStatus(rec!)).toMatchObject({ state: 'cancelled', exitCode: 271 });
+    expect(pbsJobStatus(rec!, undefined, 'pro')).toMatchObject({ state: 'cancelled', exitCode: 271 });
   });
 
   it('two jobs in one response', () => {
     const recs = parseQstatText(fixture('qstat-xf-600-601.txt'));
     expect(recs.map((r) => r.id)).toEqual(['600.pbs', '601.pbs']);
-    expect(recs.map((r) => pbsJobStatus(r).state)).toEqual(['completed', 'failed']);
-    expect(pbsJobStatus(recs[1]!).exitCode).toBe(1);
+    expect(recs.map((r) => pbsJobStatus(r, undefined, 'pro').state)).toEqual(['completed', 'failed']);
+    expect(pbsJobStatus(recs[1]!, undefined, 'pro').exitCode).toBe(1);
     expect(recs[1]!.attrs['resources_used.mem']).toBe('128mb');
   });
 
   it('verdict rules', () => {
-    expect(finishedVerdict(0, 3600, 3600).state).toBe('completed');
-    expect(finishedVerdict(-29, 10, 3600).state).toBe('cancelled');
-    expect(finishedVerdict(-29, 3600, 3600).state).toBe('timeout');
-    expect(finishedVerdict(2, 10, 3600).state).toBe('failed');
-    expect(finishedVerdict(265, 10, 3600)).toEqual({ state: 'failed', reason: 'killed by signal 9' });
-    expect(finishedVerdict(null, null, 3600).state).toBe('cancelled');
+    const v = (exit: number | null, used: number | null, limit: number | null) =>
+      finishedVerdict({ exit, usedSeconds: used, limitSeconds: limit, flavour: 'pro' });
+    expect(v(0, 3600, 3600).state).toBe('completed');
+    expect(v(-29, 3600, 3600).state).toBe('timeout');
+    expect(v(2, 10, 3600).state).toBe('failed');
+    expect(v(271, 3600, 3600).state).toBe('timeout');
+    expect(v(271, 10, 3600).state).toBe('cancelled');
+    expect(v(265, 10, 3600)).toEqual({ state: 'failed', reason: 'killed by signal 9' });
+    expect(v(null, null, 3600).state).toBe('cancelled');
   });
 });
 
@@ -176,10 +183,10 @@ describe('PBS Pro -F json and Torque XML', () => {
     const recs = parseQstatJson(json);
     expect(recs[0]!.attrs['Resource_List.walltime']).toBe('00:00:03');
     expect(recs[0]!.attrs['Variable_List.PBS_O_HOME']).toBeUndefined();
-    const st = pbsJobStatus(recs[0]!);
+    const st = pbsJobStatus(recs[0]!, undefined, 'pro');
     expect(st).toMatchObject({ state: 'timeout', exitCode: -29, node: 'node7,node8', final: true });
-    expect(st.startedAt).toMatch(/^2020-05-1\dT/);
-    expect(pbsJobStatus(recs[1]!)).toMatchObject({
+    expect(st.startedAt).toBe('2020-05-12T15:27:15.000Z');
+    expect(pbsJobStatus(recs[1]!, undefined, 'pro')).toMatchObject({
       state: 'pending',
       reason: 'Insufficient amount of resource: ncpus (R: 8 A: 4 T: 4)',
       final: false,
@@ -193,18 +200,18 @@ describe('PBS Pro -F json and Torque XML', () => {
     const recs = parseQstatXml(xml);
     expect(recs.map((r) => r.id)).toEqual(['77.torque.local', '78.torque.local']);
     expect(recs[0]!.attrs).toMatchObject({ Job_Name: 'a&b', 'Resource_List.nodes': '1:ppn=2' });
-    expect(pbsJobStatus(recs[0]!)).toMatchObject({
+    expect(pbsJobStatus(recs[0]!, undefined, 'torque')).toMatchObject({
       state: 'failed',
       exitCode: 3,
       node: 'n1',
       startedAt: '2020-05-12T15:27:15.000Z',
       finishedAt: '2020-05-12T15:27:16.000Z',
     });
-    expect(pbsJobStatus(recs[1]!)).toMatchObject({ state: 'running', final: false });
+    expect(pbsJobStatus(recs[1]!, undefined, 'torque')).toMatchObject({ state: 'running', final: false });
     // A marker never overrides a job the scheduler still shows running (a killed job may leave one).
-    expect(pbsJobStatus(recs[1]!, 0)).toMatchObject({ state: 'running', final: false });
+    expect(pbsJobStatus(recs[1]!, 0, 'torque')).toMatchObject({ state: 'running', final: false });
     recs[0]!.attrs.exit_status = '';
-    expect(pbsJobStatus(recs[0]!, 5)).toMatchObject({ state: 'failed', exitCode: 5, final: true });
+    expect(pbsJobStatus(recs[0]!, 5, 'torque')).toMatchObject({ state: 'failed', exitCode: 5, final: true });
     expect(parseQstatJobs(xml)).toHaveLength(2);
   });
 });

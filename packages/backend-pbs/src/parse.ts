@@ -1,9 +1,8 @@
 /**
- * Parsers of PBS Pro and Torque output: `qsub`, `qstat -f` (text, PBS Pro `-F json`, Torque XML),
- * `qstat -a`, `qstat -Qf`, `qstat -Bf`, `qstat --version` and `pbsnodes -a`, and the rules that turn
- * a job record into a {@link JobStatus}.
+ * Parsers of PBS Pro and Torque job output: `qsub`, `qstat -f` (text, PBS Pro `-F json`, Torque
+ * XML) and the attribute values in it (durations, times, hosts). The rules that turn a record into a
+ * status are in `verdict.ts`; cluster-wide outputs in `cluster.ts`.
  */
-import type { ExternalJob, JobState, JobStatus } from '@scripthut/core';
 
 /** The two PBS dialects this backend speaks. */
 export type PbsFlavour = 'pro' | 'torque';
@@ -92,16 +91,49 @@ function flatten(prefix: string, value: unknown, out: Record<string, string>): v
   out[prefix] = String(value);
 }
 
-/** PBS Pro `qstat -f -F json` → job records (nested objects flattened to dotted keys). */
+/**
+ * The JSON documents of concatenated `qstat -F json` outputs (one per chunk of ids). qstat prints
+ * each document's braces alone on a line at column 0 and indents everything inside, so documents
+ * are cut at those lines; text that does not look like that is taken as one document.
+ */
+export function splitJsonDocuments(text: string): string[] {
+  const docs: string[] = [];
+  let current: string[] | null = null;
+  for (const line of text.replace(/\r/g, '').split('\n')) {
+    if (current === null) {
+      if (line === '{') current = [line];
+      continue;
+    }
+    current.push(line);
+    if (line === '}') {
+      docs.push(current.join('\n'));
+      current = null;
+    }
+  }
+  if (current !== null) docs.push(current.join('\n')); // truncated: JSON.parse reports it
+  if (!docs.length) {
+    const start = text.indexOf('{');
+    if (start >= 0) docs.push(text.slice(start));
+  }
+  return docs;
+}
+
+/**
+ * PBS Pro `qstat -f -F json` → job records (nested objects flattened to dotted keys). Accepts
+ * several concatenated documents (see {@link splitJsonDocuments}); throws a `SyntaxError` when one
+ * of them is not valid JSON (older PBS Pro releases print unescaped backslashes and quotes).
+ */
 export function parseQstatJson(text: string): PbsJobRecord[] {
-  const start = text.indexOf('{');
-  if (start < 0) return [];
-  const doc = JSON.parse(text.slice(start)) as { Jobs?: Record<string, unknown> };
-  return Object.entries(doc.Jobs ?? {}).map(([id, job]) => {
-    const attrs: Record<string, string> = {};
-    flatten('', job, attrs);
-    return { id, attrs };
-  });
+  const out: PbsJobRecord[] = [];
+  for (const docText of splitJsonDocuments(text)) {
+    const doc = JSON.parse(docText) as { Jobs?: Record<string, unknown> };
+    for (const [id, job] of Object.entries(doc.Jobs ?? {})) {
+      const attrs: Record<string, string> = {};
+      flatten('', job, attrs);
+      out.push({ id, attrs });
+    }
+  }
+  return out;
 }
 
 const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
@@ -193,13 +225,38 @@ export function gpuCountFromGres(gres: string | null): number | null {
   return m ? Number(m[1]) : null;
 }
 
-/** Time attribute → ISO: epoch seconds (Torque XML) or `Tue May 12 15:27:15 2020` text. */
+const MONTHS: Record<string, number> = {
+  Jan: 0,
+  Feb: 1,
+  Mar: 2,
+  Apr: 3,
+  May: 4,
+  Jun: 5,
+  Jul: 6,
+  Aug: 7,
+  Sep: 8,
+  Oct: 9,
+  Nov: 10,
+  Dec: 11,
+};
+const CTIME_RE = /^(?:[A-Z][a-z]{2}\s+)?([A-Z][a-z]{2})\s+(\d{1,2})\s+(\d{1,2}):(\d{2}):(\d{2})\s+(\d{4})$/;
+
+/**
+ * Time attribute → ISO: epoch seconds (Torque XML, `history_timestamp`) or qstat's ctime text
+ * `Tue May 12 15:27:15 2020`. qstat prints ctime text in the local time zone of the login shell,
+ * so the backend runs `TZ=UTC qstat` and the text is read as UTC here.
+ */
 export function pbsTimeToIso(value: string | undefined): string | null {
   if (!value) return null;
   const v = value.trim();
   if (/^\d{9,}$/.test(v)) return new Date(Number(v) * 1000).toISOString();
-  const t = Date.parse(v);
-  return Number.isFinite(t) ? new Date(t).toISOString() : null;
+  const m = CTIME_RE.exec(v);
+  if (m && MONTHS[m[1]!] !== undefined) {
+    const [, , day, h, min, s, year] = m;
+    const ms = Date.UTC(Number(year), MONTHS[m[1]!]!, Number(day), Number(h), Number(min), Number(s));
+    return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+  }
+  return null;
 }
 
 /** Host names of `exec_host` (`node1/0*2+node2/1` or Torque `node1/0-3`). */
@@ -215,325 +272,4 @@ export function attr(record: PbsJobRecord, name: string): string | undefined {
   const lower = name.toLowerCase();
   for (const [k, v] of Object.entries(record.attrs)) if (k.toLowerCase() === lower) return v;
   return undefined;
-}
-
-/** Letter states that mean the job is over (PBS Pro F/X, Torque C). */
-export const FINISHED_STATES = new Set(['F', 'C', 'X']);
-
-/** Map a `job_state` letter of a job that is not finished; null for finished states. */
-export function mapActiveState(
-  letter: string,
-  record?: PbsJobRecord,
-): { state: JobState; reason: string | null } | null {
-  const comment = record ? attr(record, 'comment') : undefined;
-  switch (letter) {
-    case 'Q': {
-      const reason = comment?.replace(/^Not Running:\s*/, '').trim();
-      return { state: 'pending', reason: reason || 'Queued' };
-    }
-    case 'H': {
-      const types = record ? attr(record, 'Hold_Types') : undefined;
-      return { state: 'pending', reason: types && types !== 'n' ? `Held (${types})` : 'Held' };
-    }
-    case 'W': {
-      const when = record ? attr(record, 'Execution_Time') : undefined;
-      return { state: 'pending', reason: when ? `Waiting until ${when}` : 'Waiting' };
-    }
-    case 'T':
-      return { state: 'pending', reason: 'Transit' };
-    case 'M':
-      return { state: 'pending', reason: 'Moved' };
-    case 'R':
-    case 'E':
-    case 'B':
-    case 'S':
-    case 'U':
-      return { state: 'running', reason: null };
-    default:
-      return FINISHED_STATES.has(letter) ? null : { state: 'unknown', reason: `job_state ${letter}` };
-  }
-}
-
-/** Verdict on a finished job: exit status, walltime and deletion rules. */
-export function finishedVerdict(
-  exit: number | null,
-  usedSeconds: number | null,
-  limitSeconds: number | null,
-): {
-  state: JobState;
-  reason: string | null;
-} {
-  if (exit === null) return { state: 'cancelled', reason: 'deleted before it ran (no exit status)' };
-  if (exit === 0) return { state: 'completed', reason: null };
-  if (usedSeconds !== null && limitSeconds !== null && limitSeconds > 0 && usedSeconds >= limitSeconds)
-    return { state: 'timeout', reason: `walltime exceeded (Exit_status ${exit})` };
-  if (exit === 271 || exit === -29) return { state: 'cancelled', reason: `deleted (Exit_status ${exit})` };
-  if (exit > 256) return { state: 'failed', reason: `killed by signal ${exit - 256}` };
-  if (exit < 0) return { state: 'failed', reason: `PBS could not run the job (Exit_status ${exit})` };
-  return { state: 'failed', reason: null };
-}
-
-/**
- * Turn one job record into a status. `marker` is the exit code the job script left in its marker
- * file, if read: it is used only for a finished job whose record has no exit status.
- */
-export function pbsJobStatus(record: PbsJobRecord, marker?: number): JobStatus {
-  const letter = (attr(record, 'job_state') ?? '').trim();
-  const startedAt = pbsTimeToIso(attr(record, 'stime') ?? attr(record, 'start_time'));
-  const node = execHosts(attr(record, 'exec_host'));
-  const active = mapActiveState(letter, record);
-  if (active) {
-    // A marker of a job the scheduler still shows as running/exiting is not trusted: a job killed
-    // by a signal (walltime, qdel) can leave one behind. The finished record settles it.
-    return {
-      jobId: record.id,
-      state: active.state,
-      reason: active.reason,
-      startedAt: active.state === 'pending' ? null : startedAt,
-      node,
-      rawState: letter,
-      final: false,
-    };
-  }
-  const exitText = attr(record, 'Exit_status');
-  let exit = exitText !== undefined && /^-?\d+$/.test(exitText.trim()) ? Number(exitText) : null;
-  if (exit === null && marker !== undefined) exit = marker;
-  const used = parseDuration(attr(record, 'resources_used.walltime'));
-  const limit = parseDuration(attr(record, 'Resource_List.walltime'));
-  const verdict = finishedVerdict(exit, used, limit);
-  return {
-    jobId: record.id,
-    state: verdict.state,
-    reason: verdict.reason,
-    exitCode: exit,
-    startedAt,
-    finishedAt: pbsTimeToIso(attr(record, 'obittime') ?? attr(record, 'comp_time')),
-    node,
-    rawState: letter,
-    final: true,
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Cluster information
-// ---------------------------------------------------------------------------------------------
-
-/** One node of `pbsnodes -a`. */
-export interface PbsNode {
-  name: string;
-  state: string;
-  cpus: number;
-  cpusAllocated: number;
-  gpus: number;
-  gpusAssigned: number;
-  memMb: number | null;
-}
-
-/** Totals over `pbsnodes -a`. */
-export interface PbsNodesSummary {
-  nodes: PbsNode[];
-  cpusTotal: number;
-  cpusIdle: number;
-  cpusAllocated: number;
-  /** CPUs of down/offline/drained/unknown nodes. */
-  cpusOther: number;
-  gpusTotal: number;
-  /** Free GPUs on usable nodes. */
-  gpusIdle: number;
-  /** Largest node memory (from `status` physmem or `resources_available.mem`), MB. */
-  memPerNodeMb: number | null;
-}
-
-const UNUSABLE = /down|offline|drain|unknown|unavail|stale|maintenance/;
-const FULL = /job-exclusive|job-busy|busy|reserve/;
-
-function kbOf(text: string | undefined): number | null {
-  if (!text) return null;
-  const m = /^(\d+)(b|kb|mb|gb|tb)?$/i.exec(text.trim());
-  if (!m) return null;
-  const mult: Record<string, number> = { b: 1 / 1024, kb: 1, mb: 1024, gb: 1024 ** 2, tb: 1024 ** 3 };
-  return Number(m[1]) * mult[(m[2] ?? 'b').toLowerCase()]!;
-}
-
-/** Parse `pbsnodes -a` (Torque and PBS Pro attribute names). */
-export function parsePbsnodes(text: string): PbsNodesSummary {
-  const nodes: PbsNode[] = [];
-  let cur: { name: string; attrs: Record<string, string> } | null = null;
-  const flush = () => {
-    if (!cur) return;
-    const a = cur.attrs;
-    const num = (k: string) => (a[k] !== undefined && /^\d+$/.test(a[k]!.trim()) ? Number(a[k]) : null);
-    const cpus = num('np') ?? num('pcpus') ?? num('resources_available.ncpus') ?? 0;
-    const state = (a.state ?? 'unknown').trim();
-    const assigned = num('dedicated_threads') ?? num('resources_assigned.ncpus') ?? 0;
-    const status = a.status ?? '';
-    const physmem = /(?:^|,)physmem=(\d+\w*)/.exec(status)?.[1];
-    const memKb = kbOf(physmem) ?? kbOf(a['resources_available.mem']);
-    nodes.push({
-      name: cur.name,
-      state,
-      cpus,
-      cpusAllocated: UNUSABLE.test(state) ? 0 : FULL.test(state) ? cpus : Math.min(cpus, assigned),
-      gpus: num('resources_available.ngpus') ?? num('gpus') ?? 0,
-      gpusAssigned: num('resources_assigned.ngpus') ?? 0,
-      memMb: memKb === null ? null : Math.floor(memKb / 1024),
-    });
-    cur = null;
-  };
-  for (const line of joinContinuations(text)) {
-    if (!line.trim()) {
-      flush();
-      continue;
-    }
-    if (!/^\s/.test(line)) {
-      flush();
-      cur = { name: line.trim(), attrs: {} };
-      continue;
-    }
-    const m = /^\s+([^\s=]+)\s*=\s?(.*)$/.exec(line);
-    if (m && cur) cur.attrs[m[1]!] = m[2]!.trim();
-  }
-  flush();
-  const s: PbsNodesSummary = {
-    nodes,
-    cpusTotal: 0,
-    cpusIdle: 0,
-    cpusAllocated: 0,
-    cpusOther: 0,
-    gpusTotal: 0,
-    gpusIdle: 0,
-    memPerNodeMb: null,
-  };
-  for (const n of nodes) {
-    s.cpusTotal += n.cpus;
-    s.gpusTotal += n.gpus;
-    if (n.memMb !== null) s.memPerNodeMb = Math.max(s.memPerNodeMb ?? 0, n.memMb);
-    if (UNUSABLE.test(n.state)) {
-      s.cpusOther += n.cpus;
-      continue;
-    }
-    s.cpusAllocated += n.cpusAllocated;
-    s.cpusIdle += n.cpus - n.cpusAllocated;
-    s.gpusIdle += Math.max(0, n.gpus - n.gpusAssigned);
-  }
-  return s;
-}
-
-/** One queue of `qstat -Qf`. */
-export interface PbsQueue {
-  name: string;
-  type: string | null;
-  enabled: boolean | null;
-  started: boolean | null;
-  maxWalltime: string | null;
-  /** `state_count` parsed (`Queued` → 48, …). */
-  stateCounts: Record<string, number>;
-  totalJobs: number | null;
-}
-
-/** Parse `qstat -Qf` (the tab-continued `state_count` line re-joined). */
-export function parseQstatQueues(text: string): PbsQueue[] {
-  return parseAttributeBlocks(text, 'Queue').map(({ name, attrs }) => {
-    const counts: Record<string, number> = {};
-    for (const m of (attrs.state_count ?? '').matchAll(/(\w+):(\d+)/g)) counts[m[1]!] = Number(m[2]);
-    const bool = (v: string | undefined) => (v === undefined ? null : /^true$/i.test(v));
-    return {
-      name,
-      type: attrs.queue_type ?? null,
-      enabled: bool(attrs.enabled),
-      started: bool(attrs.started),
-      maxWalltime: attrs['resources_max.walltime'] ?? null,
-      stateCounts: counts,
-      totalJobs: attrs.total_jobs !== undefined ? Number(attrs.total_jobs) : null,
-    };
-  });
-}
-
-/** Pending badge: Queued/Held/Waiting counts summed over queues, zero counts dropped. */
-export function pendingCounts(queues: readonly PbsQueue[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const q of queues) {
-    for (const k of ['Queued', 'Held', 'Waiting']) {
-      const n = q.stateCounts[k] ?? 0;
-      if (n > 0) out[k] = (out[k] ?? 0) + n;
-    }
-  }
-  return out;
-}
-
-/** Parse `qstat -Bf`: server name and attributes (first server). */
-export function parseQstatServer(text: string): { name: string; attrs: Record<string, string> } | null {
-  return parseAttributeBlocks(text, 'Server')[0] ?? null;
-}
-
-/**
- * Detect the PBS dialect from `qstat --version` output and, when that is inconclusive, `qstat -Bf`.
- * PBS Pro/OpenPBS print `pbs_version = 19.1.3`; Torque prints `Version: 6.1.3` (older: `version:`).
- */
-export function detectFlavour(
-  versionOutput: string,
-  serverOutput = '',
-): { flavour: PbsFlavour; version: string | null } | null {
-  const pro = /pbs_version\s*=\s*(\S+)/.exec(versionOutput);
-  if (pro) return { flavour: 'pro', version: pro[1]! };
-  const torque = /^\s*version:\s*(\d\S*)/im.exec(versionOutput);
-  if (torque) return { flavour: 'torque', version: torque[1]! };
-  const server = parseQstatServer(serverOutput);
-  if (!server) return null;
-  const a = server.attrs;
-  const version = a.pbs_version ?? null;
-  if ('keep_completed' in a || 'moab_array_compatible' in a || /Complete:/.test(a.state_count ?? ''))
-    return { flavour: 'torque', version };
-  if (
-    'job_history_enable' in a ||
-    'default_chunk.ncpus' in a ||
-    'license_count' in a ||
-    /Begun:/.test(a.state_count ?? '')
-  )
-    return { flavour: 'pro', version };
-  if (version) return { flavour: Number.parseInt(version, 10) >= 10 ? 'pro' : 'torque', version };
-  return null;
-}
-
-/**
- * Parse `qstat -a` (sample 12): rows after the dashed separator, whitespace split. The server
- * suffix is dropped from the displayed id but the full id is kept in `jobId`.
- */
-export function parseQstatA(text: string): ExternalJob[] {
-  const lines = text.replace(/\r/g, '').split('\n');
-  const sep = lines.findIndex((l) => /^-{3,}( +-+)+\s*$/.test(l));
-  if (sep < 0) return [];
-  const out: ExternalJob[] = [];
-  for (const line of lines.slice(sep + 1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 11) continue;
-    const [id, user, queue, name, , , tsk, memory, , letter, elapsed] = f as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
-    const active = mapActiveState(letter);
-    out.push({
-      jobId: id,
-      name,
-      user,
-      state: active ? active.state : 'completed',
-      partition: queue,
-      cpus: /^\d+$/.test(tsk) ? Number(tsk) : null,
-      memory: memory === '--' ? null : memory,
-      timeUsed: elapsed === '--' ? null : elapsed,
-      nodes: null,
-      submittedAt: null,
-      reason: active?.state === 'pending' ? active.reason : null,
-    });
-  }
-  return out;
 }

@@ -1,9 +1,11 @@
 /**
  * Bash programs the PBS backend sends over SSH (on stdin), and the parsers of their
  * machine-readable answers. Every interpolated value goes through `shellQuote`/`shellQuotePath`;
- * job scripts travel in quoted heredocs (`withHeredoc`), so nothing inside them is expanded.
+ * job scripts and id lists travel in quoted heredocs (`withHeredoc`), so nothing inside them is
+ * expanded. Job ids are passed to qstat/qdel in chunks of {@link IDS_PER_CALL}, so no command line
+ * grows past the kernel's limits however many jobs are tracked (a program on stdin has no limit).
  */
-import { shellQuote, withHeredoc } from '@scripthut/core';
+import { shellQuote, shellQuotePath, withHeredoc } from '@scripthut/core';
 import {
   diskUsageCommand,
   markerLoop,
@@ -16,6 +18,34 @@ import {
 import { isValidPbsJobId, type PbsFlavour } from './parse.js';
 
 export type { SubmitItem, SubmitLine };
+
+/**
+ * Job ids per qstat/qdel invocation. PBS ids are ≤ ~40 characters, so a chunk stays far below
+ * Linux's 128 KiB limit for one argument and the 2 MiB limit for a whole command line.
+ */
+export const IDS_PER_CALL = 500;
+
+/** Lines of at most {@link IDS_PER_CALL} space-separated ids (each validated). */
+export function idChunkLines(ids: readonly string[]): string {
+  for (const id of ids) if (!isValidPbsJobId(id)) throw new Error(`invalid job id: ${id}`);
+  const lines: string[] = [];
+  for (let i = 0; i < ids.length; i += IDS_PER_CALL) lines.push(ids.slice(i, i + IDS_PER_CALL).join(' '));
+  return lines.join('\n');
+}
+
+/** Temporary directory `$T` (removed on exit) and globbing off (array ids contain `[]`). */
+function programHead(tmpPrefix: string): string[] {
+  return [
+    'set -f',
+    `T=$(mktemp -d 2>/dev/null || { d="/tmp/${tmpPrefix}.$$"; mkdir -p "$d" && echo "$d"; })`,
+    `trap 'rm -rf "$T"' EXIT`,
+  ];
+}
+
+/** Write the id chunks to `$T/ids`, one chunk per line. */
+function idsFile(ids: readonly string[]): string {
+  return withHeredoc('cat >"$T/ids"', idChunkLines(ids));
+}
 
 /**
  * The batch-submission program: creates all log directories and the marker directory, then runs
@@ -47,45 +77,66 @@ export function parseSubmitAnswer(stdout: string): Map<number, SubmitLine> {
   return out;
 }
 
-/** The `qstat` command that reports full records of the given jobs (finished ones included). */
-export function statusCommand(
-  flavour: PbsFlavour,
-  ids: readonly string[],
-  format: 'json' | 'text' | 'xml',
-): string {
-  for (const id of ids) if (!isValidPbsJobId(id)) throw new Error(`invalid job id: ${id}`);
-  const list = ids.map(shellQuote).join(' ');
-  if (flavour === 'torque') return format === 'xml' ? `qstat -f -x ${list}` : `qstat -f ${list}`;
-  return format === 'json' ? `qstat -x -f -F json ${list}` : `qstat -x -f ${list}`;
+/** Format of the job records the status program asks qstat for. */
+export type StatusFormat = 'json' | 'text' | 'xml';
+
+/** Inputs of {@link buildStatusProgram}. */
+export interface StatusProgramOptions {
+  flavour: PbsFlavour;
+  ids: readonly string[];
+  markerDir: string;
+  /** Tags whose exit markers are read in the same round trip. */
+  tags: readonly string[];
+  /** PBS Pro: `json` (default) or `text`; Torque: `xml` (default) or `text`. */
+  format: StatusFormat;
+  /** PBS Pro: the server keeps job history, so `-x` shows finished jobs (ignored for Torque). */
+  history: boolean;
 }
 
 /**
- * The status program: ONE qstat for all ids (PBS Pro: JSON, falling back to text when `-F json` is
- * not supported; Torque: XML), then the exit markers of the given tags (no scheduler command).
- * Sections: `@@fmt`, `@@out`, `@@rc`, `@@err`, `@@markers`, `@@end`.
+ * The status program: qstat over every id (in chunks), then the exit markers of the given tags (no
+ * scheduler command). Sections: `@@fmt`, `@@history`, `@@out`, `@@rc`, `@@err`, `@@markers`, `@@end`.
+ *
+ * PBS Pro with history on queries `qstat -x -f` (live and finished jobs). A server with history
+ * off refuses `-x`: exit 0, no jobs, `PBS is not configured to maintain job history` on stderr
+ * (OpenPBS 23.06), so the program then asks again without `-x`; with history off it queries without `-x` (live jobs only: finished ones are settled by
+ * their exit markers), and a "Job has finished, use -x" answer means the server keeps history after
+ * all, so it asks again with `-x`. `@@history` reports the mode the answer was obtained in. When
+ * `-F json` is unknown (old servers) it falls back to text. qstat runs with `TZ=UTC` so that its
+ * ctime dates are UTC whatever the login shell's time zone.
  */
-export function buildStatusProgram(
-  flavour: PbsFlavour,
-  ids: readonly string[],
-  markerDir: string,
-  tags: readonly string[],
-): string {
-  const first = flavour === 'pro' ? 'json' : 'xml';
-  const second = 'text';
+export function buildStatusProgram(o: StatusProgramOptions): string {
+  const pro = o.flavour === 'pro';
+  const fmt = pro ? (o.format === 'text' ? 'text' : 'json') : o.format === 'text' ? 'text' : 'xml';
   const lines = [
-    'T=$(mktemp -d 2>/dev/null || { d="/tmp/scripthut-qstat.$$"; mkdir -p "$d" && echo "$d"; })',
-    `trap 'rm -rf "$T"' EXIT`,
-    `fmt=${first}`,
-    `${statusCommand(flavour, ids, first)} >"$T/o" 2>"$T/e"; rc=$?`,
-    `if [ "$rc" -ne 0 ] && [ ! -s "$T/o" ] && grep -qiE 'invalid option|illegal option|unknown option|usage' "$T/e"; then fmt=${second}; ${statusCommand(flavour, ids, second)} >"$T/o" 2>"$T/e"; rc=$?; fi`,
-    `printf '@@fmt\\n%s\\n@@out\\n' "$fmt"; cat "$T/o"`,
+    ...programHead('scripthut-qstat'),
+    idsFile(o.ids),
+    'q() { : >"$T/o"; : >"$T/e"; rc=0; while read -r c; do TZ=UTC qstat "$@" $c >>"$T/o" 2>>"$T/e"; r=$?; [ "$r" -ne 0 ] && rc=$r; done <"$T/ids"; }',
+    `fmt=${fmt}; h=${pro && o.history ? 1 : 0}`,
+    pro
+      ? `opts() { o='-f'; [ "$h" = 1 ] && o="$o -x"; [ "$fmt" = json ] && o="$o -F json"; }`
+      : `opts() { o='-f'; [ "$fmt" = xml ] && o="$o -x"; }`,
+    'opts; q $o',
+    `if [ "$rc" -ne 0 ] && [ ! -s "$T/o" ] && grep -qiE 'invalid option|illegal option|unknown option|usage' "$T/e"; then fmt=text; opts; q $o; fi`,
+  ];
+  if (pro) {
+    lines.push(
+      `if [ "$h" = 1 ] && { grep -q '${HISTORY_OFF}' "$T/e" || { [ ! -s "$T/e" ] && ! grep -qE '"Jobs"|^Job Id:' "$T/o"; }; }; then h=0; opts; q $o; fi`,
+      `if [ "$h" = 0 ] && grep -q 'Job has finished' "$T/e"; then h=1; opts; q $o; fi`,
+    );
+  }
+  lines.push(
+    `printf '@@fmt\\n%s\\n@@history\\n%s\\n@@out\\n' "$fmt" "$h"; cat "$T/o"`,
     `printf '\\n@@rc\\n%s\\n@@err\\n' "$rc"; head -c 65536 "$T/e"`,
     `printf '\\n@@markers\\n'`,
-    markerLoop(markerDir, tags),
+    markerLoop(o.markerDir, o.tags),
     `printf '\\n@@end\\n'`,
-  ];
+  );
   return `${lines.join('\n')}\n`;
 }
+
+/** What qstat/qselect print for `-x` when the server keeps no job history (they still exit 0). */
+export const HISTORY_OFF = 'not configured to maintain job history';
 
 /** qstat/qdel messages that only say "this job is not (or no longer) there". */
 export const GONE_JOB =
@@ -100,13 +151,70 @@ export function onlyGoneJobErrors(stderr: string): boolean {
 }
 
 /**
- * Flavour detection: `qstat --version` and `qstat -Bf`, one round trip, sections `@@version`,
- * `@@server`, `@@end`.
+ * The tag lookup: `qselect -u <user>` (with `-x` when the server keeps job history, retried without
+ * it when the server says it keeps none) lists the ids of the user's own jobs, then `qstat -f`
+ * over them (in chunks, by xargs) reduced on the server to `Job Id:` and `Job_Name =` lines. Other
+ * users' jobs and the server's whole history are never scanned. Sections `@@history` (1/0, the
+ * mode the lookup ran in), `@@out`, `@@end`.
+ */
+export function buildFindByTagsProgram(flavour: PbsFlavour, history: boolean): string {
+  const h = flavour === 'pro' && history ? 1 : 0;
+  return [
+    ...programHead('scripthut-qselect'),
+    `u=$(id -un); h=${h}; x=; [ "$h" = 1 ] && x=-x`,
+    'qselect -u "$u" $x >"$T/ids" 2>"$T/e"',
+    `if [ "$h" = 1 ] && grep -q '${HISTORY_OFF}' "$T/e"; then h=0; x=; qselect -u "$u" >"$T/ids" 2>/dev/null; fi`,
+    `printf '@@history\n%s\n@@out\n' "$h"`,
+    `TZ=UTC xargs -r -n ${IDS_PER_CALL} qstat -f $x <"$T/ids" 2>/dev/null | grep -E '^Job Id: |^[[:space:]]+Job_Name = '`,
+    `printf '\n@@end\n'`,
+  ].join('\n');
+}
+
+/**
+ * Cancellation: `qdel` over the given ids that the server still lists for the user, in chunks,
+ * jobs that already ran first and jobs that never ran (Q/H/W/T) last. Sections `@@rc` (qdel's),
+ * `@@err`, `@@end`, or `@@qselect` with qselect's exit code when the live jobs cannot be listed.
+ *
+ * Why: OpenPBS 23.06.06's pbs_server crashes (segfault, every client then gets "Connection
+ * refused") on a delete-list request in which a job that never ran is followed by an id the server
+ * does not know (`qdel <queued> <finished or unknown>`), in both history modes. Only ids that
+ * `qselect` just listed are sent, and unknown ids can only appear by a job that already ran ending
+ * meanwhile, which is harmless ahead of the never-ran jobs.
+ */
+export function buildCancelProgram(ids: readonly string[]): string {
+  return [
+    ...programHead('scripthut-qdel'),
+    withHeredoc('tr " " "\\n" >"$T/want"', idChunkLines(ids)),
+    'u=$(id -un)',
+    `qselect -u "$u" >"$T/live" 2>"$T/e" && qselect -u "$u" -s QHWT >"$T/q" 2>>"$T/e" || { r=$?; printf '@@qselect\\n%s\\n@@err\\n' "$r"; head -c 65536 "$T/e"; printf '\\n@@end\\n'; exit 0; }`,
+    'grep -Fxf "$T/live" "$T/want" >"$T/mine"; grep -Fvxf "$T/q" "$T/mine" >"$T/order"; grep -Fxf "$T/q" "$T/mine" >>"$T/order"',
+    `rc=0; xargs -r -n ${IDS_PER_CALL} qdel <"$T/order" 2>"$T/e" || rc=$?`,
+    `printf '@@rc\\n%s\\n@@err\\n' "$rc"; head -c 65536 "$T/e"`,
+    `printf '\\n@@end\\n'`,
+  ].join('\n');
+}
+
+/**
+ * The last 4 KiB of each file, base64 on one line per file: `@@tail<i>` sections (empty when the
+ * file is missing), then `@@end`. Used for the stderr of jobs that vanished without an exit marker.
+ */
+export function buildTailsProgram(paths: readonly string[]): string {
+  const lines = paths.map(
+    (p, i) =>
+      `printf '@@tail${i}\\n'; tail -c 4096 -- ${shellQuotePath(p)} 2>/dev/null | base64 | tr -d '\\n'; echo`,
+  );
+  lines.push(`printf '@@end\\n'`);
+  return lines.join('\n');
+}
+
+/**
+ * Dialect and job-history detection: `qstat --version` and `qstat -Bf`, one round trip, sections
+ * `@@version`, `@@server`, `@@end`.
  */
 export function buildDetectProgram(): string {
   return [
     `printf '@@version\\n'; qstat --version 2>&1 | head -c 4096`,
-    `printf '\\n@@server\\n'; qstat -Bf 2>&1 | head -c 65536`,
+    `printf '\\n@@server\\n'; TZ=UTC qstat -Bf 2>&1 | head -c 65536`,
     `printf '\\n@@end\\n'`,
   ].join('\n');
 }
@@ -114,12 +222,17 @@ export function buildDetectProgram(): string {
 /** Cluster information: `pbsnodes -a`, `qstat -Qf`, `qstat -Bf` and `df -Pk` of `cloneDir`. */
 export function buildClusterInfoProgram(cloneDir: string): string {
   return [
-    `printf '@@nodes\\n'; pbsnodes -a 2>/dev/null`,
-    `printf '\\n@@queues\\n'; qstat -Qf 2>/dev/null`,
-    `printf '\\n@@server\\n'; qstat -Bf 2>/dev/null`,
+    `printf '@@nodes\\n'; TZ=UTC pbsnodes -a 2>/dev/null`,
+    `printf '\\n@@queues\\n'; TZ=UTC qstat -Qf 2>/dev/null`,
+    `printf '\\n@@server\\n'; TZ=UTC qstat -Bf 2>/dev/null`,
     `printf '\\n@@df\\n'; ${diskUsageCommand(cloneDir)}`,
     `printf '\\n@@end\\n'`,
   ].join('\n');
+}
+
+/** `qstat -a [-u user]` of other people's (or the user's) jobs. */
+export function externalJobsCommand(user: string | null): string {
+  return user ? `TZ=UTC qstat -a -u ${shellQuote(user)}` : 'TZ=UTC qstat -a';
 }
 
 /** `df -Pk` → disk usage of `path`. */

@@ -68,6 +68,8 @@ describe('PBS directives', () => {
       '#PBS -l walltime=26:00:00',
       '#PBS -o /home/u/logs/build.out',
       '#PBS -e /home/u/logs/build.err',
+      // Logs written in place while the job runs (PBS Pro only; Torque's -k has no `d`).
+      '#PBS -k oed',
     ]);
   });
 

@@ -72,6 +72,10 @@ export function pbsDirectives(request: SubmitRequest, options: PbsScriptOptions)
   }
   lines.push(`#PBS -o ${pbsPath(resolve(t.outputFile ?? request.stdoutPath), 'output file')}`);
   lines.push(`#PBS -e ${pbsPath(resolve(t.errorFile ?? request.stderrPath), 'error file')}`);
+  // PBS Pro: write stdout/stderr straight to their final paths while the job runs (`d`), instead
+  // of spooling them on the execution host and copying them at the end, so live logs are not
+  // empty. Torque's -k has no `d` (it would keep the files in the execution host's home).
+  if (options.flavour === 'pro') lines.push('#PBS -k oed');
   return lines;
 }
 

@@ -1,10 +1,13 @@
 /**
  * The scenarios every PBS flavour must pass over real SSH through the simulator: the backend on its
  * own (submit, status, logs, findByTags, cluster info, qsub errors), then the real `Engine` driving
- * DAGs (deps + wildcard, failure → dep_failed, cancel, walltime exceeded, control-plane restart).
+ * DAGs (deps + wildcard, failure → dep_failed, cancel, walltime exceeded, control-plane restart, a
+ * job outliving the lost-job grace period). The engine scenarios take a {@link PbsHarness}, so the
+ * `real-pbs` group runs the same ones against the real OpenPBS.
  */
 import {
   Engine,
+  type EngineOptions,
   type JobStatus,
   makeSubmitTag,
   parseTaskDocument,
@@ -17,17 +20,18 @@ import {
 import { MemoryRunStore } from '@scripthut/core/testing';
 import type { SshConnection } from '@scripthut/ssh';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PbsBackend } from '../../src/backend.js';
 import type { PbsFlavour } from '../../src/parse.js';
 import { connect, installSimulator, makeBackend, qsubLog, RUN, sleep } from './helpers.js';
 
 const TERMINAL_RUN: RunStatus[] = ['completed', 'failed', 'cancelled'];
 
-function tasksFrom(doc: { tasks: Record<string, unknown>[] }): TaskSpec[] {
+export function tasksFrom(doc: { tasks: Record<string, unknown>[] }): TaskSpec[] {
   const { tasks } = parseTaskDocument(doc, { knownEnvironments: [] });
   return tasks;
 }
 
-const t = (id: string, command: string, extra: Record<string, unknown> = {}) => ({
+export const t = (id: string, command: string, extra: Record<string, unknown> = {}) => ({
   id,
   name: id,
   command,
@@ -182,18 +186,65 @@ export function pbsScenarios(flavour: PbsFlavour): void {
     });
   });
 
-  describe(`engine over the PBS backend (${flavour})`, () => {
+  engineScenarios({
+    label: `${flavour}, simulator`,
+    connect,
+    observer: () => observer,
+    makeBackend: (s, maxConcurrent) => makeBackend(s, 'auto', maxConcurrent, queue),
+    logDir: LOGS,
+    submitted: async (o, prefix) => (await qsubLog(o)).filter((l) => l.name.startsWith(prefix)),
+    walltimeExitCode: flavour === 'pro' ? -29 : 271,
+    deletedExitStatuses: async (o, ids) => {
+      const text = (await o.exec(`qstat -f ${flavour === 'pro' ? '-x ' : ''}${ids.join(' ')}`)).stdout;
+      return [...text.matchAll(/xit_status = (-?\d+)/g)].map((m) => Number(m[1]));
+    },
+    deletedExitStatus: 271,
+  });
+}
+
+/** How the engine scenarios reach a PBS server (the simulator or the real OpenPBS). */
+export interface PbsHarness {
+  /** Shown in the describe title. */
+  label: string;
+  connect(): SshConnection;
+  /** A connection for checks that must not go through the backend under test. */
+  observer(): SshConnection;
+  makeBackend(ssh: SshConnection, maxConcurrent: number): PbsBackend;
+  /** Run log directory (may start with `~`). */
+  logDir: string;
+  /** Every job the server accepted whose name starts with `prefix`: id and name. */
+  submitted(observer: SshConnection, prefix: string): Promise<{ id: string; name: string }[]>;
+  /** Exit code a walltime kill leaves on the task (null: the verdict carries none). */
+  walltimeExitCode: number | null;
+  /**
+   * Exit statuses the server recorded for these deleted jobs, polled until every one has one;
+   * null when the server keeps no record of finished jobs (job history off).
+   */
+  deletedExitStatuses(observer: SshConnection, ids: string[]): Promise<number[] | null>;
+  /** The Exit_status of a running job deleted with qdel. */
+  deletedExitStatus: number;
+  /** Engine options for this server (e.g. a short lost-job grace period). */
+  engine?: Partial<EngineOptions>;
+}
+
+const TERMINAL_STATES = ['completed', 'failed', 'cancelled', 'dep_failed'];
+
+/** The real `Engine` over the PBS backend: DAGs, failures, walltime, cancel, restart, long jobs. */
+export function engineScenarios(h: PbsHarness): void {
+  describe(`engine over the PBS backend (${h.label})`, () => {
     let store: MemoryRunStore;
     let engine: Engine;
     let backendSsh: SshConnection;
 
-    const newEngine = () => {
-      backendSsh = connect();
+    const newEngine = (extra: Partial<EngineOptions> = {}) => {
+      backendSsh = h.connect();
       return new Engine({
         store,
-        backends: [makeBackend(backendSsh, 'auto', 3, queue)],
+        backends: [h.makeBackend(backendSsh, 3)],
         pollIntervalMs: 500,
         clusterInfoIntervalMs: 0,
+        ...h.engine,
+        ...extra,
       });
     };
 
@@ -225,8 +276,15 @@ export function pbsScenarios(flavour: PbsFlavour): void {
         origin: { kind: 'adhoc' },
         tasks,
         maxConcurrent: null,
-        logDir: LOGS,
+        logDir: h.logDir,
       });
+    /** Each task ended exactly once (one transition into a terminal state). */
+    const endedOnce = (runId: string) => {
+      for (const x of store.allTasks(runId)) {
+        const ends = store.transitions(runId, x.spec.id).filter((tr) => TERMINAL_STATES.includes(tr.to));
+        expect(ends, x.spec.id).toHaveLength(1);
+      }
+    };
 
     it('a DAG with wildcard deps completes with exactly one qsub per task', async () => {
       const tasks = tasksFrom({
@@ -239,10 +297,10 @@ export function pbsScenarios(flavour: PbsFlavour): void {
       });
       expect(tasks.find((x) => x.id === 'merge')!.deps).toHaveLength(6);
       const run = create('pbs-dag', tasks);
-      expect(await waitRun(run.id, 120_000)).toBe('completed');
+      expect(await waitRun(run.id, 180_000)).toBe('completed');
       const records = store.allTasks(run.id);
       expect(records.every((x) => x.state === 'completed' && x.exitCode === 0)).toBe(true);
-      const mine = (await qsubLog(observer)).filter((l) => l.name.startsWith(`sh${run.id}`));
+      const mine = await h.submitted(h.observer(), `sh${run.id}`);
       expect(mine).toHaveLength(tasks.length);
       expect(new Set(mine.map((l) => l.id))).toEqual(new Set(records.map((x) => x.jobId)));
       // Dependents started only after their dependencies ended.
@@ -250,6 +308,7 @@ export function pbsScenarios(flavour: PbsFlavour): void {
       expect(Date.parse(b.get('merge')!.submittedAt!)).toBeGreaterThanOrEqual(
         Date.parse(b.get('work.5')!.finishedAt!) - 1000,
       );
+      endedOnce(run.id);
     });
 
     it('a failing task fails with its exit code and dep_fails its dependents', async () => {
@@ -276,43 +335,43 @@ export function pbsScenarios(flavour: PbsFlavour): void {
       const run = create(
         'pbs-walltime',
         tasksFrom({
-          tasks: [t('slow', 'sleep 60', { time_limit: '0:00:03' }), t('after', 'true', { deps: ['slow'] })],
+          tasks: [t('slow', 'sleep 120', { time_limit: '0:00:03' }), t('after', 'true', { deps: ['slow'] })],
         }),
       );
-      expect(await waitRun(run.id, 120_000)).toBe('failed');
+      expect(await waitRun(run.id, 180_000)).toBe('failed');
       const b = byId(run.id);
-      expect(b.get('slow')).toMatchObject({ state: 'failed', exitCode: flavour === 'pro' ? -29 : 271 });
+      expect(b.get('slow')).toMatchObject({ state: 'failed', exitCode: h.walltimeExitCode });
       expect(b.get('slow')!.error).toMatch(/exceeded time limit/);
       expect(b.get('after')?.state).toBe('dep_failed');
+      endedOnce(run.id);
     });
 
-    it('cancel: running jobs are qdel-ed (exit 271 at the scheduler), pending tasks cancelled', async () => {
+    it('cancel: running jobs are qdel-ed, pending tasks cancelled', async () => {
       const run = create(
         'pbs-cancel',
         tasksFrom({
           tasks: [t('long1', 'sleep 120'), t('long2', 'sleep 120'), t('later', 'true', { deps: ['long1'] })],
         }),
       );
-      const deadline = Date.now() + 60_000;
+      const deadline = Date.now() + 90_000;
       while (Date.now() < deadline) {
         const b = byId(run.id);
         if (b.get('long1')?.state === 'running' && b.get('long2')?.state === 'running') break;
         await sleep(250);
       }
-      expect(byId(run.id).get('long1')?.state).toBe('running');
+      for (const id of ['long1', 'long2']) {
+        const rec = byId(run.id).get(id);
+        expect({ id, state: rec?.state, error: rec?.error }).toEqual({ id, state: 'running', error: null });
+      }
       await engine.cancelRun(run.id);
-      expect(await waitRun(run.id, 30_000)).toBe('cancelled');
+      expect(await waitRun(run.id, 60_000)).toBe('cancelled');
       const b = byId(run.id);
       expect([...b.values()].map((x) => x.state).sort()).toEqual(['cancelled', 'cancelled', 'cancelled']);
-      // The scheduler really killed them: finished with Exit_status 271.
+      // The scheduler really killed them.
       const ids = [b.get('long1')!.jobId!, b.get('long2')!.jobId!];
-      let text = '';
-      for (let i = 0; i < 40; i++) {
-        text = (await observer.exec(`qstat -f ${flavour === 'pro' ? '-x ' : ''}${ids.join(' ')}`)).stdout;
-        if ((text.match(/xit_status = 271/g) ?? []).length === 2) break;
-        await sleep(250);
-      }
-      expect((text.match(/xit_status = 271/g) ?? []).length).toBe(2);
+      const statuses = await h.deletedExitStatuses(h.observer(), ids);
+      if (statuses !== null) expect(statuses).toEqual([h.deletedExitStatus, h.deletedExitStatus]);
+      endedOnce(run.id);
     });
 
     it('a control-plane restart mid-run neither resubmits nor ends a task twice', async () => {
@@ -324,7 +383,7 @@ export function pbsScenarios(flavour: PbsFlavour): void {
         ],
       });
       const run = create('pbs-restart', tasks);
-      const deadline = Date.now() + 60_000;
+      const deadline = Date.now() + 90_000;
       while (
         Date.now() < deadline &&
         ![...byId(run.id).values()].some((x) => x.spec.id.startsWith('b.') && x.state === 'running')
@@ -337,18 +396,33 @@ export function pbsScenarios(flavour: PbsFlavour): void {
       await backendSsh.close();
       engine = newEngine(); // same store, a NEW backend instance and connection
       await engine.start();
-      expect(await waitRun(run.id, 120_000)).toBe('completed');
+      expect(await waitRun(run.id, 180_000)).toBe('completed');
       const records = store.allTasks(run.id);
       expect(records.every((x) => x.state === 'completed')).toBe(true);
-      const mine = (await qsubLog(observer)).filter((l) => l.name.startsWith(`sh${run.id}`));
+      const mine = await h.submitted(h.observer(), `sh${run.id}`);
       expect(mine).toHaveLength(tasks.length);
       expect(new Set(mine.map((l) => l.name)).size).toBe(tasks.length);
-      for (const x of records) {
-        const ends = store
-          .transitions(run.id, x.spec.id)
-          .filter((tr) => ['completed', 'failed', 'cancelled', 'dep_failed'].includes(tr.to));
-        expect(ends, x.spec.id).toHaveLength(1);
-      }
+      endedOnce(run.id);
+    });
+
+    it('a job running longer than the lost-job grace period stays running and completes', async () => {
+      // A short grace period: a backend that stops seeing a running job (e.g. `qstat -x` against a
+      // server without job history) would get it declared lost within the run.
+      await engine.stop();
+      await backendSsh.close();
+      const graceMs = 3_000;
+      engine = newEngine({ lostJobGraceMs: graceMs });
+      await engine.start();
+      const run = create('pbs-long', tasksFrom({ tasks: [t('long', 'sleep 10; echo finished')] }));
+      expect(await waitRun(run.id, 180_000)).toBe('completed');
+      const rec = byId(run.id).get('long')!;
+      expect(rec).toMatchObject({ state: 'completed', exitCode: 0 });
+      const states = store.transitions(run.id, 'long').map((tr) => tr.to);
+      expect(states).toContain('running');
+      expect(states).not.toContain('failed');
+      const runningAt = Date.parse(store.transitions(run.id, 'long').find((tr) => tr.to === 'running')!.at);
+      const endedAt = Date.parse(store.transitions(run.id, 'long').find((tr) => tr.to === 'completed')!.at);
+      expect(endedAt - runningAt).toBeGreaterThan(2 * graceMs);
     });
   });
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// PBS Pro / Torque simulator for ScriptHut's tests: `qsub`, `qstat`, `qdel`, `pbsnodes` (the
+// PBS Pro / Torque simulator for ScriptHut's tests: `qsub`, `qstat`, `qdel`, `qselect`, `pbsnodes` (the
 // wrappers next to this file call `node pbs-sim.mjs <command> ...`). Jobs run as local background
 // processes of the calling user with the requested walltime enforced by `timeout`; state lives in
 // a spool directory (`$PBS_SIM_HOME`, default `~/.pbs-sim`). The output formats follow real PBS Pro
@@ -968,6 +968,32 @@ function qstat(args) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// qselect
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * `qselect [-u user] [-s states] [-x]`: ids of the matching jobs, one per line (PBS Pro: finished
+ * only with -x).
+ */
+function qselect(args) {
+  let user = null;
+  let states = null;
+  let history = !PRO;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '-u') user = args[++i];
+    else if (args[i] === '-s') states = args[++i];
+    else if (args[i] === '-x') history = true;
+    else fail(`qselect: invalid option ${args[i]}`, 2);
+  }
+  const jobs = allJobs()
+    .filter(visible)
+    .filter((j) => history || !finished(j))
+    .filter((j) => !states || states.includes(j.state))
+    .filter((j) => !user || j.owner === user);
+  process.stdout.write(jobs.map((j) => `${j.id}\n`).join(''));
+}
+
+// ---------------------------------------------------------------------------------------------
 // pbsnodes
 // ---------------------------------------------------------------------------------------------
 
@@ -1041,6 +1067,9 @@ switch (cmd) {
     break;
   case 'qdel':
     qdel(rest);
+    break;
+  case 'qselect':
+    qselect(rest);
     break;
   case 'pbsnodes':
     if (!rest.includes('-a')) fail('pbsnodes: only -a is simulated', 2);

@@ -1,0 +1,210 @@
+/**
+ * The PBS backend's status poll: one status program per poll (qstat over every tracked id in
+ * chunks, plus the exit markers), parsed into one {@link JobStatus} per job.
+ *
+ * - Job history on (PBS Pro): `qstat -x` shows live and finished jobs; the record decides.
+ * - Job history off (the stock setting): qstat shows live jobs only; a finished job is settled by
+ *   its exit marker. A job killed by PBS over a limit leaves no marker, so the last
+ *   `=>> PBS: job killed:` line of its stderr (read in a second round trip, only for jobs that
+ *   vanished without a marker) gives the verdict; otherwise the job stays `unknown` (not final) and
+ *   the engine's lost-job grace period decides.
+ * - Malformed `-F json` output (older PBS Pro releases), or JSON that silently leaves jobs out
+ *   (current OpenPBS: only the first of several ids, openpbs/openpbs#2672), makes the poll ask
+ *   again in text, and the backend keeps using text from then on.
+ */
+
+import type { ExecResult } from '@scripthut/core';
+import { BackendError, type JobStatus, type TrackedJob } from '@scripthut/core';
+import {
+  type BackendExecOptions,
+  parseMarkers,
+  splitSections,
+  truncateOutput as truncate,
+} from '@scripthut/ssh';
+import {
+  displayJobNumber,
+  isValidPbsJobId,
+  type PbsFlavour,
+  type PbsJobRecord,
+  parseQstatJson,
+  parseQstatText,
+  parseQstatXml,
+} from './parse.js';
+import { buildStatusProgram, buildTailsProgram, onlyGoneJobErrors, type StatusFormat } from './programs.js';
+import { TAG_RE } from './script.js';
+import { pbsJobStatus, pbsKillVerdict } from './verdict.js';
+
+/** What the status poll needs from its backend. */
+export interface StatusContext {
+  name: string;
+  markerDir: string;
+  run: (command: string, options?: BackendExecOptions) => Promise<ExecResult>;
+  /** Dialect and job-history mode of the server (detected once). */
+  server: () => Promise<{ flavour: PbsFlavour; history: boolean }>;
+  /** Record the history mode a status answer was obtained in (corrects a stale detection). */
+  setHistory: (history: boolean) => void;
+  /** Resolve `~`/relative paths (home directory looked up once). */
+  resolvePath: (path: string) => Promise<string>;
+  /** Forced record format (`text`), or null for the flavour's default (JSON / XML). */
+  forcedFormat: 'text' | null;
+}
+
+interface QstatAnswer {
+  records: PbsJobRecord[];
+  markers: Map<string, number>;
+  /** History mode the records were obtained in (PBS Pro). */
+  history: boolean;
+}
+
+/**
+ * Ids qstat neither printed a record for nor named in an error line (`Unknown Job Id <id>`,
+ * `<id> Job has finished`): a complete answer has none.
+ */
+export function silentlyMissing(
+  ids: readonly string[],
+  records: readonly PbsJobRecord[],
+  stderr: string,
+): string[] {
+  const seen = new Set(records.map((r) => displayJobNumber(r.id)));
+  for (const token of stderr.split(/\s+/)) if (isValidPbsJobId(token)) seen.add(displayJobNumber(token));
+  return ids.filter((id) => !seen.has(displayJobNumber(id)));
+}
+
+/** The status poll of one backend (keeps the "JSON is broken here" finding across polls). */
+export function createStatusPoll(
+  ctx: StatusContext,
+): (jobs: TrackedJob[]) => Promise<Map<string, JobStatus>> {
+  let jsonBroken = false;
+
+  async function query(
+    flavour: PbsFlavour,
+    history: boolean,
+    ids: string[],
+    tags: string[],
+    format: StatusFormat,
+  ): Promise<QstatAnswer> {
+    const r = await ctx.run('bash -s', {
+      stdin: buildStatusProgram({ flavour, ids, markerDir: ctx.markerDir, tags, format, history }),
+      timeoutMs: 60_000 + 10 * ids.length,
+      logAs: `TZ=UTC qstat -f${flavour === 'pro' && history ? ' -x' : ''}${format === 'json' ? ' -F json' : format === 'xml' ? ' -x' : ''} <${ids.length} ids>; read ${tags.length} exit markers`,
+    });
+    const s = splitSections(r.stdout);
+    const rc = Number((s.get('rc') ?? '').trim());
+    const stderr = s.get('err') ?? '';
+    if (!s.has('end') || !Number.isFinite(rc)) {
+      throw new BackendError(`status program failed on backend ${ctx.name}`, {
+        transient: true,
+        output: truncate(r.stderr),
+      });
+    }
+    if (rc !== 0 && !onlyGoneJobErrors(stderr)) {
+      throw new BackendError(`qstat failed on backend ${ctx.name}: ${truncate(stderr.trim(), 500)}`, {
+        transient: true,
+        command: 'qstat -f …',
+        output: truncate(stderr),
+      });
+    }
+    const used = (s.get('fmt') ?? '').trim();
+    const out = s.get('out') ?? '';
+    const answeredHistory = (s.get('history') ?? '').trim() === '1';
+    let records: PbsJobRecord[];
+    try {
+      records =
+        used === 'json' ? parseQstatJson(out) : used === 'xml' ? parseQstatXml(out) : parseQstatText(out);
+    } catch (e) {
+      if (used === 'json') {
+        // One malformed job makes the whole document unreadable: ask again in text, and stay there.
+        jsonBroken = true;
+        return query(flavour, answeredHistory, ids, tags, 'text');
+      }
+      throw new BackendError(`cannot parse qstat output on backend ${ctx.name}: ${(e as Error).message}`, {
+        transient: true,
+        cause: e,
+        output: truncate(out),
+      });
+    }
+    if (used === 'json' && silentlyMissing(ids, records, stderr).length) {
+      // OpenPBS built from main (23.06.06 + later commits) prints only the FIRST job of a
+      // multi-id `qstat -f -F json` (openpbs/openpbs#2672): a job missing without an error about
+      // it means the JSON is incomplete. Ask again in text, and stay there.
+      jsonBroken = true;
+      return query(flavour, answeredHistory, ids, tags, 'text');
+    }
+    return { records, markers: parseMarkers(s.get('markers') ?? ''), history: answeredHistory };
+  }
+
+  /** Verdicts from the stderr tails of jobs that vanished without an exit marker. */
+  async function killVerdicts(jobs: TrackedJob[]): Promise<Map<string, JobStatus>> {
+    const out = new Map<string, JobStatus>();
+    const withLog = jobs.filter((j) => j.stderrPath);
+    if (!withLog.length) return out;
+    const paths = await Promise.all(withLog.map((j) => ctx.resolvePath(j.stderrPath!)));
+    const r = await ctx.run('bash -s', {
+      stdin: buildTailsProgram(paths),
+      timeoutMs: 30_000,
+      logAs: `tail -c 4096 <stderr of ${paths.length} vanished jobs> (PBS kill messages)`,
+    });
+    const s = splitSections(r.stdout);
+    if (!s.has('end')) return out;
+    withLog.forEach((job, i) => {
+      const text = Buffer.from((s.get(`tail${i}`) ?? '').trim(), 'base64').toString('utf8');
+      const verdict = pbsKillVerdict(text);
+      if (verdict) out.set(job.jobId, { jobId: job.jobId, ...verdict, exitCode: null, final: true });
+    });
+    return out;
+  }
+
+  return async function status(jobs: TrackedJob[]): Promise<Map<string, JobStatus>> {
+    const result = new Map<string, JobStatus>();
+    const valid = jobs.filter((j) => isValidPbsJobId(j.jobId));
+    for (const j of jobs)
+      if (!isValidPbsJobId(j.jobId))
+        result.set(j.jobId, { jobId: j.jobId, state: 'unknown', reason: 'invalid job id' });
+    if (!valid.length) return result;
+    const { flavour, history } = await ctx.server();
+    const ids = [...new Set(valid.map((j) => j.jobId))];
+    const tagOf = new Map(valid.filter((j) => TAG_RE.test(j.tag)).map((j) => [j.jobId, j.tag]));
+    const format: StatusFormat =
+      ctx.forcedFormat === 'text' || (flavour === 'pro' && jsonBroken)
+        ? 'text'
+        : flavour === 'pro'
+          ? 'json'
+          : 'xml';
+    const answer = await query(flavour, history, ids, [...new Set(tagOf.values())], format);
+    if (flavour === 'pro' && answer.history !== history) ctx.setHistory(answer.history);
+
+    const byNumber = new Map(answer.records.map((rec) => [displayJobNumber(rec.id), rec]));
+    const vanished: TrackedJob[] = [];
+    for (const job of valid) {
+      const rec = byNumber.get(displayJobNumber(job.jobId));
+      const tag = tagOf.get(job.jobId);
+      const marker = tag === undefined ? undefined : answer.markers.get(tag);
+      if (rec) {
+        result.set(job.jobId, { ...pbsJobStatus(rec, marker, flavour), jobId: job.jobId });
+      } else if (marker !== undefined) {
+        // qstat no longer lists the job (history off, Torque keep_completed, history purged): the
+        // marker the job script wrote at its end is the evidence.
+        result.set(job.jobId, {
+          jobId: job.jobId,
+          state: marker === 0 ? 'completed' : 'failed',
+          exitCode: marker,
+          reason:
+            marker === 0 ? null : `exit code ${marker} (from the exit marker; qstat no longer lists the job)`,
+          final: true,
+        });
+      } else vanished.push(job);
+    }
+    if (!vanished.length) return result;
+    const kills = await killVerdicts(vanished);
+    const why =
+      flavour === 'pro' && !answer.history
+        ? 'qstat does not list the job (job history is off, so finished jobs are not shown) and it left no exit marker yet'
+        : 'qstat does not know the job';
+    for (const job of vanished)
+      result.set(
+        job.jobId,
+        kills.get(job.jobId) ?? { jobId: job.jobId, state: 'unknown', reason: why, final: false },
+      );
+    return result;
+  };
+}
