@@ -84,7 +84,13 @@ export type FakeBehaviour =
   /** The scheduler forgets the job right after submission (`unknown` forever). */
   | { kind: 'vanish' }
   /** Reports `completed` but not final for `polls` polls, then the final state `state`. */
-  | { kind: 'provisional'; polls: number; finalState: JobState; exitCode?: number };
+  | { kind: 'provisional'; polls: number; finalState: JobState; exitCode?: number }
+  /**
+   * The first submission of the task gets an ambiguous answer (`ok: false, maybeSubmitted: true`).
+   * `job`: whether the scheduler created the job anyway — `now`, `later` (hidden from status and
+   * findByTags until {@link FakeBackend.reveal}) or `never`. Later attempts are submitted normally.
+   */
+  | { kind: 'ambiguous'; job: 'now' | 'later' | 'never'; error?: string };
 
 /** A job of the fake scheduler. */
 export interface FakeJob {
@@ -98,6 +104,8 @@ export interface FakeJob {
   reason: string | null;
   request: SubmitRequest | null;
   final: boolean;
+  /** Created but not visible yet (an ambiguous submission whose job appears later). */
+  hidden?: boolean;
 }
 
 export interface FakeBackendOptions {
@@ -113,6 +121,8 @@ export interface FakeBackendOptions {
   instant?: boolean;
   /** Delay of each submit call (ms), to test work arriving while a submit is in flight. */
   submitDelayMs?: number;
+  /** {@link Backend.submitRetryWindowMs} (default: not set, i.e. 0). */
+  submitRetryWindowMs?: number;
 }
 
 /**
@@ -126,6 +136,9 @@ export class FakeBackend implements Backend {
   readonly instant: boolean;
   pollsToComplete: number;
   submitDelayMs: number;
+  readonly submitRetryWindowMs: number | undefined;
+  /** When set, every call that would reach the scheduler throws this error (an outage). */
+  unreachable: Error | null = null;
 
   /** Every job ever submitted (or injected), by id. */
   readonly jobs = new Map<string, FakeJob>();
@@ -167,6 +180,16 @@ export class FakeBackend implements Backend {
     this.instant = options.instant ?? false;
     this.pollsToComplete = options.pollsToComplete ?? 2;
     this.submitDelayMs = options.submitDelayMs ?? 0;
+    this.submitRetryWindowMs = options.submitRetryWindowMs;
+  }
+
+  /** Scheduler round trips so far (submit, status, findByTags and cancel calls). */
+  get roundTrips(): number {
+    return this.submitCount + this.statusCount + this.findByTagsCalls.length + this.cancelCalls.length;
+  }
+
+  private reachable(): void {
+    if (this.unreachable) throw this.unreachable;
   }
 
   // ----- scripting -----
@@ -238,6 +261,21 @@ export class FakeBackend implements Backend {
     j.polls = 0;
   }
 
+  /** Make the hidden job of an ambiguous submission (`job: 'later'`) visible. */
+  reveal(taskOrJobId: string): void {
+    const j = this.findJob(taskOrJobId);
+    if (!j?.hidden) throw new Error(`no hidden job for ${taskOrJobId}`);
+    j.hidden = false;
+  }
+
+  /** The scheduler forgets a job (it reports `unknown` from now on; its tag is still findable). */
+  forget(taskOrJobId: string): void {
+    const j = this.findJob(taskOrJobId);
+    if (!j) throw new Error(`no job for ${taskOrJobId}`);
+    j.state = 'unknown';
+    this.markDead(j);
+  }
+
   /** Latest job of a task id (or the job with this id). */
   findJob(taskOrJobId: string): FakeJob | undefined {
     const direct = this.jobs.get(taskOrJobId);
@@ -281,6 +319,7 @@ export class FakeBackend implements Backend {
     if (!this.instant) this.submitCalls.push(requests.slice());
     if (requests.length > this.maxBatch) this.maxBatch = requests.length;
     if (this.submitDelayMs) await new Promise((r) => setTimeout(r, this.submitDelayMs));
+    this.reachable();
     const err = this.submitErrors.shift();
     if (err) throw err;
     const outcomes: SubmitOutcome[] = [];
@@ -290,6 +329,11 @@ export class FakeBackend implements Backend {
       if (!this.instant) this.attempts.set(req.taskId, attempt);
       if (b?.kind === 'reject') {
         outcomes.push({ taskId: req.taskId, ok: false, error: b.error, transient: false });
+        continue;
+      }
+      const ambiguous = b?.kind === 'ambiguous' && attempt === 1 ? b : null;
+      if (ambiguous?.job === 'never') {
+        outcomes.push(this.ambiguousOutcome(req, ambiguous.error));
         continue;
       }
       if (b?.kind === 'transient' && attempt <= b.times) {
@@ -313,9 +357,14 @@ export class FakeBackend implements Backend {
         request: this.instant ? null : req,
         final: true,
       };
+      if (ambiguous?.job === 'later') j.hidden = true;
       this.jobs.set(j.jobId, j);
       this.submittedJobs++;
       this.markAlive(j);
+      if (ambiguous) {
+        outcomes.push(this.ambiguousOutcome(req, ambiguous.error));
+        continue;
+      }
       outcomes.push(
         this.instant
           ? { taskId: req.taskId, ok: true, jobId: j.jobId, script: '#!/bin/bash\n' }
@@ -328,6 +377,13 @@ export class FakeBackend implements Backend {
       throw e;
     }
     return outcomes;
+  }
+
+  private ambiguousOutcome(
+    req: SubmitRequest,
+    error = 'Socket timed out on send/recv operation',
+  ): SubmitOutcome {
+    return { taskId: req.taskId, ok: false, error, transient: true, maybeSubmitted: true };
   }
 
   /** Advance one job by one poll and return its status. */
@@ -394,12 +450,13 @@ export class FakeBackend implements Backend {
   async status(jobs: TrackedJob[]): Promise<Map<string, JobStatus>> {
     this.statusCount++;
     if (!this.instant) this.statusCalls.push(jobs.slice());
+    this.reachable();
     const err = this.statusErrors.shift();
     if (err) throw err;
     const out = new Map<string, JobStatus>();
     for (const t of jobs) {
       const j = this.jobs.get(t.jobId);
-      if (!j || j.state === 'unknown') {
+      if (!j || j.hidden || j.state === 'unknown') {
         out.set(t.jobId, { jobId: t.jobId, state: 'unknown' });
         continue;
       }
@@ -410,16 +467,18 @@ export class FakeBackend implements Backend {
 
   async findByTags(tags: string[]): Promise<Map<string, string>> {
     this.findByTagsCalls.push(tags.slice());
+    this.reachable();
     const err = this.findErrors.shift();
     if (err) throw err;
     const wanted = new Set(tags);
     const out = new Map<string, string>();
-    for (const j of this.jobs.values()) if (wanted.has(j.tag)) out.set(j.tag, j.jobId);
+    for (const j of this.jobs.values()) if (wanted.has(j.tag) && !j.hidden) out.set(j.tag, j.jobId);
     return out;
   }
 
   async cancel(jobs: TrackedJob[]): Promise<void> {
     this.cancelCalls.push(jobs.slice());
+    this.reachable();
     const err = this.cancelErrors.shift();
     if (err) throw err;
     for (const t of jobs) {
