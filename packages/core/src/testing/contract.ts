@@ -355,8 +355,9 @@ export function backendContract<B extends Backend>(
       expect(tail.content).toBe(Buffer.from(out.content).subarray(-4).toString());
       const err = await backend.readLog({ ...request, path: job.stderrPath, stream: 'stderr' }, {});
       if (err.note === undefined) expect(err.content).toContain(spec.stderr);
+      // A log that does not exist (yet): no job and a path nothing wrote.
       const missing = await backend.readLog(
-        { ...request, path: `${job.stdoutPath}.missing`, stream: 'stdout' },
+        { ...request, jobId: null, path: `${job.stdoutPath}.missing`, stream: 'stdout' },
         {},
       );
       expect(missing).toMatchObject({ content: '', missing: true });
