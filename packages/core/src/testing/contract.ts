@@ -28,6 +28,7 @@ import type {
   TrackedJob,
 } from '../backend.js';
 import type { TaskSpec } from '../domain.js';
+import { isTerminalJobState } from '../engine/status-map.js';
 import { makeSubmitTag } from '../engine/tags.js';
 import { BackendError, ScriptHutError } from '../errors.js';
 import { shellQuote, shellQuotePath } from '../shell.js';
@@ -75,14 +76,6 @@ export interface BackendContractDriver<B extends Backend = Backend> {
 }
 
 const LIVE: readonly JobState[] = ['pending', 'running', 'completing'];
-const TERMINAL: readonly JobState[] = [
-  'completed',
-  'failed',
-  'cancelled',
-  'timeout',
-  'out_of_memory',
-  'node_fail',
-];
 
 /**
  * The command of a contract job: print one line to stdout and one to stderr, wait until
@@ -188,6 +181,75 @@ export function wireExec<T extends Pick<CommandRunner, 'exec'>>(target: T): { ru
   return { runner, wire };
 }
 
+/** A command-based backend's test environment, for {@link remoteContract}. */
+export interface RemoteContractSetup<C extends Pick<CommandRunner, 'exec'>, B extends Backend> {
+  /** A new connection to where the scheduler's commands run (e.g. a real SSH connection). */
+  connect(): C;
+  /** The backend over a (wrapped) connection. */
+  build(connection: C): B;
+  /** Directory where jobs run (`~` allowed): contract logs go to `<dir>/logs`, release files to `<dir>/release`. */
+  dir: string;
+  /** Run a shell command where the jobs run (an observer connection, not the backend's). */
+  shell(command: string): Promise<void>;
+  /** How the backend logs its submission program (`logAs` prefix, e.g. `sbatch`): the answer to lose. */
+  submitLogAs: string;
+  /** Task fields the scheduler refuses for good (e.g. an unknown partition or queue). */
+  rejectedSpec: Partial<TaskSpec>;
+}
+
+/**
+ * `create` and driver of the contract for a command-based backend (Slurm, PBS…). Each `create()`
+ * opens its own connection (a second instance is a restarted control plane), wrapped with
+ * {@link wireExec} to count round trips, lose one submission's answer after the command ran, and
+ * play an outage (a backend whose connection is down). Held jobs are released by writing their
+ * release file with `setup.shell`. Timeouts suit a real scheduler (2 minutes, polls every 500 ms).
+ */
+export function remoteContract<C extends Pick<CommandRunner, 'exec'>, B extends Backend>(
+  setup: RemoteContractSetup<C, B>,
+): { create: () => B; driver: BackendContractDriver<B> } {
+  const wires = new WeakMap<B, ExecWire>();
+  const create = (down: Error | null = null): B => {
+    const { runner, wire } = wireExec(setup.connect());
+    wire.down = down;
+    const backend = setup.build(runner);
+    wires.set(backend, wire);
+    return backend;
+  };
+  const wireOf = (backend: B): ExecWire => {
+    const wire = wires.get(backend);
+    if (!wire) throw new Error('not a backend made by remoteContract().create');
+    return wire;
+  };
+  const dir = setup.dir.replace(/\/+$/, '');
+  const release = (tag: string) => `${dir}/release/${tag}`;
+  const driver: BackendContractDriver<B> = {
+    request: (job) =>
+      contractRequest(job, { command: heldJobCommand(release(job.tag), job), logDir: `${dir}/logs` }),
+    rejectedRequest: (job) =>
+      contractRequest(job, { command: 'true', logDir: `${dir}/logs`, spec: setup.rejectedSpec }),
+    finish: (job, exitCode) =>
+      setup.shell(
+        `mkdir -p ${shellQuotePath(`${dir}/release`)} && ${releaseJobCommand(release(job.tag), exitCode)}`,
+      ),
+    unreachable: () =>
+      create(
+        new BackendError('connection refused (contract test: the scheduler is unreachable)', {
+          transient: true,
+        }),
+      ),
+    loseNextSubmitAnswer(backend) {
+      wireOf(backend).loseNextAnswer(
+        (_command, options) => options?.logAs?.startsWith(setup.submitLogAs) ?? false,
+      );
+    },
+    roundTrips: (backend) => wireOf(backend).calls,
+    timeoutMs: 120_000,
+    pollMs: 500,
+    cleanup: () => setup.shell(`rm -rf ${shellQuotePath(dir)}`).catch(() => undefined),
+  };
+  return { create: () => create(), driver };
+}
+
 function isTransientError(e: unknown): boolean {
   return BackendError.isTransient(e) || (ScriptHutError.is(e) && e.code === 'backend_unavailable');
 }
@@ -274,7 +336,7 @@ export function backendContract<B extends Backend>(
     }
   }
 
-  const isFinal = (s: JobStatus) => TERMINAL.includes(s.state) && s.final !== false;
+  const isFinal = (s: JobStatus) => isTerminalJobState(s.state) && s.final !== false;
   /** A test that needs a driver capability: skipped (and visibly so) without it. */
   const needs = (capability: keyof BackendContractDriver<B>, title: string, fn: () => Promise<void>) =>
     driver[capability] ? it(title, fn) : it.skip(`${title} [skipped: the driver has no ${capability}]`, fn);
@@ -367,7 +429,7 @@ export function backendContract<B extends Backend>(
     it('cancel: a live job ends cancelled; cancelling it again is harmless', async () => {
       const { jobs } = await submitHeld(backend, 1, 'cancel');
       await backend.cancel(jobs);
-      const st = await waitStatus(backend, jobs, (s) => TERMINAL.includes(s.state), 'the cancel');
+      const st = await waitStatus(backend, jobs, (s) => isTerminalJobState(s.state), 'the cancel');
       expect(st.get(jobs[0]!.jobId)?.state).toBe('cancelled');
       await backend.cancel(jobs);
     });
