@@ -4,9 +4,29 @@
  * information. The engine never calls a backend on behalf of a web request: only its poll loop and
  * explicit user actions (cancel, log follow) do.
  *
- * Errors: throw {@link BackendError} — `transient: true` for outages (retried with backoff, the task
- * is kept), `transient: false` for permanent problems. For per-task submission failures return a
- * `SubmitOutcome` with `ok: false` instead of throwing, so the rest of the batch goes on.
+ * The rules every backend follows (the conformance suite `@scripthut/core/testing/contract` checks
+ * them; docs/writing-a-backend.md explains how to pass it):
+ *
+ * 1. **One call, many jobs.** `submit`, `status`, `findByTags` and `cancel` each cost a bounded
+ *    number of scheduler round trips whatever the number of jobs (chunking very large batches is fine).
+ * 2. **Errors.** Throw {@link BackendError}: `transient: true` for outages (lost connection, scheduler
+ *    down, throttling) — the engine keeps the tasks and retries with backoff; `transient: false` for
+ *    problems that retrying cannot fix. An outage is never reported as a verdict about jobs: `status`
+ *    throws rather than answering `unknown`/`failed` for jobs it could not ask about.
+ * 3. **Submission outcomes** (see {@link Backend.submit}): a problem of one task is an outcome, not a
+ *    throw, so the rest of the batch goes on; an answer that leaves open whether a job exists is
+ *    `maybeSubmitted` (or a thrown transient error for the whole batch) — never a plain failure, which
+ *    would make the engine submit a second job.
+ * 4. **Tags.** Every job carries its request's tag in its name (`jobNameFor`) and
+ *    {@link Backend.findByTags} finds it by that tag — also after the job ended, for as long as the
+ *    scheduler keeps history (an interrupted submission may be looked up after a restart).
+ * 5. **Verdicts.** A terminal state that may still change is reported with `final: false`: the
+ *    engine waits until it is final, or until the grace (`lostJobGraceMs`, default 10 min) has
+ *    passed. A job the scheduler does not know is `unknown` (lost only after the same grace). Start,
+ *    end, node and exit code are reported when known: they win over what the engine observed.
+ * 6. **Pricing** reads `meta.instanceType` of a task (from {@link SubmitOutcome} `meta`): set it when
+ *    the job has a whole instance to itself (EC2); otherwise the price is the task's share of the
+ *    instance type its partition maps to. The runtime priced is `finishedAt − startedAt`.
  */
 import type { GitContext, TaskSpec } from './domain.js';
 
@@ -38,13 +58,24 @@ export interface SubmitRequest {
   git: GitContext | null;
 }
 
-/** Result of submitting one task. */
+/**
+ * Result of submitting one task (one per request, in request order, with the request's `taskId`).
+ *
+ * - `ok: true`: the job exists. `meta` is stored with the task and handed back in {@link TrackedJob}
+ *   and {@link LogRequest} (e.g. a log stream name); `meta.instanceType` is used for pricing.
+ * - `ok: false, transient: false`: the scheduler refused the task (bad partition, invalid request);
+ *   no job exists. The task fails with `error`.
+ * - `ok: false, transient: true`: no job exists and trying later may work (queue full, throttled).
+ *   The task goes back to `pending` and is retried with backoff under a new tag.
+ * - `ok: false, maybeSubmitted: true`: a job may exist (see below). The task is looked up by tag.
+ */
 export type SubmitOutcome =
   | { taskId: string; ok: true; jobId: string; script: string; meta?: Record<string, unknown> }
   | {
       taskId: string;
       ok: false;
       error: string;
+      /** True when a later attempt may succeed; false when the request itself is refused. */
       transient: boolean;
       script?: string;
       /**
@@ -233,10 +264,26 @@ export interface Backend {
   /** Render the job script of a request exactly as `submit` would (dry runs, UI). */
   renderScript(request: SubmitRequest): string;
 
-  /** Submit many tasks; one outcome per request, same order. Throws only for whole-batch transient failures. */
+  /**
+   * Submit many tasks in one round trip (or a few chunks); one {@link SubmitOutcome} per request,
+   * same order. Each job's name carries its request's `tag` (`jobNameFor`).
+   *
+   * May throw only for the whole batch:
+   * - a transient {@link BackendError} when the scheduler could not be reached or the answer was
+   *   lost — also if some jobs may have been created: the engine keeps every task of the batch
+   *   `submitting` and looks it up by tag before it submits again;
+   * - a permanent {@link BackendError} only when no job can have been created (e.g. the submit
+   *   command does not exist); every task of the batch then fails.
+   * Anything else (an error thrown by a bug) is treated like a transient error.
+   */
   submit(requests: SubmitRequest[]): Promise<SubmitOutcome[]>;
 
-  /** Status of many jobs in one batched call. Jobs the scheduler does not know get state `unknown`. */
+  /**
+   * Status of many jobs in one batched call: an entry for every job (keyed by job id). Jobs the
+   * scheduler does not know get state `unknown`; an outage throws a transient {@link BackendError}
+   * instead. A terminal state that may still change (e.g. Slurm before accounting has the job) has
+   * `final: false`: the engine acts on it only once final or after its grace (10 min by default).
+   */
   status(jobs: TrackedJob[]): Promise<Map<string, JobStatus>>;
 
   /**
@@ -244,13 +291,21 @@ export interface Backend {
    * files the job scripts leave, in one SSH round trip). The engine calls it every
    * `quickStatusIntervalMs` for submitted/queued/running jobs, so a finished task is recorded within
    * about a second of its end while scheduler queries stay at one per poll. Return only jobs whose
-   * outcome is known; others are simply absent from the map.
+   * outcome is known (a terminal state and exit code); others are simply absent from the map. The
+   * engine takes these as final evidence; report `startedAt`, `finishedAt` and `node` when the
+   * marker holds them (they are kept as reported).
    */
   quickStatus?(jobs: TrackedJob[]): Promise<Map<string, JobStatus>>;
   /** Interval for {@link quickStatus} in ms (default 1000 when quickStatus exists). */
   readonly quickStatusIntervalMs?: number;
 
-  /** Find jobs whose names carry these tags (crash recovery). Returns tag → job id. */
+  /**
+   * Find jobs whose names carry these tags, in one call (crash recovery, ambiguous submissions).
+   * Returns tag → job id, only for tags that have a job. Jobs that already ended must still be found
+   * (as long as the scheduler keeps any history of them): a submission interrupted by a crash is
+   * looked up after the restart, when its job may be over. An outage throws a transient
+   * {@link BackendError} — never an empty map, which would make the engine submit again.
+   */
   findByTags(tags: string[]): Promise<Map<string, string>>;
 
   /**
@@ -261,10 +316,16 @@ export interface Backend {
    */
   readonly submitRetryWindowMs?: number;
 
-  /** Cancel jobs (best effort, batched). */
+  /**
+   * Cancel jobs in one batched call (best effort: jobs that already ended are not an error). Throws a
+   * transient {@link BackendError} when the scheduler cannot be reached (retried every tick).
+   */
   cancel(jobs: TrackedJob[]): Promise<void>;
 
-  /** Read part of a task's log. */
+  /**
+   * Read part of a task's log: from `offset` (follow; `nextOffset` of the answer continues it), the
+   * last `tailBytes`, or all of it. A file that does not exist (yet) is `missing: true`, not an error.
+   */
   readLog(request: LogRequest, options: LogReadOptions): Promise<LogChunk>;
 
   /** Read a small text file on the backend (generates_source). Relative paths resolve against `cwd`. */

@@ -5,7 +5,8 @@
 import type { Backend, SubmitRequest } from '../backend.js';
 import type { RunRecord, TaskRecord, TaskSpec } from '../domain.js';
 import { injectedEnvironment, resolveTaskEnvironment } from '../environment.js';
-import { type CreateRunInput, defaultLogDir, defaultLogPaths, resolveWorkingDir } from './engine.js';
+import { defaultLogDir, defaultLogPaths, resolveWorkingDir } from './paths.js';
+import type { CreateRunInput } from './types.js';
 
 /** The submit request of one task of a run. */
 export function buildSubmitRequest(

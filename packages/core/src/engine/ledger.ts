@@ -1,0 +1,160 @@
+/**
+ * The ledger: the one place where task state changes. `commit` checks every change against the
+ * transitions table, writes all of them to the store in one `updateTasks` (atomic), then applies
+ * them to the in-memory index, emits task events and propagates failures to dependents. Run events
+ * are batched: one per changed run at each `flushRunEvents`.
+ */
+import type { RunRecord, TaskRecord, TaskState } from '../domain.js';
+import type { RunStore, TaskUpdate } from '../store.js';
+import type { EngineEvents } from './events.js';
+import {
+  applyStateChange,
+  type BackendIndex,
+  type Change,
+  createRunState,
+  dependentsToFail,
+  FAILURE_STATES,
+  indexTasks,
+  isRunFinished,
+  noteTimes,
+  pendingToCancel,
+  type RunState,
+  summaryOf,
+  taskKey,
+} from './run-index.js';
+import { IllegalTransitionError, isAllowedTransition, type TransitionCause } from './transitions.js';
+import type { EngineLogger } from './types.js';
+
+export class Ledger {
+  /** Active runs by id (finished runs are dropped at the next flush). */
+  readonly runs = new Map<string, RunState>();
+  private readonly dirtyRuns = new Set<RunState>();
+
+  constructor(
+    readonly store: RunStore,
+    readonly events: EngineEvents,
+    readonly now: () => Date,
+    readonly log: EngineLogger,
+    /** Throw on an illegal transition (tests) instead of logging it (production). */
+    private readonly strict: boolean,
+  ) {}
+
+  /** Check a state change against the transitions table; throws or logs (see `strictTransitions`). */
+  checkTransition(from: TaskState | null, to: TaskState, by: TransitionCause, where: string): void {
+    if (isAllowedTransition(from, to, by)) return;
+    const error = new IllegalTransitionError(from, to, by, where);
+    if (this.strict) throw error;
+    this.log.error(`ENGINE BUG: ${error.message}; applied anyway`, error.details);
+  }
+
+  /** Index a run (new or restored), register it, and restore its consistency. */
+  register(run: RunRecord, backendIndex: BackendIndex, records: TaskRecord[]): RunState {
+    const rs = createRunState(run, backendIndex);
+    this.runs.set(run.id, rs);
+    backendIndex.runs.add(rs);
+    this.addTasks(rs, records);
+    this.dirtyRuns.add(rs);
+    return rs;
+  }
+
+  /**
+   * Add tasks to an indexed run, then make it consistent: pending tasks of a cancelled run are
+   * cancelled, pending tasks below a failure become dep_failed.
+   */
+  addTasks(rs: RunState, records: TaskRecord[]): void {
+    const failedRoots = indexTasks(rs, records, this.now().getTime());
+    if (rs.run.cancelRequestedAt) this.cancelPending(rs);
+    else if (failedRoots.length) this.commit(dependentsToFail(rs, failedRoots));
+  }
+
+  /** All pending tasks of a cancelled run → cancelled. */
+  cancelPending(rs: RunState): void {
+    this.commit(pendingToCancel(rs));
+  }
+
+  markDirty(rs: RunState): void {
+    this.dirtyRuns.add(rs);
+  }
+
+  /**
+   * Write changes to the store (one atomic `updateTasks`), then apply them to the index, emit task
+   * events and propagate failures to dependents. Changes to tasks whose state moved on are the
+   * caller's responsibility to filter.
+   */
+  commit(changes: Change[]): void {
+    if (changes.length === 0) return;
+    const at = this.now().toISOString();
+    const planned = new Map<string, TaskState>();
+    const updates: TaskUpdate[] = changes.map((c) => {
+      const t = c.rs.tasks.get(c.taskId)!;
+      const u: TaskUpdate = { runId: c.rs.run.id, taskId: c.taskId, patch: c.patch };
+      const k = taskKey(c.rs.run.id, c.taskId);
+      const from = planned.get(k) ?? t.state;
+      if (c.to !== undefined && c.to !== from) {
+        this.checkTransition(from, c.to, c.by, `run ${c.rs.run.id} task ${c.taskId}: ${c.reason ?? ''}`);
+        planned.set(k, c.to);
+        u.transition = { to: c.to, at, reason: c.reason ?? null };
+      }
+      return u;
+    });
+    this.store.updateTasks(updates);
+    const failedByRun = new Map<RunState, string[]>();
+    const emit = this.events.listenerCount('task') > 0;
+    for (const c of changes) {
+      const rs = c.rs;
+      const t = rs.tasks.get(c.taskId)!;
+      const from = t.state;
+      Object.assign(t, c.patch);
+      if (c.patch.meta) t.meta = { ...c.patch.meta };
+      t.version++;
+      this.dirtyRuns.add(rs);
+      if (c.to !== undefined && c.to !== from) {
+        t.state = c.to;
+        applyStateChange(rs, t, from, c.to);
+        if (FAILURE_STATES.has(c.to)) {
+          const list = failedByRun.get(rs);
+          if (list) list.push(t.spec.id);
+          else failedByRun.set(rs, [t.spec.id]);
+        }
+      }
+      noteTimes(rs, t);
+      if (emit) this.emitTask(t, from);
+    }
+    for (const [rs, ids] of failedByRun) this.commit(dependentsToFail(rs, ids));
+  }
+
+  emitTask(t: TaskRecord, from: TaskState | null): void {
+    this.events.emit('task', { runId: t.runId, task: { ...t, meta: { ...t.meta } }, from });
+  }
+
+  /** Emit `task` events for tasks that were just created (from = null). */
+  emitNewTasks(records: Iterable<TaskRecord>): void {
+    if (this.events.listenerCount('task')) for (const t of records) this.emitTask(t, null);
+  }
+
+  /** Emit one `run` event per changed run; retire runs that are finished. */
+  flushRunEvents(): void {
+    if (this.dirtyRuns.size === 0) return;
+    const dirty = [...this.dirtyRuns];
+    this.dirtyRuns.clear();
+    for (const rs of dirty) {
+      if (isRunFinished(rs) && this.runs.get(rs.run.id) === rs) {
+        this.runs.delete(rs.run.id);
+        rs.backendIndex.runs.delete(rs);
+      }
+      if (this.events.listenerCount('run'))
+        this.events.emit('run', { runId: rs.run.id, summary: summaryOf(rs) });
+    }
+  }
+}
+
+/** What the engine's steps (submit, reconcile, poll, generators) share. */
+export interface EngineContext {
+  ledger: Ledger;
+  /** Base poll interval (ms): also the base of per-task submission retry backoff. */
+  pollIntervalMs: number;
+  /** Grace before an `unknown` job is lost, or a non-final terminal verdict is acted on. */
+  lostJobGraceMs: number;
+  /** Show an error of a step that does not fail the tick (e.g. a cancel to retry) as the loop's last error. */
+  noteBackendError(backendIndex: BackendIndex, message: string): void;
+}

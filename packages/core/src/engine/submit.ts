@@ -1,0 +1,213 @@
+/**
+ * The submission step of a tick: intent → submit → outcome.
+ *
+ * 1. Choose the ready tasks that fit ({@link chooseReady}).
+ * 2. Intent: store `submitting` with a new tag (`makeSubmitTag`, one per attempt) and the log paths
+ *    BEFORE calling the backend, so a crash can never lead to a blind resubmission.
+ * 3. ONE `backend.submit()` call for the batch.
+ * 4. Outcomes: a job id → `submitted`; a transient error → `pending` with exponential backoff; a
+ *    rejection → `failed`. An ambiguous answer — `maybeSubmitted`, a malformed answer, or a thrown
+ *    (transient or unexpected) error — leaves the task `submitting` as an orphan that the next ticks
+ *    look up by tag ({@link reconcileOrphans}). A thrown permanent error fails the batch.
+ */
+import type { SubmitOutcome, SubmitRequest } from '../backend.js';
+import type { TaskRecord } from '../domain.js';
+import { BackendError, ScriptHutError, toError } from '../errors.js';
+import type { EngineContext } from './ledger.js';
+import { jitter, MAX_BACKOFF_MS } from './loop.js';
+import { buildSubmitRequest } from './preview.js';
+import { flushCancelQueue, queueCancel } from './reconcile.js';
+import {
+  type BackendIndex,
+  type Change,
+  type RunState,
+  releaseDueRetries,
+  type TaskRef,
+  taskKey,
+} from './run-index.js';
+import { chooseReady } from './select.js';
+import { makeSubmitTag, parseSubmitTag } from './tags.js';
+
+/** Delay before the `attempt`-th retry of a task after a transient submission error. */
+export function submitRetryDelay(attempt: number, pollIntervalMs: number): number {
+  return jitter(Math.min(MAX_BACKOFF_MS, Math.max(pollIntervalMs, 10) * 2 ** Math.min(attempt - 1, 20)), 0.2);
+}
+
+interface Item {
+  rs: RunState;
+  t: TaskRecord;
+  request: SubmitRequest;
+}
+
+/** Leave a `submitting` task to be looked up by tag from now on. */
+function orphan(bi: BackendIndex, rs: RunState, taskId: string, since: number): void {
+  bi.orphans.set(taskKey(rs.run.id, taskId), { rs, taskId, since });
+}
+
+/** Build the requests and store the intent. Returns the batch to submit. */
+function prepare(ctx: EngineContext, chosen: { rs: RunState; taskId: string }[]): Item[] {
+  const batch: Item[] = [];
+  const intent: Change[] = [];
+  const broken: Change[] = [];
+  for (const { rs, taskId } of chosen) {
+    const t = rs.tasks.get(taskId)!;
+    const prev = t.submitTag ? parseSubmitTag(t.submitTag) : null;
+    const attempt = prev && prev.runId === rs.run.id ? prev.attempt + 1 : 1;
+    try {
+      const tag = makeSubmitTag(rs.run.id, t.seq, attempt);
+      const request = buildSubmitRequest(rs.run, t, tag);
+      batch.push({ rs, t, request });
+      intent.push({
+        rs,
+        taskId,
+        patch: {
+          submitTag: tag,
+          stdoutPath: request.stdoutPath,
+          stderrPath: request.stderrPath,
+          error: null,
+          pendingReason: null,
+        },
+        to: 'submitting',
+        by: 'submit',
+        reason: `submitting (attempt ${attempt}, tag ${tag})`,
+      });
+    } catch (e) {
+      const error = `cannot prepare the submission: ${toError(e).message}`;
+      broken.push({ rs, taskId, patch: { error }, to: 'failed', by: 'submit', reason: error });
+    }
+  }
+  ctx.ledger.commit(broken);
+  if (!batch.length) return batch;
+  // Intent first: a crash after this point is recovered by tag, never resubmitted blindly.
+  ctx.ledger.commit(intent);
+  ctx.ledger.flushRunEvents();
+  return batch;
+}
+
+/** The change an outcome causes (`maybeSubmitted`: no state change, the task becomes an orphan). */
+function outcomeChange(
+  ctx: EngineContext,
+  bi: BackendIndex,
+  b: Item,
+  o: SubmitOutcome,
+  nowMs: number,
+  nowIso: string,
+): Change {
+  const { rs, t } = b;
+  const taskId = t.spec.id;
+  if (o.ok) {
+    let script = o.script;
+    if (!script) {
+      try {
+        script = bi.backend.renderScript(b.request);
+      } catch {
+        script = '';
+      }
+    }
+    rs.retries.delete(taskId);
+    return {
+      rs,
+      taskId,
+      patch: {
+        jobId: o.jobId,
+        script: script || null,
+        submittedAt: nowIso,
+        meta: { ...t.meta, ...(o.meta ?? {}) },
+      },
+      to: 'submitted',
+      by: 'submit',
+      reason: `submitted as job ${o.jobId}`,
+    };
+  }
+  if (o.maybeSubmitted) {
+    orphan(bi, rs, taskId, nowMs);
+    const windowS = Math.round(Math.max(0, bi.backend.submitRetryWindowMs ?? 0) / 1000);
+    const error = `ambiguous submission (${o.error}): looking for a job with tag ${t.submitTag} for ${windowS} s before submitting again`;
+    ctx.ledger.log.warn(`run ${rs.run.id} task ${taskId}: ${error}`);
+    return { rs, taskId, patch: { error, ...(o.script ? { script: o.script } : {}) } };
+  }
+  if (o.transient) {
+    const n = (rs.retries.get(taskId) ?? 0) + 1;
+    rs.retries.set(taskId, n);
+    const delay = submitRetryDelay(n, ctx.pollIntervalMs);
+    rs.delayed.set(taskId, nowMs + delay);
+    return {
+      rs,
+      taskId,
+      patch: { pendingReason: 'submit retry' },
+      to: 'pending',
+      by: 'submit',
+      reason: `transient submission error, retry in ${Math.round(delay / 1000)} s: ${o.error}`,
+    };
+  }
+  const error = `submission failed: ${o.error}`;
+  return {
+    rs,
+    taskId,
+    patch: { error, script: o.script ?? null, finishedAt: nowIso },
+    to: 'failed',
+    by: 'submit',
+    reason: error,
+  };
+}
+
+/** The submission step on one backend (see the module comment). */
+export async function submitReady(ctx: EngineContext, bi: BackendIndex): Promise<void> {
+  const free = bi.backend.maxConcurrent - bi.active;
+  if (!(free > 0)) return;
+  const nowMs0 = ctx.ledger.now().getTime();
+  for (const rs of bi.runs) if (!rs.run.cancelRequestedAt) releaseDueRetries(rs, nowMs0);
+  const chosen = chooseReady(bi.runs, free);
+  if (!chosen.length) return;
+  const batch = prepare(ctx, chosen);
+  if (!batch.length) return;
+
+  let outcomes: SubmitOutcome[];
+  try {
+    outcomes = await bi.backend.submit(batch.map((b) => b.request));
+  } catch (e) {
+    const err = toError(e);
+    const stillSubmitting = batch.filter((b) => b.t.state === 'submitting');
+    if (ScriptHutError.is(e) && e.code === 'backend_permanent') {
+      const error = `submission failed: ${err.message}`;
+      ctx.ledger.commit(
+        stillSubmitting.map(
+          (b): Change => ({
+            rs: b.rs,
+            taskId: b.t.spec.id,
+            patch: { error },
+            to: 'failed',
+            by: 'submit',
+            reason: error,
+          }),
+        ),
+      );
+      throw err;
+    }
+    // Transient or unexpected: the jobs may or may not exist. Look them up by tag from the next tick.
+    const since = ctx.ledger.now().getTime();
+    for (const b of stillSubmitting) orphan(bi, b.rs, b.t.spec.id, since);
+    throw BackendError.is(e)
+      ? err
+      : new BackendError(`submit failed: ${err.message}`, { transient: true, cause: e });
+  }
+
+  const nowIso = ctx.ledger.now().toISOString();
+  const nowMs = ctx.ledger.now().getTime();
+  const changes: Change[] = [];
+  const toCancel: TaskRef[] = [];
+  for (const [i, b] of batch.entries()) {
+    if (b.t.state !== 'submitting') continue;
+    const o = outcomes[i];
+    if (!o || o.taskId !== b.t.spec.id) {
+      // Malformed answer: treat as interrupted and look the job up by tag.
+      orphan(bi, b.rs, b.t.spec.id, nowMs);
+      continue;
+    }
+    changes.push(outcomeChange(ctx, bi, b, o, nowMs, nowIso));
+    if (o.ok && b.rs.run.cancelRequestedAt) toCancel.push({ rs: b.rs, taskId: b.t.spec.id });
+  }
+  ctx.ledger.commit(changes);
+  queueCancel(bi, toCancel);
+  if (toCancel.length) await flushCancelQueue(ctx, bi, null);
+}
