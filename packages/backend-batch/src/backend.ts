@@ -25,6 +25,7 @@ import {
   type RetryPolicy,
   realSleep,
   type Sleep,
+  TokenBucket,
   withRetry,
 } from '@scripthut/aws-common';
 import {
@@ -52,7 +53,6 @@ import {
   resourceRequirements,
   sanitizeJobName,
 } from './mapping.js';
-import { TokenBucket } from './retry.js';
 
 /** The `backends[]` entry of type `batch`, as validated by @scripthut/config (snake_case). */
 export interface BatchBackendConfig {

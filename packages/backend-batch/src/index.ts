@@ -5,7 +5,7 @@
  */
 
 export type { AwsErrorKind, RetryPolicy } from '@scripthut/aws-common';
-export { backoffDelay, classifyAwsError, withRetry } from '@scripthut/aws-common';
+export { backoffDelay, classifyAwsError, TokenBucket, withRetry } from '@scripthut/aws-common';
 export type { BatchBackend, BatchBackendConfig, BatchBackendOptions, BatchLogger } from './backend.js';
 export { createBatchBackend, localCommandRunner } from './backend.js';
 export type { JobDefinitionMode, ResolvedJobDefinition } from './job-definitions.js';
@@ -28,4 +28,3 @@ export {
   resourceRequirements,
   sanitizeJobName,
 } from './mapping.js';
-export { TokenBucket } from './retry.js';
