@@ -53,6 +53,11 @@ export const baseConfig: BatchBackendConfig = {
   max_concurrent: 50,
 };
 
+/** The command a job runs, decoded the way `bash -c` gets it. */
+export function commandOf(input: { containerOverrides?: { command?: string[] } }): string[] {
+  return input.containerOverrides?.command ?? [];
+}
+
 export interface Harness {
   fake: FakeAws;
   backend: ReturnType<typeof createBatchBackend>;
@@ -78,6 +83,7 @@ export function harness(
     sleep: async (ms) => {
       sleeps.push(ms);
     },
+    now: () => fake.now,
     ...opts,
   });
   return { fake, backend, mocks, warnings, sleeps };

@@ -1,7 +1,6 @@
 import { GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { BackendError } from '@scripthut/core';
 import { describe, expect, it } from 'vitest';
-import { TokenBucket } from '../src/index.js';
 import { harness, request } from './helpers.js';
 
 const logReq = (jobId: string | null, stream: 'stdout' | 'stderr' = 'stdout') => ({
@@ -138,23 +137,5 @@ describe('readFile, clusterInfo, commandRunner, health', () => {
       endpoint: 'AWS Batch us-east-1 (queue default-q)',
     });
     expect(JSON.stringify(h.backend.health())).not.toContain('AKIA');
-  });
-});
-
-describe('submission pacing', () => {
-  it('token bucket allows a burst then paces at the rate', async () => {
-    let t = 0;
-    const waits: number[] = [];
-    const bucket = new TokenBucket(10, {
-      burst: 2,
-      now: () => t,
-      sleep: async (ms) => {
-        waits.push(ms);
-        t += ms;
-      },
-    });
-    for (let i = 0; i < 5; i++) await bucket.take();
-    expect(waits).toEqual([100, 100, 100]);
-    expect(t).toBe(300);
   });
 });
