@@ -21,12 +21,11 @@ import {
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { awsCredentials } from '@scripthut/aws-common';
+import { awsCredentials, errorText, realSleep, type Sleep } from '@scripthut/aws-common';
 import { validateConfigText } from '@scripthut/config';
 import { ScriptHutError } from '@scripthut/core';
 import { isMap, isSeq, parseDocument, type YAMLSeq } from 'yaml';
 import { EC2_IAM_TEMPLATE } from './cfn-template.js';
-import { errorText, realSleep, type Sleep } from './retry.js';
 
 /** SSM public parameter of the latest Amazon Linux 2023 AMI (x86_64). */
 export const AL2023_AMI_PARAMETER = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
