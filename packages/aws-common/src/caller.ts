@@ -44,7 +44,9 @@ export interface AwsCallerOptions {
   random?: () => number;
   /** Service-specific classification, e.g. EC2's capacity errors as `capacity`. */
   classify?: ClassifyOptions;
-  /** Told about every retry (debug logging); never given credentials. */
+  /** Retries are logged at debug level (`<label>: <kind> error, retry <n> in <ms> ms: <error>`). */
+  logger?: { debug?(message: string, fields?: Record<string, unknown>): void };
+  /** Told about every retry as well; never given credentials. */
   onRetry?: (label: string, err: unknown, kind: AwsErrorKind, attempt: number, delayMs: number) => void;
 }
 
@@ -107,7 +109,12 @@ export class AwsCaller {
         classify: this.options.classify,
         before: options.before,
         recover: options.recover,
-        onRetry: (err, kind, attempt, delayMs) => this.options.onRetry?.(label, err, kind, attempt, delayMs),
+        onRetry: (err, kind, attempt, delayMs) => {
+          this.options.logger?.debug?.(
+            `${label}: ${kind} error, retry ${attempt} in ${delayMs} ms: ${errorText(err)}`,
+          );
+          this.options.onRetry?.(label, err, kind, attempt, delayMs);
+        },
       });
       this.succeeded();
       return out;

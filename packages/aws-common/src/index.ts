@@ -36,6 +36,13 @@ export {
   THROTTLE_ERROR_NAMES,
 } from './errors.js';
 export { FinishedJobStore, type FinishedJobStoreOptions } from './finished-jobs.js';
+export {
+  type AwsBackendCommonOptions,
+  type AwsBackendKit,
+  type AwsBackendKitSetup,
+  type AwsBackendLogger,
+  awsBackendKit,
+} from './kit.js';
 export { localCommandRunner } from './local-runner.js';
 export { TokenBucket } from './rate-limit.js';
 export {
@@ -46,3 +53,4 @@ export {
   type Sleep,
   withRetry,
 } from './retry.js';
+export { SettledCache } from './settled-cache.js';

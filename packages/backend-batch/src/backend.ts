@@ -3,22 +3,18 @@
  * definition resolver into the core {@link Backend} contract. Submission, status, logs and queues
  * live in their own modules.
  */
-
-import { join } from 'node:path';
 import { BatchClient, CancelJobCommand, TerminateJobCommand } from '@aws-sdk/client-batch';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import {
-  AwsCaller,
+  type AwsBackendCommonOptions,
+  awsBackendKit,
   awsClientConfig,
   errorText,
-  FinishedJobStore,
   localCommandRunner,
-  type RetryPolicy,
-  type Sleep,
   TokenBucket,
 } from '@scripthut/aws-common';
 import { type Backend, BackendError } from '@scripthut/core';
-import type { BatchBackendConfig, BatchContext, BatchLogger, FinishedBatchJob } from './context.js';
+import type { BatchBackendConfig, BatchContext, FinishedBatchJob } from './context.js';
 import { type JobDefinitionMode, JobDefinitionResolver } from './job-definitions.js';
 import { readBatchLog } from './logs.js';
 import { CANCEL_REASON, renderBatchScript } from './mapping.js';
@@ -28,26 +24,18 @@ import { submitOne } from './submit.js';
 
 export type { BatchBackendConfig, BatchLogger, FinishedBatchJob } from './context.js';
 
-export interface BatchBackendOptions {
-  name: string;
+/**
+ * Options of {@link createBatchBackend}. With `dataDir`, the final status and log stream of each
+ * finished job are recorded in `<dataDir>/batch-jobs/<run id>.jsonl`, so that they are still known
+ * after DescribeJobs has forgotten the job (about a day after it stopped) and after a restart.
+ * `retry` defaults to 6 attempts, 200 ms first ceiling, 20 s cap; `now` tells expired jobs.
+ */
+export interface BatchBackendOptions extends AwsBackendCommonOptions {
   config: BatchBackendConfig;
-  /**
-   * ScriptHut's data dir: the final status and log stream of each finished job are recorded in
-   * `<dataDir>/batch-jobs/<run id>.jsonl`, so that they are still known after DescribeJobs has
-   * forgotten the job (about a day after it stopped) and after a restart. Without it, in memory.
-   */
-  dataDir?: string;
   /** Injected SDK clients (tests, custom endpoints). Created from `config.aws` when absent. */
   clients?: { batch?: BatchClient; logs?: CloudWatchLogsClient };
   /** SubmitJob/CancelJob/TerminateJob calls per second (token bucket; default 20, keep below 50). */
   submitRatePerSecond?: number;
-  logger?: BatchLogger;
-  /** Backoff policy for throttled / failed AWS calls (default 6 attempts, 200 ms base, 20 s cap). */
-  retry?: RetryPolicy;
-  /** Injected sleep (tests). */
-  sleep?: Sleep;
-  /** Clock (ms since the epoch) used to tell expired jobs; default `Date.now`. */
-  now?: () => number;
   /** Timeout of commands run by {@link Backend.commandRunner} in ms (default 60 000). */
   commandTimeoutMs?: number;
 }
@@ -79,10 +67,11 @@ export { localCommandRunner };
 export function createBatchBackend(options: BatchBackendOptions): BatchBackend {
   const cfg = options.config;
   const region = cfg.aws.region;
-  const log = options.logger ?? {
-    warn: (m: string) => console.warn(`[batch:${options.name}] ${m}`),
-    error: (m: string) => console.error(`[batch:${options.name}] ${m}`),
-  };
+  const { aws, finished, log, now } = awsBackendKit<FinishedBatchJob>(options, {
+    type: 'batch',
+    endpoint: `AWS Batch ${region} (queue ${cfg.aws.job_queue})`,
+    recordsDir: 'batch-jobs',
+  });
   const warn = (m: string, f?: Record<string, unknown>) => log.warn?.(m, f);
 
   let batch = options.clients?.batch;
@@ -93,13 +82,6 @@ export function createBatchBackend(options: BatchBackendOptions): BatchBackend {
   if (!batch) batch = new BatchClient(awsClientConfig({ region, profile: cfg.aws.profile }));
   if (!logs) logs = new CloudWatchLogsClient(awsClientConfig({ region, profile: cfg.aws.profile }));
 
-  const aws = new AwsCaller({
-    endpoint: `AWS Batch ${region} (queue ${cfg.aws.job_queue})`,
-    policy: options.retry,
-    sleep: options.sleep,
-    onRetry: (label, err, kind, attempt, delay) =>
-      log.debug?.(`${label}: ${kind} error, retry ${attempt} in ${delay} ms`, { error: errorText(err) }),
-  });
   const ctx: BatchContext = {
     name: options.name,
     cfg,
@@ -109,11 +91,8 @@ export function createBatchBackend(options: BatchBackendOptions): BatchBackend {
     aws,
     bucket: new TokenBucket(options.submitRatePerSecond ?? 20),
     log,
-    now: options.now ?? Date.now,
-    finished: new FinishedJobStore<FinishedBatchJob>({
-      dir: options.dataDir ? join(options.dataDir, 'batch-jobs') : null,
-      onError: (m) => warn(m),
-    }),
+    now,
+    finished,
     usedQueues: new Set([cfg.aws.job_queue]),
   };
   const queues = new QueueDirectory(batch, aws, region, (m) => warn(m));

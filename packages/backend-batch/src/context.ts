@@ -1,7 +1,7 @@
 /** What the parts of the Batch backend share: configuration, clients, the AWS caller and state. */
 import type { BatchClient } from '@aws-sdk/client-batch';
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import type { AwsCaller, FinishedJobStore, TokenBucket } from '@scripthut/aws-common';
+import type { AwsBackendLogger, AwsCaller, FinishedJobStore, TokenBucket } from '@scripthut/aws-common';
 import type { JobStatus } from '@scripthut/core';
 
 /** The `backends[]` entry of type `batch`, as validated by @scripthut/config (snake_case). */
@@ -24,12 +24,7 @@ export interface BatchBackendConfig {
 }
 
 /** Structured logger; every method optional. Messages never contain credentials or env values. */
-export interface BatchLogger {
-  debug?(message: string, fields?: Record<string, unknown>): void;
-  info?(message: string, fields?: Record<string, unknown>): void;
-  warn?(message: string, fields?: Record<string, unknown>): void;
-  error?(message: string, fields?: Record<string, unknown>): void;
-}
+export type BatchLogger = AwsBackendLogger;
 
 /** What the backend records about a job the first time it sees it finished. */
 export interface FinishedBatchJob {

@@ -13,7 +13,7 @@ import {
   RegisterJobDefinitionCommand,
   type RegisterJobDefinitionCommandInput,
 } from '@aws-sdk/client-batch';
-import { type AwsCaller, errorText } from '@scripthut/aws-common';
+import { type AwsCaller, errorText, SettledCache } from '@scripthut/aws-common';
 import { BackendError } from '@scripthut/core';
 import type { BatchPlatform, QueueFacts } from './queues.js';
 
@@ -125,9 +125,10 @@ interface Template {
 /** Resolves the job definition for each task image, caching registrations in process. */
 export class JobDefinitionResolver {
   readonly mode: JobDefinitionMode;
-  private template: Promise<Template | null> | null = null;
   private readonly warnedImages = new Set<string>();
-  private readonly byImage = new Map<string, Promise<string>>();
+  /** Registered definitions by platform and image (revisions and auto modes). */
+  private readonly byImage = new SettledCache<string, string>();
+  private readonly templateCache = new SettledCache<'template', Template | null>();
 
   constructor(
     private readonly batch: BatchClient,
@@ -209,14 +210,7 @@ export class JobDefinitionResolver {
    * name, else the exact revision/ARN), read once. Null in locked mode when it may not be read.
    */
   private fetchTemplate(): Promise<Template | null> {
-    if (!this.template) {
-      const p = this.describeTemplate(this.settings.jobDefinition!);
-      this.template = p;
-      p.catch(() => {
-        if (this.template === p) this.template = null;
-      });
-    }
-    return this.template;
+    return this.templateCache.get('template', () => this.describeTemplate(this.settings.jobDefinition!));
   }
 
   private async listDefinitions(input: DescribeJobDefinitionsCommandInput): Promise<JobDefinition[]> {
@@ -300,7 +294,7 @@ export class JobDefinitionResolver {
     const existing = template.clones.get(image);
     const arn =
       existing ??
-      (await this.cached(`revision|${image}`, async () => {
+      (await this.byImage.get(`revision|${image}`, async () => {
         const input: RegisterJobDefinitionCommandInput = {
           jobDefinitionName: def.jobDefinitionName,
           type: (def.type as RegisterJobDefinitionCommandInput['type']) ?? 'container',
@@ -337,7 +331,7 @@ export class JobDefinitionResolver {
       );
     }
     const name = autoDefinitionName(image, s, queue.platform);
-    const arn = await this.cached(`${queue.platform}|${image}`, async () => {
+    const arn = await this.byImage.get(`${queue.platform}|${image}`, async () => {
       // Reuse a definition registered by an earlier process with the same signature.
       try {
         const found = await this.listDefinitions({ jobDefinitionName: name, status: 'ACTIVE' });
@@ -383,19 +377,6 @@ export class JobDefinitionResolver {
       });
     });
     return { jobDefinition: arn, image, mode: 'auto', logGroup: s.logGroup, schedulingPriority: null };
-  }
-
-  private cached(key: string, make: () => Promise<string>): Promise<string> {
-    let p = this.byImage.get(key);
-    if (!p) {
-      const created = make();
-      p = created;
-      this.byImage.set(key, created);
-      created.catch(() => {
-        if (this.byImage.get(key) === created) this.byImage.delete(key);
-      });
-    }
-    return p;
   }
 
   private async register(input: RegisterJobDefinitionCommandInput): Promise<string> {

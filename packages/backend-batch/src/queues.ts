@@ -10,7 +10,7 @@ import {
   DescribeJobQueuesCommand,
   type JobQueueDetail,
 } from '@aws-sdk/client-batch';
-import { type AwsCaller, chunk, errorText } from '@scripthut/aws-common';
+import { type AwsCaller, chunk, errorText, SettledCache } from '@scripthut/aws-common';
 import { BackendError, type ClusterInfo, type PartitionInfo } from '@scripthut/core';
 
 /** Where a queue runs its jobs. */
@@ -28,7 +28,7 @@ export interface QueueFacts {
 
 /** Reads and caches job queues. */
 export class QueueDirectory {
-  private readonly facts = new Map<string, Promise<QueueFacts>>();
+  private readonly facts = new SettledCache<string, QueueFacts>();
   private warnedUndescribable = false;
 
   constructor(
@@ -43,16 +43,7 @@ export class QueueDirectory {
    * a permanent BackendError for a queue that does not exist, a transient one during outages.
    */
   factsOf(queue: string): Promise<QueueFacts> {
-    let p = this.facts.get(queue);
-    if (!p) {
-      const created = this.read(queue);
-      p = created;
-      this.facts.set(queue, created);
-      created.catch(() => {
-        if (this.facts.get(queue) === created) this.facts.delete(queue);
-      });
-    }
-    return p;
+    return this.facts.get(queue, () => this.read(queue));
   }
 
   private async read(queue: string): Promise<QueueFacts> {

@@ -49,6 +49,7 @@ import {
   GetLogEventsCommand,
   type GetLogEventsCommandInput,
 } from '@aws-sdk/client-cloudwatch-logs';
+import { awsServiceError as awsError } from '@scripthut/aws-common/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 
 export const ACCOUNT = '123456789012';
@@ -66,14 +67,9 @@ type Op =
   | 'DescribeComputeEnvironments'
   | 'GetLogEvents';
 
-/** An SDK-shaped service error. */
-export function awsError(name: string, message: string, httpStatusCode: number): Error {
-  return Object.assign(new Error(message), {
-    name,
-    $fault: httpStatusCode >= 500 ? 'server' : 'client',
-    $metadata: { httpStatusCode, requestId: 'fake-request' },
-  });
-}
+/** SDK-shaped errors (shared with the other AWS backends' fakes). */
+export { awsServiceError as awsError } from '@scripthut/aws-common/testing';
+
 export const throttled = () => awsError('TooManyRequestsException', 'Too Many Requests', 429);
 
 /** What happens to a job when it finishes. */

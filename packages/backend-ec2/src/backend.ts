@@ -7,18 +7,16 @@ import { join } from 'node:path';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { EC2InstanceConnectClient } from '@aws-sdk/client-ec2-instance-connect';
 import {
-  AwsCaller,
+  type AwsBackendCommonOptions,
+  awsBackendKit,
   awsClientConfig,
   errorText,
-  FinishedJobStore,
   localCommandRunner,
-  type RetryPolicy,
-  type Sleep,
 } from '@scripthut/aws-common';
 import type { Ec2BackendConfig } from '@scripthut/config';
 import { type Backend, BackendError, type ClusterInfo, type SubmitOutcome } from '@scripthut/core';
 import { EC2_CAPACITY_ERRORS } from './capacity.js';
-import type { Ec2Context, Ec2Logger, Verdict } from './context.js';
+import type { Ec2Context, Verdict } from './context.js';
 import { backendFilter, describeInstances, findByTags, resync } from './fleet.js';
 import { launchOne } from './launch.js';
 import { readEc2Log } from './logs.js';
@@ -30,27 +28,18 @@ import { SsmTunnelFactory, type TunnelFactory } from './tunnel.js';
 
 export type { Ec2Logger } from './context.js';
 
-/** Options of {@link createEc2Backend}. */
-export interface Ec2BackendOptions {
-  /** Backend name (the `<tag_prefix>:backend` tag value). */
-  name: string;
+/**
+ * Options of {@link createEc2Backend}. `dataDir` is required: archived logs go to
+ * `<dataDir>/ec2-logs/<run_id>/<task_id>.log`, task verdicts to `<dataDir>/ec2-jobs/<run_id>.jsonl`.
+ * `retry` defaults to 5 attempts, 200 ms first ceiling, 10 s cap; `now` drives the startup timeouts.
+ */
+export interface Ec2BackendOptions extends AwsBackendCommonOptions {
   config: Ec2BackendConfig;
-  /**
-   * ScriptHut's data dir: archived logs go to `<dataDir>/ec2-logs/<run_id>/<task_id>.log`, task
-   * verdicts to `<dataDir>/ec2-jobs/<run_id>.jsonl`.
-   */
   dataDir: string;
   /** Injected SDK clients (tests, custom endpoints); created from `config.aws` when absent. */
   clients?: { ec2?: EC2Client; instanceConnect?: EC2InstanceConnectClient; ssm?: unknown };
   /** Replaces the SSM port-forwarding tunnel (default {@link SsmTunnelFactory}). */
   tunnelFactory?: TunnelFactory;
-  /** Clock (startup timeouts, launch bookkeeping). Default `Date.now`. */
-  now?: () => number;
-  /** Sleep used between AWS retries. */
-  sleep?: Sleep;
-  /** Backoff of AWS calls (default 5 attempts, 200 ms first ceiling, 10 s cap). */
-  retry?: RetryPolicy;
-  logger?: Ec2Logger;
   /** Timeout of one probe command, including (re)connecting the tunnel (default 30 000 ms). */
   probeTimeoutMs?: number;
   /** Instances probed at once (default 5). */
@@ -96,11 +85,17 @@ export function createEc2Backend(options: Ec2BackendOptions): Ec2Backend {
   const name = options.name;
   const region = cfg.aws.region;
   const profile = cfg.aws.profile ?? null;
-  const log = options.logger ?? { warn: (m: string) => console.warn(`[ec2:${name}] ${m}`) };
+  const { aws, finished, log, now } = awsBackendKit<Verdict>(options, {
+    type: 'ec2',
+    endpoint: `AWS EC2 ${region}`,
+    recordsDir: 'ec2-jobs',
+    defaultPolicy: { maxAttempts: 5, maxDelayMs: 10_000 },
+    // Launch errors that mean "not now" rather than "never": the task stays pending.
+    classify: { capacityNames: EC2_CAPACITY_ERRORS },
+  });
   const ec2 = options.clients?.ec2 ?? new EC2Client(awsClientConfig({ region, profile }));
   const instanceConnect =
     options.clients?.instanceConnect ?? new EC2InstanceConnectClient(awsClientConfig({ region, profile }));
-  const policy = options.retry ?? {};
   const ctx: Ec2Context = {
     name,
     cfg,
@@ -108,17 +103,9 @@ export function createEc2Backend(options: Ec2BackendOptions): Ec2Backend {
     profile,
     ec2,
     instanceConnect,
-    aws: new AwsCaller({
-      endpoint: `AWS EC2 ${region}`,
-      policy: { ...policy, maxAttempts: policy.maxAttempts ?? 5, maxDelayMs: policy.maxDelayMs ?? 10_000 },
-      sleep: options.sleep,
-      // Launch errors that mean "not now" rather than "never": the task stays pending.
-      classify: { capacityNames: EC2_CAPACITY_ERRORS },
-      onRetry: (label, err, kind, attempt, delay) =>
-        log.debug?.(`${label}: ${kind} error, retry ${attempt} in ${delay} ms: ${errorText(err)}`),
-    }),
+    aws,
     log,
-    now: options.now ?? Date.now,
+    now,
     keys: tagKeys(cfg.tag_prefix),
     maxInstances: Math.max(1, cfg.max_instances),
     startupTimeoutMs: cfg.startup_timeout_seconds * 1000,
@@ -130,10 +117,7 @@ export function createEc2Backend(options: Ec2BackendOptions): Ec2Backend {
     launches: new Map(),
     active: new Set(),
     decided: new Map(),
-    verdicts: new FinishedJobStore<Verdict>({
-      dir: join(options.dataDir, 'ec2-jobs'),
-      onError: (m) => log.warn?.(m),
-    }),
+    verdicts: finished,
     cancelled: new Set(),
     pendingTerminate: new Set(),
     lastState: new Map(),

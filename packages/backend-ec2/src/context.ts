@@ -1,17 +1,13 @@
 /** What the parts of the EC2 backend share: configuration, clients, the AWS caller and state. */
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { EC2InstanceConnectClient } from '@aws-sdk/client-ec2-instance-connect';
-import type { AwsCaller, FinishedJobStore } from '@scripthut/aws-common';
+import type { AwsBackendLogger, AwsCaller, FinishedJobStore } from '@scripthut/aws-common';
 import type { Ec2BackendConfig } from '@scripthut/config';
 import type { JobState } from '@scripthut/core';
 import type { tagKeys } from './mapping.js';
 
 /** Structured logger; every method optional. Messages never contain env values. */
-export interface Ec2Logger {
-  debug?(message: string): void;
-  info?(message: string): void;
-  warn?(message: string): void;
-}
+export type Ec2Logger = AwsBackendLogger;
 
 /** A launch made by this process. */
 export interface Launch {

@@ -4,53 +4,14 @@
  * IMDSv2's hop limit (containers on the docker bridge need 2), network errors that carry
  * `$metadata` but no HTTP status, and instances that run but never answer a probe.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createEc2Backend, type TunnelFactory } from '../src/index.js';
+import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { describe, expect, it } from 'vitest';
 import { FakeAws, networkError } from './fake-aws.js';
-import { config, request, tracked } from './helpers.js';
+import { request, tracked } from './helpers.js';
+import { useUnitEnv } from './unit-env.js';
 
-let fake: FakeAws;
-let restore: () => void;
-let clients: ReturnType<FakeAws['install']>['clients'];
-let dataDir: string;
-let clock: number;
-const warnings: string[] = [];
-const noTunnel: TunnelFactory = {
-  open: async () => {
-    throw new Error('no tunnel in unit tests');
-  },
-};
-
-beforeEach(() => {
-  fake = new FakeAws();
-  const i = fake.install();
-  restore = i.restore;
-  clients = i.clients;
-  dataDir = mkdtempSync(join(tmpdir(), 'ec2-aws-'));
-  clock = 1_800_000_000_000;
-  warnings.length = 0;
-});
-afterEach(() => {
-  restore();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-function make(cfg: Parameters<typeof config>[0] = {}) {
-  return createEc2Backend({
-    name: 'aws-ec2',
-    config: config(cfg),
-    dataDir,
-    clients: { ec2: clients.ec2, instanceConnect: clients.instanceConnect },
-    tunnelFactory: noTunnel,
-    sleep: async () => undefined,
-    now: () => clock,
-    logger: { warn: (m) => warnings.push(m) },
-    probeTimeoutMs: 500,
-  });
-}
+const env = useUnitEnv();
+const make: typeof env.make = (cfg) => env.make(cfg);
 
 async function launch(b: ReturnType<typeof make>, id: string) {
   const req = request({ id });
@@ -62,36 +23,36 @@ async function launch(b: ReturnType<typeof make>, id: string) {
 describe('TerminateInstances right after launch (eventual consistency)', () => {
   it('the fake fails the whole call when one id is not visible yet', async () => {
     const b = make();
-    fake.consistencyDelay = 1;
+    env.fake.consistencyDelay = 1;
     const a = await launch(b, 'a');
-    fake.consistencyDelay = 0;
+    env.fake.consistencyDelay = 0;
     const c = await launch(b, 'c');
-    const err = await clients.ec2
+    const err = await env.clients.ec2
       .send(
-        new (await import('@aws-sdk/client-ec2')).TerminateInstancesCommand({
+        new TerminateInstancesCommand({
           InstanceIds: [a.jobId, c.jobId],
         }),
       )
       .catch((e) => e);
     expect(err).toMatchObject({ name: 'InvalidInstanceID.NotFound' });
-    expect(fake.instances.get(c.jobId)!.State!.Name).toBe('pending'); // nothing was terminated
+    expect(env.fake.instances.get(c.jobId)!.State!.Name).toBe('pending'); // nothing was terminated
   });
 
   it('terminates the visible ones at once and keeps the early one pending until EC2 knows it', async () => {
     const b = make();
-    fake.consistencyDelay = 3;
+    env.fake.consistencyDelay = 3;
     const early = await launch(b, 'early');
-    fake.consistencyDelay = 0;
+    env.fake.consistencyDelay = 0;
     const other = await launch(b, 'other');
     await b.cancel([early, other]);
-    expect(fake.instances.get(other.jobId)!.State!.Name).toBe('shutting-down');
-    expect(fake.instances.get(early.jobId)!.State!.Name).toBe('pending'); // not visible yet
+    expect(env.fake.instances.get(other.jobId)!.State!.Name).toBe('shutting-down');
+    expect(env.fake.instances.get(early.jobId)!.State!.Name).toBe('pending'); // not visible yet
     // The next polls retry it; it is terminated as soon as EC2 knows it.
-    for (let i = 0; i < 3 && fake.instances.get(early.jobId)!.State!.Name === 'pending'; i++) {
+    for (let i = 0; i < 3 && env.fake.instances.get(early.jobId)!.State!.Name === 'pending'; i++) {
       const st = await b.status([early, other]);
       expect(st.get(early.jobId)).toMatchObject({ state: 'cancelled', final: true });
     }
-    expect(['shutting-down', 'terminated']).toContain(fake.instances.get(early.jobId)!.State!.Name);
+    expect(['shutting-down', 'terminated']).toContain(env.fake.instances.get(early.jobId)!.State!.Name);
     expect(b.activeInstances()).toEqual([]);
   });
 
@@ -100,13 +61,13 @@ describe('TerminateInstances right after launch (eventual consistency)', () => {
     const real = await launch(b, 'real');
     const ghost = { ...real, jobId: 'i-0000000000000dead', taskId: 'ghost' };
     await b.cancel([ghost, real]);
-    expect(fake.instances.get(real.jobId)!.State!.Name).toBe('shutting-down');
-    expect(warnings.some((w) => w.includes('i-0000000000000dead') && w.includes('unknown to EC2'))).toBe(
+    expect(env.fake.instances.get(real.jobId)!.State!.Name).toBe('shutting-down');
+    expect(env.warnings.some((w) => w.includes('i-0000000000000dead') && w.includes('unknown to EC2'))).toBe(
       true,
     );
-    const calls = fake.calls.TerminateInstances ?? 0;
+    const calls = env.fake.calls.TerminateInstances ?? 0;
     await b.status([real]);
-    expect(fake.calls.TerminateInstances ?? 0).toBe(calls); // not retried for ever
+    expect(env.fake.calls.TerminateInstances ?? 0).toBe(calls); // not retried for ever
   });
 });
 
@@ -114,12 +75,12 @@ describe('launch request', () => {
   it('sets IMDSv2 with a hop limit of 2, so containers on the docker bridge get the role credentials', async () => {
     const b = make();
     const job = await launch(b, 'imds');
-    expect(fake.runInputs[0]!.MetadataOptions).toEqual({
+    expect(env.fake.runInputs[0]!.MetadataOptions).toEqual({
       HttpTokens: 'required',
       HttpEndpoint: 'enabled',
       HttpPutResponseHopLimit: 2,
     });
-    expect(fake.instances.get(job.jobId)!.containerCredentials).toBe(true);
+    expect(env.fake.instances.get(job.jobId)!.containerCredentials).toBe(true);
     // The fake's model: EC2's default hop limit leaves containers without credentials.
     expect(
       FakeAws.containerCredentials({ MinCount: 1, MaxCount: 1, MetadataOptions: { HttpTokens: 'required' } }),
@@ -128,14 +89,14 @@ describe('launch request', () => {
 
   it('network errors (EPROTO, ECONNRESET: $metadata but no HTTP status) are retried, not permanent', async () => {
     const b = make();
-    fake.failNext('RunInstances', 1, () => networkError('EPROTO'));
-    fake.failNext('RunInstances', 1, () => networkError('ECONNABORTED', 'socket aborted'));
+    env.fake.failNext('RunInstances', 1, () => networkError('EPROTO'));
+    env.fake.failNext('RunInstances', 1, () => networkError('ECONNABORTED', 'socket aborted'));
     const [o] = await b.submit([request({ id: 'net' })]);
     expect(o).toMatchObject({ ok: true });
-    expect(fake.calls.RunInstances).toBe(3);
-    expect(fake.instances.size).toBe(1); // the same ClientToken each time
+    expect(env.fake.calls.RunInstances).toBe(3);
+    expect(env.fake.instances.size).toBe(1); // the same ClientToken each time
 
-    fake.failNext('RunInstances', 10, () => networkError('ECONNRESET', 'socket hang up'));
+    env.fake.failNext('RunInstances', 10, () => networkError('ECONNRESET', 'socket hang up'));
     const [later] = await b.submit([request({ id: 'net2' })]);
     expect(later).toMatchObject({ ok: false, transient: true, maybeSubmitted: true });
   });
@@ -145,18 +106,18 @@ describe('startup_timeout_seconds also bounds running → first answered probe',
   it('fails and terminates an instance that runs but never answers, with what to check', async () => {
     const b = make({ startup_timeout_seconds: 120 });
     const job = await launch(b, 'mute');
-    await fake.start(job.jobId);
+    await env.fake.start(job.jobId);
     const first = await b.status([job]);
     expect(first.get(job.jobId)).toMatchObject({ state: 'running' });
-    clock += 60_000;
+    env.clock += 60_000;
     expect((await b.status([job])).get(job.jobId)).toMatchObject({ state: 'running' });
-    clock += 61_000;
+    env.clock += 61_000;
     const st = (await b.status([job])).get(job.jobId)!;
     expect(st).toMatchObject({ state: 'failed', final: true });
     expect(st.reason).toMatch(/never answered a probe/);
     expect(st.reason).toMatch(/SSM agent/);
     expect(st.reason).toMatch(/ec2-instance-connect/);
-    expect(fake.instances.get(job.jobId)!.State!.Name).toBe('shutting-down');
+    expect(env.fake.instances.get(job.jobId)!.State!.Name).toBe('shutting-down');
     await b.close();
   });
 });

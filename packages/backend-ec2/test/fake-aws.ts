@@ -44,30 +44,18 @@ import {
   type SendSSHPublicKeyCommandInput,
 } from '@aws-sdk/client-ec2-instance-connect';
 import { GetParameterCommand, type GetParameterCommandInput, SSMClient } from '@aws-sdk/client-ssm';
+import { awsServiceError as awsError } from '@scripthut/aws-common/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 
 export const REGION = 'us-east-2';
 export const ACCOUNT = '123456789012';
 
-export function awsError(name: string, message: string, httpStatusCode: number): Error {
-  return Object.assign(new Error(message), {
-    name,
-    $fault: httpStatusCode >= 500 ? 'server' : 'client',
-    $metadata: { httpStatusCode, requestId: 'fake' },
-  });
-}
+/** SDK-shaped errors (shared with the other AWS backends' fakes). */
+export { awsServiceError as awsError } from '@scripthut/aws-common/testing';
+
 export const throttled = () => awsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
 
-/**
- * A socket error the way the SDK throws it: a Node error code, no HTTP status, and `$metadata`
- * (the SDK's retry middleware adds it to every error).
- */
-export function networkError(
-  code = 'EPROTO',
-  message = 'write EPROTO ssl3_get_record:wrong version number',
-): Error {
-  return Object.assign(new Error(message), { code, $metadata: { attempts: 1, totalRetryDelay: 0 } });
-}
+export { awsNetworkError as networkError } from '@scripthut/aws-common/testing';
 
 /** What an AMI has: docker installed, docker in its package repository only, or no docker at all. */
 export type AmiModel = 'docker' | 'docker-in-repo' | 'no-docker';
