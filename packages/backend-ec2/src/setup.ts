@@ -1,6 +1,7 @@
 /**
  * `scripthut setup-aws-ec2`: from zero to a working EC2 backend. Discovers the default VPC and a
- * subnet, looks up the latest Amazon Linux 2023 AMI, deploys the IAM CloudFormation stack, appends
+ * subnet, looks up the latest Amazon Linux 2023 AMI (stock: docker is installed by each task's
+ * user-data at boot, which costs a package install per task), deploys the IAM CloudFormation stack, appends
  * the backend stanza to scripthut.yaml (after a timestamped backup, keeping the file's comments),
  * runs a smoke test and prints the policy-attach command that is left to do by hand.
  */
@@ -214,11 +215,17 @@ export async function setupAwsEc2(options: SetupAwsEc2Options = {}): Promise<Set
     try {
       const p = await ssm.send(new GetParameterCommand({ Name: AL2023_AMI_PARAMETER }));
       latest = p.Parameter?.Value ?? '';
-      log(`Latest Amazon Linux 2023 AMI: ${latest}`);
+      log(
+        `Latest Amazon Linux 2023 AMI: ${latest} (it has sshd, the SSM Agent and ec2-instance-connect; ` +
+          'docker is only in its package repository, so each task instance installs it at boot)',
+      );
     } catch (err) {
       log(`Could not look up the Amazon Linux 2023 AMI: ${errorText(err)}`);
     }
-    ami = await ask('AMI (needs sshd, SSM Agent and docker)', latest);
+    ami = await ask(
+      'AMI (needs sshd, SSM Agent, ec2-instance-connect; docker is installed at boot when missing)',
+      latest,
+    );
   }
   const defaultImage =
     options.defaultImage ??
