@@ -14,7 +14,7 @@ import {
   TokenBucket,
 } from '@scripthut/aws-common';
 import { type Backend, BackendError } from '@scripthut/core';
-import type { BatchBackendConfig, BatchContext, FinishedBatchJob } from './context.js';
+import type { BatchBackendConfig, BatchContext, FinishedBatchJob, RateLimiter } from './context.js';
 import { type JobDefinitionMode, JobDefinitionResolver } from './job-definitions.js';
 import { readBatchLog } from './logs.js';
 import { CANCEL_REASON, renderBatchScript } from './mapping.js';
@@ -22,7 +22,7 @@ import { QueueDirectory } from './queues.js';
 import { batchStatus, findByTags } from './status.js';
 import { submitOne } from './submit.js';
 
-export type { BatchBackendConfig, BatchLogger, FinishedBatchJob } from './context.js';
+export type { BatchBackendConfig, BatchLogger, FinishedBatchJob, RateLimiter } from './context.js';
 
 /**
  * Options of {@link createBatchBackend}. With `dataDir`, the final status and log stream of each
@@ -36,6 +36,8 @@ export interface BatchBackendOptions extends AwsBackendCommonOptions {
   clients?: { batch?: BatchClient; logs?: CloudWatchLogsClient };
   /** SubmitJob/CancelJob/TerminateJob calls per second (token bucket; default 20, keep below 50). */
   submitRatePerSecond?: number;
+  /** Replaces the token bucket that paces SubmitJob/CancelJob/TerminateJob (tests). */
+  submitLimiter?: RateLimiter;
   /** Timeout of commands run by {@link Backend.commandRunner} in ms (default 60 000). */
   commandTimeoutMs?: number;
 }
@@ -89,7 +91,7 @@ export function createBatchBackend(options: BatchBackendOptions): BatchBackend {
     batch,
     logs,
     aws,
-    bucket: new TokenBucket(options.submitRatePerSecond ?? 20),
+    bucket: options.submitLimiter ?? new TokenBucket(options.submitRatePerSecond ?? 20),
     log,
     now,
     finished,

@@ -1,7 +1,7 @@
 /** What the parts of the Batch backend share: configuration, clients, the AWS caller and state. */
 import type { BatchClient } from '@aws-sdk/client-batch';
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import type { AwsBackendLogger, AwsCaller, FinishedJobStore, TokenBucket } from '@scripthut/aws-common';
+import type { AwsBackendLogger, AwsCaller, FinishedJobStore } from '@scripthut/aws-common';
 import type { JobStatus } from '@scripthut/core';
 
 /** The `backends[]` entry of type `batch`, as validated by @scripthut/config (snake_case). */
@@ -33,6 +33,11 @@ export interface FinishedBatchJob {
   logGroup: string;
 }
 
+/** Paces calls: `take()` resolves when the next call may go (e.g. a `TokenBucket`). */
+export interface RateLimiter {
+  take(): Promise<void>;
+}
+
 /** Shared by the backend's modules. */
 export interface BatchContext {
   name: string;
@@ -41,7 +46,8 @@ export interface BatchContext {
   batch: BatchClient;
   logs: CloudWatchLogsClient;
   aws: AwsCaller;
-  bucket: TokenBucket;
+  /** Paces SubmitJob, CancelJob and TerminateJob. */
+  bucket: RateLimiter;
   log: BatchLogger;
   now: () => number;
   /** Final statuses and log streams, kept because DescribeJobs forgets finished jobs. */

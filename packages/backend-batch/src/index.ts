@@ -13,6 +13,7 @@ export type {
   BatchBackendOptions,
   BatchLogger,
   FinishedBatchJob,
+  RateLimiter,
 } from './backend.js';
 export { createBatchBackend, localCommandRunner } from './backend.js';
 export type { JobDefinitionMode, ResolvedJobDefinition } from './job-definitions.js';

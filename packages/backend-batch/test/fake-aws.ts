@@ -194,7 +194,8 @@ export class FakeAws {
     this.failures.set(op, list);
   }
 
-  private run<T>(op: Op, fn: () => T): T {
+  /** Runs an operation the way the mocked clients do: counted, with injected failures first. */
+  run<T>(op: Op, fn: () => T): T {
     this.calls[op] = (this.calls[op] ?? 0) + 1;
     const next = this.failures.get(op)?.shift();
     if (next === 'apply-then-500') {
