@@ -9,7 +9,10 @@ export type AwsErrorKind =
   | 'throttle'
   /** A 5xx from the service: the request may or may not have taken effect. */
   | 'server'
-  /** No answer (DNS, connection reset, socket timeout): may or may not have taken effect. */
+  /**
+   * No HTTP answer (DNS, connection reset/aborted, TLS/protocol error, socket timeout): the request
+   * may or may not have taken effect.
+   */
   | 'network'
   /** Credentials could not be resolved or have expired (fix outside ScriptHut; keep tasks). */
   | 'credentials'
@@ -38,23 +41,40 @@ const CREDENTIAL_NAMES = new Set([
   'ExpiredTokenException',
 ]);
 
+/** Node/undici socket error codes: the request got no HTTP answer. */
 const NETWORK_CODES = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
+  'ECONNABORTED',
   'ETIMEDOUT',
+  'ESOCKETTIMEDOUT',
   'EPIPE',
+  'EPROTO',
   'ENOTFOUND',
   'EAI_AGAIN',
   'ENETUNREACH',
+  'ENETDOWN',
   'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'EADDRNOTAVAIL',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
 ]);
+
+/** Error names of requests that timed out (client side or as the service's own 408-style answer). */
+const TIMEOUT_NAMES = new Set(['TimeoutError', 'AbortError', 'RequestTimeout', 'RequestTimeoutException']);
+
+/** JavaScript errors that mean a bug in the caller, not a lost answer: retrying cannot help. */
+const PROGRAMMING_ERRORS = new Set(['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError']);
 
 interface SdkLikeError {
   name?: string;
   Code?: string;
   code?: string;
   message?: string;
-  $metadata?: { httpStatusCode?: number };
+  $metadata?: { httpStatusCode?: number; attempts?: number };
   $fault?: string;
 }
 
@@ -66,11 +86,18 @@ export interface ClassifyOptions {
 
 /**
  * Classify an error thrown by an AWS SDK v3 client (by error name — or EC2's `Code` — HTTP status,
- * fault and Node network error code). Anything without an HTTP answer is `network`.
+ * fault and Node network error code).
+ *
+ * The SDK attaches `$metadata` to EVERY error it throws, network errors included (its retry
+ * middleware records `attempts` there), so the presence of `$metadata` says nothing: what tells a
+ * lost answer from a rejected request is the missing HTTP status. An error without
+ * `$metadata.httpStatusCode` is `network` (the request may or may not have taken effect), except
+ * credential errors and plain JavaScript errors (`TypeError: x is undefined`, a bug: `client`).
  *
  * @example
  * ```ts
  * classifyAwsError({ name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }); // 'throttle'
+ * classifyAwsError({ name: 'Error', code: 'EPROTO', $metadata: { attempts: 1 } }); // 'network'
  * classifyAwsError({ name: 'InsufficientInstanceCapacity', $metadata: {} }, { capacityNames }); // 'capacity'
  * ```
  */
@@ -83,17 +110,26 @@ export function classifyAwsError(err: unknown, options: ClassifyOptions = {}): A
   if (CREDENTIAL_NAMES.has(name)) return 'credentials';
   if (typeof status === 'number' && status >= 500) return 'server';
   if (name === 'ServerException' || e.$fault === 'server') return 'server';
+  if (TIMEOUT_NAMES.has(name) || (e.code && NETWORK_CODES.has(e.code))) return 'network';
   if (typeof status === 'number' && status >= 400) return 'client';
-  if (name === 'TimeoutError' || name === 'AbortError' || (e.code && NETWORK_CODES.has(e.code)))
-    return 'network';
-  if (name === 'TypeError' && /fetch failed|socket/i.test(e.message ?? '')) return 'network';
+  // A 2xx/3xx whose body could not be read (cut off mid-answer): it may have taken effect.
+  if (typeof status === 'number') return 'network';
+  if (PROGRAMMING_ERRORS.has(name) && !/fetch failed|socket|network/i.test(e.message ?? '')) return 'client';
   // No HTTP status at all: the call never got an answer.
-  return status === undefined && e.$metadata === undefined ? 'network' : 'client';
+  return 'network';
 }
 
 /** True for errors worth retrying with backoff: throttling, 5xx and network errors. */
 export function isRetryable(kind: AwsErrorKind): boolean {
   return kind === 'throttle' || kind === 'server' || kind === 'network';
+}
+
+/**
+ * True when the request may have taken effect although it failed (5xx, no answer): before
+ * repeating a call that creates something, look whether it exists.
+ */
+export function isAmbiguous(kind: AwsErrorKind): boolean {
+  return kind === 'server' || kind === 'network';
 }
 
 /** True when the error should keep the task (transient), false for a permanent request error. */

@@ -28,7 +28,14 @@ describe('classifyAwsError', () => {
     );
     expect(classifyAwsError(Object.assign(new Error('t'), { name: 'TimeoutError' }))).toBe('network');
     expect(classifyAwsError('weird')).toBe('network');
-    expect(classifyAwsError({ $metadata: {} })).toBe('client');
+    // The SDK's retry middleware puts `$metadata` on every error: no HTTP status = no answer.
+    expect(classifyAwsError({ $metadata: {} })).toBe('network');
+    expect(classifyAwsError({ $metadata: { httpStatusCode: 200 } })).toBe('network'); // body cut off
+    // A bug in the caller is not a lost answer.
+    expect(classifyAwsError(new TypeError("Cannot read properties of undefined (reading 'x')"))).toBe(
+      'client',
+    );
+    expect(classifyAwsError(new TypeError('fetch failed'))).toBe('network');
     // EC2 query errors may carry the name in `Code` only.
     expect(classifyAwsError({ Code: 'RequestLimitExceeded', $metadata: { httpStatusCode: 400 } })).toBe(
       'throttle',

@@ -66,6 +66,51 @@ export function resourceRequirements(
   return reqs;
 }
 
+/** Fargate's vCPU → memory (MiB) combinations, smallest first. */
+export const FARGATE_SIZES: readonly { vcpu: number; memory: readonly number[] }[] = [
+  { vcpu: 0.25, memory: [512, 1024, 2048] },
+  { vcpu: 0.5, memory: [1024, 2048, 3072, 4096] },
+  { vcpu: 1, memory: steps(2048, 8192, 1024) },
+  { vcpu: 2, memory: steps(4096, 16384, 1024) },
+  { vcpu: 4, memory: steps(8192, 30720, 1024) },
+  { vcpu: 8, memory: steps(16384, 61440, 4096) },
+  { vcpu: 16, memory: steps(32768, 122880, 8192) },
+];
+
+function steps(from: number, to: number, step: number): number[] {
+  const out: number[] = [];
+  for (let v = from; v <= to; v += step) out.push(v);
+  return out;
+}
+
+/**
+ * VCPU and MEMORY of a task on Fargate: the smallest valid Fargate combination with at least the
+ * task's CPUs and memory (Fargate accepts nothing else). Throws for GPU tasks (Fargate has no
+ * GPUs) and for tasks larger than 16 vCPU / 120 GiB.
+ */
+export function fargateResourceRequirements(
+  task: Pick<TaskSpec, 'id' | 'cpus' | 'memoryMiB' | 'gres'>,
+): ResourceRequirement[] {
+  if (gpuCount(task.gres) > 0)
+    throw new Error(
+      `task "${task.id}" asks for GPUs (${task.gres}), which AWS Batch on Fargate does not offer`,
+    );
+  const cpus = task.cpus > 0 ? task.cpus : 1;
+  const memory = task.memoryMiB > 0 ? task.memoryMiB : 2048;
+  for (const size of FARGATE_SIZES) {
+    if (size.vcpu < cpus) continue;
+    const mem = size.memory.find((m) => m >= memory);
+    if (mem !== undefined)
+      return [
+        { type: 'VCPU', value: String(size.vcpu) },
+        { type: 'MEMORY', value: String(mem) },
+      ];
+  }
+  throw new Error(
+    `task "${task.id}" asks for ${cpus} vCPU and ${memory} MiB, more than AWS Batch on Fargate offers (16 vCPU, 122880 MiB)`,
+  );
+}
+
 /** `timeout.attemptDurationSeconds` when the limit is at least 60 s (Batch's minimum), else nothing. */
 export function jobTimeout(
   task: Pick<TaskSpec, 'timeLimitSeconds'>,

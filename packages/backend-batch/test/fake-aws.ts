@@ -3,6 +3,21 @@
  * clients with aws-sdk-client-mock. Jobs walk SUBMITTED → PENDING → RUNNABLE → STARTING → RUNNING →
  * SUCCEEDED/FAILED one step per `tick()`; job definition revisions increase per name; throttling and
  * other failures can be injected per operation.
+ *
+ * Behaviours of real AWS it models (each has a test in this package; which of them were ever seen
+ * on a real account is listed in docs/aws.md):
+ * - the ECS container-overrides limit: Batch accepts the SubmitJob, then the job goes FAILED with
+ *   "Container Overrides length must be at most 8192" when it is placed, the length counting the
+ *   AWS_BATCH_* variables Batch adds; a SubmitJob request over 30 KiB is refused at once;
+ * - fair-share queues (a scheduling policy): SubmitJob without `shareIdentifier`, or without a
+ *   scheduling priority (override or definition), is a ClientException;
+ * - DescribeJobs and ListJobs forget a finished job `retentionMs` (about a day) after it stopped;
+ * - retries: `attempts[]` lists FINISHED attempts only, the running attempt is in `container`;
+ * - the log group of a job is its definition's awslogs group;
+ * - GetLogEvents may return empty pages before the end of a stream (`logEmptyPages`): only a
+ *   forward token that comes back unchanged means the end;
+ * - Fargate queues: definitions need FARGATE platform capability and an execution role, vCPU and
+ *   memory must be one of Fargate's combinations, no GPUs.
  */
 import {
   BatchClient,
@@ -34,6 +49,7 @@ import {
   GetLogEventsCommand,
   type GetLogEventsCommandInput,
 } from '@aws-sdk/client-cloudwatch-logs';
+import { awsServiceError as awsError } from '@scripthut/aws-common/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 
 export const ACCOUNT = '123456789012';
@@ -51,14 +67,9 @@ type Op =
   | 'DescribeComputeEnvironments'
   | 'GetLogEvents';
 
-/** An SDK-shaped service error. */
-export function awsError(name: string, message: string, httpStatusCode: number): Error {
-  return Object.assign(new Error(message), {
-    name,
-    $fault: httpStatusCode >= 500 ? 'server' : 'client',
-    $metadata: { httpStatusCode, requestId: 'fake-request' },
-  });
-}
+/** SDK-shaped errors (shared with the other AWS backends' fakes). */
+export { awsServiceError as awsError } from '@scripthut/aws-common/testing';
+
 export const throttled = () => awsError('TooManyRequestsException', 'Too Many Requests', 429);
 
 /** What happens to a job when it finishes. */
@@ -74,9 +85,34 @@ export interface JobOutcome {
 
 interface FakeJob extends JobDetail {
   submitInput: SubmitJobCommandInput;
+  /** Attempts allowed (retryStrategy of the request, else of the definition, else 1). */
+  maxAttempts: number;
 }
 
 const ORDER = ['SUBMITTED', 'PENDING', 'RUNNABLE', 'STARTING', 'RUNNING'] as const;
+
+/** The limit ECS puts on the JSON of a task's container overrides (characters). */
+export const ECS_OVERRIDES_LIMIT = 8192;
+/** The limit Batch puts on a SubmitJob request. */
+export const SUBMIT_JOB_LIMIT = 30 * 1024;
+export const OVERRIDES_TOO_LONG = `Container Overrides length must be at most ${ECS_OVERRIDES_LIMIT}`;
+
+/** Fargate's valid vCPU → memory (MiB) combinations. */
+const FARGATE_MEMORY: Record<string, number[]> = {
+  '0.25': [512, 1024, 2048],
+  '0.5': [1024, 2048, 3072, 4096],
+  '1': range(2048, 8192, 1024),
+  '2': range(4096, 16384, 1024),
+  '4': range(8192, 30720, 1024),
+  '8': range(16384, 61440, 4096),
+  '16': range(32768, 122880, 8192),
+};
+function range(from: number, to: number, step: number): number[] {
+  const out: number[] = [];
+  for (let v = from; v <= to; v += step) out.push(v);
+  return out;
+}
+const DAY = 24 * 3600 * 1000;
 
 export class FakeAws {
   now = 1_700_000_000_000;
@@ -89,11 +125,16 @@ export class FakeAws {
   private readonly failures = new Map<Op, (Error | 'apply-then-500')[]>();
   /** Counts of calls per operation (including failed ones). */
   readonly calls: Record<string, number> = {};
-  /** Decides how a job ends. Default: exit 0 and one log line. */
+  /** Decides how a job's current attempt ends (`job.attempts.length` attempts ended before). */
   outcome: (job: JobDetail) => JobOutcome = () => ({ exitCode: 0 });
   /** Max events per GetLogEvents page (the real service pages at 1 MB / 10 000 events). */
   logPageSize = 10_000;
+  /** Every page of events is preceded by an empty page with a new forward token. */
+  logEmptyPages = false;
+  /** How long DescribeJobs/ListJobs still return a job after it stopped. */
+  retentionMs = DAY;
   private seq = 0;
+  private taskSeq = 0;
 
   constructor() {
     this.addComputeEnvironment('ce-default', 256);
@@ -120,13 +161,25 @@ export class FakeAws {
     } as ComputeEnvironmentDetail);
   }
 
-  addQueue(name: string, ces: string[]): void {
+  /** A Fargate compute environment. */
+  addFargateEnvironment(name: string, maxvCpus: number): void {
+    this.addComputeEnvironment(name, maxvCpus);
+    this.computeEnvs.get(name)!.computeResources!.type = 'FARGATE';
+  }
+
+  /** A job queue; with `schedulingPolicy` it is a fair-share queue. */
+  addQueue(name: string, ces: string[], options: { schedulingPolicy?: string } = {}): void {
     this.queues.set(name, {
       jobQueueName: name,
       jobQueueArn: `arn:aws:batch:${REGION}:${ACCOUNT}:job-queue/${name}`,
       state: 'ENABLED',
       status: 'VALID',
       priority: 1,
+      ...(options.schedulingPolicy
+        ? {
+            schedulingPolicyArn: `arn:aws:batch:${REGION}:${ACCOUNT}:scheduling-policy/${options.schedulingPolicy}`,
+          }
+        : {}),
       computeEnvironmentOrder: ces.map((ce, i) => ({
         order: i + 1,
         computeEnvironment: this.computeEnvs.get(ce)!.computeEnvironmentArn!,
@@ -141,7 +194,8 @@ export class FakeAws {
     this.failures.set(op, list);
   }
 
-  private run<T>(op: Op, fn: () => T): T {
+  /** Runs an operation the way the mocked clients do: counted, with injected failures first. */
+  run<T>(op: Op, fn: () => T): T {
     this.calls[op] = (this.calls[op] ?? 0) + 1;
     const next = this.failures.get(op)?.shift();
     if (next === 'apply-then-500') {
@@ -158,6 +212,11 @@ export class FakeAws {
     const name = input.jobDefinitionName!;
     if (!/^[A-Za-z0-9_-]{1,128}$/.test(name))
       throw awsError('ClientException', 'invalid jobDefinitionName', 400);
+    if (input.platformCapabilities?.includes('FARGATE')) {
+      if (!input.containerProperties?.executionRoleArn)
+        throw awsError('ClientException', 'Fargate job definitions require an executionRoleArn', 400);
+      this.checkFargateResources(input.containerProperties.resourceRequirements ?? []);
+    }
     const list = this.jobDefs.get(name) ?? [];
     const revision = list.length + 1;
     const def: JobDefinition = {
@@ -200,14 +259,69 @@ export class FakeAws {
 
   // ---------- jobs ----------
 
+  private platformOf(queue: JobQueueDetail): 'EC2' | 'FARGATE' {
+    const ce = [...this.computeEnvs.values()].find(
+      (c) => c.computeEnvironmentArn === queue.computeEnvironmentOrder?.[0]?.computeEnvironment,
+    );
+    return ce?.computeResources?.type?.startsWith('FARGATE') ? 'FARGATE' : 'EC2';
+  }
+
+  private checkFargateResources(reqs: { type?: string; value?: string }[]): void {
+    const get = (t: string) => reqs.find((r) => r.type === t)?.value;
+    if (get('GPU')) throw awsError('ClientException', 'GPU resources are not supported on Fargate', 400);
+    const vcpu = get('VCPU');
+    const memory = Number(get('MEMORY'));
+    if (vcpu === undefined && !get('MEMORY')) return;
+    if (!vcpu || !FARGATE_MEMORY[vcpu]?.includes(memory))
+      throw awsError(
+        'ClientException',
+        `Fargate resource requirements are invalid: VCPU ${vcpu} with MEMORY ${memory} is not a supported combination`,
+        400,
+      );
+  }
+
   submitJob(input: SubmitJobCommandInput) {
     if (!input.jobName || !/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(input.jobName)) {
       throw awsError('ClientException', `invalid job name ${input.jobName}`, 400);
     }
+    const size = Buffer.byteLength(JSON.stringify(input));
+    if (size > SUBMIT_JOB_LIMIT)
+      throw awsError(
+        'ClientException',
+        `Job size must be less than 30 KiB, got ${Math.ceil(size / 1024)} KiB`,
+        400,
+      );
     const queue = this.queues.get(input.jobQueue!.replace(/^arn:.*job-queue\//, ''));
     if (!queue) throw awsError('ClientException', `Job Queue ${input.jobQueue} not found`, 400);
     const def = this.lookupDefinition(input.jobDefinition!);
     if (!def) throw awsError('ClientException', `Job definition ${input.jobDefinition} not found`, 400);
+    if (queue.schedulingPolicyArn) {
+      if (!input.shareIdentifier)
+        throw awsError('ClientException', 'shareIdentifier must be specified.', 400);
+      if (input.schedulingPriorityOverride === undefined && def.schedulingPriority === undefined)
+        throw awsError(
+          'ClientException',
+          'Either schedulingPriority in job definition or schedulingPriorityOverride should be specified.',
+          400,
+        );
+    }
+    if (this.platformOf(queue) === 'FARGATE') {
+      if (!def.platformCapabilities?.includes('FARGATE'))
+        throw awsError(
+          'ClientException',
+          `Job definition ${def.jobDefinitionArn} is not compatible with job queue ${queue.jobQueueName}: FARGATE platform capability required`,
+          400,
+        );
+      this.checkFargateResources(
+        input.containerOverrides?.resourceRequirements ?? def.containerProperties?.resourceRequirements ?? [],
+      );
+    } else if (def.platformCapabilities?.includes('FARGATE')) {
+      throw awsError(
+        'ClientException',
+        `Job definition ${def.jobDefinitionArn} is not compatible with job queue ${queue.jobQueueName}: EC2 platform capability required`,
+        400,
+      );
+    }
     const jobId = `00000000-0000-4000-8000-${String(++this.seq).padStart(12, '0')}`;
     const job: FakeJob = {
       jobId,
@@ -219,16 +333,67 @@ export class FakeAws {
       startedAt: undefined,
       jobDefinition: def.jobDefinitionArn,
       attempts: [],
-      container: { image: def.containerProperties?.image, command: input.containerOverrides?.command },
+      container: {
+        image: def.containerProperties?.image,
+        command: input.containerOverrides?.command,
+        ...(def.containerProperties?.logConfiguration
+          ? { logConfiguration: structuredClone(def.containerProperties.logConfiguration) }
+          : {}),
+      },
+      ...(input.shareIdentifier ? { shareIdentifier: input.shareIdentifier } : {}),
+      ...(queue.schedulingPolicyArn
+        ? { schedulingPriority: input.schedulingPriorityOverride ?? def.schedulingPriority }
+        : {}),
       submitInput: structuredClone(input),
+      maxAttempts: input.retryStrategy?.attempts ?? def.retryStrategy?.attempts ?? 1,
     };
     this.jobs.set(jobId, job);
     return { jobId, jobName: input.jobName, jobArn: job.jobArn };
   }
 
+  /**
+   * The container overrides ECS receives when Batch places the job: the request's overrides plus
+   * the variables Batch adds. ECS refuses the task when their JSON is over 8192 characters.
+   */
+  ecsOverrides(job: FakeJob): Record<string, unknown> {
+    const o = job.submitInput.containerOverrides ?? {};
+    const queue = [...this.queues.values()].find((q) => q.jobQueueArn === job.jobQueue)!;
+    const ce = [...this.computeEnvs.values()].find(
+      (c) => c.computeEnvironmentArn === queue.computeEnvironmentOrder?.[0]?.computeEnvironment,
+    )!;
+    return {
+      name: 'default',
+      ...(o.command ? { command: o.command } : {}),
+      environment: [
+        ...(o.environment ?? []),
+        { name: 'AWS_BATCH_JOB_ID', value: job.jobId },
+        { name: 'AWS_BATCH_JQ_NAME', value: queue.jobQueueName },
+        { name: 'AWS_BATCH_CE_NAME', value: ce.computeEnvironmentName },
+        { name: 'AWS_BATCH_JOB_ATTEMPT', value: String((job.attempts?.length ?? 0) + 1) },
+      ],
+      ...(o.resourceRequirements ? { resourceRequirements: o.resourceRequirements } : {}),
+    };
+  }
+
+  /** Where a job's container logs go: its definition's awslogs group, else /aws/batch/job. */
+  logGroupOf(job: JobDetail): string {
+    const lc = this.lookupDefinition(job.jobDefinition!)?.containerProperties?.logConfiguration;
+    return (lc?.logDriver === 'awslogs' && lc.options?.['awslogs-group']) || '/aws/batch/job';
+  }
+
   private view(job: FakeJob): JobDetail {
-    const { submitInput: _, ...rest } = job;
+    const { submitInput: _, maxAttempts: _m, ...rest } = job;
     return structuredClone(rest);
+  }
+
+  /** False once a finished job is past the retention period: AWS no longer describes or lists it. */
+  private visible(job: FakeJob): boolean {
+    return job.stoppedAt === undefined || this.now - job.stoppedAt <= this.retentionMs;
+  }
+
+  /** Moves the clock (e.g. past the DescribeJobs retention) without advancing jobs. */
+  advance(ms: number): void {
+    this.now += ms;
   }
 
   describeJobs(input: DescribeJobsCommandInput) {
@@ -237,7 +402,7 @@ export class FakeAws {
     return {
       jobs: ids
         .map((id) => this.jobs.get(id))
-        .filter((j): j is FakeJob => Boolean(j))
+        .filter((j): j is FakeJob => Boolean(j) && this.visible(j!))
         .map((j) => this.view(j)),
     };
   }
@@ -245,7 +410,7 @@ export class FakeAws {
   listJobs(input: ListJobsCommandInput) {
     const queue = this.queues.get(input.jobQueue ?? '');
     if (!queue) throw awsError('ClientException', `Job Queue ${input.jobQueue} not found`, 400);
-    let jobs = [...this.jobs.values()].filter((j) => j.jobQueue === queue.jobQueueArn);
+    let jobs = [...this.jobs.values()].filter((j) => j.jobQueue === queue.jobQueueArn && this.visible(j));
     const filter = input.filters?.[0];
     if (filter?.name === 'JOB_NAME') {
       const v = filter.values?.[0] ?? '';
@@ -295,12 +460,26 @@ export class FakeAws {
     job.statusReason = reason;
     job.stoppedAt = this.now;
     if (job.container) job.container.exitCode = exitCode;
-    const last = job.attempts?.[job.attempts.length - 1];
-    if (last) {
-      last.stoppedAt = this.now;
-      last.statusReason = reason;
-      if (last.container) last.container.exitCode = exitCode;
-    }
+    // A job stopped while it had a container (STARTING/RUNNING) records that attempt.
+    if (job.container?.logStreamName) this.recordAttempt(job, reason);
+  }
+
+  /** Appends the attempt that just ended to `attempts[]` (real Batch lists finished attempts only). */
+  private recordAttempt(job: FakeJob, reason: string | undefined): void {
+    const c = job.container!;
+    job.attempts = [
+      ...(job.attempts ?? []),
+      {
+        container: {
+          logStreamName: c.logStreamName,
+          exitCode: c.exitCode,
+          ...(c.reason ? { reason: c.reason } : {}),
+        },
+        startedAt: job.startedAt,
+        stoppedAt: this.now,
+        statusReason: reason,
+      },
+    ];
   }
 
   /** Advance every unfinished job one lifecycle step. */
@@ -310,32 +489,49 @@ export class FakeAws {
       const i = ORDER.indexOf(job.status as (typeof ORDER)[number]);
       if (i < 0) continue;
       if (i < ORDER.length - 1) {
-        job.status = ORDER[i + 1];
+        const next = ORDER[i + 1]!;
+        if (next === 'STARTING' && JSON.stringify(this.ecsOverrides(job)).length > ECS_OVERRIDES_LIMIT) {
+          // SubmitJob was accepted; ECS refuses the task when Batch places the job.
+          this.finish(job, 'FAILED', OVERRIDES_TOO_LONG, undefined);
+          continue;
+        }
+        job.status = next;
         if (job.status === 'RUNNABLE') job.statusReason = undefined;
         if (job.status === 'STARTING') {
-          const stream = `${job.jobDefinition!.split('/').pop()!.split(':')[0]}/default/${job.jobId}`;
-          job.container = { ...job.container, logStreamName: stream };
-          job.attempts = [
-            ...(job.attempts ?? []),
-            { container: { logStreamName: stream }, startedAt: this.now },
-          ];
+          const stream = `${job.jobDefinition!.split('/').pop()!.split(':')[0]}/default/${(++this.taskSeq).toString(16).padStart(32, '0')}`;
+          job.container = { ...job.container, logStreamName: stream, exitCode: undefined, reason: undefined };
         }
         if (job.status === 'RUNNING') {
           job.startedAt = this.now;
           const o = this.outcome(job);
-          this.appendLog(job.container!.logStreamName!, o.logLines ?? [`hello from ${job.jobName}`]);
+          this.appendLog(
+            job.container!.logStreamName!,
+            o.logLines ?? [`hello from ${job.jobName}`],
+            this.logGroupOf(job),
+          );
         }
         continue;
       }
       const o = this.outcome(job);
-      if (o.exitCode === 0) this.finish(job, 'SUCCEEDED', 'Essential container in task exited', 0);
-      else {
-        this.finish(job, 'FAILED', o.reason ?? 'Essential container in task exited', o.exitCode);
-        if (o.containerReason) {
-          job.container!.reason = o.containerReason;
-          job.attempts![job.attempts!.length - 1]!.container!.reason = o.containerReason;
-        }
+      if (o.exitCode === 0) {
+        this.finish(job, 'SUCCEEDED', 'Essential container in task exited', 0);
+        continue;
       }
+      if (o.containerReason) job.container!.reason = o.containerReason;
+      const attempt = (job.attempts?.length ?? 0) + 1;
+      if (attempt < job.maxAttempts) {
+        // Retry: the attempt is recorded and the job queues again for a new container.
+        job.container!.exitCode = o.exitCode;
+        this.recordAttempt(job, o.reason ?? 'Essential container in task exited');
+        job.status = 'RUNNABLE';
+        job.container = {
+          image: job.container!.image,
+          command: job.container!.command,
+          logConfiguration: job.container!.logConfiguration,
+        };
+        continue;
+      }
+      this.finish(job, 'FAILED', o.reason ?? 'Essential container in task exited', o.exitCode);
     }
   }
 
@@ -389,11 +585,13 @@ export class FakeAws {
     let from: number;
     let to: number;
     const token = input.nextToken;
-    if (token?.startsWith('f/')) {
-      from = Number(token.slice(2));
+    const gap = token?.endsWith('~');
+    const body = gap ? token!.slice(0, -1) : token;
+    if (body?.startsWith('f/')) {
+      from = Number(body.slice(2));
       to = Math.min(events.length, from + limit);
-    } else if (token?.startsWith('b/')) {
-      to = Number(token.slice(2));
+    } else if (body?.startsWith('b/')) {
+      to = Number(body.slice(2));
       from = Math.max(0, to - limit);
     } else if (input.startFromHead) {
       from = 0;
@@ -402,12 +600,16 @@ export class FakeAws {
       to = events.length;
       from = Math.max(0, to - limit);
     }
+    if (this.logEmptyPages && input.startFromHead !== false && !gap && from < events.length) {
+      // CloudWatch scans time windows: a window without events is an empty page, not the end.
+      return { events: [], nextForwardToken: `f/${from}~`, nextBackwardToken: `b/${from}` };
+    }
     return {
       events: events
         .slice(from, to)
         .map((e, i) => ({ ...e, ingestionTime: e.timestamp, eventId: String(from + i) })),
       // Like the real service: at the end of the stream the forward token passed in comes back unchanged.
-      nextForwardToken: `f/${to}`,
+      nextForwardToken: to === from && token ? token : `f/${to}`,
       nextBackwardToken: `b/${from}`,
     };
   }

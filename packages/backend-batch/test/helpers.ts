@@ -1,4 +1,5 @@
-import type { SubmitRequest, TaskSpec, TrackedJob } from '@scripthut/core';
+import { containerRequest, trackedJob } from '@scripthut/aws-common/testing';
+import type { TaskSpec } from '@scripthut/core';
 import { taskSpec } from '@scripthut/core/testing';
 import { type BatchBackendConfig, type BatchBackendOptions, createBatchBackend } from '../src/index.js';
 import { FakeAws } from './fake-aws.js';
@@ -7,39 +8,11 @@ export function task(over: Partial<TaskSpec> = {}): TaskSpec {
   return taskSpec('build', { name: 'Build', command: 'echo hi', ...over });
 }
 
-let tagSeq = 0;
-export function request(t: Partial<TaskSpec> = {}, over: Partial<SubmitRequest> = {}): SubmitRequest {
-  const spec = task(t);
-  return {
-    runId: 'ab12cd34',
-    taskId: spec.id,
-    tag: `shab12cd34t${String(++tagSeq).padStart(3, '0')}`,
-    workflowName: 'wf',
-    task: spec,
-    workingDir: spec.workingDir,
-    env: { SCRIPTHUT_RUN_ID: 'ab12cd34', SCRIPTHUT_TASK_ID: spec.id },
-    extraInit: '',
-    stdoutPath: '',
-    stderrPath: '',
-    logDir: '',
-    git: null,
-    ...over,
-  };
-}
+/** A submit request of task `build` with a fresh tag. */
+export const request = containerRequest;
 
-export function tracked(jobId: string, taskId = 't'): TrackedJob {
-  return {
-    jobId,
-    runId: 'ab12cd34',
-    taskId,
-    tag: 'x',
-    stdoutPath: null,
-    stderrPath: null,
-    submittedAt: null,
-    lastState: null,
-    meta: {},
-  };
-}
+/** The job as the engine tracks it. */
+export const tracked = (jobId: string, taskId = 't') => trackedJob(jobId, { taskId });
 
 export const baseConfig: BatchBackendConfig = {
   aws: { region: 'us-east-1', job_queue: 'default-q' },
@@ -52,6 +25,11 @@ export const baseConfig: BatchBackendConfig = {
   log_group: '/aws/batch/job',
   max_concurrent: 50,
 };
+
+/** The command a job runs, decoded the way `bash -c` gets it. */
+export function commandOf(input: { containerOverrides?: { command?: string[] } }): string[] {
+  return input.containerOverrides?.command ?? [];
+}
 
 export interface Harness {
   fake: FakeAws;
@@ -78,6 +56,7 @@ export function harness(
     sleep: async (ms) => {
       sleeps.push(ms);
     },
+    now: () => fake.now,
     ...opts,
   });
   return { fake, backend, mocks, warnings, sleeps };

@@ -72,7 +72,7 @@ describe('task field mapping', () => {
     expect(out).toMatchObject({ meta: { queue: 'gpu-q', jobName: req.tag, image: 'ghcr.io/org/train:2' } });
   });
 
-  it('uses aws.job_queue for the default partition, omits short timeouts and single-attempt retry', async () => {
+  it('uses aws.job_queue for the default partition, omits short timeouts, always sends retry attempts', async () => {
     const h = harness();
     await h.backend.submit([
       request({ partition: 'normal', timeLimitSeconds: 59, cpus: 0.5, memoryMiB: 512 }),
@@ -80,7 +80,7 @@ describe('task field mapping', () => {
     const [input] = submitInputs(h);
     expect(input!.jobQueue).toBe('default-q');
     expect(input).not.toHaveProperty('timeout');
-    expect(input).not.toHaveProperty('retryStrategy');
+    expect(input!.retryStrategy).toEqual({ attempts: 1 });
     expect(input!.containerOverrides!.resourceRequirements).toEqual([
       { type: 'VCPU', value: '1' },
       { type: 'MEMORY', value: '512' },
@@ -257,7 +257,8 @@ describe('job definition: revisions', () => {
         retryStrategy: { attempts: 2 },
         propagateTags: true,
         timeout: { attemptDurationSeconds: 600 },
-        tags: { team: 'x' },
+        // The template's tags, plus the one that marks the revision as ScriptHut's clone.
+        tags: { team: 'x', 'scripthut:clone-of': 'tmpl:2' },
         platformCapabilities: ['EC2'],
       },
     ]);
@@ -291,6 +292,34 @@ describe('job definition: revisions', () => {
       },
     });
     expect(registerInputs(h)).toHaveLength(0);
+  });
+
+  it('after a restart the template is still the user revision, not the last clone ScriptHut registered', async () => {
+    const fake = new FakeAws();
+    fake.registerJobDefinition({
+      jobDefinitionName: 'tmpl',
+      type: 'container',
+      containerProperties: { image: 'ghcr.io/org/base:1', command: ['true'] },
+    });
+    const first = harness({ job_definition: 'tmpl', job_definition_mode: 'revisions' }, {}, fake);
+    const [a] = await first.backend.submit([request({ image: 'ghcr.io/org/new:2' })]);
+    expect(a).toMatchObject({ ok: true, meta: { jobDefinition: expect.stringMatching(/tmpl:2$/) } });
+    // The clone is tagged as ScriptHut's, with the revision it was cloned from.
+    expect(fake.lookupDefinition('tmpl:2')!.tags).toMatchObject({ 'scripthut:clone-of': 'tmpl:1' });
+
+    const second = harness({ job_definition: 'tmpl', job_definition_mode: 'revisions' }, {}, fake);
+    const [b, c] = await second.backend.submit([
+      request({ image: null }),
+      request({ image: 'ghcr.io/org/new:2' }),
+    ]);
+    // Without an image: the template's own image, from the template's own revision.
+    expect(b).toMatchObject({
+      ok: true,
+      meta: { image: 'ghcr.io/org/base:1', jobDefinition: expect.stringMatching(/tmpl:1$/) },
+    });
+    // The clone made by the first process for that image is reused, not registered again.
+    expect(c).toMatchObject({ ok: true, meta: { jobDefinition: expect.stringMatching(/tmpl:2$/) } });
+    expect(registerInputs(second)).toHaveLength(0);
   });
 
   it('fails tasks permanently with a clear message when the template does not exist', async () => {

@@ -11,15 +11,21 @@ export {
   type Ec2BackendOptions,
   type Ec2Logger,
 } from './backend.js';
+export { type AwsErrorKind, classifyAwsError, EC2_CAPACITY_ERRORS, type RetryPolicy } from './capacity.js';
 export { EC2_IAM_TEMPLATE } from './cfn-template.js';
+export type { Verdict } from './context.js';
 export { type EphemeralKey, generateEphemeralKey } from './keys.js';
+export { MAX_USER_DATA, METADATA_OPTIONS } from './launch.js';
 export {
   CONTAINER_SCRIPT_PATH,
   containerEnvAndDir,
+  type EcrRegistry,
+  ecrRegistryOf,
   effectiveTimeLimit,
   instanceTags,
   instanceTypeFor,
   LOG_DIR,
+  REASON_PATH,
   RUN_DIR,
   renderTaskScript,
   renderUserData,
@@ -29,7 +35,6 @@ export {
   type UserDataOptions,
   wantsGpu,
 } from './mapping.js';
-export { type AwsErrorKind, classifyAwsError, type RetryPolicy } from './retry.js';
 export { InstanceSession, type RemoteRange, type SessionDeps } from './session.js';
 export {
   AL2023_AMI_PARAMETER,
@@ -39,6 +44,7 @@ export {
   type SetupAwsEc2Result,
   setupAwsEc2,
 } from './setup.js';
+export { INSTANCE_NOT_FOUND } from './terminate.js';
 export {
   connectTcp,
   freePort,

@@ -13,6 +13,8 @@ export const RUN_DIR = '/var/run/scripthut';
 export const LOG_DIR = '/var/log/scripthut';
 /** The exit-code sentinel, written last (atomically) by the user-data. */
 export const SENTINEL_PATH = `${RUN_DIR}/done`;
+/** Why the user-data gave up before running the task (e.g. no docker), next to the sentinel. */
+export const REASON_PATH = `${RUN_DIR}/reason`;
 /** The task's combined stdout+stderr on the instance. */
 export const TASK_LOG_PATH = `${LOG_DIR}/task.log`;
 /** Where the task script is mounted (read-only) inside the container. */
@@ -82,6 +84,24 @@ export function wantsGpu(task: Pick<TaskSpec, 'gres'>): boolean {
   return !!task.gres && task.gres.split(',').some((p) => p.trim().split(':')[0] === 'gpu');
 }
 
+/** A private ECR registry and its region, parsed from an image reference. */
+export interface EcrRegistry {
+  registry: string;
+  region: string;
+}
+
+const ECR_IMAGE = /^(\d{12}\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?)\//;
+
+/**
+ * The private ECR registry of an image (`<account>.dkr.ecr.<region>.amazonaws.com/...`), or null.
+ * The docker CLI does not use the instance role by itself: such images need a `docker login` with
+ * `aws ecr get-login-password` first.
+ */
+export function ecrRegistryOf(image: string): EcrRegistry | null {
+  const m = ECR_IMAGE.exec(image);
+  return m ? { registry: m[1]!, region: m[2]! } : null;
+}
+
 /** Everything the user-data needs. */
 export interface UserDataOptions {
   runId: string;
@@ -111,9 +131,13 @@ export function effectiveTimeLimit(seconds: number): number {
  *
  * 1. arms the safety shutdown after `time_limit + idle_terminate_seconds`;
  * 2. writes the task script (base64, never interpreted by the shell);
- * 3. pulls the image and runs `timeout <time_limit>s docker run --rm -v script:ro -e ... image bash`,
+ * 3. makes sure docker runs: installs it when the AMI has none (`dnf`, `yum` or `apt-get`: the stock
+ *    Amazon Linux 2023 AMI has docker only in its package repository) and starts the daemon; gives
+ *    up with exit code 127 and a reason when that fails;
+ * 4. logs in to a private ECR registry with the instance role (`aws ecr get-login-password`);
+ * 5. pulls the image and runs `timeout <time_limit>s docker run --rm -v script:ro -e ... image bash`,
  *    teeing the output to `task.log`;
- * 4. writes the exit code to the sentinel `done`, last and atomically.
+ * 6. writes the exit code to the sentinel `done`, last and atomically.
  */
 export function renderUserData(o: UserDataOptions): string {
   const names = Object.keys(o.env).sort();
@@ -128,6 +152,7 @@ export function renderUserData(o: UserDataOptions): string {
       .match(/.{1,76}/g) ?? []
   ).join('\n');
   const envArgs = names.map((n) => `  -e ${shellQuote(`${n}=${o.env[n]!}`)} \\`);
+  const ecr = ecrRegistryOf(o.image);
   const lines = [
     '#!/bin/bash',
     // JSON.stringify escapes newlines: a comment must stay on one line.
@@ -144,10 +169,40 @@ export function renderUserData(o: UserDataOptions): string {
     'disown || true',
     'SCRIPTHUT_TASK_SCRIPT="$SCRIPTHUT_RUN_DIR/task.sh"',
     'SCRIPTHUT_LOG="$SCRIPTHUT_LOG_DIR/task.log"',
+    '# Gives up before the task runs: the reason for ScriptHut, the exit code in the sentinel.',
+    'scripthut_give_up() {',
+    '  echo "ScriptHut: $2" >> "$SCRIPTHUT_LOG"',
+    '  echo "$2" > "$SCRIPTHUT_RUN_DIR/reason"',
+    '  echo "$1" > "$SCRIPTHUT_RUN_DIR/done.tmp" && mv -f "$SCRIPTHUT_RUN_DIR/done.tmp" "$SCRIPTHUT_RUN_DIR/done"',
+    '  exit "$1"',
+    '}',
     `base64 -d > "$SCRIPTHUT_TASK_SCRIPT" <<'SCRIPTHUT_B64'`,
     b64,
     'SCRIPTHUT_B64',
     'chmod 0644 "$SCRIPTHUT_TASK_SCRIPT"',
+    '# Docker: the stock Amazon Linux 2023 AMI has it in its repository only; install and start it.',
+    'if ! command -v docker >/dev/null 2>&1; then',
+    `  echo 'ScriptHut: docker is not installed on this AMI: installing it' >> "$SCRIPTHUT_LOG"`,
+    '  if command -v dnf >/dev/null 2>&1; then dnf -y install docker',
+    '  elif command -v yum >/dev/null 2>&1; then yum -y install docker',
+    '  elif command -v apt-get >/dev/null 2>&1; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y docker.io',
+    '  fi >> "$SCRIPTHUT_LOG" 2>&1',
+    '  command -v docker >/dev/null 2>&1 \\',
+    `    || scripthut_give_up 127 'docker is not installed on the AMI and could not be installed (dnf/yum/apt-get): use an AMI with docker, e.g. the ECS-optimized Amazon Linux 2023 AMI'`,
+    'fi',
+    'if ! docker info >/dev/null 2>&1; then',
+    '  systemctl start docker >> "$SCRIPTHUT_LOG" 2>&1',
+    '  docker info >/dev/null 2>&1 \\',
+    `    || scripthut_give_up 127 'the docker daemon does not run and could not be started (systemctl start docker)'`,
+    'fi',
+    ...(ecr
+      ? [
+          '# Private ECR: docker does not use the instance role by itself.',
+          `echo ${shellQuote(`ScriptHut: docker login to ${ecr.registry}`)} >> "$SCRIPTHUT_LOG"`,
+          `aws ecr get-login-password --region ${shellQuote(ecr.region)} | docker login --username AWS --password-stdin ${shellQuote(ecr.registry)} >> "$SCRIPTHUT_LOG" 2>&1 \\`,
+          `  || echo ${shellQuote(`ScriptHut: docker login to ${ecr.registry} failed (needs the aws CLI on the AMI and ecr:GetAuthorizationToken in the instance profile)`)} >> "$SCRIPTHUT_LOG"`,
+        ]
+      : []),
     `echo ${shellQuote(`ScriptHut: pulling ${o.image}`)} >> "$SCRIPTHUT_LOG"`,
     `docker pull ${shellQuote(o.image)} >> "$SCRIPTHUT_LOG" 2>&1 || echo 'ScriptHut: docker pull failed, trying a local copy of the image' >> "$SCRIPTHUT_LOG"`,
     '# Safety layer 2: hard time limit on the container.',

@@ -1,6 +1,7 @@
 /**
  * `scripthut setup-aws-ec2`: from zero to a working EC2 backend. Discovers the default VPC and a
- * subnet, looks up the latest Amazon Linux 2023 AMI, deploys the IAM CloudFormation stack, appends
+ * subnet, looks up the latest Amazon Linux 2023 AMI (stock: docker is installed by each task's
+ * user-data at boot, which costs a package install per task), deploys the IAM CloudFormation stack, appends
  * the backend stanza to scripthut.yaml (after a timestamped backup, keeping the file's comments),
  * runs a smoke test and prints the policy-attach command that is left to do by hand.
  */
@@ -21,12 +22,11 @@ import {
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { awsCredentials } from '@scripthut/aws-common';
+import { awsCredentials, errorText, realSleep, type Sleep } from '@scripthut/aws-common';
 import { validateConfigText } from '@scripthut/config';
 import { ScriptHutError } from '@scripthut/core';
 import { isMap, isSeq, parseDocument, type YAMLSeq } from 'yaml';
 import { EC2_IAM_TEMPLATE } from './cfn-template.js';
-import { errorText, realSleep, type Sleep } from './retry.js';
 
 /** SSM public parameter of the latest Amazon Linux 2023 AMI (x86_64). */
 export const AL2023_AMI_PARAMETER = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
@@ -215,11 +215,17 @@ export async function setupAwsEc2(options: SetupAwsEc2Options = {}): Promise<Set
     try {
       const p = await ssm.send(new GetParameterCommand({ Name: AL2023_AMI_PARAMETER }));
       latest = p.Parameter?.Value ?? '';
-      log(`Latest Amazon Linux 2023 AMI: ${latest}`);
+      log(
+        `Latest Amazon Linux 2023 AMI: ${latest} (it has sshd, the SSM Agent and ec2-instance-connect; ` +
+          'docker is only in its package repository, so each task instance installs it at boot)',
+      );
     } catch (err) {
       log(`Could not look up the Amazon Linux 2023 AMI: ${errorText(err)}`);
     }
-    ami = await ask('AMI (needs sshd, SSM Agent and docker)', latest);
+    ami = await ask(
+      'AMI (needs sshd, SSM Agent, ec2-instance-connect; docker is installed at boot when missing)',
+      latest,
+    );
   }
   const defaultImage =
     options.defaultImage ??

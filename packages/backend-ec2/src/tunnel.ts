@@ -92,6 +92,31 @@ export interface SsmTunnelOptions {
   readyTimeoutMs?: number;
 }
 
+/**
+ * Signals a whole process group. `aws ssm start-session` runs `session-manager-plugin` as a child
+ * that holds the local listener and the SSM session: signalling `aws` alone leaves the plugin (and
+ * the session) running, so the tunnel is spawned as its own process group and the group is signalled.
+ */
+function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // ESRCH: the group is gone already.
+  }
+}
+
+/** True while any process of the group is alive. */
+function groupAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 class SsmTunnel implements Tunnel {
   private exited = false;
   constructor(
@@ -100,6 +125,8 @@ class SsmTunnel implements Tunnel {
   ) {
     child.once('exit', () => {
       this.exited = true;
+      // The plugin may outlive `aws`: never leave an orphaned listener behind.
+      killGroup(child.pid, 'SIGTERM');
     });
   }
   get alive(): boolean {
@@ -109,17 +136,13 @@ class SsmTunnel implements Tunnel {
     if (this.exited) throw new Error('the SSM session has ended');
     return connectTcp(this.port);
   }
-  close(): Promise<void> {
-    if (this.exited) return Promise.resolve();
-    return new Promise((resolve) => {
-      const kill = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-      kill.unref();
-      this.child.once('exit', () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      this.child.kill('SIGTERM');
-    });
+  /** Terminates the whole process group (`aws` and `session-manager-plugin`), SIGKILL after 5 s. */
+  async close(): Promise<void> {
+    const pid = this.child.pid;
+    killGroup(pid, 'SIGTERM');
+    const deadline = Date.now() + 5000;
+    while (groupAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (groupAlive(pid)) killGroup(pid, 'SIGKILL');
   }
 }
 
@@ -132,8 +155,10 @@ export class SsmTunnelFactory implements TunnelFactory {
 
   async open(target: TunnelTarget): Promise<Tunnel> {
     const port = await freePort();
+    // Its own process group, so that close() also stops session-manager-plugin (see killGroup).
     const child = spawn(this.options.awsCli ?? 'aws', ssmSessionArgs(target, port), {
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
     let output = '';
     const keep = (d: Buffer) => {

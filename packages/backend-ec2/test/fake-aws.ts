@@ -2,6 +2,18 @@
  * A stateful fake of the EC2, EC2 Instance Connect, SSM and CloudFormation calls ScriptHut makes,
  * wired into real SDK clients with aws-sdk-client-mock. Instances go pending → running (after
  * `pendingPolls` DescribeInstances calls, unless held) → shutting-down → terminated.
+ *
+ * Behaviours of real AWS it models (which were ever seen on a real account: docs/aws.md):
+ * - eventual consistency right after RunInstances (`consistencyDelay`): the new instance is unknown
+ *   to TerminateInstances and DescribeInstances for a few calls, and ONE unknown id fails the
+ *   whole TerminateInstances call with InvalidInstanceID.NotFound;
+ * - IMDSv2 and the hop limit: with HttpTokens=required and a PUT response hop limit of 1 (EC2's
+ *   default), containers on the docker bridge get no instance-role credentials
+ *   (`containerCredentials` of the instance);
+ * - AMI models (`amis`): docker installed (the default), docker only in the package repository
+ *   (the stock Amazon Linux 2023 AMI), or none at all; the cluster harness runs the user-data
+ *   accordingly;
+ * - network failures as the SDK reports them (`networkError`): no HTTP status, but `$metadata`.
  */
 import {
   CloudFormationClient,
@@ -32,19 +44,21 @@ import {
   type SendSSHPublicKeyCommandInput,
 } from '@aws-sdk/client-ec2-instance-connect';
 import { GetParameterCommand, type GetParameterCommandInput, SSMClient } from '@aws-sdk/client-ssm';
+import { awsServiceError as awsError } from '@scripthut/aws-common/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 
 export const REGION = 'us-east-2';
 export const ACCOUNT = '123456789012';
 
-export function awsError(name: string, message: string, httpStatusCode: number): Error {
-  return Object.assign(new Error(message), {
-    name,
-    $fault: httpStatusCode >= 500 ? 'server' : 'client',
-    $metadata: { httpStatusCode, requestId: 'fake' },
-  });
-}
+/** SDK-shaped errors (shared with the other AWS backends' fakes). */
+export { awsServiceError as awsError } from '@scripthut/aws-common/testing';
+
 export const throttled = () => awsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
+
+export { awsNetworkError as networkError } from '@scripthut/aws-common/testing';
+
+/** What an AMI has: docker installed, docker in its package repository only, or no docker at all. */
+export type AmiModel = 'docker' | 'docker-in-repo' | 'no-docker';
 
 type Op =
   | 'RunInstances'
@@ -60,6 +74,12 @@ export interface FakeInstance extends Instance {
   runInput: RunInstancesCommandInput;
   pollsUntilRunning: number;
   held: boolean;
+  /** EC2 API calls still to come before the instance is visible to them (eventual consistency). */
+  invisibleCalls: number;
+  /** Whether a container on the docker bridge can get the instance role's credentials from IMDS. */
+  containerCredentials: boolean;
+  /** What the instance's AMI has. */
+  ami: AmiModel;
 }
 
 export class FakeAws {
@@ -75,6 +95,10 @@ export class FakeAws {
   }[] = [];
   /** DescribeInstances calls an instance stays pending. */
   pendingPolls = 1;
+  /** EC2 calls (Terminate/Describe) a new instance stays unknown to (eventual consistency). */
+  consistencyDelay = 0;
+  /** AMI id → model; unknown AMIs have docker installed. */
+  readonly amis = new Map<string, AmiModel>();
   /** Called with each launched instance (the harness starts the user-data). */
   onLaunch: (inst: FakeInstance) => void | Promise<void> = () => undefined;
   /** Called when an instance becomes running (the harness "boots" it: runs the user-data). */
@@ -156,6 +180,9 @@ export class FakeAws {
       runInput: structuredClone(input),
       pollsUntilRunning: this.pendingPolls,
       held: false,
+      invisibleCalls: this.consistencyDelay,
+      containerCredentials: FakeAws.containerCredentials(input),
+      ami: this.amis.get(input.ImageId) ?? 'docker',
     };
     this.instances.set(id, inst);
     if (input.ClientToken) this.tokens.set(input.ClientToken, id);
@@ -164,9 +191,36 @@ export class FakeAws {
     return { Instances: [this.view(inst)] };
   }
 
+  /**
+   * IMDS from a container on the docker bridge: IMDSv1 (tokens optional) answers; with IMDSv2 the
+   * token PUT's answer is dropped after `HttpPutResponseHopLimit` hops (default 1), one short.
+   */
+  static containerCredentials(input: RunInstancesCommandInput): boolean {
+    const m = input.MetadataOptions;
+    if (m?.HttpEndpoint === 'disabled') return false;
+    if (m?.HttpTokens !== 'required') return true;
+    return (m.HttpPutResponseHopLimit ?? 1) >= 2;
+  }
+
   private view(inst: FakeInstance): Instance {
-    const { userData: _u, runInput: _r, pollsUntilRunning: _p, held: _h, ...rest } = inst;
+    const {
+      userData: _u,
+      runInput: _r,
+      pollsUntilRunning: _p,
+      held: _h,
+      invisibleCalls: _i,
+      containerCredentials: _c,
+      ami: _a,
+      ...rest
+    } = inst;
     return structuredClone(rest);
+  }
+
+  /** True while EC2 does not know the instance yet; each such call brings it closer to visible. */
+  private invisible(inst: FakeInstance | undefined): boolean {
+    if (!inst || inst.invisibleCalls <= 0) return false;
+    inst.invisibleCalls--;
+    return true;
   }
 
   private matches(inst: FakeInstance, input: DescribeInstancesCommandInput): boolean {
@@ -187,11 +241,19 @@ export class FakeAws {
     if (input.DryRun)
       throw awsError('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
     this.describeInputs.push(structuredClone(input));
-    if (input.InstanceIds?.some((id) => !this.instances.has(id)))
-      throw awsError('InvalidInstanceID.NotFound', 'The instance ID does not exist', 400);
+    const unknown = (input.InstanceIds ?? []).filter(
+      (id) => !this.instances.has(id) || this.invisible(this.instances.get(id)),
+    );
+    if (unknown.length)
+      throw awsError(
+        'InvalidInstanceID.NotFound',
+        `The instance ID '${unknown.join(', ')}' does not exist`,
+        400,
+      );
     const out: Instance[] = [];
     for (const inst of this.instances.values()) {
       if (!this.matches(inst, input)) continue;
+      if (!input.InstanceIds?.length && this.invisible(inst)) continue;
       out.push(this.view(inst));
       if (inst.State!.Name === 'pending' && !inst.held && --inst.pollsUntilRunning < 0) {
         await this.start(inst.InstanceId!);
@@ -211,10 +273,18 @@ export class FakeAws {
   }
 
   async terminateInstances(input: TerminateInstancesCommandInput) {
+    const ids = input.InstanceIds ?? [];
+    // One id EC2 does not know (yet) fails the whole call: nothing is terminated.
+    const unknown = ids.filter((id) => !this.instances.has(id) || this.invisible(this.instances.get(id)));
+    if (unknown.length)
+      throw awsError(
+        'InvalidInstanceID.NotFound',
+        `The instance ID '${unknown.join(', ')}' does not exist`,
+        400,
+      );
     const changes = [];
-    for (const id of input.InstanceIds ?? []) {
-      const inst = this.instances.get(id);
-      if (!inst) throw awsError('InvalidInstanceID.NotFound', `The instance ID '${id}' does not exist`, 400);
+    for (const id of ids) {
+      const inst = this.instances.get(id)!;
       const prev = inst.State!.Name;
       if (prev !== 'terminated' && prev !== 'shutting-down') {
         inst.State = { Name: 'shutting-down', Code: 32 };

@@ -1,43 +1,13 @@
+import { containerRequest, trackedJob } from '@scripthut/aws-common/testing';
 import type { Ec2BackendConfig } from '@scripthut/config';
-import type { SubmitRequest, TaskSpec, TrackedJob } from '@scripthut/core';
-import { taskSpec } from '@scripthut/core/testing';
+import type { SubmitRequest, TrackedJob } from '@scripthut/core';
 
-export function task(over: Partial<TaskSpec> = {}): TaskSpec {
-  return taskSpec('build', { name: 'Build', command: 'echo hi', ...over });
-}
+/** A submit request of task `build` with a fresh tag. */
+export const request = containerRequest;
 
-let tagSeq = 0;
-export function request(t: Partial<TaskSpec> = {}, over: Partial<SubmitRequest> = {}): SubmitRequest {
-  const spec = task(t);
-  return {
-    runId: 'ab12cd34',
-    taskId: spec.id,
-    tag: `shab12cd34${(++tagSeq).toString(36).padStart(3, '0')}0`,
-    workflowName: 'wf',
-    task: spec,
-    workingDir: spec.workingDir,
-    env: { SCRIPTHUT_RUN_ID: 'ab12cd34', SCRIPTHUT_TASK_ID: spec.id },
-    extraInit: '',
-    stdoutPath: '',
-    stderrPath: '',
-    logDir: '',
-    git: null,
-    ...over,
-  };
-}
-
+/** The job as the engine tracks it after submitting `req`. */
 export function tracked(jobId: string, req: Pick<SubmitRequest, 'runId' | 'taskId' | 'tag'>): TrackedJob {
-  return {
-    jobId,
-    runId: req.runId,
-    taskId: req.taskId,
-    tag: req.tag,
-    stdoutPath: null,
-    stderrPath: null,
-    submittedAt: null,
-    lastState: null,
-    meta: {},
-  };
+  return trackedJob(jobId, { runId: req.runId, taskId: req.taskId, tag: req.tag });
 }
 
 export function config(over: Partial<Ec2BackendConfig> = {}): Ec2BackendConfig {

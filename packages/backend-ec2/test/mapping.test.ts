@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  ecrRegistryOf,
   instanceTags,
   instanceTypeFor,
   renderTaskScript,
@@ -17,23 +18,58 @@ import { request } from './helpers.js';
 const work = mkdtempSync(join(tmpdir(), 'ec2-ud-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const DOCKER_SHIM = `#!/bin/bash
-# records every argument NUL-separated, then runs nothing
+/** Shims of the AMI: docker (records each call; `info` answers while the daemon "runs"), systemctl, dnf, aws. */
+const SHIMS: Record<string, string> = {
+  docker: `#!/bin/bash
+if [ "$1" = info ]; then [ -e "$SH_TEST_OUT/dockerd.running" ]; exit $?; fi
 printf '%s\\0' "$@" >> "$SH_TEST_OUT/docker.args"
-printf '\\n--\\n' >> "$SH_TEST_OUT/docker.sep"
+printf '\\1' >> "$SH_TEST_OUT/docker.args"
+[ "$1" = login ] && { cat > "$SH_TEST_OUT/login.stdin"; exit 0; }
 [ "$1" = run ] && echo "container output"
 exit 7
-`;
+`,
+  systemctl: `#!/bin/bash
+echo "systemctl $*" >> "$SH_TEST_OUT/systemctl.calls"
+[ "$1 $2" = "start docker" ] && touch "$SH_TEST_OUT/dockerd.running"
+exit 0
+`,
+  // The package manager of an AMI that has docker in its repository: installs the docker shim.
+  'dnf-installs': `#!/bin/bash
+echo "dnf $*" >> "$SH_TEST_OUT/dnf.calls"
+[ "$*" = "-y install docker" ] && cp "$SH_TEST_OUT/shims/docker" "$SH_TEST_OUT/bin/docker"
+`,
+  // ...and of one that has not.
+  'dnf-fails': `#!/bin/bash
+echo "dnf $*" >> "$SH_TEST_OUT/dnf.calls"
+echo "Error: Unable to find a match: docker" >&2
+exit 1
+`,
+  aws: `#!/bin/bash
+echo "aws $*" >> "$SH_TEST_OUT/aws.calls"
+[ "$1 $2" = "ecr get-login-password" ] && echo "ecr-password-from-the-instance-role"
+`,
+};
+
+type AmiModel = 'docker' | 'docker-in-repo' | 'no-docker';
 
 /**
  * Runs a user-data script with bash: /var paths relocated, the safety-timer line removed (asserted
- * present first), docker replaced by a recorder. Returns the args of `docker run` and the files.
+ * present first), the AMI's commands replaced by shims (docker recorded, never real). Returns the
+ * docker calls and the files.
  */
-function execUserData(ud: string, name: string) {
+function execUserData(ud: string, name: string, ami: AmiModel = 'docker') {
   const dir = join(work, name);
   const bin = join(dir, 'bin');
-  spawnSync('mkdir', ['-p', bin]);
-  writeFileSync(join(bin, 'docker'), DOCKER_SHIM, { mode: 0o755 });
+  const shims = join(dir, 'shims');
+  spawnSync('mkdir', ['-p', bin, shims]);
+  for (const [n, text] of Object.entries(SHIMS)) writeFileSync(join(shims, n), text, { mode: 0o755 });
+  const install = (shim: string, as: string) => writeFileSync(join(bin, as), SHIMS[shim]!, { mode: 0o755 });
+  install('systemctl', 'systemctl');
+  install('aws', 'aws');
+  if (ami === 'docker') {
+    install('docker', 'docker');
+    writeFileSync(join(dir, 'dockerd.running'), '');
+  } else install(ami === 'docker-in-repo' ? 'dnf-installs' : 'dnf-fails', 'dnf');
   const timer = '( sleep "$SCRIPTHUT_SAFETY_SECONDS"; shutdown -h now ) </dev/null >/dev/null 2>&1 &';
   expect(ud).toContain(timer);
   const script = ud
@@ -44,16 +80,31 @@ function execUserData(ud: string, name: string) {
     env: { PATH: `${bin}:/usr/bin:/bin`, SH_TEST_OUT: dir, HOME: dir },
     encoding: 'utf8',
   });
-  const args = readFileSync(join(dir, 'docker.args'), 'utf8').split('\0').slice(0, -1);
-  const runAt = args.indexOf('run');
+  const read = (f: string) => {
+    try {
+      return readFileSync(join(dir, f), 'utf8');
+    } catch {
+      return null;
+    }
+  };
+  const calls = (read('docker.args') ?? '')
+    .split('\u0001')
+    .filter(Boolean)
+    .map((c) => c.split('\0').slice(0, -1));
   return {
     status: res.status,
     stderr: res.stderr,
-    pull: args.slice(0, runAt),
-    run: args.slice(runAt),
-    sentinel: readFileSync(join(dir, 'var/run/scripthut/done'), 'utf8'),
-    log: readFileSync(join(dir, 'var/log/scripthut/task.log'), 'utf8'),
-    taskScript: readFileSync(join(dir, 'var/run/scripthut/task.sh'), 'utf8'),
+    calls,
+    pull: calls.find((c) => c[0] === 'pull') ?? [],
+    run: calls.find((c) => c[0] === 'run') ?? [],
+    login: calls.find((c) => c[0] === 'login') ?? null,
+    loginStdin: read('login.stdin'),
+    sentinel: read('var/run/scripthut/done'),
+    reason: read('var/run/scripthut/reason'),
+    log: read('var/log/scripthut/task.log') ?? '',
+    taskScript: read('var/run/scripthut/task.sh'),
+    systemctl: read('systemctl.calls'),
+    dnf: read('dnf.calls'),
   };
 }
 
@@ -140,6 +191,56 @@ describe('renderUserData', () => {
       ),
       { numRuns: 12 },
     );
+  });
+
+  it('installs and starts docker on an AMI that has it only in its repository (stock AL2023)', () => {
+    const r = execUserData(renderUserData(base), 'al2023', 'docker-in-repo');
+    expect(r.dnf).toBe('dnf -y install docker\n');
+    expect(r.systemctl).toBe('systemctl start docker\n');
+    expect(r.log).toContain('ScriptHut: docker is not installed on this AMI: installing it');
+    expect(r.run.slice(-3)).toEqual(['ghcr.io/org/image:latest', 'bash', '/scripthut-task.sh']);
+    expect(r.sentinel).toBe('7\n');
+    expect(r.reason).toBeNull();
+  });
+
+  it('gives up with exit 127 and a reason when docker cannot be installed', () => {
+    const r = execUserData(renderUserData(base), 'nodocker', 'no-docker');
+    expect(r.status).toBe(127);
+    expect(r.sentinel).toBe('127\n');
+    expect(r.reason).toMatch(/docker is not installed on the AMI and could not be installed/);
+    expect(r.calls).toEqual([]);
+    expect(r.log).toContain('Unable to find a match: docker');
+  });
+
+  it('leaves a running docker alone', () => {
+    const r = execUserData(renderUserData(base), 'ecs-ami', 'docker');
+    expect(r.dnf).toBeNull();
+    expect(r.systemctl).toBeNull();
+  });
+
+  it('logs in to a private ECR registry with the instance role before pulling', () => {
+    const image = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/tool:1.2';
+    expect(ecrRegistryOf(image)).toEqual({
+      registry: '123456789012.dkr.ecr.eu-west-1.amazonaws.com',
+      region: 'eu-west-1',
+    });
+    expect(ecrRegistryOf('ghcr.io/org/image:1')).toBeNull();
+    expect(ecrRegistryOf('public.ecr.aws/docker/library/ubuntu:24.04')).toBeNull();
+    const ud = renderUserData({ ...base, image });
+    const r = execUserData(ud, 'ecr');
+    expect(r.login).toEqual([
+      'login',
+      '--username',
+      'AWS',
+      '--password-stdin',
+      '123456789012.dkr.ecr.eu-west-1.amazonaws.com',
+    ]);
+    // The password travels through a pipe: never in arguments, the log or the user-data.
+    expect(r.loginStdin).toBe('ecr-password-from-the-instance-role\n');
+    expect(r.log).not.toContain('ecr-password');
+    expect(ud).not.toContain('ecr-password');
+    expect(r.calls.map((c) => c[0])).toEqual(['login', 'pull', 'run']);
+    expect(renderUserData(base)).not.toContain('docker login');
   });
 
   it('rejects invalid variable names and adds --gpus for GPU tasks', () => {

@@ -128,7 +128,7 @@ describe('setupAwsEc2', () => {
     expect(asked.map((a) => a[0])).toEqual([
       'AWS region',
       'Subnet for task instances',
-      'AMI (needs sshd, SSM Agent and docker)',
+      'AMI (needs sshd, SSM Agent, ec2-instance-connect; docker is installed at boot when missing)',
       'Default container image',
     ]);
     expect(asked[1]![1]).toBe('subnet-public-b');

@@ -1,46 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createEc2Backend, type TunnelFactory } from '../src/index.js';
-import { awsError, FakeAws } from './fake-aws.js';
-import { config, request, tracked } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { awsError } from './fake-aws.js';
+import { request, tracked } from './helpers.js';
+import { useUnitEnv } from './unit-env.js';
 
-let fake: FakeAws;
-let restore: () => void;
-let clients: ReturnType<FakeAws['install']>['clients'];
-let dataDir: string;
-const noTunnel: TunnelFactory = {
-  open: async () => {
-    throw new Error('no tunnel in unit tests');
-  },
-};
-
-beforeEach(() => {
-  fake = new FakeAws();
-  const i = fake.install();
-  restore = i.restore;
-  clients = i.clients;
-  dataDir = mkdtempSync(join(tmpdir(), 'ec2-unit-'));
-});
-afterEach(() => {
-  restore();
-  rmSync(dataDir, { recursive: true, force: true });
-});
-
-function make(cfg: Parameters<typeof config>[0] = {}) {
-  return createEc2Backend({
-    name: 'aws-ec2',
-    config: config(cfg),
-    dataDir,
-    clients: { ec2: clients.ec2, instanceConnect: clients.instanceConnect },
-    tunnelFactory: noTunnel,
-    sleep: async () => undefined,
-    logger: {},
-    probeTimeoutMs: 500,
-  });
-}
+const env = useUnitEnv();
+const make: typeof env.make = (cfg) => env.make(cfg);
 
 describe('submit', () => {
   it('launches with the AMI, subnet, SGs, profile, type by partition, tags and terminate-on-shutdown', async () => {
@@ -52,7 +17,7 @@ describe('submit', () => {
       taskId: 'train',
       meta: { instanceType: 'g4dn.xlarge', image: 'ghcr.io/org/image:latest' },
     });
-    const input = fake.runInputs[0]!;
+    const input = env.fake.runInputs[0]!;
     expect(input).toMatchObject({
       ImageId: 'ami-0abc1234',
       SubnetId: 'subnet-0abc',
@@ -86,7 +51,7 @@ describe('submit', () => {
     const [o] = await b.submit([req]);
     expect(o?.ok && o.script).not.toContain('s3cr3t-value');
     expect(b.renderScript(req)).not.toContain('s3cr3t-value');
-    expect(Buffer.from(fake.runInputs[0]!.UserData!, 'base64').toString()).toContain(
+    expect(Buffer.from(env.fake.runInputs[0]!.UserData!, 'base64').toString()).toContain(
       '-e API_TOKEN=s3cr3t-value',
     );
   });
@@ -95,7 +60,7 @@ describe('submit', () => {
     const b = make();
     const [big] = await b.submit([request({ id: 'big', command: `echo ${'x'.repeat(20_000)}` })]);
     expect(big).toMatchObject({ ok: true });
-    const raw = Buffer.from(fake.runInputs[0]!.UserData!, 'base64');
+    const raw = Buffer.from(env.fake.runInputs[0]!.UserData!, 'base64');
     expect(raw[0]).toBe(0x1f);
     expect(gunzipSync(raw).toString()).toContain('#!/bin/bash');
     const random = Buffer.from(
@@ -117,17 +82,17 @@ describe('submit', () => {
     expect(c).toMatchObject({ ok: false, transient: false });
 
     const d = make();
-    fake.failNext('RunInstances', 2);
+    env.fake.failNext('RunInstances', 2);
     const [e] = await d.submit([request()]);
     expect(e).toMatchObject({ ok: true });
-    expect(fake.calls.RunInstances).toBe(1 + 2 + 1); // bogus AMI, 2 throttled, 1 ok
+    expect(env.fake.calls.RunInstances).toBe(1 + 2 + 1); // bogus AMI, 2 throttled, 1 ok
 
-    const before = fake.calls.RunInstances;
-    fake.failNext('RunInstances', 1, () => awsError('InsufficientInstanceCapacity', 'no capacity', 400));
+    const before = env.fake.calls.RunInstances;
+    env.fake.failNext('RunInstances', 1, () => awsError('InsufficientInstanceCapacity', 'no capacity', 400));
     const [g] = await d.submit([request()]);
     expect(g).toMatchObject({ ok: false, transient: true });
     expect(!g!.ok && g!.error).toMatch(/InsufficientInstanceCapacity/);
-    expect(fake.calls.RunInstances).toBe((before ?? 0) + 1); // not hammered: the engine retries later
+    expect(env.fake.calls.RunInstances).toBe((before ?? 0) + 1); // not hammered: the engine retries later
   });
 
   it('reports maxConcurrent = min(max_concurrent, max_instances) and never fails past max_instances', async () => {
@@ -137,7 +102,7 @@ describe('submit', () => {
     const out = await b.submit([request({ id: 'a' }), request({ id: 'b' })]);
     expect(out[0]).toMatchObject({ ok: true });
     expect(out[1]).toMatchObject({ ok: false, transient: true });
-    expect(fake.runInputs).toHaveLength(1);
+    expect(env.fake.runInputs).toHaveLength(1);
     // A fresh process counts live tagged instances before launching (they hold slots too).
     const restarted = make({ max_instances: 1 });
     const [c] = await restarted.submit([request({ id: 'c' })]);
@@ -151,11 +116,11 @@ describe('submit', () => {
     const job = tracked((o as { jobId: string }).jobId, req);
     const first = await b.status([job]);
     expect(first.get(job.jobId)).toMatchObject({ state: 'pending' });
-    await fake.start(job.jobId);
-    const before = fake.describeInputs.length;
+    await env.fake.start(job.jobId);
+    const before = env.fake.describeInputs.length;
     const second = await b.status([job]);
-    expect(fake.describeInputs.length - before).toBe(1);
-    expect(fake.describeInputs.at(-1)!.Filters).toEqual([
+    expect(env.fake.describeInputs.length - before).toBe(1);
+    expect(env.fake.describeInputs.at(-1)!.Filters).toEqual([
       { Name: 'tag:scripthut:backend', Values: ['aws-ec2'] },
     ]);
     expect(second.get(job.jobId)).toMatchObject({ state: 'running' });
@@ -165,7 +130,7 @@ describe('submit', () => {
 
   it('throws a transient error when DescribeInstances keeps failing', async () => {
     const b = make();
-    fake.failNext('DescribeInstances', 10);
+    env.fake.failNext('DescribeInstances', 10);
     await expect(b.status([tracked('i-1', request())])).rejects.toMatchObject({ code: 'backend_transient' });
   });
 

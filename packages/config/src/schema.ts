@@ -127,8 +127,33 @@ export const BatchBackendSchema = z
     execution_role_arn: optText().describe(
       'IAM role ECS uses to pull images and push logs (auto-registration only).',
     ),
-    retry_attempts: int(1, 10).default(1).describe('retryStrategy.attempts (1..10).'),
-    log_group: text().default('/aws/batch/job').describe('CloudWatch Logs group of the container logs.'),
+    retry_attempts: int(1, 10)
+      .default(1)
+      .describe("retryStrategy.attempts (1..10), always sent (a job definition's own retries never apply)."),
+    log_group: text()
+      .default('/aws/batch/job')
+      .describe("CloudWatch Logs group of the container logs (a job definition's own awslogs group wins)."),
+    share_identifier: text()
+      .regex(/^[A-Za-z0-9_]{1,255}\*?$/, {
+        error: 'expected up to 255 letters, digits or "_" (optionally followed by "*")',
+      })
+      .nullable()
+      .default(null)
+      .describe(
+        'Share identifier of jobs sent to a fair-share job queue (one with a scheduling policy, which refuses jobs without one); not sent to FIFO queues.',
+      ),
+    scheduling_priority: int(0, 9999)
+      .nullable()
+      .default(null)
+      .describe(
+        "schedulingPriorityOverride (0..9999) of jobs on fair-share queues; null: the job definition's own, else 0.",
+      ),
+    assign_public_ip: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Fargate queues: job definitions ScriptHut registers get a public IP (needed to pull images in subnets without a NAT gateway).',
+      ),
     max_concurrent: maxConcurrent(),
   })
   .describe('AWS Batch (API based, containers).');
@@ -141,7 +166,9 @@ export const Ec2BackendSchema = z
       profile: awsProfile(),
       region: text().describe('AWS region.'),
     }),
-    ami: text().describe('AMI for every task instance (sshd + SSM Agent + docker).'),
+    ami: text().describe(
+      'AMI for every task instance: sshd, SSM Agent and ec2-instance-connect; docker is installed at boot when missing.',
+    ),
     subnet_id: text().describe('Subnet where task instances launch.'),
     security_group_ids: z.array(text()).default([]).describe('Security group IDs (inbound 22 not required).'),
     instance_types: stringMap()
@@ -157,7 +184,9 @@ export const Ec2BackendSchema = z
       .describe('Safety slack past task.time_limit before self-termination (>= 60).'),
     startup_timeout_seconds: int(60)
       .default(600)
-      .describe('Fail a task whose instance is not running in time (>= 60).'),
+      .describe(
+        'Fail a task whose instance is not running in time, or running but never reachable over SSM/SSH in time (>= 60).',
+      ),
     tag_prefix: text().default('scripthut').describe('Tag namespace of scripthut-owned instances.'),
     extra_tags: stringMap().default({}).describe('Additional tags for every launched instance.'),
   })

@@ -131,6 +131,33 @@ settings:
     ]);
   });
 
+  it('batch fair-share fields are checked: share identifier characters, priority 0..9999', () => {
+    const text = `backends:
+  - name: b
+    type: batch
+    aws: {region: r, job_queue: q}
+    default_image: i
+    share_identifier: "team a"
+    scheduling_priority: 10000
+    assign_public_ip: "yes"
+`;
+    expect(lines(text)).toEqual([
+      'scripthut.yaml:6:5 backends[0].share_identifier: expected up to 255 letters, digits or "_" (optionally followed by "*")',
+      'scripthut.yaml:7:5 backends[0].scheduling_priority: expected an integer from 0 to 9999, got 10000',
+      'scripthut.yaml:8:5 backends[0].assign_public_ip: expected a boolean (true or false), got "yes"',
+    ]);
+    const ok = validateConfigText(
+      'backends:\n  - {name: b, type: batch, aws: {region: r, job_queue: q}, default_image: i, share_identifier: lab_1, scheduling_priority: 0, assign_public_ip: true}\n',
+      'scripthut.yaml',
+    );
+    expect(ok.issues).toEqual([]);
+    expect(ok.config!.backends[0]).toMatchObject({
+      share_identifier: 'lab_1',
+      scheduling_priority: 0,
+      assign_public_ip: true,
+    });
+  });
+
   it('batch revisions mode needs a job definition', () => {
     const text =
       'backends:\n  - {name: b, type: batch, aws: {region: r, job_queue: q}, default_image: i, job_definition_mode: revisions}\n';

@@ -73,7 +73,7 @@ async function buildOne(config: BackendConfig, ctx: BackendBuildContext): Promis
     }
     case 'batch': {
       const mod: AnyModule = await import('@scripthut/backend-batch');
-      return mod.createBatchBackend({ name: config.name, config });
+      return mod.createBatchBackend({ name: config.name, config, dataDir: ctx.dataDir });
     }
     case 'ec2': {
       const mod: AnyModule = await import('@scripthut/backend-ec2');

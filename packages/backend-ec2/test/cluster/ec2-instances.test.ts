@@ -265,6 +265,41 @@ describe('EC2 backend over real SSH', () => {
     expect(harness.tunnelsOpened.filter((t) => t.instanceId === job.jobId).length).toBeGreaterThanOrEqual(3);
   });
 
+  it('on the stock Amazon Linux 2023 AMI (docker only in its repository) installs docker, logs in to ECR and runs', async () => {
+    fake.amis.set('ami-al2023', 'docker-in-repo');
+    const image = '123456789012.dkr.ecr.us-east-2.amazonaws.com/team/tool:1';
+    const b = make({}, { ami: 'ami-al2023', default_image: image });
+    const req = request({ id: 'al2023', command: 'echo "ran on $(uname -s)"' });
+    const job = await submitOk(b, req);
+    const st = await settle(b, [job]);
+    expect(st.get(job.jobId)).toMatchObject({ state: 'completed', exitCode: 0, final: true });
+    const dir = harness.dirOf(job.jobId);
+    expect(await harness.read(`${dir}/dnf.calls`)).toBe('dnf -y install docker\n');
+    expect(await harness.read(`${dir}/systemctl.calls`)).toBe('systemctl start docker\n');
+    // The registry password came from the instance role through a pipe.
+    expect(await harness.read(`${dir}/login.args`)).toBe(
+      '--username AWS --password-stdin 123456789012.dkr.ecr.us-east-2.amazonaws.com\n',
+    );
+    expect(await harness.read(`${dir}/login.stdin`)).toBe('ecr-token-of-the-instance-role\n');
+    expect(await harness.read(`${dir}/aws.calls`)).toBe('aws ecr get-login-password --region us-east-2\n');
+    const log = readFileSync(join(dataDir, 'ec2-logs', req.runId, 'al2023.log'), 'utf8');
+    expect(log).toContain('ScriptHut: docker is not installed on this AMI: installing it');
+    expect(log).toContain('ran on Linux');
+  });
+
+  it('on an AMI without docker the task fails with exit 127 and the reason, and the instance is terminated', async () => {
+    fake.amis.set('ami-bare', 'no-docker');
+    const b = make({}, { ami: 'ami-bare' });
+    const job = await submitOk(b, request({ id: 'bare' }));
+    const st = await settle(b, [job]);
+    expect(st.get(job.jobId)).toMatchObject({ state: 'failed', exitCode: 127, final: true });
+    expect(st.get(job.jobId)?.reason).toMatch(
+      /docker is not installed on the AMI and could not be installed/,
+    );
+    expect(await harness.read(`${harness.dirOf(job.jobId)}/docker.calls`)).toBeNull();
+    expect(['shutting-down', 'terminated']).toContain(fake.instances.get(job.jobId)!.State!.Name);
+  });
+
   it('cancels by terminating the instance', async () => {
     const b = make();
     const req = request({ id: 'cancel-me', command: 'echo partial; sleep 60' });

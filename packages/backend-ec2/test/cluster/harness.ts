@@ -4,6 +4,11 @@
  * into a per-instance directory, `docker` replaced by a shim that runs `bash <script>` with the
  * `-e` variables, and `shutdown` by a shim that records the call. Terminating an instance kills its
  * process group.
+ *
+ * The instance's AMI model (FakeAws.amis) decides its PATH: `docker` has the docker shim and a
+ * running daemon; `docker-in-repo` (the stock Amazon Linux 2023 AMI) has no docker but a `dnf`
+ * that installs the shim, whose daemon runs once `systemctl start docker` was called; `no-docker`
+ * has a `dnf` that finds no docker package. `aws` answers `ecr get-login-password`.
  */
 import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
@@ -37,9 +42,16 @@ export function clusterEnv(): ClusterEnv {
 
 const DOCKER_SHIM = `#!/bin/bash
 # Fake docker for the EC2 harness: "pull" is a no-op, "run" runs the command on the host with the
-# -e variables exported and -v container paths mapped back to host paths.
+# -e variables exported and -v container paths mapped back to host paths. Like the real CLI it
+# needs a running daemon ($SCRIPTHUT_FAKE_DIR/dockerd.running).
 echo "docker $1" >> "$SCRIPTHUT_FAKE_DIR/docker.calls"
+if [ ! -e "$SCRIPTHUT_FAKE_DIR/dockerd.running" ]; then
+  echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2
+  exit 1
+fi
 case "$1" in
+  info) exit 0 ;;
+  login) shift; echo "$*" > "$SCRIPTHUT_FAKE_DIR/login.args"; cat > "$SCRIPTHUT_FAKE_DIR/login.stdin"; echo "Login Succeeded"; exit 0 ;;
   pull) echo "fake pull of $2"; exit 0 ;;
   run) shift ;;
   *) echo "fake docker: unsupported $1" >&2; exit 125 ;;
@@ -67,6 +79,34 @@ exec "\${args[@]}"
 
 const SHUTDOWN_SHIM = `#!/bin/bash
 echo "shutdown $*" >> "$SCRIPTHUT_FAKE_DIR/shutdown.calls"
+`;
+
+const SYSTEMCTL_SHIM = `#!/bin/bash
+echo "systemctl $*" >> "$SCRIPTHUT_FAKE_DIR/systemctl.calls"
+[ "$1 $2" = "start docker" ] && touch "$SCRIPTHUT_FAKE_DIR/dockerd.running"
+exit 0
+`;
+
+const AWS_SHIM = `#!/bin/bash
+echo "aws $*" >> "$SCRIPTHUT_FAKE_DIR/aws.calls"
+[ "$1 $2" = "ecr get-login-password" ] && echo "ecr-token-of-the-instance-role"
+exit 0
+`;
+
+/** dnf of an AMI whose repository has docker: installs the docker shim into the instance's bin. */
+const DNF_INSTALLS_SHIM = `#!/bin/bash
+echo "dnf $*" >> "$SCRIPTHUT_FAKE_DIR/dnf.calls"
+if [ "$*" = "-y install docker" ]; then
+  mkdir -p "$SCRIPTHUT_FAKE_DIR/bin" && cp "$SCRIPTHUT_SHIMS/bin-docker/docker" "$SCRIPTHUT_FAKE_DIR/bin/docker"
+  echo "Installed: docker"
+fi
+`;
+
+/** dnf of an AMI whose repository has no docker. */
+const DNF_FAILS_SHIM = `#!/bin/bash
+echo "dnf $*" >> "$SCRIPTHUT_FAKE_DIR/dnf.calls"
+echo "Error: Unable to find a match: docker" >&2
+exit 1
 `;
 
 function q(s: string): string {
@@ -100,9 +140,27 @@ export class Ec2Harness {
   }
 
   async setup(): Promise<void> {
-    await this.ssh.exec(`mkdir -p ${q(`${this.base}/bin`)}`);
-    await this.ssh.upload(`${this.base}/bin/docker`, DOCKER_SHIM, 0o755);
-    await this.ssh.upload(`${this.base}/bin/shutdown`, SHUTDOWN_SHIM, 0o755);
+    const dirs = ['bin-docker', 'bin-common', 'bin-dnf-installs', 'bin-dnf-fails'];
+    await this.ssh.exec(`mkdir -p ${dirs.map((d) => q(`${this.base}/${d}`)).join(' ')}`);
+    await this.ssh.upload(`${this.base}/bin-docker/docker`, DOCKER_SHIM, 0o755);
+    await this.ssh.upload(`${this.base}/bin-common/shutdown`, SHUTDOWN_SHIM, 0o755);
+    await this.ssh.upload(`${this.base}/bin-common/systemctl`, SYSTEMCTL_SHIM, 0o755);
+    await this.ssh.upload(`${this.base}/bin-common/aws`, AWS_SHIM, 0o755);
+    await this.ssh.upload(`${this.base}/bin-dnf-installs/dnf`, DNF_INSTALLS_SHIM, 0o755);
+    await this.ssh.upload(`${this.base}/bin-dnf-fails/dnf`, DNF_FAILS_SHIM, 0o755);
+  }
+
+  /** PATH of an instance: what its AMI model has (see the module comment). */
+  private pathOf(inst: FakeInstance, dir: string): string {
+    const b = (d: string) => `${this.base}/${d}`;
+    switch (inst.ami) {
+      case 'docker':
+        return `${b('bin-docker')}:${b('bin-common')}:$PATH`;
+      case 'docker-in-repo':
+        return `${dir}/bin:${b('bin-dnf-installs')}:${b('bin-common')}:/usr/bin:/bin`;
+      case 'no-docker':
+        return `${dir}/bin:${b('bin-dnf-fails')}:${b('bin-common')}:/usr/bin:/bin`;
+    }
   }
 
   /** Attach to the fake: boot on running, kill on terminate. */
@@ -131,10 +189,14 @@ export class Ec2Harness {
         `SCRIPTHUT_SAFETY_SECONDS=${this.safetySeconds}`,
       );
     await this.ssh.exec(`mkdir -p ${q(dir)}`);
+    // An AMI with docker installed boots with its daemon running.
+    if (inst.ami === 'docker') await this.ssh.exec(`touch ${q(`${dir}/dockerd.running`)}`);
     await this.ssh.upload(`${dir}/user-data.sh`, script, 0o700);
+    // PATH is not quoted whole: `$PATH` must expand (the other parts are harness paths without spaces).
+    const path = this.pathOf(inst, dir);
     const res = await this.ssh.exec(
       // `cd` on its own line: `a && b &` would background a subshell that holds the channel open.
-      `cd ${q(dir)} || exit 1\nSCRIPTHUT_FAKE_DIR=${q(dir)} PATH=${q(`${this.base}/bin`)}:$PATH setsid bash user-data.sh </dev/null >console.log 2>&1 &\necho $!`,
+      `cd ${q(dir)} || exit 1\nSCRIPTHUT_FAKE_DIR=${q(dir)} SCRIPTHUT_SHIMS=${q(this.base)} PATH=${path} setsid bash user-data.sh </dev/null >console.log 2>&1 &\necho $!`,
     );
     this.pgids.set(id, Number(res.stdout.trim()));
   }

@@ -1,12 +1,15 @@
-/**
- * A token bucket that keeps submissions under the Batch API rate limit. (Error classification and
- * retries with backoff live in `@scripthut/aws-common`.)
- */
-import { realSleep, type Sleep } from '@scripthut/aws-common';
+/** Client-side rate limiting of AWS calls (e.g. SubmitJob's 50 TPS account limit). */
+import { realSleep, type Sleep } from './retry.js';
 
 /**
  * A token bucket: `ratePerSecond` tokens refill per second up to `burst`. `take()` resolves when a
  * token is available, so callers queue up instead of tripping the API's rate limit.
+ *
+ * @example
+ * ```ts
+ * const bucket = new TokenBucket(20); // SubmitJob allows 50/s per account: stay well below
+ * await aws.call('SubmitJob', () => batch.send(new SubmitJobCommand(input)), { before: () => bucket.take() });
+ * ```
  */
 export class TokenBucket {
   private tokens: number;
