@@ -91,7 +91,9 @@ const SGR_OR_UNSAFE =
  * ({@link escapeControl}); this only catches what a renderer missed.
  */
 export function escapeOutput(text: string, keepColour: boolean): string {
-  return text.replace(SGR_OR_UNSAFE, (m) => (m.length > 1 && keepColour ? m : escapeChar(m)));
+  return text.replace(SGR_OR_UNSAFE, (m) =>
+    m.length === 1 ? escapeChar(m) : keepColour ? m : `${escapeChar(m[0] as string)}${m.slice(1)}`,
+  );
 }
 
 /** Remove ANSI escape sequences. */
