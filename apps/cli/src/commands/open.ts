@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { command } from '../command.js';
 import { CliError, ExitCode } from '../errors.js';
@@ -10,8 +10,8 @@ import { guardedFetch } from '../session.js';
 export const LOGIN_LINK_ROUTE = '/api/v1/auth/login-link';
 
 /**
- * Ask the server for a one-time login URL. Null when the server has no such route (older server):
- * the caller then prints the plain URL.
+ * Ask the server for a one-time login URL. Null when the server has no such route (an older server
+ * answers 404, or an HTML page): the caller then prints the plain URL.
  */
 export async function fetchLoginLink(url: string, token: string | null): Promise<string | null> {
   const res = await guardedFetch(url)(`${url}${LOGIN_LINK_ROUTE}`, {
@@ -19,19 +19,23 @@ export async function fetchLoginLink(url: string, token: string | null): Promise
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: '{}',
   });
-  if (res.status === 404) {
+  const isJson = (res.headers.get('content-type') ?? '').includes('application/json');
+  if (res.status === 401) {
+    await res.body?.cancel();
+    throw new CliError('the server refused the token for a login link (HTTP 401)', {
+      hint: 'give its token with --token-file FILE or SCRIPTHUT_TOKEN',
+    });
+  }
+  if (res.status === 404 || !isJson) {
     await res.body?.cancel();
     return null;
   }
+  const body = (await res.json()) as { url?: unknown; message?: unknown };
   if (!res.ok) {
     throw new CliError(
-      `the server refused a login link (HTTP ${res.status}): ${(await res.text()).slice(0, 200)}`,
-      {
-        ...(res.status === 401 ? { hint: 'give its token with --token-file FILE or SCRIPTHUT_TOKEN' } : {}),
-      },
+      `the server refused a login link (HTTP ${res.status}): ${typeof body.message === 'string' ? body.message : ''}`,
     );
   }
-  const body = (await res.json()) as { url?: unknown };
   if (typeof body.url !== 'string') throw new CliError('the server answered a login link without a URL');
   return body.url;
 }
@@ -41,9 +45,9 @@ export async function fetchLoginLink(url: string, token: string | null): Promise
  * process arguments): a private HTML page that redirects to it is opened instead, as Jupyter does.
  */
 function openInBrowser(link: string): string {
-  const dir = join(tmpdir(), `scripthut-${userInfo().uid}`);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const page = join(dir, 'open.html');
+  // a fresh private directory (mkdtemp: created atomically, 0700), never a predictable path that
+  // another user could have prepared
+  const page = join(mkdtempSync(join(tmpdir(), 'scripthut-open-')), 'open.html');
   const attr = link.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
   writeFileSync(
     page,

@@ -81,6 +81,18 @@ describe('serve', () => {
       expect(json(viaLock, schemas.backendDetail).name).toBe('local');
       expect(viaLock.stderr).not.toContain('started the ScriptHut daemon');
       expect(readEngineLock(dataDir)).toMatchObject({ pid: child.pid, role: 'serve', serverUrl: url });
+      // the browser's way in: a one-time login URL when the server mints them, else the plain URL
+      const open = await cli(['open', '--json'], { cwd: tmp, env: { SCRIPTHUT_DATA_DIR: dataDir } });
+      expect(open.code, open.stderr).toBe(0);
+      const link = JSON.parse(open.stdout) as { url: string; oneTime: boolean };
+      expect(link.url.startsWith(`${url}/`)).toBe(true);
+      if (!link.oneTime) expect(link.url).toBe(`${url}/`);
+      const noServer = await cli(['open', '--no-daemon'], {
+        cwd: tmp,
+        env: { SCRIPTHUT_DATA_DIR: join(tmp, 'elsewhere-data') },
+      });
+      expect(noServer.code).toBe(2);
+      expect(noServer.stderr).toContain('error: the web UI needs a running server');
       // a daemon cannot take over a data dir that `serve` owns
       const daemonStop = await cli(['daemon', 'stop'], { cwd: tmp, env: { SCRIPTHUT_DATA_DIR: dataDir } });
       expect(daemonStop.code).toBe(1);

@@ -33,6 +33,14 @@ describe('exit codes and errors', () => {
     expect(r.stderr).toContain('unknown run "deadbeef"');
   });
 
+  it('1 for a generator that fails or times out (not 2: the command line was fine)', async () => {
+    const { exitCodeFor } = await import('../../src/errors.js');
+    // as the API reports them: workflow_command_failed is HTTP 422, a backend timeout 503
+    expect(exitCodeFor({ code: 'workflow_command_failed', status: 422, message: 'x' })).toBe(1);
+    expect(exitCodeFor({ code: 'backend_transient', status: 503, message: 'timed out' })).toBe(1);
+    expect(exitCodeFor({ code: 'validation_failed', status: 400, message: 'ambiguous' })).toBe(2);
+  });
+
   it('2 for a bad numeric flag', async () => {
     const r = await runWith(fakeApi().api, ['run', 'list', '--limit', 'ten']);
     expect(r.code).toBe(2);
