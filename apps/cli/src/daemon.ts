@@ -140,6 +140,7 @@ export function spawnDaemon(target: Target, options: SpawnOptions): { child: Chi
       ...self.args,
       'daemon',
       'run',
+      '--no-color', // its output is a log file (the environment stays as it is: local tasks inherit it)
       ...(target.configPath ? ['--config', target.configPath] : []),
       ...(options.host !== undefined ? ['--host', options.host] : []),
       ...(options.port !== undefined ? ['--port', String(options.port)] : []),
