@@ -18,7 +18,7 @@ import {
 import { renderHelp } from './help.js';
 import { Output, type Sink, shouldColor } from './output.js';
 import { type GlobalArgs, globalsOf, parseCommandArgs, resolveCommand } from './parse.js';
-import { openSession, type Session } from './session.js';
+import { type Access, openSession, type Session } from './session.js';
 import { VERSION } from './version.js';
 
 export interface CliIO {
@@ -29,7 +29,7 @@ export interface CliIO {
   /** Aborted on Ctrl-C (main.ts hooks SIGINT). */
   signal?: AbortSignal;
   /** Replace the connection (unit tests). */
-  openSession?: (globals: GlobalArgs, out: Output) => Promise<Session>;
+  openSession?: (globals: GlobalArgs, out: Output, access: Access) => Promise<Session>;
 }
 
 function abortableSleep(signal: AbortSignal): (ms: number) => Promise<void> {
@@ -55,7 +55,7 @@ function describeError(e: unknown): { message: string; hint: string | undefined 
   let hint: string | undefined;
   if (code === 'config_invalid' || code === 'config_not_found')
     hint = 'check the file with `scripthut config check [FILE]`';
-  else if (code === 'unauthorized') hint = 'pass the server token with --token or SCRIPTHUT_TOKEN';
+  else if (code === 'unauthorized') hint = 'give the server token with --token-file FILE or SCRIPTHUT_TOKEN';
   else if (code === 'backend_unavailable' || code === 'backend_transient')
     hint = 'see `scripthut backend status` for connection details';
   return { message, hint };
@@ -87,7 +87,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         out.raw(await renderHelp(resolved.path, resolved.cmd, out.style));
         return ExitCode.ok;
       }
-      const names = Object.keys(resolved.subCommands).join(', ');
+      const names = Object.keys(resolved.subCommands)
+        .filter((k) => !k.startsWith('__'))
+        .join(', ');
       throw new UsageError(
         `missing command for \`${['scripthut', ...resolved.path].join(' ')}\`; commands: ${names}`,
         `run \`${['scripthut', ...resolved.path].join(' ')} --help\``,
@@ -110,6 +112,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       color: shouldColor({ flag: globals.color, env: io.env, isTTY: io.stdout.isTTY }),
     });
     const finalOut = out;
+    const access: Access =
+      typeof extra.access === 'function' ? extra.access(args) : (extra.access ?? 'engine');
+    const sleep = abortableSleep(signal);
     let connecting: Promise<Session> | null = null;
     const ctx: CliContext = {
       out,
@@ -118,15 +123,16 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       cwd: io.cwd,
       path: resolved.path,
       signal,
-      sleep: abortableSleep(signal),
+      sleep,
       api: async (): Promise<CliApi> => {
         connecting ??= (
-          io.openSession ?? ((g, o) => openSession({ globals: g, env: io.env, cwd: io.cwd, out: o }))
-        )(globals, finalOut);
+          io.openSession ??
+          ((g, o, a) => openSession({ globals: g, env: io.env, cwd: io.cwd, out: o, access: a, sleep }))
+        )(globals, finalOut, access);
         session = await connecting;
         return session.api;
       },
-      connection: () => (session ? { mode: session.mode, url: session.url } : null),
+      connection: () => (session ? { mode: session.mode, url: session.url, token: session.token } : null),
     };
     if (!resolved.cmd.run) throw new Error('internal: command has no action');
     const result = await resolved.cmd.run({

@@ -7,6 +7,7 @@ import type { CliApi } from './api.js';
 import { UsageError } from './errors.js';
 import type { Output } from './output.js';
 import type { GlobalArgs } from './parse.js';
+import type { Access } from './session.js';
 
 /** What a command gets besides its arguments. */
 export interface CliContext {
@@ -23,7 +24,11 @@ export interface CliContext {
   /** Sleep that rejects with the abort reason on Ctrl-C. */
   sleep(ms: number): Promise<void>;
   /** How the API was reached (after {@link api} was called). */
-  connection(): { mode: 'in-process' | 'server'; url: string | null } | null;
+  connection(): {
+    mode: 'in-process' | 'server' | 'read-only';
+    url: string | null;
+    token: string | null;
+  } | null;
 }
 
 type Value<D> = D extends { type: 'boolean' }
@@ -49,7 +54,18 @@ export interface CommandExtra {
   repeatable?: string[];
   /** Accept extra positionals (in `_`), e.g. a command after `--`. */
   allowExtra?: boolean;
+  /**
+   * What the command needs from ScriptHut (default `engine`): `read` never starts a daemon, `drive`
+   * starts one only when no other process drives the runs (see {@link Access}). A function decides
+   * from the parsed arguments (`run logs -f` drives, `run logs` reads).
+   */
+  access?: Access | ((args: Record<string, unknown>) => Access);
+  /** Dynamic completion of arguments: positional or flag name → what to complete. */
+  complete?: Record<string, CompletionKind>;
 }
+
+/** Values completed from the live configuration and store (see `scripthut __complete`). */
+export type CompletionKind = 'workflows' | 'runs' | 'backends' | 'sources';
 
 const extras = new WeakMap<object, CommandExtra>();
 
@@ -74,7 +90,8 @@ export type ActionResult = number | undefined;
  * ```
  */
 export function command<const A extends ArgsDef>(
-  def: CommandExtra & {
+  def: Omit<CommandExtra, 'access'> & {
+    access?: Access | ((args: Parsed<A>) => Access);
     meta: CommandMeta;
     args?: A;
     run(args: Parsed<A>, ctx: CliContext): Promise<ActionResult | undefined> | ActionResult | undefined;
@@ -89,6 +106,8 @@ export function command<const A extends ArgsDef>(
     ...(def.examples ? { examples: def.examples } : {}),
     ...(def.repeatable ? { repeatable: def.repeatable } : {}),
     ...(def.allowExtra ? { allowExtra: true } : {}),
+    ...(def.access ? { access: def.access as CommandExtra['access'] } : {}),
+    ...(def.complete ? { complete: def.complete } : {}),
   });
   return cmd;
 }

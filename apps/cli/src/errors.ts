@@ -50,7 +50,7 @@ export class UnreachableError extends CliError {
   constructor(url: string, reason: string) {
     super(`cannot reach the ScriptHut server at ${url} (${reason})`, {
       exitCode: ExitCode.unreachable,
-      hint: 'start one with `scripthut serve`, or check --server / SCRIPTHUT_SERVER (omit both to run in-process)',
+      hint: 'check --server / SCRIPTHUT_SERVER (omit both to use the local daemon, which starts when needed)',
     });
     this.name = 'UnreachableError';
   }
@@ -69,6 +69,8 @@ const CODE_EXIT: Partial<Record<string, number>> = {
   config_not_found: ExitCode.usage,
   validation_failed: ExitCode.usage,
   task_json_invalid: ExitCode.failure,
+  // a generator that fails or times out is a failure of the command, not of its usage
+  workflow_command_failed: ExitCode.failure,
   not_found: ExitCode.notFound,
 };
 

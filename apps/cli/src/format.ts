@@ -2,7 +2,7 @@
  * Human formatting helpers: aligned tables, durations, relative times, state colours.
  */
 import type { RunStatus, StateCounts, TaskState } from '@scripthut/core';
-import { type Styles, visibleWidth } from './output.js';
+import { escapeControl, type Styles, visibleWidth } from './output.js';
 
 export interface Column<T> {
   header: string;
@@ -24,7 +24,8 @@ export function truncate(s: string, max: number): string {
 
 /**
  * Render rows as an aligned table: a header line, then one line per row, columns separated by two
- * spaces, no trailing whitespace. Empty `rows` → `empty` (if given) instead.
+ * spaces, no trailing whitespace. Empty `rows` → `empty` (if given) instead. Cell values are
+ * escaped ({@link escapeControl}): they come from the API.
  */
 export function renderTable<T>(
   rows: readonly T[],
@@ -35,7 +36,7 @@ export function renderTable<T>(
   if (rows.length === 0 && empty !== undefined) return empty;
   const cells = rows.map((row) =>
     columns.map((c) => {
-      const value = c.get(row).replace(/\s*\n\s*/g, ' ');
+      const value = escapeControl(c.get(row).replace(/\s*\n\s*/g, ' '), { singleLine: true });
       return c.max ? truncate(value, c.max) : value;
     }),
   );
@@ -63,10 +64,28 @@ export function renderTable<T>(
   return [header, ...body].join('\n');
 }
 
-/** Key/value block: `key:  value`, keys aligned. Undefined/null values are skipped. */
-export function renderFields(fields: [string, string | null | undefined][], style: Styles): string {
-  const present = fields.filter((f): f is [string, string] => f[1] !== null && f[1] !== undefined);
-  const width = Math.max(0, ...present.map(([k]) => k.length + 1));
+/** A field value built by our own code (may carry colours; not escaped again). */
+export interface Styled {
+  styled: string;
+}
+
+/** Mark text as built by ScriptHut itself (e.g. coloured counts), so {@link renderFields} keeps it. */
+export function styled(text: string): Styled {
+  return { styled: text };
+}
+
+/**
+ * Key/value block: `key:  value`, keys aligned. Undefined/null values are skipped. Plain string
+ * values are escaped ({@link escapeControl}); {@link Styled} ones are printed as they are.
+ */
+export function renderFields(fields: [string, string | Styled | null | undefined][], style: Styles): string {
+  const present = fields
+    .filter((f): f is [string, string | Styled] => f[1] !== null && f[1] !== undefined)
+    .map(([k, v]) => [
+      escapeControl(k, { singleLine: true }),
+      typeof v === 'string' ? escapeControl(v, { singleLine: true }) : v.styled,
+    ]);
+  const width = Math.max(0, ...present.map(([k]) => visibleWidth(k ?? '') + 1));
   return present.map(([k, v]) => `${style.bold(`${k}:`.padEnd(width))}  ${v}`).join('\n');
 }
 

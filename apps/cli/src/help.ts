@@ -56,6 +56,7 @@ export async function renderHelp(path: string[], cmd: CommandDef<ArgsDef>, style
     lines.push('', style.bold('Commands:'));
     const entries: [string, string][] = [];
     for (const [sub, def] of Object.entries(subs)) {
+      if (sub.startsWith('__')) continue; // internal (completion helper)
       const resolved = (await resolveValue(def)) as CommandDef<ArgsDef> | undefined;
       const m = resolved ? await resolveValue(resolved.meta) : undefined;
       entries.push([sub, m?.description ?? '']);

@@ -48,6 +48,54 @@ export function makeStyles(enabled: boolean): Styles {
 
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 
+/**
+ * Characters a terminal acts on instead of printing: C0 controls (except tab and newline), DEL,
+ * C1 controls (0x80–0x9f: an 8-bit CSI is 0x9b), and the bidirectional overrides/isolates that
+ * reorder what is shown ("Trojan Source").
+ */
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE_OR_LINEBREAK = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+function escapeChar(c: string): string {
+  if (c === '\n') return '\\n';
+  if (c === '\r') return '\\r';
+  if (c === '\t') return '\\t';
+  const code = c.charCodeAt(0);
+  return code < 0x100
+    ? `\\x${code.toString(16).padStart(2, '0')}`
+    : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+
+/**
+ * Make text from the API (task, run and workflow names, errors, paths) safe to print on a terminal:
+ * every control character becomes a visible escape (`\x1b`, `\x07`, `\u202e`), so a name cannot
+ * move the cursor, clear the screen, set the window title or hide text. Tabs and newlines are kept
+ * unless `singleLine` (then they are escaped too). `--json` output is never escaped: it is exact.
+ *
+ * @example
+ * ```ts
+ * escapeControl('evil\x1b[2J') // 'evil\\x1b[2J'
+ * ```
+ */
+export function escapeControl(text: string, options: { singleLine?: boolean } = {}): string {
+  return text.replace(options.singleLine ? UNSAFE_OR_LINEBREAK : UNSAFE, escapeChar);
+}
+
+/** Our own colour codes (SGR: `ESC [ n m`); everything else that is a control character is escaped. */
+const SGR_OR_UNSAFE =
+  /\x1b\[[0-9;]*m|[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Last line of defence for human output that was built with styles: escape every control character
+ * except colour codes (with colour off, even those). Values are escaped where they are rendered
+ * ({@link escapeControl}); this only catches what a renderer missed.
+ */
+export function escapeOutput(text: string, keepColour: boolean): string {
+  return text.replace(SGR_OR_UNSAFE, (m) =>
+    m.length === 1 ? escapeChar(m) : keepColour ? m : `${escapeChar(m[0] as string)}${m.slice(1)}`,
+  );
+}
+
 /** Remove ANSI escape sequences. */
 export function stripAnsi(s: string): string {
   return s.replace(ANSI, '');
@@ -123,7 +171,7 @@ export class Output {
     if (this.json) {
       this.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
     } else {
-      const text = human();
+      const text = escapeOutput(human(), this.color);
       if (text !== '') this.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     }
   }
@@ -133,17 +181,17 @@ export class Output {
     this.stdout.write(text);
   }
 
-  /** A message for people: stderr, never stdout. */
+  /** A message for people: stderr, never stdout. Control characters in it are escaped. */
   info(message: string): void {
-    this.stderr.write(`${message}\n`);
+    this.stderr.write(`${escapeControl(message)}\n`);
   }
 
   warn(message: string): void {
-    this.stderr.write(`${this.style.yellow('warning:')} ${message}\n`);
+    this.stderr.write(`${this.style.yellow('warning:')} ${escapeControl(message)}\n`);
   }
 
   error(message: string, hint?: string): void {
-    this.stderr.write(`${this.style.red(this.style.bold('error:'))} ${message}\n`);
-    if (hint) this.stderr.write(`${this.style.dim('hint:')} ${hint}\n`);
+    this.stderr.write(`${this.style.red(this.style.bold('error:'))} ${escapeControl(message)}\n`);
+    if (hint) this.stderr.write(`${this.style.dim('hint:')} ${escapeControl(hint)}\n`);
   }
 }

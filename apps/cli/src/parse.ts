@@ -17,13 +17,20 @@ export const GLOBAL_ARGS = {
   json: { type: 'boolean', description: 'Print exactly one JSON document on stdout' },
   server: {
     type: 'string',
-    description: 'ScriptHut server URL (default: $SCRIPTHUT_SERVER, else run in-process)',
+    description: 'ScriptHut server URL (default: $SCRIPTHUT_SERVER, else the local daemon)',
     valueHint: 'url',
   },
-  token: {
+  'token-file': {
     type: 'string',
-    description: 'API token for --server (default: $SCRIPTHUT_TOKEN)',
-    valueHint: 'token',
+    description:
+      "File holding the API token (default: $SCRIPTHUT_TOKEN, else settings.auth_token or the data dir's auth_token)",
+    valueHint: 'file',
+  },
+  daemon: {
+    type: 'boolean',
+    default: true,
+    description:
+      'Talk to the background daemon, starting it when needed (--no-daemon, or SCRIPTHUT_NO_DAEMON=1: run the engine in this process)',
   },
   color: {
     type: 'boolean',
@@ -37,7 +44,9 @@ export interface GlobalArgs {
   config: string | undefined;
   json: boolean;
   server: string | undefined;
-  token: string | undefined;
+  tokenFile: string | undefined;
+  /** False with `--no-daemon`. */
+  daemon: boolean;
   color: boolean;
   help: boolean;
 }
@@ -124,7 +133,7 @@ export async function resolveCommand(root: CommandDef<ArgsDef>, argv: string[]):
     if (subCommands && Object.keys(subCommands).length > 0) {
       const next = subCommands[token];
       if (!next) {
-        const known = Object.keys(subCommands);
+        const known = Object.keys(subCommands).filter((k) => !k.startsWith('__'));
         throw new UsageError(
           `unknown command "${token}" for \`${commandLabel(path)}\`; commands: ${known.join(', ')}`,
           `run \`${commandLabel(path)} --help\``,
@@ -311,7 +320,8 @@ export function globalsOf(args: Record<string, unknown>): GlobalArgs {
     config: str(args.config),
     json: args.json === true,
     server: str(args.server),
-    token: str(args.token),
+    tokenFile: str(args['token-file']),
+    daemon: args.daemon !== false,
     color: args.color !== false,
     help: args.help === true,
   };

@@ -2,7 +2,7 @@
  * Human renderings shared by several commands (run summaries, task tables, dry runs, costs).
  */
 import type { Issue, RunSummary, TaskRecord } from '@scripthut/core';
-import type { CostEstimate, DryRunResult, RunCost } from '@scripthut/runtime';
+import type { CostEstimate, DryRunResult, DryRunTask, RunCost } from '@scripthut/runtime';
 import {
   durationBetween,
   formatAgo,
@@ -12,9 +12,13 @@ import {
   progressText,
   renderFields,
   renderTable,
+  styled,
   styleState,
 } from './format.js';
-import type { Styles } from './output.js';
+import { escapeControl, type Styles } from './output.js';
+
+/** Escape an API value for one line of human output. */
+const e1 = (text: string) => escapeControl(text, { singleLine: true });
 
 /** A run as the API returns it (summary plus derived fields). */
 export type RunLike = RunSummary & { durationMs?: number | null };
@@ -56,14 +60,14 @@ export function renderRunHeader(s: RunLike, style: Styles, now = Date.now()): st
           ? `project ${r.origin.project}, file ${r.origin.file}`
           : r.origin.kind;
   return [
-    `${style.bold(`Run ${r.id}`)}  ${r.workflowName}  ${styleState(s.status, style)}`,
+    `${style.bold(`Run ${e1(r.id)}`)}  ${e1(r.workflowName)}  ${styleState(s.status, style)}`,
     renderFields(
       [
         ['Backend', r.backendName],
         ['Origin', origin],
         ['Created', `${formatAgo(r.createdAt, now)} (${r.createdAt})`],
         ['Duration', runDuration(s, now)],
-        ['Progress', `${progressText(s.counts, s.total)} — ${formatCounts(s.counts, style)}`],
+        ['Progress', styled(`${progressText(s.counts, s.total)} — ${formatCounts(s.counts, style)}`)],
         ['Git', r.git ? `${r.git.repo} ${r.git.branch} @ ${r.git.sha.slice(0, 12)}` : null],
         ['Log dir', r.logDir],
         ['Max concurrent', r.maxConcurrent === null ? null : String(r.maxConcurrent)],
@@ -102,8 +106,9 @@ export function renderFailures(runId: string, tasks: TaskRecord[], style: Styles
   const lines = [style.bold(style.red('Failed tasks:'))];
   for (const t of failed.slice(0, 20)) {
     const why = t.error ?? (t.exitCode !== null ? `exit code ${t.exitCode}` : t.state);
-    const look = t.state === 'failed' ? ` — see \`scripthut run logs ${runId} ${t.spec.id} --stderr\`` : '';
-    lines.push(`  ${t.spec.id}: ${why}${look}`);
+    const look =
+      t.state === 'failed' ? ` — see \`scripthut run logs ${e1(runId)} ${e1(t.spec.id)} --stderr\`` : '';
+    lines.push(`  ${e1(t.spec.id)}: ${e1(why)}${look}`);
   }
   if (failed.length > 20) lines.push(`  … and ${failed.length - 20} more`);
   return lines.join('\n');
@@ -124,29 +129,33 @@ export function renderIssues(issues: Issue[], style: Styles, label = 'warning'):
       let where = i.file ?? '';
       if (i.line !== undefined) where += `${where ? ':' : ''}${i.line}:${i.column ?? 1}`;
       const tag = i.severity === 'error' || label === 'error' ? style.red(label) : style.yellow(label);
-      return `${tag}: ${where ? `${where} ` : ''}${i.path}: ${i.message}`;
+      return `${tag}: ${where ? `${e1(where)} ` : ''}${e1(i.path)}: ${escapeControl(i.message)}`;
     })
     .join('\n');
 }
 
 /** Cost estimate text. */
 export function renderEstimate(e: CostEstimate): string {
-  if (!e.available) return `Cost estimate: unavailable (${e.reason ?? 'no pricing configured'})`;
+  if (!e.available) return `Cost estimate: unavailable (${e1(e.reason ?? 'no pricing configured')})`;
   const uncosted = e.uncostedTasks > 0 ? `, ${e.uncostedTasks} task(s) without a price` : '';
   return `Cost estimate: up to ${formatUsd(e.upperBound)} ${e.currency} (${e.costedTasks} task(s) priced${uncosted})`;
 }
 
 /** Run cost text. */
 export function renderRunCost(runId: string, c: RunCost): string {
-  if (!c.available) return `Cost of run ${runId}: unavailable (${c.reason ?? 'no pricing configured'})`;
+  if (!c.available)
+    return `Cost of run ${e1(runId)}: unavailable (${e1(c.reason ?? 'no pricing configured')})`;
   const uncosted = c.uncostedTasks > 0 ? `, ${c.uncostedTasks} task(s) without a price` : '';
-  return `Cost of run ${runId}: ${formatUsd(c.total)} ${c.currency} (${c.costedTasks} task(s) priced${uncosted})`;
+  return `Cost of run ${e1(runId)}: ${formatUsd(c.total)} ${c.currency} (${c.costedTasks} task(s) priced${uncosted})`;
 }
 
-/** Dry-run text: context, the tasks that would be submitted, warnings, estimate. */
-export function renderDryRun(d: DryRunResult, style: Styles): string {
+/**
+ * Dry-run text: context, the tasks that would be submitted (resources, partition, log files),
+ * warnings, estimate; with `scripts`, every task's job script after the table.
+ */
+export function renderDryRun(d: DryRunResult, style: Styles, options: { scripts?: boolean } = {}): string {
   const head = [
-    `${style.bold(`Dry run of ${d.workflowName}`)} on ${d.backendName}: ${d.tasks.length} task(s), nothing submitted`,
+    `${style.bold(`Dry run of ${e1(d.workflowName)}`)} on ${e1(d.backendName)}: ${d.tasks.length} task(s), nothing submitted`,
     renderFields(
       [
         ['Log dir', d.logDir],
@@ -155,22 +164,43 @@ export function renderDryRun(d: DryRunResult, style: Styles): string {
       style,
     ),
   ];
+  const showPartition = d.tasks.some((t) => t.task.partition);
+  const showGres = d.tasks.some((t) => t.task.gres);
   const table = renderTable(
     d.tasks,
     [
       { header: 'TASK', get: (t) => t.task.id, max: 40 },
       { header: 'NAME', get: (t) => t.task.name, max: 30 },
+      ...(showPartition ? [{ header: 'PARTITION', get: (t: DryRunTask) => t.task.partition ?? '-' }] : []),
       { header: 'CPUS', get: (t) => String(t.task.cpus), align: 'right' },
       { header: 'MEMORY', get: (t) => t.task.memory, align: 'right' },
       { header: 'TIME', get: (t) => t.task.timeLimit, align: 'right' },
+      ...(showGres ? [{ header: 'GRES', get: (t: DryRunTask) => t.task.gres ?? '-' }] : []),
       { header: 'DEPS', get: (t) => (t.task.deps.length ? t.task.deps.join(',') : '-'), max: 40 },
       { header: 'WORKING DIR', get: (t) => t.workingDir, max: 50 },
     ],
     style,
     '(the workflow produced no tasks)',
   );
+  const logs = renderTable(
+    d.tasks,
+    [
+      { header: 'TASK', get: (t) => t.task.id, max: 40 },
+      { header: 'STDOUT', get: (t) => t.stdoutPath },
+      { header: 'STDERR', get: (t) => (t.stderrPath === t.stdoutPath ? '(with stdout)' : t.stderrPath) },
+    ],
+    style,
+  );
   const parts = [...head, '', table];
+  if (d.tasks.length) parts.push('', style.bold('Log files:'), logs);
   if (d.warnings.length) parts.push('', renderIssues(d.warnings, style));
   parts.push('', renderEstimate(d.estimate));
+  if (options.scripts) {
+    for (const t of d.tasks) {
+      parts.push('', style.bold(`--- script of ${e1(t.task.id)} ---`), escapeControl(t.script).trimEnd());
+    }
+  } else if (d.tasks.length) {
+    parts.push(style.dim('(add --scripts to print each job script)'));
+  }
   return parts.join('\n');
 }

@@ -15,7 +15,7 @@ import {
   styleState,
   truncate,
 } from './format.js';
-import { type Sink, type Styles, stripAnsi, visibleWidth } from './output.js';
+import { escapeControl, type Sink, type Styles, stripAnsi, visibleWidth } from './output.js';
 import { type RunLike, renderRunView } from './render.js';
 
 /** One progress line (no trailing newline). */
@@ -24,7 +24,11 @@ export function progressLine(
   style: Styles,
   opts: { bar?: boolean; elapsedMs?: number } = {},
 ): string {
-  const parts = [`run ${s.run.id}`, styleState(s.status, style), progressText(s.counts, s.total)];
+  const parts = [
+    `run ${escapeControl(s.run.id, { singleLine: true })}`,
+    styleState(s.status, style),
+    progressText(s.counts, s.total),
+  ];
   if (opts.bar) parts.push(progressBar(s.counts, s.total, 20, style));
   parts.push(formatCounts(s.counts, style));
   if (opts.elapsedMs !== undefined) parts.push(style.dim(formatDuration(opts.elapsedMs)));
@@ -114,10 +118,13 @@ export async function watchRun(
   } catch (e) {
     view.finish();
     if (e instanceof InterruptedError) {
+      const mode = ctx.connection()?.mode;
       const where =
-        ctx.connection()?.mode === 'server'
-          ? 'it keeps running on the server'
-          : 'its jobs keep running; ScriptHut picks it up again on its next start';
+        mode === 'server'
+          ? 'it keeps running in the ScriptHut daemon'
+          : mode === 'read-only'
+            ? 'it keeps running in the ScriptHut process that drives it'
+            : 'its jobs keep running; ScriptHut picks it up again on its next start';
       throw new InterruptedError(
         `stopped watching run ${runId}; ${where} (\`scripthut run watch ${runId}\`)`,
       );
@@ -150,7 +157,8 @@ export async function reportStartedRun(
   options: { watch: boolean; intervalSeconds: number | undefined },
 ): Promise<number> {
   const r = summary.run;
-  const line = `Started run ${r.id} (${r.workflowName} on ${r.backendName}, ${summary.total} task${summary.total === 1 ? '' : 's'})`;
+  const e1 = (t: string) => escapeControl(t, { singleLine: true });
+  const line = `Started run ${e1(r.id)} (${e1(r.workflowName)} on ${e1(r.backendName)}, ${summary.total} task${summary.total === 1 ? '' : 's'})`;
   if (!options.watch) {
     ctx.out.result(summary, () => `${line}\nWatch it with: scripthut run watch ${r.id}`);
     return ExitCode.ok;

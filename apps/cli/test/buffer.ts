@@ -25,7 +25,7 @@ export async function runWith(
 ) {
   const stdout = buffer();
   const stderr = buffer(opts.stderrTTY ?? false);
-  const session: Session = { api, mode: 'in-process', url: null, close: async () => {} };
+  const session: Session = { api, mode: 'in-process', url: null, token: null, close: async () => {} };
   const code = await runCli(argv, {
     stdout,
     stderr,

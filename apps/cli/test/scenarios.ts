@@ -32,6 +32,9 @@ workflows:
 
 settings:
   poll_interval: 5
+  # not 8000: a daemon started by these tests must not take the default port from anyone; when
+  # several take this one at once, the daemons fall back to free ports
+  server_port: 47813
 `;
 
 const countsSchema = z.object({
@@ -112,12 +115,14 @@ export function explain(r: CliResult): string {
   return `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
 }
 
-/** Parse stdout as exactly one JSON document and validate it. */
+/** Parse stdout as exactly one JSON document and validate its shape (the document is returned whole). */
 export function json<T>(r: CliResult, schema: z.ZodType<T>): T {
-  return schema.parse(JSON.parse(r.stdout));
+  const doc = JSON.parse(r.stdout);
+  schema.parse(doc);
+  return doc as T; // every field, not only those the schema names
 }
 
-export type Mode = 'in-process' | 'server';
+export type Mode = 'in-process' | 'server' | 'daemon';
 
 export interface ModeSetup {
   /** CLI args put before the command (global flags, e.g. --server URL). */
@@ -165,7 +170,9 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
     it('backend status local', async () => {
       const r = await run(['backend', 'status', 'local', '--json']);
       expect(r.code, explain(r)).toBe(0);
-      expect(json(r, schemas.backendDetail).name).toBe('local');
+      const detail = json(r, schemas.backendDetail);
+      expect(detail.name).toBe('local');
+      expect(detail.commandLog).toEqual([]); // the local backend runs no remote commands
       const missing = await run(['backend', 'status', 'nope']);
       expect(missing.code).toBe(4);
       expect(missing.stderr).toContain('unknown backend "nope"');
@@ -184,7 +191,13 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
       expect(human.code, explain(human)).toBe(0);
       golden('workflow-dry-run', human);
       const doc = json(await run(['workflow', 'dry-run', 'ok', '--json']), schemas.dryRun);
+      expect(doc).toMatchObject({ workflowName: 'ok', backendName: 'local' });
       expect(doc.tasks.map((t) => t.task.id)).toEqual(['hello', 'bye']);
+      expect(doc.tasks[0]?.script).toContain('echo hello; echo oops >&2');
+      const scripts = await run(['workflow', 'dry-run', 'ok', '--scripts']);
+      expect(scripts.code, explain(scripts)).toBe(0);
+      expect(scripts.stdout).toContain('--- script of hello ---');
+      expect(scripts.stdout).toContain('echo hello; echo oops >&2');
     });
 
     it('workflow run with an unknown name: exit 4, names the known workflows', async () => {
@@ -229,6 +242,29 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
       expect(doc.items.map((i) => i.run.id)).toEqual([ids.fails]);
     });
 
+    it('run ids: the shortest unique prefix works like the full id', async () => {
+      const all = json(await run(['run', 'list', '--json', '--limit', '100']), schemas.runList).items.map(
+        (i) => i.run.id,
+      );
+      const id = ids.ok as string;
+      let prefix = id.slice(0, 1);
+      while (all.filter((x) => x.startsWith(prefix)).length > 1) prefix = id.slice(0, prefix.length + 1);
+      const full = await run(['run', 'view', id]);
+      const short = await run(['run', 'view', prefix]);
+      expect(short.code, explain(short)).toBe(0);
+      expect(normalise(short.stdout, tmp)).toBe(normalise(full.stdout, tmp));
+      const logs = json(await run(['run', 'logs', prefix, 'hello', '--json']), schemas.logs);
+      expect(logs.runId).toBe(id);
+    });
+
+    it('run list with filters that match nothing says so', async () => {
+      const r = await run(['run', 'list', '--workflow', 'nope', '--status', 'failed']);
+      expect(r.code, explain(r)).toBe(0);
+      expect(r.stdout).toMatch(
+        /^No runs match --status failed --workflow nope \(\d+ runs? in total; `scripthut run list` shows them\)\.\n$/,
+      );
+    });
+
     it('run view (ok and failed) and an unknown run', async () => {
       const ok = await run(['run', 'view', ids.ok as string]);
       expect(ok.code, explain(ok)).toBe(0);
@@ -253,7 +289,8 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
       const tail = await run(['run', 'logs', ids.fails as string, 'bad', '--stderr', '--tail', '1']);
       expect(tail.stdout).toBe('broken\n');
       const doc = json(await run(['run', 'logs', ids.ok as string, 'bye', '--json']), schemas.logs);
-      expect(doc.content).toContain('bye');
+      expect(doc).toMatchObject({ runId: ids.ok, taskId: 'bye', stream: 'stdout' });
+      expect(doc.content).toContain('bye\n');
       const missing = await run(['run', 'logs', ids.ok as string, 'nope']);
       expect(missing.code).toBe(4);
     });
@@ -353,16 +390,29 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
       const r = await run(['jobs', '--json']);
       expect(r.code, explain(r)).toBe(0);
       const jobs = json(r, schemas.jobs);
-      expect(jobs.every((j) => j.backend === 'local')).toBe(true);
+      // the tasks of the runs above (recent ones are listed too), all on the local backend
+      expect(jobs.length).toBeGreaterThan(0);
+      expect(jobs.every((j) => j.backend === 'local' && j.kind === 'task')).toBe(true);
+      expect(jobs.map((j) => j.name)).toEqual(expect.arrayContaining(['Hello', 'Bye', 'Good', 'Bad']));
     });
 
     it('cost: workflow estimate and run cost (no pricing configured)', async () => {
       const est = await run(['cost', 'ok']);
       expect(est.code, explain(est)).toBe(0);
       golden('cost-workflow', est);
-      json(await run(['cost', 'ok', '--json']), schemas.estimate);
+      expect(json(await run(['cost', 'ok', '--json']), schemas.estimate)).toMatchObject({
+        workflow: 'ok',
+        kind: 'workflow',
+        available: false,
+        reason: 'pricing is not configured',
+        uncostedTasks: 2,
+      });
       const rc = await run(['cost', '--run', ids.ok as string, '--json']);
-      expect(json(rc, schemas.runCost).runId).toBe(ids.ok);
+      expect(json(rc, schemas.runCost)).toMatchObject({
+        runId: ids.ok,
+        available: false,
+        reason: 'pricing is not configured',
+      });
       expect((await run(['cost'])).code).toBe(2);
     });
 
@@ -379,7 +429,9 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
       golden('config-check-bad', bad);
       const doc = json(await run(['config', 'check', 'bad.yaml', '--json']), schemas.configCheck);
       expect(doc.valid).toBe(false);
-      expect(doc.issues.length).toBeGreaterThan(0);
+      expect(doc.issues.map((i) => i.path)).toEqual(
+        expect.arrayContaining(['backends[0].type', 'workflows[0].backend']),
+      );
     });
 
     it('usage errors exit 2', async () => {

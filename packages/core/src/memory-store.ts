@@ -112,6 +112,7 @@ export class MemoryRunStore implements RunStore {
     if (query.status) items = items.filter((s) => s.status === query.status);
     if (query.workflow) items = items.filter((s) => s.run.workflowName === query.workflow);
     if (query.backend) items = items.filter((s) => s.run.backendName === query.backend);
+    if (query.idPrefix) items = items.filter((s) => s.run.id.startsWith(query.idPrefix!));
     items.sort((a, b) =>
       a.run.createdAt < b.run.createdAt ? 1 : a.run.createdAt > b.run.createdAt ? -1 : 0,
     );

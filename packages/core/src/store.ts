@@ -24,6 +24,8 @@ export interface RunListQuery {
   status?: RunStatus;
   workflow?: string;
   backend?: string;
+  /** Only runs whose id starts with this prefix (run id prefixes on the command line). */
+  idPrefix?: string;
 }
 
 export interface TaskListQuery {

@@ -16,7 +16,16 @@ export {
   resolveCommit,
   runGeneratorCommand,
 } from './generator.js';
-export { EngineLock, type LockInfo, readEngineLock } from './lock.js';
-export { type CreateRuntimeOptions, createRuntime, Runtime } from './runtime.js';
+export {
+  ENGINE_LOCK_FILE,
+  ENGINE_MUTEX_FILE,
+  EngineLock,
+  type EngineLockOptions,
+  type EngineRole,
+  isEngineLockHeld,
+  type LockInfo,
+  readEngineLock,
+} from './lock.js';
+export { CLOSE_GRACE_MS, type CreateRuntimeOptions, createRuntime, Runtime } from './runtime.js';
 export { type DiscoveredSource, SourceCatalog } from './sources.js';
 export type * from './types.js';

@@ -7,9 +7,9 @@
  * user actions (run, cancel, log follow, sync) reach a backend.
  */
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import {
   type BackendConfig,
   DEFAULT_CONFIG_YAML,
@@ -46,7 +46,7 @@ import { createPriceBook, type PriceBook } from '@scripthut/pricing';
 import { openSqliteStore } from '@scripthut/store';
 import { type BuiltBackend, buildBackends } from './backends.js';
 import { generateTasks, prepareClone, runGeneratorCommand } from './generator.js';
-import { EngineLock } from './lock.js';
+import { EngineLock, type EngineRole } from './lock.js';
 import { type DiscoveredSource, SourceCatalog } from './sources.js';
 import type {
   AdhocTaskInput,
@@ -76,8 +76,16 @@ export interface CreateRuntimeOptions {
   dataDir?: string;
   /** Overrides `settings.poll_interval` (ms), for tests. */
   pollIntervalMs?: number;
-  /** Take the data dir's engine lock (default true). */
+  /** Take the data dir's engine lock (default true; ignored with `readOnly`). */
   lock?: boolean;
+  /** Recorded in the engine lock: who runs this engine (default `embedded`). */
+  role?: EngineRole;
+  /**
+   * Open the store read-only and never start the engine: for reading runs, tasks and logs while
+   * another process holds the engine lock (SQLite in WAL mode allows concurrent readers). No lock
+   * is taken; a data dir without a database reads as empty. Writes fail.
+   */
+  readOnly?: boolean;
   logger?: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
 }
 
@@ -94,6 +102,9 @@ interface PreparedRun {
 }
 
 const PROJECT_FILE = 'sflow.json';
+
+/** How long {@link Runtime.close} lets in-flight work finish before it closes the backends. */
+export const CLOSE_GRACE_MS = 1000;
 
 function notFound(what: string, name: string, known: string[], hint: string): ScriptHutError {
   return new ScriptHutError(
@@ -134,6 +145,8 @@ export class Runtime implements ScriptHutRuntime {
     private readonly sources: SourceCatalog,
     private priceBook: PriceBook | null,
     private readonly log: NonNullable<CreateRuntimeOptions['logger']>,
+    /** True for a runtime created with `readOnly` (no engine, store opened read-only). */
+    readonly readOnly: boolean,
   ) {
     this.events = this.emitter as unknown as RuntimeEvents;
     for (const event of ['task', 'run', 'poll', 'run-created', 'run-deleted'] as const) {
@@ -158,8 +171,10 @@ export class Runtime implements ScriptHutRuntime {
     for (const w of loaded.warnings) log.warn(formatIssue(w));
     const config = loaded.config;
     const dataDir = options.dataDir ?? process.env.SCRIPTHUT_DATA_DIR ?? config.settings.data_dir;
+    const readOnly = options.readOnly === true;
     try {
-      mkdirSync(dataDir, { recursive: true });
+      // 0700 when created: runs, logs paths and the auth token are nobody else's business
+      if (!readOnly) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     } catch (e) {
       throw new ScriptHutError(
         'store_error',
@@ -167,10 +182,20 @@ export class Runtime implements ScriptHutRuntime {
         { cause: e },
       );
     }
-    const lock = options.lock === false ? null : new EngineLock(dataDir);
+    const configPath = loaded.source === 'file' ? loaded.path : null;
+    const lock =
+      options.lock === false || readOnly
+        ? null
+        : new EngineLock(dataDir, { role: options.role ?? 'embedded', configPath });
     lock?.acquire();
     try {
-      const store = openSqliteStore(join(dataDir, 'scripthut.db'));
+      const dbPath = join(dataDir, 'scripthut.db');
+      const store = readOnly
+        ? openSqliteStore(
+            existsSync(dbPath) ? dbPath : ':memory:',
+            existsSync(dbPath) ? { readonly: true } : {},
+          )
+        : openSqliteStore(dbPath);
       const built = await buildBackends(config.backends, { dataDir, warn: (m) => log.warn(m) });
       const pollIntervalMs = options.pollIntervalMs ?? config.settings.poll_interval * 1000;
       const engine = new Engine({
@@ -187,7 +212,10 @@ export class Runtime implements ScriptHutRuntime {
         options.dataDir || process.env.SCRIPTHUT_DATA_DIR
           ? join(dataDir, 'sources')
           : config.settings.sources_cache_dir;
-      const sources = new SourceCatalog(sourcesCacheDir);
+      const sources = new SourceCatalog(sourcesCacheDir, {
+        stateFile: join(dataDir, 'sources.json'),
+        persist: !readOnly,
+      });
       const priceBook = config.pricing
         ? createPriceBook({
             region: config.pricing.region,
@@ -201,11 +229,29 @@ export class Runtime implements ScriptHutRuntime {
       const source: ScriptHutRuntime['configSource'] =
         loaded.source === 'file' ? { kind: 'file', path: loaded.path } : { kind: 'default' };
       const text = loaded.source === 'file' ? await readFile(loaded.path, 'utf8') : DEFAULT_CONFIG_YAML;
-      return new Runtime(config, source, text, dataDir, store, built, engine, lock, sources, priceBook, log);
+      return new Runtime(
+        config,
+        source,
+        text,
+        dataDir,
+        store,
+        built,
+        engine,
+        lock,
+        sources,
+        priceBook,
+        log,
+        readOnly,
+      );
     } catch (e) {
       lock?.release();
       throw e;
     }
+  }
+
+  /** Directory of the config file (null for the embedded default). */
+  private configDir(): string | null {
+    return this.configSource.kind === 'file' ? dirname(this.configSource.path) : null;
   }
 
   get settings(): ScriptHutRuntime['settings'] {
@@ -227,22 +273,48 @@ export class Runtime implements ScriptHutRuntime {
 
   async start(): Promise<void> {
     if (this.started) return;
+    if (this.readOnly) {
+      throw new ScriptHutError('conflict', 'a read-only runtime cannot start an engine');
+    }
+    if (this.closing) throw new ScriptHutError('conflict', 'the runtime is closed');
     this.started = true;
     await this.engine.start();
     void this.loadPrices().then((r) => {
-      if (!r.ok) this.log.warn(`pricing unavailable: ${r.reason}`);
+      // Logged for the server's log only; cost views show the reason where a cost is shown.
+      if (!r.ok && this.priceBook) this.log.info(`pricing unavailable: ${r.reason}`);
     });
     const interval = Math.max(this.config.settings.poll_interval * 1000 * 2, 10_000);
     this.externalTimer = setInterval(() => void this.refreshExternalJobs(), interval);
     this.externalTimer.unref();
   }
 
-  async close(): Promise<void> {
-    if (this.externalTimer) clearInterval(this.externalTimer);
-    await this.engine.stop();
-    for (const b of this.built) await b.backend?.close().catch(() => undefined);
-    this.store.close();
-    this.lock?.release();
+  private closing: Promise<void> | null = null;
+
+  /**
+   * Stop the engine and release everything. Prompt even when a backend is unreachable: in-flight
+   * work gets {@link CLOSE_GRACE_MS} to finish on its own, then the backends are closed, which
+   * aborts their pending network waits (an SSH connect or backoff, a scheduler call), so the
+   * engine's in-flight calls end at once; a submission cut short this way is adopted by its tag on
+   * the next start. Safe to call twice (the second call waits for the first).
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.externalTimer) clearInterval(this.externalTimer);
+      const stopped = this.engine.stop();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        stopped,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, CLOSE_GRACE_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      await Promise.all(this.built.map((b) => b.backend?.close().catch(() => undefined)));
+      await stopped;
+      this.store.close();
+      this.lock?.release();
+    })();
+    return this.closing;
   }
 
   // ---------------------------------------------------------------- backends
@@ -296,8 +368,9 @@ export class Runtime implements ScriptHutRuntime {
 
   // ---------------------------------------------------------------- workflows
 
+  /** Configured workflows, then the workflow files of every synced source (`<source>/<file>`). */
   listWorkflows(): WorkflowView[] {
-    return this.config.workflows.map((w) => ({
+    const configured = this.config.workflows.map((w) => ({
       kind: 'workflow' as const,
       name: w.name,
       backend: w.backend,
@@ -305,6 +378,7 @@ export class Runtime implements ScriptHutRuntime {
       maxConcurrent: w.max_concurrent ?? null,
       git: w.git ? { repo: w.git.repo, branch: w.git.branch } : null,
     }));
+    return [...configured, ...this.listSources().flatMap((s) => s.workflows)];
   }
 
   private knownEnvironments(): string[] {
@@ -339,11 +413,15 @@ export class Runtime implements ScriptHutRuntime {
       cwd = clone.path;
       git = { repo: wf.git.repo, branch: wf.git.branch, sha: clone.sha, cloneDir: clone.path };
     }
+    // A local generator runs next to its config file (`command: python gen.py` finds gen.py),
+    // whatever directory the control plane was started from.
+    // (Tasks' working directories are not affected: they default to the clone, else $HOME.)
+    const generatorCwd = cwd ?? (runner.remote ? undefined : (this.configDir() ?? undefined));
     const parsed = await generateTasks(
       runner,
       wf.command,
       {
-        ...(cwd ? { cwd } : {}),
+        ...(generatorCwd ? { cwd: generatorCwd } : {}),
         ...(git
           ? {
               env: {
@@ -678,42 +756,68 @@ export class Runtime implements ScriptHutRuntime {
     return this.store.listRuns(query);
   }
 
+  /**
+   * The full id of the run `ref` names: the id itself, or a unique prefix of one (`1a2b` for
+   * `1a2b3c4d`, as `docker` and `git` accept). An unknown id is `not_found`; a prefix that matches
+   * several runs is `validation_failed` listing them (`details.candidates`).
+   */
+  resolveRunId(ref: string): string {
+    if (this.store.getRun(ref)) return ref;
+    const prefix = ref.toLowerCase();
+    if (/^[0-9a-f]{1,7}$/.test(prefix)) {
+      const { items, total } = this.store.listRuns({ idPrefix: prefix, limit: 10 });
+      if (total === 1 && items[0]) return items[0].run.id;
+      if (total > 1) {
+        const shown = items.map(
+          (r) => `${r.run.id} (${r.run.workflowName}, ${r.status}, ${r.run.createdAt})`,
+        );
+        throw new ScriptHutError(
+          'validation_failed',
+          `run id prefix "${ref}" is ambiguous: it matches ${total} runs: ${shown.join('; ')}${total > items.length ? '; …' : ''}. Give more characters of the id`,
+          { details: { candidates: items.map((r) => r.run.id), total } },
+        );
+      }
+    }
+    throw new ScriptHutError('not_found', `unknown run "${ref}" (scripthut run list)`);
+  }
+
   getRun(runId: string): RunSummary {
-    const s = this.store.summarizeRun(runId);
+    const id = this.resolveRunId(runId);
+    const s = this.store.summarizeRun(id);
     if (!s) throw new ScriptHutError('not_found', `unknown run "${runId}" (scripthut run list)`);
     return s;
   }
 
   listTasks(runId: string, query: TaskQuery = {}): { items: TaskRecord[]; total: number } {
-    this.getRun(runId);
-    return this.store.listTasks(runId, query);
+    return this.store.listTasks(this.resolveRunId(runId), query);
   }
 
   getTask(runId: string, taskId: string): TaskRecord {
-    this.getRun(runId);
-    const t = this.store.getTask(runId, taskId);
-    if (!t) throw new ScriptHutError('not_found', `run ${runId} has no task "${taskId}"`);
+    const id = this.resolveRunId(runId);
+    const t = this.store.getTask(id, taskId);
+    if (!t) throw new ScriptHutError('not_found', `run ${id} has no task "${taskId}"`);
     return t;
   }
 
   taskTransitions(runId: string, taskId: string): TaskTransition[] {
-    this.getTask(runId, taskId);
-    return this.store.transitions(runId, taskId);
+    const t = this.getTask(runId, taskId);
+    return this.store.transitions(t.runId, taskId);
   }
 
   async cancelRun(runId: string): Promise<RunSummary> {
-    this.getRun(runId);
-    return this.engine.cancelRun(runId);
+    return this.engine.cancelRun(this.resolveRunId(runId));
   }
 
   async rerunRun(runId: string, mode: 'all' | 'failed'): Promise<RunSummary> {
-    this.getRun(runId);
-    const run = this.engine.rerun(runId, mode);
+    const run = this.engine.rerun(this.resolveRunId(runId), mode);
     return this.getRun(run.id);
   }
 
+  /** Delete a run (exact id only: no prefixes for deletion). */
   deleteRun(runId: string): void {
-    this.getRun(runId);
+    if (!this.store.getRun(runId)) {
+      throw new ScriptHutError('not_found', `unknown run "${runId}" (scripthut run list)`);
+    }
     this.engine.deleteRun(runId);
   }
 
@@ -723,8 +827,8 @@ export class Runtime implements ScriptHutRuntime {
     stream: 'stdout' | 'stderr',
     options: LogReadOptions = {},
   ): Promise<LogChunk> {
-    this.getTask(runId, taskId);
-    return this.engine.readTaskLog(runId, taskId, stream, options);
+    const t = this.getTask(runId, taskId);
+    return this.engine.readTaskLog(t.runId, taskId, stream, options);
   }
 
   // ---------------------------------------------------------------- jobs
@@ -869,6 +973,7 @@ export class Runtime implements ScriptHutRuntime {
 
   async runCost(runId: string): Promise<RunCost> {
     const summary = this.getRun(runId);
+    runId = summary.run.id;
     if (!this.priceBook) {
       return {
         available: false,

@@ -4,7 +4,16 @@
  * Files are matched against `workflows_glob` (with `**`) locally, so the glob never reaches a shell.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import type { GitSourceConfig, PathSourceConfig } from '@scripthut/config';
@@ -83,6 +92,27 @@ export function documentTitle(text: string): string | null {
   return null;
 }
 
+/** The discoveries saved in `file` (invalid or missing file: none). */
+function readState(file: string): DiscoveredSource[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return [];
+  }
+  const list = (doc as { sources?: unknown }).sources;
+  if (!Array.isArray(list)) return [];
+  return list.filter(
+    (d): d is DiscoveredSource =>
+      typeof d === 'object' &&
+      d !== null &&
+      typeof (d as DiscoveredSource).name === 'string' &&
+      typeof (d as DiscoveredSource).syncedAt === 'string' &&
+      Array.isArray((d as DiscoveredSource).files) &&
+      Array.isArray((d as DiscoveredSource).warnings),
+  );
+}
+
 function walk(dir: string, root: string, out: string[]): void {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     if (entry.name === '.git') continue;
@@ -107,7 +137,39 @@ function walk(dir: string, root: string, out: string[]): void {
 export class SourceCatalog {
   private readonly cache = new Map<string, DiscoveredSource>();
   private readonly queues = new Map<string, Promise<unknown>>();
-  constructor(private readonly cacheDir: string) {}
+  private readonly stateFile: string | null;
+  private readonly persist: boolean;
+
+  /**
+   * @param cacheDir where git sources are cloned
+   * @param options.stateFile JSON file the discoveries are kept in across restarts (read at
+   *   construction; written after each sync unless `persist` is false, e.g. for read-only use)
+   */
+  constructor(
+    private readonly cacheDir: string,
+    options: { stateFile?: string | null; persist?: boolean } = {},
+  ) {
+    this.stateFile = options.stateFile ?? null;
+    this.persist = options.persist ?? true;
+    if (this.stateFile) {
+      for (const d of readState(this.stateFile)) this.cache.set(d.name, d);
+    }
+  }
+
+  private remember(d: DiscoveredSource): void {
+    this.cache.set(d.name, d);
+    if (!this.stateFile || !this.persist) return;
+    const tmp = `${this.stateFile}.${process.pid}.tmp`;
+    try {
+      writeFileSync(tmp, `${JSON.stringify({ version: 1, sources: [...this.cache.values()] }, null, 1)}\n`, {
+        mode: 0o600,
+      });
+      renameSync(tmp, this.stateFile);
+    } catch {
+      rmSync(tmp, { force: true });
+      // not fatal: the discovery still serves this process; it is redone by the next sync
+    }
+  }
 
   /** The last discovery of a source (undefined before the first sync). */
   get(name: string): DiscoveredSource | undefined {
@@ -129,7 +191,7 @@ export class SourceCatalog {
   }
 
   private fail(name: string, message: string, localDir: string | null, cause?: unknown): never {
-    this.cache.set(name, {
+    this.remember({
       name,
       syncedAt: new Date().toISOString(),
       commit: null,
@@ -216,7 +278,7 @@ export class SourceCatalog {
         warnings,
         error: null,
       };
-      this.cache.set(s.name, d);
+      this.remember(d);
       return d;
     } catch (e) {
       if (ScriptHutError.is(e)) throw e;
@@ -282,7 +344,7 @@ export class SourceCatalog {
       warnings,
       error: null,
     };
-    this.cache.set(s.name, d);
+    this.remember(d);
     return d;
   }
 }

@@ -99,6 +99,21 @@ function sleep(ms: number, unref = false): Promise<void> {
   });
 }
 
+/**
+ * True when `err` (or its cause chain) says the host name does not resolve (`getaddrinfo
+ * ENOTFOUND`). Not worth retrying within a user's command; the background poller still retries
+ * with backoff, since DNS can come back. `EAI_AGAIN` (a temporary resolver failure) is not included.
+ */
+export function isUnresolvableHost(err: unknown): boolean {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    const e = current as { code?: unknown; details?: { reason?: unknown }; cause?: unknown };
+    if (e.code === 'ENOTFOUND' || e.details?.reason === 'host_not_found') return true;
+    current = e.cause;
+  }
+  return false;
+}
+
 function truncate(text: string): string {
   if (text.length <= LOG_OUTPUT_LIMIT) return text;
   return `${text.slice(0, LOG_OUTPUT_LIMIT)}… [${text.length - LOG_OUTPUT_LIMIT} more chars]`;
@@ -132,6 +147,13 @@ export class SshConnection implements CommandRunner {
   private nextAttemptAt = 0;
   private lastError: string | null = null;
   private closed = false;
+  /** Settles (rejects) when {@link close} is called: every wait races against it. */
+  private readonly closedSignal: Promise<never>;
+  private rejectClosed!: (e: BackendError) => void;
+  /** The client of a connection attempt in progress (destroyed by {@link close}). */
+  private connecting: Client | null = null;
+  /** The last attempt failed because the host name does not resolve (see {@link isUnresolvableHost}). */
+  private unresolvable: BackendError | null = null;
   private warnedNoKnownHosts = false;
   private readonly log: CommandLogEntry[] = [];
 
@@ -151,6 +173,22 @@ export class SshConnection implements CommandRunner {
     };
     this.sem = new Semaphore(this.opts.maxChannels);
     this.endpoint = `${target.user}@${target.host}:${target.port}`;
+    this.closedSignal = new Promise<never>((_, reject) => {
+      this.rejectClosed = reject;
+    });
+    this.closedSignal.catch(() => {}); // only ever observed through races
+  }
+
+  /**
+   * The error of a command cut short by {@link close}. Transient on purpose: the connection was
+   * closed by us (shutdown), which says nothing about the command, so a submission interrupted this
+   * way is reconciled by its tag on the next start instead of failing its task.
+   */
+  private closedError(command?: string): BackendError {
+    return new BackendError(`SSH connection to ${this.endpoint} was closed (ScriptHut is shutting down)`, {
+      transient: true,
+      ...(command !== undefined ? { command } : {}),
+    });
   }
 
   /** Connects now (exec() connects on demand). Rejects with a BackendError. */
@@ -260,9 +298,20 @@ export class SshConnection implements CommandRunner {
     return { connected: this.client !== null, lastError: this.lastError, endpoint: this.endpoint };
   }
 
-  /** Closes the connection; later calls fail with a permanent BackendError. */
+  /**
+   * Closes the connection at once: commands waiting for a (re)connect or a channel are rejected
+   * now, a connection attempt in progress is abandoned, the reconnect backoff is cut short, and
+   * running commands end as their channels close. Every call after this fails. Errors caused by
+   * the close are transient (see {@link closedError}).
+   */
   async close(): Promise<void> {
-    this.closed = true;
+    if (!this.closed) {
+      this.closed = true;
+      this.rejectClosed(this.closedError());
+    }
+    const connecting = this.connecting;
+    this.connecting = null;
+    connecting?.destroy();
     const client = this.client;
     this.client = null;
     if (!client) return;
@@ -311,7 +360,18 @@ export class SshConnection implements CommandRunner {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const client = await this.waitForClient(deadline, shown);
-      const release = await this.sem.acquire();
+      const acquiring = this.sem.acquire();
+      let release: () => void;
+      try {
+        release = await Promise.race([acquiring, this.closedSignal]);
+      } catch {
+        void acquiring.then((r) => r()); // closed while waiting: hand the slot back when granted
+        throw this.closedError(shown);
+      }
+      if (this.closed) {
+        release();
+        throw this.closedError(shown);
+      }
       let running: RunningExec;
       try {
         running = await startExec(client, full, options.stdin, options);
@@ -329,8 +389,9 @@ export class SshConnection implements CommandRunner {
           this.dropClient(client, message);
           if (Date.now() < deadline) continue;
         }
+        if (this.closed) throw this.closedError(shown);
         throw new BackendError(`cannot start command on ${this.endpoint}: ${message}`, {
-          transient: !this.closed,
+          transient: true,
           command: shown,
           cause: err,
         });
@@ -387,13 +448,17 @@ export class SshConnection implements CommandRunner {
 
   /** Resolves to a ready client, waiting for a (re)connect at most until `deadline`. */
   private async waitForClient(deadline: number, shown?: string): Promise<Client> {
-    if (this.closed) {
-      throw new BackendError(`SSH connection to ${this.endpoint} is closed`, {
-        transient: false,
-        command: shown,
+    if (this.closed) throw this.closedError(shown);
+    if (this.client) return this.client;
+    // A host name that did not resolve a moment ago fails at once until the next attempt is due,
+    // instead of holding every command for its whole timeout.
+    if (this.unresolvable && !this.loop && Date.now() < this.nextAttemptAt) {
+      throw new BackendError(this.unresolvable.message, {
+        transient: true,
+        ...(shown !== undefined ? { command: shown } : {}),
+        cause: this.unresolvable,
       });
     }
-    if (this.client) return this.client;
     if (!this.loop) {
       const loop = this.connectLoop().finally(() => {
         if (this.loop === loop) this.loop = null;
@@ -407,6 +472,7 @@ export class SshConnection implements CommandRunner {
     try {
       return await Promise.race([
         loop,
+        this.closedSignal,
         new Promise<never>((_, reject) => {
           timer = setTimeout(
             () =>
@@ -429,16 +495,16 @@ export class SshConnection implements CommandRunner {
   private async connectLoop(): Promise<Client> {
     for (;;) {
       const wait = this.nextAttemptAt - Date.now();
-      if (wait > 0) await sleep(wait, true);
-      if (this.closed) {
-        throw new BackendError(`SSH connection to ${this.endpoint} is closed`, { transient: false });
-      }
+      if (wait > 0) await Promise.race([sleep(wait, true), this.closedSignal]);
+      if (this.closed) throw this.closedError();
       try {
         const client = await this.attempt();
         this.failures = 0;
         this.nextAttemptAt = 0;
+        this.unresolvable = null;
         return client;
       } catch (err) {
+        if (this.closed) throw this.closedError();
         const be =
           err instanceof BackendError
             ? err
@@ -450,7 +516,10 @@ export class SshConnection implements CommandRunner {
         if (!be.transient) throw be;
         this.nextAttemptAt = Date.now() + backoffDelay(this.failures, this.opts.backoff);
         this.failures++;
-        if (this.waiters === 0) throw be;
+        // Retrying cannot help a name that does not resolve within a user's command: fail the
+        // waiters now (the next command after the backoff tries again).
+        this.unresolvable = isUnresolvableHost(be) ? be : null;
+        if (this.waiters === 0 || this.unresolvable) throw be;
       }
     }
   }
@@ -535,15 +604,24 @@ export class SshConnection implements CommandRunner {
       }
     }
 
+    if (this.closed) {
+      (config.sock as Duplex | undefined)?.destroy();
+      throw this.closedError();
+    }
     const client = new ssh2.Client();
+    this.connecting = client;
     return await new Promise<Client>((resolve, reject) => {
       let settled = false;
+      const done = () => {
+        settled = true;
+        if (this.connecting === client) this.connecting = null;
+      };
       client.on('ready', () => {
         if (settled) return;
-        settled = true;
+        done();
         if (this.closed) {
           client.end();
-          reject(new BackendError(`SSH connection to ${this.endpoint} is closed`, { transient: false }));
+          reject(this.closedError());
           return;
         }
         this.client = client;
@@ -556,9 +634,9 @@ export class SshConnection implements CommandRunner {
           this.lastError = `connection to ${this.endpoint} failed: ${err.message}`;
           return;
         }
-        settled = true;
+        done();
         client.end();
-        reject(this.classify(err, hostKeyError, cert !== null));
+        reject(this.closed ? this.closedError() : this.classify(err, hostKeyError, cert !== null));
       });
       client.on('close', () => {
         if (this.client === client) {
@@ -566,11 +644,13 @@ export class SshConnection implements CommandRunner {
           this.lastError ??= `connection to ${this.endpoint} closed`;
         }
         if (!settled) {
-          settled = true;
+          done();
           reject(
-            new BackendError(`connection to ${this.endpoint} closed during the handshake`, {
-              transient: true,
-            }),
+            this.closed
+              ? this.closedError()
+              : new BackendError(`connection to ${this.endpoint} closed during the handshake`, {
+                  transient: true,
+                }),
           );
         }
       });
@@ -578,7 +658,7 @@ export class SshConnection implements CommandRunner {
         client.connect(config);
         if (cert) installCertAuth(client, cert);
       } catch (err) {
-        settled = true;
+        done();
         client.end();
         reject(
           new BackendError(`cannot connect to ${this.endpoint}: ${errorMessage(err)}`, { transient: false }),
@@ -601,6 +681,12 @@ export class SshConnection implements CommandRunner {
         transient: false,
         cause: err,
       });
+    }
+    if (isUnresolvableHost(err)) {
+      return new BackendError(
+        `cannot connect to ${this.endpoint}: host "${this.target.host}" not found (DNS: ${err.message})`,
+        { transient: true, cause: err, details: { reason: 'host_not_found', host: this.target.host } },
+      );
     }
     if (err.level === 'client-timeout') {
       return new BackendError(`timed out connecting to ${this.endpoint}: ${err.message}`, {

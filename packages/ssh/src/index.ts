@@ -7,6 +7,7 @@ export { type BackendExecOptions, type BackendSsh, backendExec } from './backend
 export { type BackoffOptions, backoffCeiling, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 export { type CertIdentity, installCertAuth, loadCertIdentity } from './cert-auth.js';
 export {
+  isUnresolvableHost,
   SshConnection,
   type SshConnectionOptions,
   type SshExecOptions,

@@ -296,6 +296,9 @@ export class SqliteRunStore implements RunStore {
       if (query.status) where.push(eq(schema.runStats.status, query.status));
       if (query.workflow) where.push(eq(schema.runs.workflowName, query.workflow));
       if (query.backend) where.push(eq(schema.runs.backendName, query.backend));
+      if (query.idPrefix) {
+        where.push(sql`substr(${schema.runs.id}, 1, ${query.idPrefix.length}) = ${query.idPrefix}`);
+      }
       const cond = where.length ? and(...where) : undefined;
       const totalRow = this.db
         .select({ n: count() })

@@ -1,6 +1,7 @@
 import type { WorkflowView } from '@scripthut/runtime';
 import { command } from '../command.js';
 import { UsageError } from '../errors.js';
+import { escapeControl } from '../output.js';
 import { renderEstimate, renderRunCost } from '../render.js';
 
 export default command({
@@ -18,6 +19,8 @@ export default command({
       valueHint: 'name',
     },
   },
+  access: (args) => (args.run !== undefined ? 'read' : 'engine'),
+  complete: { workflow: 'workflows', run: 'runs', backend: 'backends' },
   examples: ['scripthut cost demo', 'scripthut cost --run 1a2b3c4d --json'],
   async run(args, ctx) {
     if ((args.workflow === undefined) === (args.run === undefined)) {
@@ -28,7 +31,7 @@ export default command({
     }
     const api = await ctx.api();
     if (args.run !== undefined) {
-      const runId = args.run;
+      const runId = (await api.getRun(args.run)).run.id; // ID may be a prefix
       const cost = await api.runCost(runId);
       ctx.out.result({ runId, ...cost }, () => renderRunCost(runId, cost));
       return 0;
@@ -43,7 +46,10 @@ export default command({
       else if ((await api.listSources()).some((s) => s.name === head)) kind = 'source';
     }
     const estimate = await api.estimateWorkflow(kind, name, args.backend ? { backend: args.backend } : {});
-    ctx.out.result({ workflow: name, kind, ...estimate }, () => `${name}: ${renderEstimate(estimate)}`);
+    ctx.out.result(
+      { workflow: name, kind, ...estimate },
+      () => `${escapeControl(name, { singleLine: true })}: ${renderEstimate(estimate)}`,
+    );
     return 0;
   },
 });

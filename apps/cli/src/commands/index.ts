@@ -10,6 +10,8 @@ export const rootCommand = group(
   },
   {
     serve: lazy(() => import('./serve.js')),
+    daemon: lazy(() => import('./daemon/index.js')),
+    open: lazy(() => import('./open.js')),
     config: lazy(() => import('./config/index.js')),
     backend: lazy(() => import('./backend/index.js')),
     jobs: lazy(() => import('./jobs.js')),
@@ -21,11 +23,13 @@ export const rootCommand = group(
     cost: lazy(() => import('./cost.js')),
     'setup-aws-ec2': lazy(() => import('./setup-aws-ec2.js')),
     completion: lazy(() => import('./completion.js')),
+    __complete: lazy(() => import('./complete.js')),
   },
   [
-    'scripthut workflow run demo --watch',
+    'scripthut workflow run demo          # starts the background daemon if needed',
     'scripthut run list --status failed',
-    'scripthut serve --port 8000',
-    'SCRIPTHUT_SERVER=http://127.0.0.1:8000 scripthut jobs --mine',
+    'scripthut run watch 1a2b             # a unique prefix of a run id is enough',
+    'scripthut daemon status',
+    'scripthut serve --port 8000          # the control plane in the foreground (systemd, tmux)',
   ],
 );

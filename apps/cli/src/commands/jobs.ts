@@ -10,6 +10,8 @@ export default command({
     mine: { type: 'boolean', description: 'Only jobs of settings.filter_user (and ScriptHut tasks)' },
     backend: { type: 'string', description: 'Only this backend', valueHint: 'name' },
   },
+  access: 'read',
+  complete: { backend: 'backends' },
   examples: ['scripthut jobs', 'scripthut jobs --mine --backend hpc'],
   async run(args, ctx) {
     const jobs = await (await ctx.api()).listJobs({

@@ -2,8 +2,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readAuthTokenFile, readEngineLock } from '@scripthut/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, cliEnv, MAIN, REPO, runProcess, TSX } from '../harness.js';
+import { cli, cliEnv, MAIN, TSX } from '../harness.js';
 import { CONFIG_YAML, json, schemas } from '../scenarios.js';
 
 let tmp: string;
@@ -13,25 +14,12 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-describe('from a fresh clone', () => {
-  it('`pnpm scripthut workflow run demo --watch` runs the demo to completion and exits 0', async () => {
-    const r = await runProcess('pnpm', ['scripthut', 'workflow', 'run', 'demo', '--watch'], {
-      cwd: REPO,
-      env: { SCRIPTHUT_DATA_DIR: join(tmp, 'demo-data') },
-      timeoutMs: 90_000,
-    });
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/Run [0-9a-f]{8} {2}demo {2}completed/);
-    expect(r.stdout).toContain('report');
-  }, 120_000);
-});
-
 describe('server mode failures', () => {
   it('exit 3 when the server is unreachable, with a hint', async () => {
     const r = await cli(['run', 'list', '--server', 'http://127.0.0.1:9'], { cwd: tmp });
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('cannot reach the ScriptHut server at http://127.0.0.1:9');
-    expect(r.stderr).toContain('scripthut serve');
+    expect(r.stderr).toContain('hint: check --server / SCRIPTHUT_SERVER');
     const j = await cli(['run', 'list', '--json'], {
       cwd: tmp,
       env: { SCRIPTHUT_SERVER: 'http://127.0.0.1:9' },
@@ -71,16 +59,46 @@ describe('serve', () => {
         });
       });
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-      const listed = await cli(['backend', 'list', '--json', '--server', url], { cwd: tmp });
+      // every request needs the token; serve created one in the data dir (0600)
+      const token = readAuthTokenFile(dataDir);
+      expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      const refused = await cli(['backend', 'list', '--json', '--server', url], { cwd: tmp });
+      expect(refused.code).toBe(1);
+      expect(json(refused, schemas.error).error.code).toBe('unauthorized');
+      const listed = await cli(['backend', 'list', '--json', '--server', url], {
+        cwd: tmp,
+        env: { SCRIPTHUT_TOKEN: token as string },
+      });
       expect(listed.code, listed.stderr).toBe(0);
-      // no --server: the engine lock points the CLI at the running server
-      const viaLock = await cli(['workflow', 'list', '--json'], {
+      expect(json(listed, schemas.backends).map((b) => b.name)).toEqual(['local']);
+      // no --server: the engine lock points the CLI at the running server, the token comes from
+      // the data dir, and no daemon is started next to it
+      const viaLock = await cli(['backend', 'status', 'local', '--json'], {
         cwd: tmp,
         env: { SCRIPTHUT_DATA_DIR: dataDir },
       });
       expect(viaLock.code, viaLock.stderr).toBe(0);
-      expect(viaLock.stderr).toContain(`using it at ${url}`);
-      expect(json(viaLock, schemas.workflows).map((w) => w.name)).toEqual(['ok', 'fails']);
+      expect(json(viaLock, schemas.backendDetail).name).toBe('local');
+      expect(viaLock.stderr).not.toContain('started the ScriptHut daemon');
+      expect(readEngineLock(dataDir)).toMatchObject({ pid: child.pid, role: 'serve', serverUrl: url });
+      // the browser's way in: a one-time login URL when the server mints them, else the plain URL
+      const open = await cli(['open', '--json'], { cwd: tmp, env: { SCRIPTHUT_DATA_DIR: dataDir } });
+      expect(open.code, open.stderr).toBe(0);
+      const link = JSON.parse(open.stdout) as { url: string; oneTime: boolean };
+      expect(link.url.startsWith(`${url}/`)).toBe(true);
+      if (!link.oneTime) expect(link.url).toBe(`${url}/`);
+      const noServer = await cli(['open', '--no-daemon'], {
+        cwd: tmp,
+        env: { SCRIPTHUT_DATA_DIR: join(tmp, 'elsewhere-data') },
+      });
+      expect(noServer.code).toBe(2);
+      expect(noServer.stderr).toContain('error: the web UI needs a running server');
+      // a daemon cannot take over a data dir that `serve` owns
+      const daemonStop = await cli(['daemon', 'stop'], { cwd: tmp, env: { SCRIPTHUT_DATA_DIR: dataDir } });
+      expect(daemonStop.code).toBe(1);
+      expect(daemonStop.stderr).toContain(
+        `is held by \`scripthut serve\` (pid ${child.pid}), not by the daemon`,
+      );
     } finally {
       child.kill('SIGINT');
     }

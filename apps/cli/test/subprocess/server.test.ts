@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createRuntime } from '@scripthut/runtime';
 import { startServer } from '@scripthut/server';
@@ -10,10 +11,11 @@ defineScenarios('server', async (cwd) => {
     logger: { info: () => {}, warn: () => {}, error: () => {} },
   });
   await runtime.start();
-  const server = await startServer(runtime, { host: '127.0.0.1', port: 0 });
+  const token = randomBytes(24).toString('base64url');
+  const server = await startServer(runtime, { host: '127.0.0.1', port: 0, authToken: token });
   return {
     args: ['--server', server.url],
-    env: {},
+    env: { SCRIPTHUT_TOKEN: token },
     teardown: async () => {
       await server.close();
       await runtime.close();

@@ -33,6 +33,14 @@ describe('exit codes and errors', () => {
     expect(r.stderr).toContain('unknown run "deadbeef"');
   });
 
+  it('1 for a generator that fails or times out (not 2: the command line was fine)', async () => {
+    const { exitCodeFor } = await import('../../src/errors.js');
+    // as the API reports them: workflow_command_failed is HTTP 422, a backend timeout 503
+    expect(exitCodeFor({ code: 'workflow_command_failed', status: 422, message: 'x' })).toBe(1);
+    expect(exitCodeFor({ code: 'backend_transient', status: 503, message: 'timed out' })).toBe(1);
+    expect(exitCodeFor({ code: 'validation_failed', status: 400, message: 'ambiguous' })).toBe(2);
+  });
+
   it('2 for a bad numeric flag', async () => {
     const r = await runWith(fakeApi().api, ['run', 'list', '--limit', 'ten']);
     expect(r.code).toBe(2);
@@ -53,21 +61,79 @@ describe('exit codes and errors', () => {
   });
 });
 
-describe('--json prints exactly one document', () => {
-  for (const argv of [
-    ['backend', 'list'],
-    ['workflow', 'list'],
-    ['run', 'list'],
-    ['run', 'view', 'aaaa1111'],
-    ['cost', 'demo'],
-    ['cost', '--run', 'aaaa1111'],
-    ['completion', 'bash'],
-    ['workflow', 'run', 'demo', '--watch', '--interval', '0.2'],
-  ]) {
+describe('--json prints exactly one document, with the content of the view', () => {
+  // biome-ignore lint/suspicious/noExplicitAny: each check reads the document of its own command
+  const cases: [string[], (doc: any) => void][] = [
+    [['backend', 'list'], (d) => expect(d.map((b: { name: string }) => b.name)).toEqual(['local'])],
+    [
+      ['workflow', 'list'],
+      (d) =>
+        expect(d).toEqual([expect.objectContaining({ kind: 'workflow', name: 'demo', backend: 'local' })]),
+    ],
+    [
+      ['run', 'list'],
+      (d) => {
+        expect(d.total).toBe(1);
+        expect(d.items[0]).toMatchObject({
+          run: { id: 'aaaa1111', workflowName: 'demo' },
+          status: 'completed',
+        });
+      },
+    ],
+    [
+      ['run', 'view', 'aaaa1111'],
+      (d) => {
+        expect(d).toMatchObject({ run: { id: 'aaaa1111' }, status: 'completed', total: 2 });
+        expect(d.tasks.map((t: { spec: { id: string }; state: string }) => [t.spec.id, t.state])).toEqual([
+          ['t0', 'completed'],
+          ['t1', 'completed'],
+        ]);
+      },
+    ],
+    [
+      ['cost', 'demo'],
+      (d) =>
+        expect(d).toEqual({
+          workflow: 'demo',
+          kind: 'workflow',
+          available: true,
+          reason: null,
+          upperBound: 0.42,
+          costedTasks: 2,
+          uncostedTasks: 0,
+          currency: 'USD',
+        }),
+    ],
+    [
+      ['cost', '--run', 'aaaa1111'],
+      (d) =>
+        expect(d).toMatchObject({
+          runId: 'aaaa1111',
+          available: false,
+          reason: 'no pricing configured',
+          total: null,
+        }),
+    ],
+    [
+      ['completion', 'bash'],
+      (d) => {
+        expect(d.shell).toBe('bash');
+        expect(d.script).toContain('complete -F _scripthut scripthut');
+      },
+    ],
+    [
+      ['workflow', 'run', 'demo', '--watch', '--interval', '0.2'],
+      (d) => {
+        expect(d).toMatchObject({ run: { id: 'aaaa1111', workflowName: 'demo' }, status: 'completed' });
+        expect(d.tasks).toHaveLength(2);
+      },
+    ],
+  ];
+  for (const [argv, check] of cases) {
     it(argv.join(' '), async () => {
       const r = await runWith(fakeApi().api, [...argv, '--json']);
       expect(r.code).toBe(0);
-      expect(() => JSON.parse(r.stdout)).not.toThrow();
+      check(JSON.parse(r.stdout));
     });
   }
 });
@@ -226,7 +292,7 @@ describe('completion scripts', () => {
         .split('\n');
     expect(complete(['scripthut', 'ru'])).toEqual(['run']);
     expect(complete(['scripthut', 'run', ''])).toEqual(['list', 'view', 'watch', 'cancel', 'rerun', 'logs']);
-    expect(complete(['scripthut', '-c', 'x.yaml', 'run', 'logs', '--t'])).toEqual(['--tail', '--token']);
+    expect(complete(['scripthut', '-c', 'x.yaml', 'run', 'logs', '--t'])).toEqual(['--tail', '--token-file']);
     expect(complete(['scripthut', 'run', 'list', '--status', 'f'])).toEqual(['failed']);
     expect(complete(['scripthut', 'completion', ''])).toEqual(['bash', 'zsh']);
   });

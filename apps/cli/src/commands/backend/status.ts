@@ -1,7 +1,9 @@
 import type { BackendDetail, BackendView } from '@scripthut/runtime';
 import { command } from '../../command.js';
 import { formatAgo, formatDuration, renderFields, renderTable, truncate } from '../../format.js';
-import type { Styles } from '../../output.js';
+import { escapeControl, type Styles } from '../../output.js';
+
+const e1 = (t: string) => escapeControl(t, { singleLine: true });
 
 /** `ok` when connected and the last poll succeeded, else `error`. */
 export function backendStatusText(b: BackendView): string {
@@ -17,7 +19,7 @@ export function renderBackendDetail(b: BackendDetail, style: Styles): string {
   const status = backendStatusText(b);
   const info = b.clusterInfo;
   const lines = [
-    `${style.bold(b.name)} (${b.type})  ${status === 'ok' ? style.green(status) : style.red(status)}`,
+    `${style.bold(e1(b.name))} (${e1(b.type)})  ${status === 'ok' ? style.green(status) : style.red(status)}`,
     renderFields(
       [
         ['Endpoint', b.health.endpoint],
@@ -68,7 +70,7 @@ export function renderBackendDetail(b: BackendDetail, style: Styles): string {
     lines.push(
       '',
       `${style.bold('Pending reasons:')} ${Object.entries(info.pendingReasons)
-        .map(([r, n]) => `${r} ${n}`)
+        .map(([r, n]) => `${e1(r)} ${n}`)
         .join(', ')}`,
     );
   }
@@ -77,7 +79,7 @@ export function renderBackendDetail(b: BackendDetail, style: Styles): string {
     for (const c of b.commandLog.slice(-5)) {
       const exit = c.exitCode === null ? '?' : String(c.exitCode);
       lines.push(
-        `  ${formatAgo(c.at)}  exit ${exit}  ${formatDuration(c.durationMs)}  ${truncate(c.command.replace(/\s+/g, ' '), 80)}`,
+        `  ${formatAgo(c.at)}  exit ${exit}  ${formatDuration(c.durationMs)}  ${truncate(e1(c.command.replace(/\s+/g, ' ')), 80)}`,
       );
     }
   }
@@ -89,6 +91,7 @@ export default command({
   args: {
     name: { type: 'positional', required: false, description: 'Backend name (default: every backend)' },
   },
+  complete: { name: 'backends' },
   examples: ['scripthut backend status', 'scripthut backend status hpc'],
   async run(args, ctx) {
     const api = await ctx.api();

@@ -3,6 +3,7 @@ import { renderTable } from '../../format.js';
 
 export default command({
   meta: { name: 'list', description: 'List projects (git checkouts on a backend with sflow.json files)' },
+  access: 'read',
   examples: ['scripthut project list'],
   async run(_args, ctx) {
     const projects = await (await ctx.api()).listProjects();

@@ -7,6 +7,7 @@ export default command({
     description: 'Cancel a run: pending tasks never start, running jobs are cancelled',
   },
   args: { id: { type: 'positional', description: 'Run id' } },
+  complete: { id: 'runs' },
   examples: ['scripthut run cancel 1a2b3c4d'],
   async run(args, ctx) {
     const summary = await (await ctx.api()).cancelRun(args.id);

@@ -28,6 +28,8 @@ export default command({
       default: '1',
     },
   },
+  access: (args) => (args.follow ? 'drive' : 'read'),
+  complete: { id: 'runs' },
   examples: [
     'scripthut run logs 1a2b3c4d train.3 --tail 50',
     'scripthut run logs 1a2b3c4d train.3 --stderr -f',
@@ -37,7 +39,8 @@ export default command({
     const interval = intervalMs(numberFlag('interval', args.interval, { min: 0.2 }), 1);
     const stream = args.stderr ? 'stderr' : 'stdout';
     const api = await ctx.api();
-    await api.getTask(args.id, args.task); // not-found errors before any output
+    // not-found errors before any output; the task names the full run id (ID may be a prefix)
+    const runId = (await api.getTask(args.id, args.task)).runId;
     let collected = '';
     const emit = (text: string) => {
       if (!text) return;
@@ -56,7 +59,7 @@ export default command({
     let offset: number;
     let missing = false;
     if (tail !== undefined) {
-      const chunk = await api.readTaskLog(args.id, args.task, stream, {
+      const chunk = await api.readTaskLog(runId, args.task, stream, {
         tailBytes: Math.max(64 * 1024, tail * 1024),
         maxBytes: PAGE * 8,
       });
@@ -67,7 +70,7 @@ export default command({
     } else {
       offset = 0;
       for (;;) {
-        const chunk = await api.readTaskLog(args.id, args.task, stream, { offset, maxBytes: PAGE });
+        const chunk = await api.readTaskLog(runId, args.task, stream, { offset, maxBytes: PAGE });
         emit(chunk.content);
         note(chunk.note);
         missing = chunk.missing === true;
@@ -81,9 +84,9 @@ export default command({
     if (args.follow) {
       let quietAfterEnd = 0;
       for (;;) {
-        const task = await api.getTask(args.id, args.task);
+        const task = await api.getTask(runId, args.task);
         await ctx.sleep(interval);
-        const chunk = await api.readTaskLog(args.id, args.task, stream, { offset, maxBytes: PAGE });
+        const chunk = await api.readTaskLog(runId, args.task, stream, { offset, maxBytes: PAGE });
         emit(chunk.content);
         note(chunk.note);
         offset = chunk.nextOffset;
@@ -101,7 +104,7 @@ export default command({
     if (ctx.out.json) {
       ctx.out.result(
         {
-          runId: args.id,
+          runId,
           taskId: args.task,
           stream,
           content: collected,

@@ -25,6 +25,7 @@ export default command({
       default: '1',
     },
   },
+  complete: { id: 'runs' },
   examples: ['scripthut run rerun 1a2b3c4d --failed-only --watch'],
   async run(args, ctx) {
     const interval = numberFlag('interval', args.interval, { min: 0.2 });

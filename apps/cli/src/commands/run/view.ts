@@ -4,6 +4,8 @@ import { renderRunView } from '../../render.js';
 export default command({
   meta: { name: 'view', description: 'Show a run and its tasks' },
   args: { id: { type: 'positional', description: 'Run id (see `scripthut run list`)' } },
+  access: 'read',
+  complete: { id: 'runs' },
   examples: ['scripthut run view 1a2b3c4d', 'scripthut run view 1a2b3c4d --json | jq .tasks'],
   async run(args, ctx) {
     const api = await ctx.api();

@@ -19,6 +19,8 @@ export default command({
       default: '2',
     },
   },
+  access: 'drive',
+  complete: { id: 'runs' },
   examples: ['scripthut run watch 1a2b3c4d --exit-status'],
   async run(args, ctx) {
     const interval = numberFlag('interval', args.interval, { min: 0.2 });

@@ -6,6 +6,7 @@ export default command({
     name: 'list',
     description: 'List workflow sources with their sync state and discovered workflow files',
   },
+  access: 'read',
   examples: ['scripthut source list'],
   async run(_args, ctx) {
     const sources = await (await ctx.api()).listSources();

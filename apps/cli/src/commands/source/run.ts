@@ -22,6 +22,7 @@ export default command({
       default: '1',
     },
   },
+  complete: { source: 'sources', backend: 'backends' },
   examples: ['scripthut source run pipelines .hut/workflows/train.json --watch'],
   async run(args, ctx) {
     const interval = numberFlag('interval', args.interval, { min: 0.2 });

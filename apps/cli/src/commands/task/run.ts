@@ -65,6 +65,7 @@ export default command({
   },
   repeatable: ['env'],
   allowExtra: true,
+  complete: { backend: 'backends' },
   examples: [
     'scripthut task run "hostname; nproc" --backend local --watch',
     'scripthut task run --backend hpc --cpus 4 --memory 8G --env SEED=1 -- python train.py --epochs 3',

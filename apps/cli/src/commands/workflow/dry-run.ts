@@ -13,14 +13,16 @@ export default command({
       description: 'Use this backend instead of the configured one',
       valueHint: 'name',
     },
+    scripts: { type: 'boolean', description: 'Also print the job script of every task' },
   },
-  examples: ['scripthut workflow dry-run demo'],
+  complete: { name: 'workflows', backend: 'backends' },
+  examples: ['scripthut workflow dry-run demo', 'scripthut workflow dry-run demo --scripts'],
   async run(args, ctx) {
     const result = await (await ctx.api()).dryRunWorkflow(
       args.name,
       args.backend ? { backend: args.backend } : {},
     );
-    ctx.out.result(result, () => renderDryRun(result, ctx.out.style));
+    ctx.out.result(result, () => renderDryRun(result, ctx.out.style, { scripts: args.scripts }));
     return 0;
   },
 });

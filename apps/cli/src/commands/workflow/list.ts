@@ -3,6 +3,7 @@ import { renderTable } from '../../format.js';
 
 export default command({
   meta: { name: 'list', description: 'List configured workflows (and workflow files discovered in sources)' },
+  access: 'read',
   examples: ['scripthut workflow list'],
   async run(_args, ctx) {
     const workflows = await (await ctx.api()).listWorkflows();

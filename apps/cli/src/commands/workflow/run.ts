@@ -27,6 +27,7 @@ export default command({
       default: '1',
     },
   },
+  complete: { name: 'workflows', backend: 'backends' },
   examples: ['scripthut workflow run demo --watch', 'scripthut workflow run nightly --backend hpc --json'],
   async run(args, ctx) {
     const maxConcurrent = numberFlag('max-concurrent', args['max-concurrent'], { min: 1, integer: true });
