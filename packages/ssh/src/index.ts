@@ -13,6 +13,14 @@ export {
   type SshTarget,
 } from './connection.js';
 export {
+  BOOTSTRAP_COMMAND,
+  type FramedProgram,
+  type FrameInput,
+  frameProgram,
+  isStdinProgram,
+  OutputFramer,
+} from './framing.js';
+export {
   type HostKeyVerdict,
   hostFieldMatches,
   type KnownHostEntry,
@@ -23,9 +31,11 @@ export {
   verifyHostKey,
 } from './known-hosts.js';
 export {
+  buildReadFileProgram,
   buildReadLogProgram,
   completeUtf8,
   MAX_REMOTE_FILE_BYTES,
+  parseReadFileAnswer,
   parseReadLogAnswer,
   type RemoteExec,
   type RemoteExecOptions,
@@ -39,7 +49,10 @@ export {
   chunkSubmitRequests,
   dirOf,
   diskUsageCommand,
+  markerCleanup,
+  markerCreateLine,
   markerLoop,
+  markerRemoveLine,
   type PreparedSubmission,
   parseMarkers,
   parseSubmitAnswerLine,
