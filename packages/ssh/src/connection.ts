@@ -164,7 +164,8 @@ export class SshConnection implements CommandRunner {
    * login shell's rc files print before it starts is dropped from stdout and stderr. A command of
    * exactly `bash -s` with `stdin` runs `stdin` as the program. A non-zero exit code is returned,
    * not thrown; timeouts and connection problems throw a BackendError (`details.started` tells
-   * whether the command had started: then it may have done its work).
+   * whether the command had started: then it may have done its work, and `details.stdout` holds
+   * what it had printed).
    */
   async exec(command: string, options: SshExecOptions = {}): Promise<ExecResult> {
     const shown = options.logAs ?? this.describe(command, options);
@@ -383,14 +384,15 @@ export class SshConnection implements CommandRunner {
     });
     const outcome = await Promise.race([running.outcome, timedOut]);
     clearTimeout(timer);
-    const started = { started: true };
+    // What the command printed before it was lost: a batch program's answer lines so far.
+    const started = (stdout: string) => ({ started: true, stdout: OutputFramer.strip(stdout, marker).text });
     if (outcome === 'timeout') {
       running.kill();
       throw new BackendError(`command timed out after ${timeoutMs} ms on ${this.endpoint}: ${shown}`, {
         transient: true,
         command: shown,
         output: truncate(OutputFramer.strip(running.stderrSoFar(), marker).text),
-        details: started,
+        details: started(running.stdoutSoFar()),
       });
     }
     switch (outcome.kind) {
@@ -405,14 +407,14 @@ export class SshConnection implements CommandRunner {
           transient: true,
           command: shown,
           cause: outcome.error,
-          details: started,
+          details: started(running.stdoutSoFar()),
         });
       case 'vanished':
         throw new BackendError(`connection to ${this.endpoint} lost while running: ${shown}`, {
           transient: true,
           command: shown,
           output: truncate(OutputFramer.strip(outcome.stderr, marker).text),
-          details: started,
+          details: started(outcome.stdout),
         });
     }
   }

@@ -3,7 +3,12 @@
  * backoff, OpenSSH certificates and known_hosts verification.
  */
 
-export { type BackendExecOptions, type BackendSsh, backendExec } from './backend-connection.js';
+export {
+  type BackendExecOptions,
+  type BackendSsh,
+  backendExec,
+  interruptedCommand,
+} from './backend-connection.js';
 export { type BackoffOptions, backoffCeiling, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 export { type CertIdentity, installCertAuth, loadCertIdentity } from './cert-auth.js';
 export {
@@ -52,6 +57,7 @@ export {
   markerCleanup,
   markerCreateLine,
   markerLoop,
+  markerLoopFromFile,
   markerRemoveLine,
   type PreparedSubmission,
   parseMarkers,

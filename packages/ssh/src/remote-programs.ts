@@ -40,6 +40,18 @@ export function markerLoop(markerDir: string, tags: readonly string[], prefix = 
   return `(cd -- ${shellQuotePath(markerDir)} 2>/dev/null && while IFS= read -r t; do IFS= read -r c 2>/dev/null <"$t.rc" && printf '${prefix}%s %s\\n' "$t" "$c"; done <<'SCRIPTHUT_TAGS'\n${tagHeredocBody(tags)}\n); true`;
 }
 
+/**
+ * Like {@link markerLoop}, for tags listed one per line in a file the program wrote itself (e.g.
+ * the tags a status program selected). `file` is a shell word of the form `"$VAR/name"` with an
+ * absolute directory in `VAR`.
+ */
+export function markerLoopFromFile(markerDir: string, file: string, prefix = ''): string {
+  if (!/^"\$[A-Za-z_][A-Za-z0-9_]*\/[A-Za-z0-9_.-]+"$/.test(file))
+    throw new Error(`invalid tag file reference: ${file}`);
+  if (!/^[@A-Za-z0-9 _-]*$/.test(prefix)) throw new Error(`invalid marker prefix: ${prefix}`);
+  return `(cd -- ${shellQuotePath(markerDir)} 2>/dev/null && while IFS= read -r t; do case $t in ''|[!A-Za-z0-9]*|*[!A-Za-z0-9_.-]*) continue ;; esac; IFS= read -r c 2>/dev/null <"$t.rc" && printf '${prefix}%s %s\\n' "$t" "$c"; done <${file}); true`;
+}
+
 /** `rm -f` of the markers of `tags` in `markerDir` (names on stdin of `xargs`), errors silenced. */
 export function markerCleanup(markerDir: string, tags: readonly string[]): string {
   if (!tags.length) return 'true';
