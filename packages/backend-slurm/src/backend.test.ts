@@ -280,14 +280,38 @@ describe('quickStatus, findByTags, cancel', () => {
     expect(res.get('1')).toMatchObject({ state: 'completed', exitCode: 0, final: false });
     expect(res.get('2')).toMatchObject({ state: 'failed', exitCode: 42 });
     expect(res.has('3')).toBe(false);
-    // A queued job cannot have ended: its marker is not read.
-    expect(res.has('4')).toBe(false);
+    // A job seen queued can start and end between two scheduler polls: it is read too.
+    expect(res.get('4')).toMatchObject({ state: 'failed', exitCode: 5 });
     expect(b.quickStatusIntervalMs).toBe(2000);
     // The markers of reported jobs are removed by the next program; others stay.
-    await b.quickStatus!([tracked('4', 'qd', { lastState: 'pending' })]);
+    writeFileSync(join(markers, 'qe.rc'), '');
+    await b.quickStatus!([tracked('5', 'qe')]);
     expect(existsSync(join(markers, 'qa.rc'))).toBe(false);
-    expect(existsSync(join(markers, 'qb.rc'))).toBe(false);
-    expect(existsSync(join(markers, 'qd.rc'))).toBe(true);
+    expect(existsSync(join(markers, 'qd.rc'))).toBe(false);
+    expect(existsSync(join(markers, 'qe.rc'))).toBe(true);
+  });
+
+  it('quickStatus reads every running job but at most 500 queued ones per call, in rotation', async () => {
+    const b = backend();
+    const markers = join(runner.home, '.cache/scripthut/markers');
+    mkdirSync(markers, { recursive: true });
+    const running = Array.from({ length: 3 }, (_, i) => tracked(`${i + 1}`, `r${i}`));
+    const queued = Array.from({ length: 1200 }, (_, i) =>
+      tracked(`${1000 + i}`, `q${i}`, { lastState: 'pending' }),
+    );
+    for (const j of [...running, ...queued]) writeFileSync(join(markers, `${j.tag}.rc`), '0\n');
+    // Like the engine: jobs reported finished are not asked about again.
+    const first = await b.quickStatus!([...running, ...queued]);
+    for (const j of running) expect(first.has(j.jobId)).toBe(true);
+    const seen = new Set([...first.keys()].filter((id) => Number(id) >= 1000));
+    expect(seen.size).toBe(500);
+    const second = await b.quickStatus!(queued.filter((j) => !seen.has(j.jobId)));
+    expect(second.size).toBe(500);
+    for (const id of second.keys()) seen.add(id);
+    const third = await b.quickStatus!(queued.filter((j) => !seen.has(j.jobId)));
+    expect(third.size).toBe(200);
+    for (const id of third.keys()) seen.add(id);
+    expect(seen.size).toBe(1200);
   });
 
   it('cancel issues one scancel for all valid ids and tolerates finished jobs', async () => {

@@ -81,7 +81,7 @@ export interface SlurmBackendOptions {
   maxConcurrent: number;
   /** Directory whose disk usage {@link Backend.clusterInfo} reports. Default `~/scripthut-repos`. */
   cloneDir?: string;
-  /** Login user (for {@link Backend.externalJobs} defaults); otherwise `--me`. */
+  /** Login user (for {@link Backend.externalJobs} defaults); otherwise the SSH login user. */
   user?: string;
   /** Where job scripts leave `<tag>.rc` exit-code markers. Default `~/.cache/scripthut/markers`. */
   markerDir?: string;
@@ -109,6 +109,9 @@ const DEFAULT_MARKER_DIR = '~/.cache/scripthut/markers';
  * that loop when its answer was lost can create the job up to then.
  */
 export const SBATCH_RETRY_WINDOW_MS = 180_000;
+
+/** Queued jobs whose markers one `quickStatus` reads at most (in rotation over the queue). */
+export const QUEUED_MARKERS_PER_READ = 500;
 
 /** A Slurm backend, with path helpers for its callers. */
 export type SlurmBackend = Backend & {
@@ -292,9 +295,22 @@ export function createSlurmBackend(options: SlurmBackendOptions): SlurmBackend {
     return out;
   }
 
-  /** Markers of jobs that may have ended (queued ones are skipped: nothing to find there). */
+  /**
+   * Markers of the jobs that may have ended: every job not seen queued, plus at most
+   * {@link QUEUED_MARKERS_PER_READ} of the queued ones in rotation (a short job can start and end
+   * between two scheduler polls; reading every queued job's marker every 2 s would cost a big
+   * queue's NFS server thousands of lookups per second).
+   */
+  let queuedCursor = 0;
   async function quickStatus(jobs: TrackedJob[]): Promise<Map<string, JobStatus>> {
-    const candidates = jobs.filter((j) => j.lastState !== 'pending');
+    const queued = jobs.filter((j) => j.lastState === 'pending');
+    let sample = queued;
+    if (queued.length > QUEUED_MARKERS_PER_READ) {
+      const start = queuedCursor % queued.length;
+      sample = [...queued, ...queued].slice(start, start + QUEUED_MARKERS_PER_READ);
+      queuedCursor = start + QUEUED_MARKERS_PER_READ;
+    }
+    const candidates = [...jobs.filter((j) => j.lastState !== 'pending'), ...sample];
     const found = await readExitMarkers(run, markerDir, candidates, (tag) => TAG_RE.test(tag), takeCleanup());
     for (const job of candidates) if (found.has(job.jobId)) finishedTags.add(job.tag);
     return found;
