@@ -158,17 +158,24 @@ export function createSlurmBackend(options: SlurmBackendOptions): SlurmBackend {
     renderSlurmScript(request, {
       account: options.account ?? null,
       loginShell: options.loginShell ?? false,
-      exitMarkerPath: markerPath(request.tag),
+      exitMarkerPath: resolvePath(markerPath(request.tag)),
       resolvePath,
       policy,
     });
 
-  /** The cleanup of reported markers, to run first in the next program (and forget them). */
-  function takeCleanup(): string {
-    if (!finishedTags.size) return '';
+  /**
+   * Run `fn` with the cleanup of the reported markers as program text to run first; the tags are
+   * forgotten once a program ran (kept for the next one when `fn` throws).
+   */
+  async function withCleanup<T>(fn: (cleanup: string) => Promise<T>): Promise<T> {
     const tags = [...finishedTags];
     finishedTags.clear();
-    return markerCleanup(markerDir, tags);
+    try {
+      return await fn(tags.length ? markerCleanup(markerDir, tags) : '');
+    } catch (e) {
+      for (const t of tags) finishedTags.add(t);
+      throw e;
+    }
   }
 
   const { submit, findByTags } = createSubmission({
@@ -200,12 +207,13 @@ export function createSlurmBackend(options: SlurmBackendOptions): SlurmBackend {
         id: ref.id,
         tag: TAG_RE.test(job.tag) ? job.tag : null,
       }));
-    const cleanup = takeCleanup();
-    const r = await run('bash -s', {
-      stdin: buildStatusProgram(queries, markerDir, cleanup),
-      timeoutMs: 60_000,
-      logAs: `SLURM_TIME_FORMAT=standard TZ=UTC squeue -h -t all -u $USER -o '%i|%T|%r|%N|%S' (${queries.length} ids filtered); read the markers of ended jobs`,
-    });
+    const r = await withCleanup((cleanup) =>
+      run('bash -s', {
+        stdin: buildStatusProgram(queries, markerDir, cleanup),
+        timeoutMs: 60_000,
+        logAs: `SLURM_TIME_FORMAT=standard TZ=UTC squeue -h -t all -u $USER -o '%i|%T|%r|%N|%S' (${queries.length} ids filtered); read the markers of ended jobs`,
+      }),
+    );
     const answer = parseStatusAnswer(r.stdout);
     if (!answer.complete) {
       throw new BackendError(`status program failed on backend ${options.name}`, {
@@ -311,7 +319,9 @@ export function createSlurmBackend(options: SlurmBackendOptions): SlurmBackend {
       queuedCursor = start + QUEUED_MARKERS_PER_READ;
     }
     const candidates = [...jobs.filter((j) => j.lastState !== 'pending'), ...sample];
-    const found = await readExitMarkers(run, markerDir, candidates, (tag) => TAG_RE.test(tag), takeCleanup());
+    const found = await withCleanup((cleanup) =>
+      readExitMarkers(run, markerDir, candidates, (tag) => TAG_RE.test(tag), cleanup),
+    );
     for (const job of candidates) if (found.has(job.jobId)) finishedTags.add(job.tag);
     return found;
   }
