@@ -93,9 +93,10 @@ for (const login of LOGIN_USERS) {
       const setup = await ssh.exec(`mkdir -p ~/${work}`);
       expect(setup.exitCode).toBe(0);
       const store = new MemoryRunStore();
+      const backend = backendFor(ssh, login.user);
       const engine = new Engine({
         store,
-        backends: [backendFor(ssh, login.user)],
+        backends: [backend],
         pollIntervalMs: 1000,
         clusterInfoIntervalMs: 0,
       });
@@ -150,7 +151,26 @@ for (const login of LOGIN_USERS) {
         expect(byId.get('gen.a')).toMatchObject({ state: 'completed', exitCode: 0 });
         expect(byId.get('after')).toMatchObject({ state: 'completed' });
         expect(byId.get('fail')).toMatchObject({ state: 'failed', exitCode: 4 });
-        expect(byId.get('prep')!.startedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/);
+        // Dates still parse although the user's SLURM_TIME_FORMAT is "relative": squeue -t all
+        // still lists the finished job, with its real start time.
+        const prep = byId.get('prep')!;
+        const again = await backend.status([
+          {
+            jobId: prep.jobId!,
+            runId: run.id,
+            taskId: 'prep',
+            tag: prep.submitTag!,
+            stdoutPath: prep.stdoutPath,
+            stderrPath: prep.stderrPath,
+            submittedAt: prep.submittedAt,
+            lastState: null,
+            meta: prep.meta,
+          },
+        ]);
+        expect(again.get(prep.jobId!)).toMatchObject({
+          state: 'completed',
+          startedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+        });
         const log = await engine.readTaskLog(run.id, 'prep', 'stdout', {});
         expect(log.content).toContain(`partition=normal run=${run.id}\n`);
         expect(log.content).not.toMatch(/Welcome|module: loading/);
