@@ -114,6 +114,12 @@ if (wanted('slurm')) {
       `squeue ${p.squeuePerPoll}, sacct ${p.sacctPerPoll} (all SSH ${p.sshCommandsPerPoll})`,
     );
   }
+  const z = s.statusSize;
+  row(
+    'slurm',
+    `status poll of ${z.large.jobs} vs ${z.small.jobs} tracked jobs (unknown ids)`,
+    `${z.large.medianMs} ms vs ${z.small.medianMs} ms = ${z.ratio}× (${z.large.sshRoundTrips} vs ${z.small.sshRoundTrips} SSH round trips)`,
+  );
 }
 
 if (wanted('engine')) {

@@ -7,6 +7,8 @@
  *    to the engine recording `completed` (engine + quickStatus, poll interval 5 s).
  * 3. scheduler commands per poll with 1, 10 and 100 active runs (squeue/sacct commands counted in
  *    the SshConnection command log over several polls).
+ * 4. one status poll of 20,000 tracked jobs vs one of 100 (ids that Slurm does not know, so both
+ *    polls also run the accounting query; median of 3), and the SSH round trips each needs.
  *
  * Run: `node --import tsx bench/slurm.ts` (bench/run.ts does). Prints JSON on the last line.
  */
@@ -16,9 +18,11 @@ import { createSlurmBackend } from '@scripthut/backend-slurm';
 import {
   Engine,
   MemoryRunStore,
+  makeSubmitTag,
   parseTaskDocument,
   type SubmitRequest,
   type TaskSpec,
+  type TrackedJob,
 } from '@scripthut/core';
 import { SshConnection } from '@scripthut/ssh';
 
@@ -271,7 +275,50 @@ async function benchCommandsPerPoll(runs: number) {
   }
 }
 
+/** 4. One status poll of N tracked jobs (unknown ids: squeue filter + accounting query each time). */
+async function benchStatusSize() {
+  const ssh = connect();
+  const backend = backendOn(ssh, 10);
+  const now = new Date().toISOString();
+  const jobs = (n: number): TrackedJob[] =>
+    Array.from({ length: n }, (_, i) => ({
+      jobId: String(900_000_000 + i),
+      runId: 'bench',
+      taskId: `t${i}`,
+      tag: makeSubmitTag('feedf00d', i, 1),
+      stdoutPath: null,
+      stderrPath: null,
+      submittedAt: now,
+      lastState: 'running',
+      meta: {},
+    }));
+  const measure = async (n: number) => {
+    const list = jobs(n);
+    const times: number[] = [];
+    let execs = 0;
+    for (let i = 0; i < 3; i++) {
+      const before = ssh.commandLog().length;
+      const t = performance.now();
+      await retry(() => backend.status(list));
+      times.push(performance.now() - t);
+      execs = ssh.commandLog().length - before;
+    }
+    times.sort((a, b) => a - b);
+    return { jobs: n, medianMs: Math.round(times[1]!), sshRoundTrips: execs };
+  };
+  try {
+    await backend.homeDir!();
+    const small = await measure(100);
+    const large = await measure(20_000);
+    return { small, large, ratio: Number((large.medianMs / small.medianMs).toFixed(2)) };
+  } finally {
+    await ssh.close();
+  }
+}
+
 async function main() {
+  const statusSize = await benchStatusSize();
+  console.error(`status size: ${JSON.stringify(statusSize)}`);
   const submit = await benchSubmit();
   console.error(`submit: ${JSON.stringify(submit)}`);
   const latency = await benchLatency();
@@ -281,7 +328,7 @@ async function main() {
     perPoll.push(await benchCommandsPerPoll(n));
     console.error(`per poll: ${JSON.stringify(perPoll.at(-1))}`);
   }
-  console.log(JSON.stringify({ submit, latency, perPoll }));
+  console.log(JSON.stringify({ submit, latency, perPoll, statusSize }));
 }
 
 main().catch((e) => {

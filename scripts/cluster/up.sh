@@ -22,7 +22,7 @@ flock -w 600 9 || slb_die "could not take $SLB_BASE/.up.lock"
 
 # ---------------------------------------------------------------------------------------------
 # 1. Packages
-PKGS=(slurmctld slurmd slurm-client munge openssh-server openssh-client slurmdbd mariadb-server)
+PKGS=(slurmctld slurmd slurm-client munge openssh-server openssh-client slurmdbd mariadb-server tcsh)
 missing=()
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${PKGS[@]}" 2>/dev/null || true)
 for p in "${PKGS[@]}"; do
@@ -67,6 +67,48 @@ HUT_BIN="$HUT_HOME/bin"
 if [[ ! -d $HUT_BIN ]]; then
   install -d -o hut -g hut -m 0755 "$HUT_BIN"
 fi
+
+# Users whose login is not like hut's, as on real sites (never change hut itself):
+#  - hutnoisy: bash, whose ~/.bashrc prints banners on stdout and stderr, exports SBATCH_*/SQUEUE_*/
+#    SLURM_* settings that would rewrite ScriptHut's commands, and an exported squeue() function;
+#  - hutcsh: login shell tcsh, whose ~/.cshrc prints a banner and sets the same variables.
+# Both put ~/bin first on PATH (tests install command shims there).
+for u in hutnoisy:/bin/bash hutcsh:/usr/bin/tcsh; do
+  name=${u%%:*} shell=${u#*:}
+  if ! id "$name" >/dev/null 2>&1; then
+    useradd -m -s "$shell" "$name"
+    slb_log "created user $name ($shell)"
+  fi
+  [[ $(getent passwd "$name" | cut -d: -f7) == "$shell" ]] || usermod -s "$shell" "$name"
+  if [[ $(getent shadow "$name" | cut -d: -f2) != "*" ]]; then usermod -p '*' "$name"; fi
+  home=$(getent passwd "$name" | cut -d: -f6)
+  [[ -d $home/bin ]] || install -d -o "$name" -g "$name" -m 0755 "$home/bin"
+done
+NOISY_HOME=$(getent passwd hutnoisy | cut -d: -f6)
+CSH_HOME=$(getent passwd hutcsh | cut -d: -f6)
+install -o hutnoisy -g hutnoisy -m 0644 /dev/stdin "$NOISY_HOME/.bashrc" <<'RCEOF'
+# ScriptHut test user: a noisy login that sets variables which would rewrite Slurm commands.
+echo "*** Welcome to the ScriptHut test cluster (banner from ~/.bashrc) ***"
+echo "module: loading default environment (stderr noise from ~/.bashrc)" >&2
+printf 'no newline at the end of this banner'
+export PATH="$HOME/bin:$PATH"
+export SBATCH_PARTITION=long SBATCH_TIMELIMIT=1 SBATCH_EXPORT=NONE
+export SQUEUE_PARTITION=long SQUEUE_FORMAT='%i %T' SQUEUE_SORT=-i
+export SACCT_FORMAT=JobID,State SLURM_TIME_FORMAT=relative SLURM_CLUSTERS=localcluster
+squeue() { echo "squeue is hijacked by a shell function"; }
+export -f squeue
+case $- in *i*) ;; *) return ;; esac
+RCEOF
+install -o hutcsh -g hutcsh -m 0644 /dev/stdin "$CSH_HOME/.cshrc" <<'RCEOF'
+# ScriptHut test user: tcsh login, noisy, with variables that would rewrite Slurm commands.
+echo "*** Welcome, tcsh user (banner from ~/.cshrc) ***"
+set path = ( $HOME/bin $path )
+setenv SBATCH_PARTITION long
+setenv SBATCH_TIMELIMIT 1
+setenv SQUEUE_PARTITION long
+setenv SQUEUE_FORMAT '%i %T'
+setenv SLURM_TIME_FORMAT relative
+RCEOF
 
 # ---------------------------------------------------------------------------------------------
 # 3. munge
@@ -202,7 +244,7 @@ AccountingStorageHost=127.0.0.1
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=task=1
 JobAcctGatherParams=OverMemoryKill
-NodeName=$SLB_NODE NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM_MB State=UNKNOWN
+NodeName=$SLB_NODE NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$MEM_MB Features=scripthut_feat State=UNKNOWN
 PartitionName=normal Nodes=$SLB_NODE Default=YES MaxTime=1-00:00:00 DefaultTime=01:00:00 DefMemPerCPU=256 State=UP
 PartitionName=long Nodes=$SLB_NODE Default=NO MaxTime=7-00:00:00 DefaultTime=01:00:00 DefMemPerCPU=256 State=UP
 EOF
@@ -240,6 +282,22 @@ if [[ ! -f $ACCT_MARK ]]; then
   touch "$ACCT_MARK"
   slb_log "accounting: cluster localcluster, account default (root, hut)"
 fi
+# Test users of noisy/non-bash logins, and a QOS for site-policy tests (idempotent, checked each run).
+for u in hutnoisy hutcsh; do
+  if ! sacctmgr -n -P list assoc users="$u" account=default format=user | grep -qx "$u"; then
+    sacctmgr -i add user "$u" Account=default DefaultAccount=default Cluster=localcluster >/dev/null
+    slb_log "accounting: user $u"
+  fi
+done
+if ! sacctmgr -n -P list qos format=name | grep -qx scripthut_test; then
+  sacctmgr -i add qos scripthut_test >/dev/null
+  slb_log "accounting: qos scripthut_test"
+fi
+for u in root hut hutnoisy hutcsh; do
+  if ! sacctmgr -n -P list assoc users="$u" format=qos | tr ',' '\n' | grep -qx scripthut_test; then
+    sacctmgr -i modify user where name="$u" set qos+=scripthut_test >/dev/null
+  fi
+done
 
 # ---------------------------------------------------------------------------------------------
 # 7. slurmctld + slurmd
@@ -272,6 +330,10 @@ install -d -m 0755 "$SLB_SSH" "$SLB_SSH/ca" "$SLB_SSH/authorized_keys" "$SLB_SSH
 [[ -f $SLB_SSH/ca/ca ]] || ssh-keygen -q -t ed25519 -N '' -C scripthut-test-ca -f "$SLB_SSH/ca/ca"
 cp -f "$SLB_SSH/ca/ca.pub" "$SLB_SSH/ca.pub"
 [[ -f $SLB_SSH/cert_ed25519 ]] || ssh-keygen -q -t ed25519 -N '' -C scripthut-test-cert -f "$SLB_SSH/cert_ed25519"
+for u in hutnoisy hutcsh; do
+  [[ -f $SLB_SSH/id_$u ]] || ssh-keygen -q -t ed25519 -N '' -C "scripthut-test-$u" -f "$SLB_SSH/id_$u"
+  install -m 0644 "$SLB_SSH/id_$u.pub" "$SLB_SSH/authorized_keys/$u"
+done
 if [[ ! -f $SLB_SSH/cert_ed25519-cert.pub ]]; then
   ssh-keygen -q -s "$SLB_SSH/ca/ca" -I scripthut-test -n hut,root -V -1d:+3650d "$SLB_SSH/cert_ed25519.pub"
 fi
@@ -280,7 +342,7 @@ for u in hut root; do
 done
 echo "[127.0.0.1]:$SLB_SSH_PORT $(cut -d' ' -f1-2 "$SLB_SSH/ssh_host_ed25519_key.pub")" >"$SLB_SSH/known_hosts"
 # World-readable copies of the throwaway client keys for tests that do not run as root.
-for f in id_ed25519 id_ed25519.pub cert_ed25519 cert_ed25519.pub cert_ed25519-cert.pub known_hosts; do
+for f in id_ed25519 id_ed25519.pub cert_ed25519 cert_ed25519.pub cert_ed25519-cert.pub known_hosts id_hutnoisy id_hutcsh; do
   install -m 0644 "$SLB_SSH/$f" "$SLB_SSH/readable/$f"
 done
 cat >"$SLB_SSH/config" <<EOF
@@ -306,7 +368,7 @@ UsePAM no
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
-AllowUsers hut root
+AllowUsers hut root hutnoisy hutcsh
 MaxStartups 200:30:400
 MaxSessions 200
 LogLevel INFO
@@ -354,6 +416,14 @@ SLURM_DEFAULT_PARTITION=normal
 SLURM_CPUS=$CPUS
 SLURM_MEM_MB=$MEM_MB
 SCRIPTS_DIR=$HERE
+NOISY_USER=hutnoisy
+NOISY_KEY=$SLB_SSH/id_hutnoisy
+NOISY_HOME=$NOISY_HOME
+CSH_USER=hutcsh
+CSH_KEY=$SLB_SSH/id_hutcsh
+CSH_HOME=$CSH_HOME
+SLURM_TEST_QOS=scripthut_test
+SLURM_TEST_FEATURE=scripthut_feat
 EOF
 mv -f "$SLB_BASE/cluster.env.tmp" "$SLB_BASE/cluster.env"
 

@@ -129,7 +129,8 @@ describe('git workflows', () => {
     const script = input.containerOverrides!.command![2]!;
     // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion
     const clone = script.indexOf('_SCRIPTHUT_CLONE_DIR="${SCRIPTHUT_CLONE_DIR:-/tmp/scripthut-src}"');
-    const cd = script.indexOf('if ! cd /tmp/scripthut-src/analysis/step1; then');
+    const cd = script.indexOf('if ! cd -- "$__SCRIPTHUT_WORKDIR"; then');
+    expect(script).toContain('__SCRIPTHUT_WORKDIR=/tmp/scripthut-src/analysis/step1\n');
     expect(clone).toBeGreaterThan(0);
     expect(cd).toBeGreaterThan(clone);
     expect(script).toContain('git clone "$SCRIPTHUT_GIT_REPO" "$_SCRIPTHUT_CLONE_DIR"');
@@ -142,11 +143,11 @@ describe('git workflows', () => {
     const h = harness();
     const git = { repo: 'r', branch: 'b', sha: 'c'.repeat(40), cloneDir: '/home/u/.scripthut/clones/x' };
     const a = h.backend.renderScript(request({}, { workingDir: '/home/u/.scripthut/clones/x/sub', git }));
-    expect(a).toContain('if ! cd /tmp/scripthut-src/sub; then');
+    expect(a).toContain('__SCRIPTHUT_WORKDIR=/tmp/scripthut-src/sub\n');
     const b = h.backend.renderScript(request({}, { workingDir: '/data/abs', git }));
-    expect(b).toContain('if ! cd /data/abs; then');
+    expect(b).toContain('__SCRIPTHUT_WORKDIR=/data/abs\n');
     const c = h.backend.renderScript(request({}, { workingDir: '.', git }));
-    expect(c).toContain('if ! cd /tmp/scripthut-src; then');
+    expect(c).toContain('__SCRIPTHUT_WORKDIR=/tmp/scripthut-src\n');
   });
 });
 

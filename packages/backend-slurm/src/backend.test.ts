@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { BackendHealth, CommandLogEntry, ExecResult, TrackedJob } from '@scripthut/core';
 import { BackendError } from '@scripthut/core';
@@ -127,7 +128,12 @@ describe('submit', () => {
 
 describe('submit program', () => {
   it('prints one machine-readable line per task and a verification line', () => {
-    const program = buildSubmitProgram([{ index: 0, script: '#!/bin/bash\necho hi\n' }], ['~/logs'], '~/.m');
+    const program = buildSubmitProgram(
+      [{ index: 0, tag: 'tg0', script: '#!/bin/bash\necho hi\n' }],
+      ['~/logs'],
+      '~/.m',
+    );
+    expect(program).toContain(': >"$M"/tg0.rc');
     expect(program).toContain('sbatch --parsable >"$T/o" 2>"$T/e" <<\'SCRIPTHUT_EOF\'');
     expect(program).toContain('mkdir -p -- "$HOME"/logs "$M"');
     const answer = parseSubmitAnswer(
@@ -165,8 +171,10 @@ describe('status', () => {
       tracked('5', 'te'),
     ]);
     expect(runner.readState('squeue.args').trim().split('\n')).toEqual([
-      '-h -t all -j 1,2,3,4,5 -o %i|%T|%r|%N|%S',
+      `-h -t all -u ${userInfo().username} -o %i|%T|%r|%N|%S`,
     ]);
+    // Only the markers of ended jobs are read (2, 3, 5): pending and running ones are left alone.
+    expect(runner.log.at(-1)!.command).toMatch(/squeue -h -t all -u \$USER/);
     expect(runner.readState('sacct.args')).toBe('');
     expect(res.get('1')).toMatchObject({ state: 'pending', reason: 'Resources', startedAt: null });
     expect(res.get('2')).toMatchObject({ state: 'completed', exitCode: 0, final: true, node: 'vm' });
@@ -198,7 +206,7 @@ describe('status', () => {
     const sacctArgs = runner.readState('sacct.args').trim().split('\n');
     expect(sacctArgs).toHaveLength(1);
     expect(sacctArgs[0]).toBe(
-      '-n -P --format=JobIDRaw,State,ExitCode,Start,End,NodeList,Reason -j 7,8,9,10 --starttime=2026-02-11T09:00:00',
+      '-n -P --format=JobIDRaw,State,ExitCode,Start,End,NodeList,Reason --starttime=2026-02-11T09:00:00 -j 7,8,9,10',
     );
     expect(res.get('7')).toMatchObject({
       state: 'failed',
@@ -211,12 +219,14 @@ describe('status', () => {
     expect(res.get('10')).toMatchObject({ state: 'unknown', final: false });
   });
 
-  it('squeue rc 1 "Invalid job id" means none found; other squeue failures are transient errors', async () => {
+  it('a failing squeue is a transient error naming the backend; the queue of the user is filtered to our ids', async () => {
     const b = backend();
-    runner.writeState('squeue.rc', '1');
-    runner.writeState('squeue.err', 'slurm_load_jobs error: Invalid job id specified\n');
-    const res = await b.status([tracked('77', 'q1')]);
+    runner.writeState('squeue.txt', '1|RUNNING|None|vm|2026-02-11T10:00:00\n99|RUNNING|None|vm|N/A\n');
+    const res = await b.status([tracked('1', 'q1'), tracked('77', 'q2')]);
+    expect([...res.keys()].sort()).toEqual(['1', '77']);
+    expect(res.get('1')?.state).toBe('running');
     expect(res.get('77')?.state).toBe('unknown');
+    runner.writeState('squeue.rc', '1');
     runner.writeState(
       'squeue.err',
       'slurm_load_jobs error: Unable to contact slurm controller (connect failure)\n',
@@ -224,6 +234,7 @@ describe('status', () => {
     const err = await b.status([tracked('77', 'q1')]).catch((e) => e);
     expect(err).toBeInstanceOf(BackendError);
     expect(BackendError.isTransient(err)).toBe(true);
+    expect(err.message).toMatch(/squeue failed on backend hpc: .*connect failure/);
   });
 
   it('a FAILED job without marker asks accounting; memory-limit text makes it OOM', async () => {
@@ -257,19 +268,59 @@ describe('quickStatus, findByTags, cancel', () => {
     mkdirSync(markers, { recursive: true });
     writeFileSync(join(markers, 'qa.rc'), '0\n');
     writeFileSync(join(markers, 'qb.rc'), '42\n');
-    const res = await b.quickStatus!([tracked('1', 'qa'), tracked('2', 'qb'), tracked('3', 'qc')]);
+    writeFileSync(join(markers, 'qd.rc'), '5\n');
+    const res = await b.quickStatus!([
+      tracked('1', 'qa'),
+      tracked('2', 'qb'),
+      tracked('3', 'qc'),
+      tracked('4', 'qd', { lastState: 'pending' }),
+    ]);
     expect(runner.log).toHaveLength(1);
     expect(runner.readState('squeue.args') + runner.readState('sacct.args')).toBe('');
     expect(res.get('1')).toMatchObject({ state: 'completed', exitCode: 0, final: false });
     expect(res.get('2')).toMatchObject({ state: 'failed', exitCode: 42 });
     expect(res.has('3')).toBe(false);
-    expect(b.quickStatusIntervalMs).toBe(1000);
+    // A job seen queued can start and end between two scheduler polls: it is read too.
+    expect(res.get('4')).toMatchObject({ state: 'failed', exitCode: 5 });
+    expect(b.quickStatusIntervalMs).toBe(2000);
+    // The markers of reported jobs are removed by the next program; others stay.
+    writeFileSync(join(markers, 'qe.rc'), '');
+    await b.quickStatus!([tracked('5', 'qe')]);
+    expect(existsSync(join(markers, 'qa.rc'))).toBe(false);
+    expect(existsSync(join(markers, 'qd.rc'))).toBe(false);
+    expect(existsSync(join(markers, 'qe.rc'))).toBe(true);
+  });
+
+  it('quickStatus reads every running job but at most 500 queued ones per call, in rotation', async () => {
+    const b = backend();
+    const markers = join(runner.home, '.cache/scripthut/markers');
+    mkdirSync(markers, { recursive: true });
+    const running = Array.from({ length: 3 }, (_, i) => tracked(`${i + 1}`, `r${i}`));
+    const queued = Array.from({ length: 1200 }, (_, i) =>
+      tracked(`${1000 + i}`, `q${i}`, { lastState: 'pending' }),
+    );
+    for (const j of [...running, ...queued]) writeFileSync(join(markers, `${j.tag}.rc`), '0\n');
+    // Like the engine: jobs reported finished are not asked about again.
+    const first = await b.quickStatus!([...running, ...queued]);
+    for (const j of running) expect(first.has(j.jobId)).toBe(true);
+    const seen = new Set([...first.keys()].filter((id) => Number(id) >= 1000));
+    expect(seen.size).toBe(500);
+    const second = await b.quickStatus!(queued.filter((j) => !seen.has(j.jobId)));
+    expect(second.size).toBe(500);
+    for (const id of second.keys()) seen.add(id);
+    const third = await b.quickStatus!(queued.filter((j) => !seen.has(j.jobId)));
+    expect(third.size).toBe(200);
+    for (const id of third.keys()) seen.add(id);
+    expect(seen.size).toBe(1200);
   });
 
   it('cancel issues one scancel for all valid ids and tolerates finished jobs', async () => {
     const b = backend();
     await b.cancel([tracked('5', 'a'), tracked('6', 'b'), tracked('bad id', 'c')]);
     expect(runner.readState('scancel.args').trim()).toBe('5 6');
+    runner.writeState('scancel.args', '');
+    await b.cancel([tracked('7;c1', 'a'), tracked('8', 'b'), tracked('9;c1', 'c')]);
+    expect(runner.readState('scancel.args').trim().split('\n').sort()).toEqual(['-M c1 7 9', '8']);
     runner.writeState(
       'scancel.err',
       'scancel: error: Kill job error on job id 5: Job/step already completing or completed\n',
@@ -386,7 +437,7 @@ describe('clusterInfo, findByTags, externalJobs (scripted)', () => {
   it("findByTags: one exec listing the user's jobs, names matched by tag prefix", async () => {
     const ssh = new ScriptedSsh(() => ({
       stdout:
-        '@@squeue\n12|sh0a1b2c3d11-train_a\n\n@@sacct\n9|sh0a1b2c3d21\n13|sh0a1b2c3d111-other\n14|sh0a1b2c3d11x\n',
+        'noise\n@@squeue -\n12|sh0a1b2c3d11-train_a\n\n@@sacct -\n9|sh0a1b2c3d21\n13|sh0a1b2c3d111-other\n14|sh0a1b2c3d11x\n@@end\n',
       stderr: '',
       exitCode: 0,
     }));
@@ -396,15 +447,13 @@ describe('clusterInfo, findByTags, externalJobs (scripted)', () => {
     expect(ssh.calls).toHaveLength(1);
     expect(ssh.calls[0]!.command).toBe('bash -s');
     const program = String(ssh.calls[0]!.options?.stdin);
-    expect(program).toContain("squeue --me -h -t all -o '%i|%j' | grep -F -f <(__scripthut_tags)");
-    expect(program).toContain(
-      'sacct -n -P -X -u "$(id -un)" --format=JobIDRaw,JobName --starttime now-7days',
-    );
+    expect(program).toContain(`squeue -h -t all -u "$u" -o '%i|%j' | grep -F -f <(__scripthut_tags)`);
+    expect(program).toContain('sacct -n -P -X -u "$u" --format=JobIDRaw,JobName --starttime now-7days');
     expect(program).toContain('\nsh0a1b2c3d11\nsh0a1b2c3d21\nSCRIPTHUT_TAGS\n');
     expect(program).not.toContain('not a tag');
   });
 
-  it('externalJobs quotes the user, or uses --me', async () => {
+  it('externalJobs quotes the user, or asks for the login user', async () => {
     const ssh = new ScriptedSsh(() => ({
       stdout: '2|okjob|hut|RUNNING|normal|0:02|vm|1|100M|2026-02-11T10:00:00|None\n',
       stderr: '',
@@ -415,7 +464,7 @@ describe('clusterInfo, findByTags, externalJobs (scripted)', () => {
     expect(jobs[0]).toMatchObject({ jobId: '2', name: 'okjob', state: 'running' });
     expect(ssh.calls[0]!.command).toContain("-u 'o'\\''brien'");
     await b.externalJobs!(null);
-    expect(ssh.calls[1]!.command).toContain('--me');
+    expect(ssh.calls[1]!.command).toContain('-u "$(id -un)"');
   });
 
   it('SSH failures become transient BackendErrors', async () => {

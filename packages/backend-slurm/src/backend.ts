@@ -1,7 +1,10 @@
 /**
  * The Slurm backend: submits batches of tasks with one SSH round trip, polls many jobs with one
- * `squeue` (plus one `sacct` for jobs that left the queue), learns completions within a second from
+ * `squeue` per cluster (plus one `sacct` for jobs that left the queue), learns completions from
  * exit-marker files, and reads logs and cluster information over the same SSH connection.
+ *
+ * Every program starts with {@link SLURM_ENV_RESET}: the user's `SBATCH_*`/`SQUEUE_*`/`SLURM_*`
+ * settings and shell functions cannot change what ScriptHut's commands do.
  */
 import {
   type Backend,
@@ -13,7 +16,7 @@ import {
   type LogChunk,
   type LogReadOptions,
   type LogRequest,
-  type SubmitOutcome,
+  type SitePolicy,
   type SubmitRequest,
   shellQuote,
   type TrackedJob,
@@ -22,8 +25,7 @@ import {
   type BackendExecOptions,
   type BackendSsh,
   backendExec,
-  chunkSubmitRequests,
-  prepareSubmission,
+  markerCleanup,
   readExitMarkers,
   readRemoteFile,
   readRemoteLog,
@@ -32,31 +34,32 @@ import {
   truncateOutput as truncate,
 } from '@scripthut/ssh';
 import {
-  isInvalidJobIdError,
-  isTerminalJobState,
-  isValidJobId,
+  formatJobRef,
   parseDfPk,
   parseExternalJobs,
+  parseJobRef,
   parsePendingReasons,
   parseSacct,
-  parseSbatchOutput,
   parseSinfoNodeCpus,
   parseSinfoPartitions,
   parseSqueueStatus,
-  parseTagRows,
+  type SlurmJobRef,
   SQUEUE_EXTERNAL_FORMAT,
   sacctVerdict,
 } from './parse.js';
 import {
+  buildCancelProgram,
   buildClusterInfoProgram,
   buildSacctProgram,
   buildStatusProgram,
-  buildSubmitProgram,
+  parseCancelAnswer,
   parseSacctAnswer,
   parseStatusAnswer,
-  parseSubmitAnswer,
+  SLURM_ENV_RESET,
 } from './programs.js';
 import { renderSlurmScript, TAG_RE } from './script.js';
+import { createSubmission } from './submission.js';
+import { fallbackVerdict, queueVerdict, withMarker } from './verdicts.js';
 
 /** Options accepted by the SSH connection's `exec` (see `BackendExecOptions` in `@scripthut/ssh`). */
 export type SlurmExecOptions = BackendExecOptions;
@@ -78,7 +81,7 @@ export interface SlurmBackendOptions {
   maxConcurrent: number;
   /** Directory whose disk usage {@link Backend.clusterInfo} reports. Default `~/scripthut-repos`. */
   cloneDir?: string;
-  /** Login user (for {@link Backend.externalJobs} defaults); otherwise `--me`. */
+  /** Login user (for {@link Backend.externalJobs} defaults); otherwise the SSH login user. */
   user?: string;
   /** Where job scripts leave `<tag>.rc` exit-code markers. Default `~/.cache/scripthut/markers`. */
   markerDir?: string;
@@ -88,14 +91,34 @@ export interface SlurmBackendOptions {
   sacctChunkSize?: number;
   /** Preferred poll interval (ms). */
   pollIntervalMs?: number;
+  /** Site policy of every job: qos, constraint, reservation, exclusive, clusters, extra directives. */
+  policy?: SitePolicy;
+  /**
+   * How often running jobs' exit markers are read (ms, default 2000). Each read opens one small
+   * file per running job on the login node's file system (an NFS lookup on most clusters).
+   */
+  markerPollIntervalMs?: number;
 }
 
 const DEFAULT_MARKER_DIR = '~/.cache/scripthut/markers';
-const SUBMIT_STDIN_LIMIT = 4 * 1024 * 1024;
 
-/** sbatch messages that mean "try again later" rather than "this request is wrong". */
-const TRANSIENT_SBATCH =
-  /Socket timed out|Unable to contact slurm controller|Connection refused|Resource temporarily unavailable|Slurm temporarily unable|slurm_persist_conn|Job violates accounting\/QOS policy \(job submit limit|QOSMaxSubmitJob|AssocMaxSubmitJob|Zero Bytes were transmitted/i;
+/**
+ * How long a job may still appear after an ambiguous submission. sbatch retries a busy controller
+ * (`EAGAIN`, queue full) up to 15 times, sleeping 1, 2, … 15 s (`MAX_RETRIES` and `sleep(++retries)`
+ * in src/sbatch/sbatch.c): 120 s of sleeps plus one controller answer per attempt. An sbatch still in
+ * that loop when its answer was lost can create the job up to then.
+ */
+export const SBATCH_RETRY_WINDOW_MS = 180_000;
+
+/** Queued jobs whose markers one `quickStatus` reads at most (in rotation over the queue). */
+export const QUEUED_MARKERS_PER_READ = 500;
+
+/** A Slurm backend, with path helpers for its callers. */
+export type SlurmBackend = Backend & {
+  /** Resolve a `~`/relative path against the (cached) home directory. */
+  resolvePath(path: string): string;
+  readonly markerDir: string;
+};
 
 /**
  * Create a Slurm backend over an SSH connection.
@@ -103,24 +126,30 @@ const TRANSIENT_SBATCH =
  * @example
  * ```ts
  * const ssh = new SshConnection({ host: 'login.hpc.edu', port: 22, user: 'me', keyPath: '~/.ssh/id_ed25519' });
- * const slurm = createSlurmBackend({ name: 'hpc', ssh, maxConcurrent: 100, account: 'pi-lab' });
+ * const slurm = createSlurmBackend({ name: 'hpc', ssh, maxConcurrent: 100, account: 'pi-lab',
+ *   policy: { qos: 'normal', constraint: 'cpu' } });
  * const [outcome] = await slurm.submit([request]); // one SSH round trip for the whole batch
  * const statuses = await slurm.status(tracked);    // one squeue (+ one sacct for jobs that left it)
  * ```
  */
-export function createSlurmBackend(options: SlurmBackendOptions): Backend & {
-  /** Resolve a `~`/relative path against the (cached) home directory. */
-  resolvePath(path: string): string;
-  readonly markerDir: string;
-} {
+export function createSlurmBackend(options: SlurmBackendOptions): SlurmBackend {
   const { ssh } = options;
   const markerDir = options.markerDir ?? DEFAULT_MARKER_DIR;
   const cloneDir = options.cloneDir ?? '~/scripthut-repos';
   const chunkSize = Math.max(1, options.submitChunkSize ?? 100);
-  const sacctChunk = Math.max(1, Math.min(500, options.sacctChunkSize ?? 500));
+  const policy = options.policy ?? {};
   const markerPath = (tag: string) => `${markerDir.replace(/\/+$/, '')}/${tag}.rc`;
+  /** Clusters to search when a tag is looked up: the configured ones and every one seen in answers. */
+  const knownClusters = new Set<string>(policy.clusters ? policy.clusters.split(',') : []);
+  /** Markers of jobs whose final verdict was reported: removed by the next program. */
+  const finishedTags = new Set<string>();
 
-  const run = backendExec(ssh, options.name);
+  const exec = backendExec(ssh, options.name);
+  /** Every Slurm program starts with the environment reset. */
+  const run = (command: string, opts: BackendExecOptions = {}): Promise<ExecResult> =>
+    command.trim() === 'bash -s' && opts.stdin !== undefined
+      ? exec(command, { ...opts, stdin: `${SLURM_ENV_RESET}\n${opts.stdin}` })
+      : exec(`${SLURM_ENV_RESET}\n${command}`, { ...opts, logAs: opts.logAs ?? command });
 
   const home = remoteHome(run, options.name);
   const { resolvePath, homeDir } = home;
@@ -129,310 +158,199 @@ export function createSlurmBackend(options: SlurmBackendOptions): Backend & {
     renderSlurmScript(request, {
       account: options.account ?? null,
       loginShell: options.loginShell ?? false,
-      exitMarkerPath: markerPath(request.tag),
+      exitMarkerPath: resolvePath(markerPath(request.tag)),
       resolvePath,
+      policy,
     });
 
-  async function findByTags(tags: string[]): Promise<Map<string, string>> {
-    const valid = [...new Set(tags.filter((t) => TAG_RE.test(t)))];
-    const found = new Map<string, string>();
-    if (!valid.length) return found;
-    // Job names are `<tag>-<task name>`: list the user's jobs and keep the lines that mention a tag
-    // (server-side, the tags travel on stdin), then match names exactly here.
-    const program = [
-      "__scripthut_tags() { cat <<'SCRIPTHUT_TAGS'",
-      ...valid,
-      'SCRIPTHUT_TAGS',
-      '}',
-      `printf '@@squeue\\n'`,
-      `squeue --me -h -t all -o '%i|%j' | grep -F -f <(__scripthut_tags)`,
-      `printf '\\n@@sacct\\n'`,
-      `timeout 25 sacct -n -P -X -u "$(id -un)" --format=JobIDRaw,JobName --starttime now-7days | grep -F -f <(__scripthut_tags)`,
-      'true',
-    ].join('\n');
-    const r = await run('bash -s', {
-      stdin: program,
-      timeoutMs: 40_000,
-      logAs: `squeue --me + sacct -u $USER (7 days), names matching ${valid.length} tags`,
-    });
-    const sections = splitSections(r.stdout);
-    const set = new Set(valid);
-    parseTagRows(sections.get('squeue') ?? '', set, found);
-    parseTagRows(sections.get('sacct') ?? '', set, found);
-    return found;
-  }
-
-  async function submitChunk(
-    requests: SubmitRequest[],
-    offset: number,
-    outcomes: SubmitOutcome[],
-  ): Promise<void> {
-    const { items, scripts, dirs } = prepareSubmission(requests, offset, outcomes, render, resolvePath);
-    if (!items.length) return;
-    const program = buildSubmitProgram(items, dirs, markerDir);
-    const r = await run('bash -s', {
-      stdin: program,
-      timeoutMs: 60_000 + 2_000 * items.length,
-      logAs: `sbatch --parsable × ${items.length} (batch submission program on stdin)`,
-    });
-    const answer = parseSubmitAnswer(r.stdout);
-    const unanswered: number[] = [];
-    for (const item of items) {
-      const req = requests[item.index - offset]!;
-      const script = scripts.get(item.index)!;
-      const line = answer.tasks.get(item.index);
-      if (!line) {
-        unanswered.push(item.index);
-        continue;
-      }
-      if (line.rc !== 0) {
-        const msg = (
-          line.stderr.trim() ||
-          line.stdout.trim() ||
-          `sbatch exited with code ${line.rc}`
-        ).replace(/\s+$/, '');
-        outcomes[item.index] = {
-          taskId: req.taskId,
-          ok: false,
-          error: truncate(msg),
-          transient: TRANSIENT_SBATCH.test(msg),
-          script,
-        };
-        continue;
-      }
-      const parsed = parseSbatchOutput(line.stdout);
-      if (!parsed || !isValidJobId(parsed.jobId)) {
-        outcomes[item.index] = {
-          taskId: req.taskId,
-          ok: false,
-          error: truncate(
-            `sbatch succeeded but printed no job id: ${line.stdout.trim()} ${line.stderr.trim()}`.trim(),
-          ),
-          transient: false,
-          script,
-        };
-        continue;
-      }
-      if (answer.verified && !parsed.cluster && !answer.verified.has(parsed.jobId)) {
-        outcomes[item.index] = {
-          taskId: req.taskId,
-          ok: false,
-          error: `sbatch returned job ${parsed.jobId} but squeue does not know it; the job likely never entered the queue (${truncate(line.stderr.trim(), 500)})`,
-          transient: false,
-          script,
-        };
-        continue;
-      }
-      const meta: Record<string, unknown> = { tag: req.tag, markerPath: markerPath(req.tag) };
-      if (parsed.cluster) meta.cluster = parsed.cluster;
-      if (line.stderr.trim()) meta.sbatchWarning = truncate(line.stderr.trim(), 500);
-      outcomes[item.index] = { taskId: req.taskId, ok: true, jobId: parsed.jobId, script, meta };
-    }
-    if (unanswered.length) {
-      // The program stopped early: some of these may have been submitted. Look them up by tag so a
-      // task never gets two jobs.
-      let byTag = new Map<string, string>();
-      try {
-        byTag = await findByTags(unanswered.map((i) => requests[i - offset]!.tag));
-      } catch {
-        /* leave byTag empty */
-      }
-      for (const index of unanswered) {
-        const req = requests[index - offset]!;
-        const jobId = byTag.get(req.tag);
-        outcomes[index] = jobId
-          ? {
-              taskId: req.taskId,
-              ok: true,
-              jobId,
-              script: scripts.get(index)!,
-              meta: { tag: req.tag, markerPath: markerPath(req.tag), recovered: true },
-            }
-          : {
-              taskId: req.taskId,
-              ok: false,
-              transient: true,
-              script: scripts.get(index),
-              error: `the submission program ended before submitting this task (exit ${r.exitCode}): ${truncate(r.stderr.trim(), 500)}`,
-            };
-      }
+  /**
+   * Run `fn` with the cleanup of the reported markers as program text to run first; the tags are
+   * forgotten once a program ran (kept for the next one when `fn` throws).
+   */
+  async function withCleanup<T>(fn: (cleanup: string) => Promise<T>): Promise<T> {
+    const tags = [...finishedTags];
+    finishedTags.clear();
+    try {
+      return await fn(tags.length ? markerCleanup(markerDir, tags) : '');
+    } catch (e) {
+      for (const t of tags) finishedTags.add(t);
+      throw e;
     }
   }
 
-  async function submit(requests: SubmitRequest[]): Promise<SubmitOutcome[]> {
-    if (!requests.length) return [];
-    await homeDir();
-    const outcomes: SubmitOutcome[] = new Array(requests.length);
-    // Chunk by count and by stdin size.
-    for (const [start, end] of chunkSubmitRequests(requests, chunkSize, SUBMIT_STDIN_LIMIT))
-      await submitChunk(requests.slice(start, end), start, outcomes);
-    return outcomes;
-  }
+  const { submit, findByTags } = createSubmission({
+    name: options.name,
+    run,
+    render,
+    resolvePath,
+    homeDir,
+    markerDir,
+    markerPath,
+    chunkSize,
+    knownClusters,
+  });
 
   async function status(jobs: TrackedJob[]): Promise<Map<string, JobStatus>> {
     const result = new Map<string, JobStatus>();
-    const valid = jobs.filter((j) => isValidJobId(j.jobId));
-    for (const j of jobs)
-      if (!isValidJobId(j.jobId))
-        result.set(j.jobId, { jobId: j.jobId, state: 'unknown', reason: 'invalid job id' });
+    const valid: { job: TrackedJob; ref: SlurmJobRef }[] = [];
+    for (const job of jobs) {
+      const ref = parseJobRef(job.jobId);
+      if (ref) valid.push({ job, ref });
+      else result.set(job.jobId, { jobId: job.jobId, state: 'unknown', reason: 'invalid job id' });
+    }
     if (!valid.length) return result;
-    const ids = [...new Set(valid.map((j) => j.jobId))];
-    const tagOf = new Map(valid.filter((j) => TAG_RE.test(j.tag)).map((j) => [j.jobId, j.tag]));
-    const r = await run('bash -s', {
-      stdin: buildStatusProgram(ids, markerDir, [...tagOf.values()]),
-      timeoutMs: 60_000,
-      logAs: `TZ=UTC squeue -h -t all -j <${ids.length} ids> -o '%i|%T|%r|%N|%S'; read ${tagOf.size} exit markers`,
-    });
+    const seen = new Set<string>();
+    const queries = valid
+      .filter(({ job }) => !seen.has(job.jobId) && seen.add(job.jobId))
+      .map(({ job, ref }) => ({
+        cluster: ref.cluster,
+        id: ref.id,
+        tag: TAG_RE.test(job.tag) ? job.tag : null,
+      }));
+    const r = await withCleanup((cleanup) =>
+      run('bash -s', {
+        stdin: buildStatusProgram(queries, markerDir, cleanup),
+        timeoutMs: 60_000,
+        logAs: `SLURM_TIME_FORMAT=standard TZ=UTC squeue -h -t all -u $USER -o '%i|%T|%r|%N|%S' (${queries.length} ids filtered); read the markers of ended jobs`,
+      }),
+    );
     const answer = parseStatusAnswer(r.stdout);
-    if (answer.squeueRc === null) {
+    if (!answer.complete) {
       throw new BackendError(`status program failed on backend ${options.name}`, {
         transient: true,
         output: truncate(r.stderr),
       });
     }
-    if (answer.squeueRc !== 0 && !isInvalidJobIdError(r.stderr)) {
-      throw new BackendError(`squeue failed on backend ${options.name}: ${truncate(r.stderr.trim(), 500)}`, {
-        transient: true,
-        command: 'squeue -h -t all -j …',
-        output: truncate(r.stderr),
-      });
+    const rowOf = new Map<string, ReturnType<typeof parseSqueueStatus>[number]>();
+    for (const [cluster, section] of answer.squeue) {
+      if (section.rc !== 0) {
+        throw new BackendError(
+          `squeue failed on backend ${options.name}${cluster === '-' ? '' : ` (cluster ${cluster})`}: ${truncate(r.stderr.trim(), 500)}`,
+          { transient: true, command: 'squeue -h -t all -u $USER …', output: truncate(r.stderr) },
+        );
+      }
+      for (const row of parseSqueueStatus(section.rows)) rowOf.set(`${cluster}|${row.jobId}`, row);
     }
-    const rows = answer.squeueRc === 0 ? parseSqueueStatus(answer.squeue) : [];
-    const seen = new Map(rows.map((row) => [row.jobId, row]));
-    const markerOf = (jobId: string) => {
-      const tag = tagOf.get(jobId);
-      return tag === undefined ? undefined : answer.markers.get(tag);
-    };
-    const needAccounting: TrackedJob[] = [];
+    const markerOf = (job: TrackedJob) => (TAG_RE.test(job.tag) ? answer.markers.get(job.tag) : undefined);
+    const needAccounting: { job: TrackedJob; ref: SlurmJobRef }[] = [];
     const fallback = new Map<string, JobStatus>();
-    for (const job of valid) {
-      const row = seen.get(job.jobId);
-      const marker = markerOf(job.jobId);
+    for (const entry of valid) {
+      const { job, ref } = entry;
+      const row = rowOf.get(`${ref.cluster ?? '-'}|${ref.id}`);
+      const marker = markerOf(job);
       if (!row) {
-        needAccounting.push(job);
+        needAccounting.push(entry);
         continue;
       }
-      const terminal = isTerminalJobState(row.state);
-      let state = row.state;
-      let exitCode: number | null = null;
-      if (terminal) {
-        if (marker !== undefined) exitCode = marker;
-        else if (state === 'completed') exitCode = 0;
-        if (state === 'completed' && marker !== undefined && marker !== 0) state = 'failed';
-      }
-      const fromQueue: JobStatus = {
-        jobId: job.jobId,
-        state,
-        reason:
-          state === 'pending'
-            ? row.reason
-            : terminal && state !== 'completed'
-              ? `Slurm: ${row.rawState}${row.reason ? ` — ${row.reason}` : ''}`
-              : null,
-        exitCode,
-        startedAt: state === 'pending' ? null : row.start,
-        finishedAt: null,
-        node: row.node,
-        rawState: row.rawState,
-        final: terminal,
-      };
+      const fromQueue = { ...queueVerdict(row, marker), jobId: job.jobId };
       if (row.state === 'failed' && marker === undefined) {
         // Killed before the end of the script (signal, memory, missing log dir): accounting has
         // the exit code and signal; the queue's verdict is the fallback.
         fallback.set(job.jobId, fromQueue);
-        needAccounting.push(job);
+        needAccounting.push(entry);
         continue;
       }
       result.set(job.jobId, fromQueue);
     }
     if (needAccounting.length) {
       const accounted = await accounting(needAccounting);
-      for (const job of needAccounting) {
+      for (const { job } of needAccounting) {
         const fromSacct = accounted.get(job.jobId);
-        const marker = markerOf(job.jobId);
+        const marker = markerOf(job);
         const queued = fallback.get(job.jobId);
-        if (fromSacct) result.set(job.jobId, fromSacct);
+        if (fromSacct) result.set(job.jobId, withMarker(fromSacct, marker));
         else if (queued) result.set(job.jobId, queued);
-        else if (marker !== undefined) {
-          result.set(job.jobId, {
-            jobId: job.jobId,
-            state: marker === 0 ? 'completed' : 'failed',
-            exitCode: marker,
-            reason:
-              marker === 0 ? null : `exit code ${marker} (from the exit marker; accounting has no row yet)`,
-            final: false,
-          });
-        } else {
-          // Accounting lag (or the scheduler forgot the job): not evidence of failure.
-          result.set(job.jobId, {
-            jobId: job.jobId,
-            state: 'unknown',
-            reason: 'not in squeue and no accounting row yet',
-            final: false,
-          });
-        }
+        else result.set(job.jobId, fallbackVerdict(job, marker));
       }
+    }
+    for (const { job } of valid) {
+      const st = result.get(job.jobId);
+      if (st?.final && TAG_RE.test(job.tag)) finishedTags.add(job.tag);
     }
     return result;
   }
 
-  async function accounting(jobs: TrackedJob[]): Promise<Map<string, JobStatus>> {
+  async function accounting(jobs: { job: TrackedJob; ref: SlurmJobRef }[]): Promise<Map<string, JobStatus>> {
     const out = new Map<string, JobStatus>();
-    for (let i = 0; i < jobs.length; i += sacctChunk) {
-      const chunk = jobs.slice(i, i + sacctChunk);
-      const ids = [...new Set(chunk.map((j) => j.jobId))];
-      const times = chunk
-        .map((j) => (j.submittedAt ? Date.parse(j.submittedAt) : Number.NaN))
-        .filter((t) => Number.isFinite(t));
-      const starttime = times.length
-        ? new Date(Math.min(...times) - 3600_000).toISOString().slice(0, 19)
-        : null;
-      const stderrPaths = new Map<string, string>();
-      for (const j of chunk) if (j.stderrPath) stderrPaths.set(j.jobId, resolvePath(j.stderrPath));
-      let r: ExecResult;
-      try {
-        r = await run('bash -s', {
-          stdin: buildSacctProgram(ids, starttime, stderrPaths),
-          timeoutMs: 40_000,
-          logAs: `TZ=UTC sacct -n -P --format=JobIDRaw,State,ExitCode,Start,End,NodeList,Reason -j <${ids.length} ids>${starttime ? ` --starttime=${starttime}` : ''}`,
-        });
-      } catch {
-        continue; // accounting is best effort: these jobs stay unknown this poll
-      }
-      const answer = parseSacctAnswer(r.stdout);
-      if (answer.sacctRc !== 0) continue;
-      const byJob = parseSacct(answer.sacct);
-      for (const id of ids) {
-        const rows = byJob.get(id);
-        if (!rows) continue;
-        const verdict = sacctVerdict(id, rows, { memoryExceeded: answer.oom.has(id) });
-        if (verdict) out.set(id, verdict);
-      }
+    const times = jobs
+      .map(({ job }) => (job.submittedAt ? Date.parse(job.submittedAt) : Number.NaN))
+      .filter((t) => Number.isFinite(t));
+    const starttime = times.length
+      ? new Date(Math.min(...times) - 3600_000).toISOString().slice(0, 19)
+      : null;
+    const stderrPaths = new Map<string, string>();
+    for (const { job, ref } of jobs) if (job.stderrPath) stderrPaths.set(ref.id, resolvePath(job.stderrPath));
+    const queries = [...new Map(jobs.map(({ ref }) => [formatJobRef(ref), ref])).values()];
+    let r: ExecResult;
+    try {
+      r = await run('bash -s', {
+        stdin: buildSacctProgram(queries, starttime, stderrPaths),
+        timeoutMs: 40_000,
+        logAs: `SLURM_TIME_FORMAT=standard TZ=UTC sacct -n -P --format=JobIDRaw,State,ExitCode,Start,End,NodeList,Reason (${queries.length} ids)${starttime ? ` --starttime=${starttime}` : ''}`,
+      });
+    } catch {
+      return out; // accounting is best effort: these jobs stay unknown this poll
+    }
+    const answer = parseSacctAnswer(r.stdout);
+    for (const { job, ref } of jobs) {
+      const section = answer.sacct.get(ref.cluster ?? '-');
+      if (section?.rc !== 0) continue;
+      const rows = parseSacct(section.rows).get(ref.id);
+      if (!rows) continue;
+      const verdict = sacctVerdict(ref.id, rows, { memoryExceeded: answer.oom.has(ref.id) });
+      if (verdict) out.set(job.jobId, { ...verdict, jobId: job.jobId });
     }
     return out;
   }
 
+  /**
+   * Markers of the jobs that may have ended: every job not seen queued, plus at most
+   * {@link QUEUED_MARKERS_PER_READ} of the queued ones in rotation (a short job can start and end
+   * between two scheduler polls; reading every queued job's marker every 2 s would cost a big
+   * queue's NFS server thousands of lookups per second).
+   */
+  let queuedCursor = 0;
   async function quickStatus(jobs: TrackedJob[]): Promise<Map<string, JobStatus>> {
-    return readExitMarkers(run, markerDir, jobs, (tag) => TAG_RE.test(tag));
+    const queued = jobs.filter((j) => j.lastState === 'pending');
+    let sample = queued;
+    if (queued.length > QUEUED_MARKERS_PER_READ) {
+      const start = queuedCursor % queued.length;
+      sample = [...queued, ...queued].slice(start, start + QUEUED_MARKERS_PER_READ);
+      queuedCursor = start + QUEUED_MARKERS_PER_READ;
+    }
+    const candidates = [...jobs.filter((j) => j.lastState !== 'pending'), ...sample];
+    const found = await withCleanup((cleanup) =>
+      readExitMarkers(run, markerDir, candidates, (tag) => TAG_RE.test(tag), cleanup),
+    );
+    for (const job of candidates) if (found.has(job.jobId)) finishedTags.add(job.tag);
+    return found;
   }
 
   async function cancel(jobs: TrackedJob[]): Promise<void> {
-    const ids = [...new Set(jobs.map((j) => j.jobId).filter(isValidJobId))];
-    if (!ids.length) return;
-    const r = await run(`scancel ${ids.map(shellQuote).join(' ')}`, { timeoutMs: 30_000 });
-    if (r.exitCode === 0) return;
-    const meaningful = r.stderr
-      .split('\n')
+    const refs = [
+      ...new Map(
+        jobs
+          .map((j) => parseJobRef(j.jobId))
+          .filter((r): r is SlurmJobRef => r !== null)
+          .map((r) => [formatJobRef(r), r]),
+      ).values(),
+    ];
+    if (!refs.length) return;
+    const r = await run('bash -s', {
+      stdin: buildCancelProgram(refs),
+      timeoutMs: 30_000 + 10_000 * Math.ceil(refs.length / 1000),
+      logAs: `scancel ${refs.length <= 20 ? refs.map((x) => formatJobRef(x)).join(' ') : `<${refs.length} jobs>`}`,
+    });
+    const answer = parseCancelAnswer(r.stdout);
+    const meaningful = answer.calls
+      .filter((c) => c.rc !== 0)
+      .flatMap((c) => c.output.split('\n'))
       .filter((l) => l.trim())
       .filter((l) => !/already completing or completed|Invalid job id|Job\/step already/i.test(l));
-    if (meaningful.length) {
+    if (meaningful.length || !answer.complete) {
       throw new BackendError(
-        `scancel failed on backend ${options.name}: ${truncate(meaningful.join('\n'), 500)}`,
-        {
-          transient: true,
-          command: `scancel ${ids.join(' ')}`,
-          output: truncate(r.stderr),
-        },
+        `scancel failed on backend ${options.name}: ${truncate(meaningful.join('\n') || r.stderr.trim(), 500)}`,
+        { transient: true, command: `scancel (${refs.length} jobs)`, output: truncate(r.stderr) },
       );
     }
   }
@@ -446,8 +364,9 @@ export function createSlurmBackend(options: SlurmBackendOptions): Backend & {
   }
 
   async function clusterInfo(): Promise<ClusterInfo> {
+    const cluster = policy.clusters && !policy.clusters.includes(',') ? policy.clusters : null;
     const r = await run('bash -s', {
-      stdin: buildClusterInfoProgram(cloneDir),
+      stdin: buildClusterInfoProgram(cloneDir, cluster),
       timeoutMs: 60_000,
       logAs: `sinfo -h -o '%P|%a|%D|%t|%C|%l'; sinfo -h -N -o '%N|%C'; squeue -h -t PD -o '%r'; df -Pk ${cloneDir}`,
     });
@@ -474,10 +393,11 @@ export function createSlurmBackend(options: SlurmBackendOptions): Backend & {
 
   async function externalJobs(user: string | null): Promise<ExternalJob[]> {
     const who = user ?? options.user ?? null;
-    const filter = who ? `-u ${shellQuote(who)}` : '--me';
-    const r = await run(`TZ=UTC squeue -h ${filter} -o ${shellQuote(SQUEUE_EXTERNAL_FORMAT)}`, {
-      timeoutMs: 30_000,
-    });
+    const filter = who ? `-u ${shellQuote(who)}` : '-u "$(id -un)"';
+    const r = await run(
+      `SLURM_TIME_FORMAT=standard TZ=UTC squeue -h ${filter} -o ${shellQuote(SQUEUE_EXTERNAL_FORMAT)}`,
+      { timeoutMs: 30_000 },
+    );
     if (r.exitCode !== 0) {
       throw new BackendError(`squeue failed on backend ${options.name}: ${truncate(r.stderr.trim(), 500)}`, {
         transient: true,
@@ -492,7 +412,8 @@ export function createSlurmBackend(options: SlurmBackendOptions): Backend & {
     type: 'slurm',
     maxConcurrent: options.maxConcurrent,
     pollIntervalMs: options.pollIntervalMs,
-    quickStatusIntervalMs: 1000,
+    quickStatusIntervalMs: Math.max(200, options.markerPollIntervalMs ?? 2000),
+    submitRetryWindowMs: SBATCH_RETRY_WINDOW_MS,
     markerDir,
     resolvePath,
     renderScript: render,

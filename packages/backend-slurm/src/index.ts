@@ -5,15 +5,19 @@
  */
 export {
   createSlurmBackend,
+  SBATCH_RETRY_WINDOW_MS,
+  type SlurmBackend,
   type SlurmBackendOptions,
   type SlurmExecOptions,
   type SlurmSsh,
 } from './backend.js';
 export {
+  formatJobRef,
   isInvalidJobIdError,
   isTerminalJobState,
   isValidJobId,
   JOB_ID_RE,
+  JOB_REF_RE,
   mapSlurmState,
   normalizeSlurmState,
   type ParsedSubmission,
@@ -21,6 +25,7 @@ export {
   parseDfPk,
   parseExitCode,
   parseExternalJobs,
+  parseJobRef,
   parsePendingReasons,
   parsePipeRows,
   parseSacct,
@@ -32,6 +37,7 @@ export {
   SACCT_FIELDS,
   type SacctRow,
   SINFO_FORMAT_LETTERS,
+  type SlurmJobRef,
   SQUEUE_EXTERNAL_FORMAT,
   SQUEUE_STATUS_FORMAT,
   type SqueueStatusRow,
@@ -41,17 +47,27 @@ export {
 } from './parse.js';
 export { explainPendingReason } from './pending.js';
 export {
+  buildCancelProgram,
+  buildFindByTagsProgram,
+  buildSacctProgram,
   buildStatusProgram,
   buildSubmitProgram,
+  type ClusterName,
+  parseStatusAnswer,
   parseSubmitAnswer,
+  SLURM_ENV_RESET,
+  type StatusQuery,
   type SubmitAnswer,
   type SubmitItem,
   type SubmitLine,
 } from './programs.js';
+export { classifySbatchFailure, type SbatchFailure } from './sbatch-errors.js';
 export {
+  policyDirectives,
   renderSlurmScript,
   ScriptRenderError,
   type SlurmScriptOptions,
+  sbatchLogPath,
   sbatchQuote,
   slurmDirectives,
   TAG_RE,

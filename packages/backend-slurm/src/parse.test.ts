@@ -259,6 +259,42 @@ describe('sacct verdicts on local-cluster output (slurm-localhost.md)', () => {
   });
 });
 
+describe('newer Slurm versions', () => {
+  it('25.11 EXPEDITING (JOB_EXPEDITING, "checking for expedited requeue") is not a final state', () => {
+    expect(mapSlurmState('EXPEDITING')).toBe('completing');
+    const [row] = parseSqueueStatus('44|EXPEDITING|None|node1|2026-02-11T10:00:00\n');
+    expect(row).toMatchObject({ state: 'completing', rawState: 'EXPEDITING' });
+    expect(sacctVerdict('44', [{ JobIDRaw: '44', State: 'EXPEDITING', ExitCode: '1:0' }])).toMatchObject({
+      state: 'completing',
+      final: false,
+    });
+  });
+
+  it('SPECIAL_EXIT ("same as REQUEUE_HOLD", job_state_codes.html) is a held job, not a failure', () => {
+    expect(mapSlurmState('SPECIAL_EXIT')).toBe('pending');
+    expect(mapSlurmState('SE')).toBe('pending');
+    expect(mapSlurmState('REQUEUE_HOLD')).toBe('pending');
+    expect(parseSqueueStatus('45|SPECIAL_EXIT|JobHeldAdmin|(null)|N/A\n')[0]).toMatchObject({
+      state: 'pending',
+      reason: 'JobHeldAdmin',
+    });
+  });
+
+  it('25.11 sacct no longer subtracts 128 ("Don\'t subtract 128 from sacct returned exit codes"): 130:0 is 130', () => {
+    const F = ['JobIDRaw', 'State', 'ExitCode'];
+    expect(verdictOf('46|FAILED|130:0\n46.batch|FAILED|130:0\n', '46', F)).toMatchObject({
+      state: 'failed',
+      exitCode: 130,
+    });
+    // ≤ 25.05 prints the same job as 2:0 (the backend then prefers the job's exit marker).
+    expect(verdictOf('47|FAILED|2:0\n47.batch|FAILED|2:0\n', '47', F)).toMatchObject({ exitCode: 2 });
+  });
+
+  it('sbatch --parsable with --clusters prints id;cluster (all versions)', () => {
+    expect(parseSbatchOutput('4242;cluster-b\n')).toEqual({ jobId: '4242', cluster: 'cluster-b' });
+  });
+});
+
 describe('sinfo, pending reasons, df', () => {
   it('§8 summarize format with default marker, skipping malformed rows', () => {
     const parts = parseSinfoPartitions(

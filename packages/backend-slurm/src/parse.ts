@@ -19,6 +19,30 @@ export function isValidJobId(id: string): boolean {
   return JOB_ID_RE.test(id);
 }
 
+/**
+ * A job as ScriptHut records it: the id `sbatch --parsable` printed, `123` on the default cluster
+ * or `123;cluster` for a job submitted with `--clusters` (the same form sbatch uses).
+ */
+export const JOB_REF_RE = /^(\d+(?:_\d+)?)(?:;([A-Za-z0-9_][A-Za-z0-9_.-]*))?$/;
+
+/** A parsed {@link JOB_REF_RE} job reference. */
+export interface SlurmJobRef {
+  id: string;
+  /** null: the default cluster (no `-M`). */
+  cluster: string | null;
+}
+
+/** `123` → `{ id: '123', cluster: null }`, `123;c1` → `{ id: '123', cluster: 'c1' }`; else null. */
+export function parseJobRef(jobId: string): SlurmJobRef | null {
+  const m = JOB_REF_RE.exec(jobId);
+  return m ? { id: m[1]!, cluster: m[2] ?? null } : null;
+}
+
+/** The recorded form of a job: `id` or `id;cluster`. */
+export function formatJobRef(ref: SlurmJobRef): string {
+  return ref.cluster ? `${ref.id};${ref.cluster}` : ref.id;
+}
+
 // ---------------------------------------------------------------------------------------------
 // sbatch
 // ---------------------------------------------------------------------------------------------
@@ -139,10 +163,14 @@ export function mapSlurmState(raw: string): JobState {
   switch (normalizeSlurmState(raw)) {
     case 'PENDING':
     case 'CONFIGURING':
+    case 'POWER_UP_NODE':
     case 'REQUEUED':
     case 'REQUEUE_HOLD':
     case 'REQUEUE_FED':
     case 'RESV_DEL_HOLD':
+    // "same as REQUEUE_HOLD": requeued and held until someone releases it (job_state_codes.html)
+    case 'SPECIAL_EXIT':
+    case 'LAUNCH_FAILED':
       return 'pending';
     case 'RUNNING':
     case 'SUSPENDED':
@@ -152,6 +180,9 @@ export function mapSlurmState(raw: string): JobState {
     case 'STAGE_OUT':
       return 'running';
     case 'COMPLETING':
+    // Slurm 25.11: the script ended and its epilogs are checked for an expedited requeue
+    // (`--requeue=expedite`); the job is requeued or ends: not final yet.
+    case 'EXPEDITING':
       return 'completing';
     case 'COMPLETED':
       return 'completed';
@@ -159,7 +190,7 @@ export function mapSlurmState(raw: string): JobState {
     case 'PREEMPTED':
     case 'DEADLINE':
     case 'REVOKED':
-    case 'SPECIAL_EXIT':
+    case 'RECONFIG_FAIL':
       return 'failed';
     case 'CANCELLED':
       return 'cancelled';

@@ -57,6 +57,55 @@ describe('slurmDirectives', () => {
   });
 });
 
+describe('site policy and log paths', () => {
+  it('renders qos, clusters, constraint, reservation, exclusive and extra directives; a task overrides its backend', () => {
+    const policy = {
+      qos: 'normal',
+      constraint: 'cpu',
+      exclusive: true as const,
+      clusters: 'c1',
+      extraDirectives: ['--requeue'],
+    };
+    const req = makeRequest('p1', {
+      qos: 'high prio',
+      constraint: '[rack1*2&rack2*4]',
+      reservation: 'maint',
+      exclusive: 'user',
+      extraDirectives: ['--mail-type=END,FAIL', '--comment-x=a "b"'],
+    });
+    expect(slurmDirectives(req, { policy }).slice(-8)).toEqual([
+      '#SBATCH --qos="high prio"',
+      '#SBATCH --clusters=c1',
+      '#SBATCH --constraint="[rack1*2&rack2*4]"',
+      '#SBATCH --reservation=maint',
+      '#SBATCH --exclusive=user',
+      '#SBATCH --requeue',
+      '#SBATCH --mail-type=END,FAIL',
+      '#SBATCH --comment-x="a \\"b\\""',
+    ]);
+    const plain = slurmDirectives(makeRequest('p2', { exclusive: false, qos: null }), { policy });
+    expect(plain).not.toContain('#SBATCH --exclusive');
+    expect(plain.some((l) => l.startsWith('#SBATCH --qos'))).toBe(false);
+    expect(plain).toContain('#SBATCH --constraint=cpu');
+  });
+
+  it('extra directives that ScriptHut owns or that are not long options fail the render, naming the entry', () => {
+    expect(() => slurmDirectives(makeRequest('p3', { extraDirectives: ['--ok', '--output=/x'] }))).toThrow(
+      /extra_directives\[1\]: option --output is not allowed here/,
+    );
+    expect(() => slurmDirectives(makeRequest('p3', { extraDirectives: ['-p gpu'] }))).toThrow(/long form/);
+  });
+
+  it('doubles % in log paths (sbatch expands %j…) and refuses backslashes', () => {
+    const d = slurmDirectives(makeRequest('p4', { outputFile: '/s/100%_%j.out', errorFile: '/s/e%.err' }));
+    expect(d).toContain('#SBATCH --output=/s/100%%_%%j.out');
+    expect(d).toContain('#SBATCH --error=/s/e%%.err');
+    expect(() => slurmDirectives(makeRequest('p5', { outputFile: '/s/a\\b.out' }))).toThrow(
+      /output file cannot contain a backslash/,
+    );
+  });
+});
+
 describe('renderSlurmScript', () => {
   it('uses a login shell when asked, and writes the exit marker', () => {
     const script = renderSlurmScript(makeRequest('t9'), {

@@ -1,7 +1,14 @@
 /**
  * The Slurm job script: `#SBATCH` directives above the shared body from `@scripthut/core`.
  */
-import { buildJobScript, jobNameFor, type SubmitRequest } from '@scripthut/core';
+import {
+  buildJobScript,
+  effectiveSitePolicy,
+  jobNameFor,
+  parseSbatchDirective,
+  type SitePolicy,
+  type SubmitRequest,
+} from '@scripthut/core';
 
 /** Raised when a request cannot be turned into a safe job script (the task fails, not the batch). */
 export class ScriptRenderError extends Error {
@@ -34,6 +41,43 @@ export interface SlurmScriptOptions {
   exitMarkerPath?: string | null;
   /** Resolves `~`/relative log paths to absolute ones (sbatch does not expand `~`). */
   resolvePath?: (path: string) => string;
+  /** The backend's site policy (qos, constraint, …); a task's own values override it. */
+  policy?: SitePolicy;
+}
+
+/**
+ * A log path for `--output`/`--error`. sbatch expands `%j`, `%x`, `%u`… in these paths, so a `%` is
+ * doubled (`%%` is a literal `%`): Slurm writes exactly the path ScriptHut reads. A backslash would
+ * make Slurm drop the backslashes and skip the expansion: such paths are refused.
+ */
+export function sbatchLogPath(path: string, what: string): string {
+  if (path.includes('\\'))
+    throw new ScriptRenderError(
+      `${what} cannot contain a backslash (Slurm would write to another path): ${JSON.stringify(path)}`,
+    );
+  return sbatchQuote(path.replace(/%/g, '%%'), what);
+}
+
+/** The `#SBATCH` lines of a site policy (qos, constraint, reservation, exclusive, clusters, extras). */
+export function policyDirectives(policy: SitePolicy): string[] {
+  const lines: string[] = [];
+  const d = (opt: string, value: string, what: string) => `#SBATCH --${opt}=${sbatchQuote(value, what)}`;
+  if (policy.qos) lines.push(d('qos', policy.qos, 'qos'));
+  if (policy.clusters) lines.push(d('clusters', policy.clusters, 'clusters'));
+  if (policy.constraint) lines.push(d('constraint', policy.constraint, 'constraint'));
+  if (policy.reservation) lines.push(d('reservation', policy.reservation, 'reservation'));
+  if (policy.exclusive === true) lines.push('#SBATCH --exclusive');
+  else if (typeof policy.exclusive === 'string') lines.push(d('exclusive', policy.exclusive, 'exclusive'));
+  (policy.extraDirectives ?? []).forEach((raw, i) => {
+    const parsed = parseSbatchDirective(raw);
+    if (typeof parsed === 'string') throw new ScriptRenderError(`extra_directives[${i}]: ${parsed}`);
+    lines.push(
+      parsed.value === null
+        ? `#SBATCH --${parsed.name}`
+        : `#SBATCH --${parsed.name}=${sbatchQuote(parsed.value, `extra_directives[${i}]`)}`,
+    );
+  });
+  return lines;
 }
 
 /** The `#SBATCH` lines of a request, in the documented order. */
@@ -54,8 +98,9 @@ export function slurmDirectives(request: SubmitRequest, options: SlurmScriptOpti
   lines.push(d('mem', t.memory, 'memory'));
   lines.push(d('time', t.timeLimit, 'time limit'));
   if (t.gres) lines.push(d('gres', t.gres, 'gres'));
-  lines.push(d('output', resolve(t.outputFile ?? request.stdoutPath), 'output file'));
-  lines.push(d('error', resolve(t.errorFile ?? request.stderrPath), 'error file'));
+  lines.push(`#SBATCH --output=${sbatchLogPath(resolve(t.outputFile ?? request.stdoutPath), 'output file')}`);
+  lines.push(`#SBATCH --error=${sbatchLogPath(resolve(t.errorFile ?? request.stderrPath), 'error file')}`);
+  lines.push(...policyDirectives(effectiveSitePolicy(options.policy ?? {}, t)));
   return lines;
 }
 

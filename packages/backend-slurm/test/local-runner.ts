@@ -11,8 +11,11 @@ import type { BackendHealth, CommandLogEntry, ExecResult } from '@scripthut/core
 import type { SlurmExecOptions, SlurmSsh } from '../src/backend.js';
 
 const FAKE_SBATCH = `#!/bin/bash
-# fake sbatch --parsable: stores the script, fails on partition nosuchpart or mem 999G
+# fake sbatch --parsable: stores the script, fails on partition nosuchpart or mem 999G, or with the
+# text of sbatch.fail; answers "<id>;<cluster>" for --clusters; records the Slurm environment.
 script=$(cat)
+env | grep -E '^(SBATCH|SQUEUE|SACCT|SLURM)_' | sort >> "$FAKE_STATE/sbatch.env"
+if [ -f "$FAKE_STATE/sbatch.fail" ]; then cat "$FAKE_STATE/sbatch.fail" >&2; exit 1; fi
 if printf '%s\\n' "$script" | grep -q '^#SBATCH --partition=nosuchpart'; then
   echo "sbatch: error: invalid partition specified: nosuchpart" >&2
   echo "sbatch: error: Batch job submission failed: Invalid partition name specified" >&2
@@ -26,11 +29,21 @@ fi
 n=$(( $(cat "$FAKE_STATE/counter" 2>/dev/null || echo 100) + 1 ))
 echo "$n" > "$FAKE_STATE/counter"
 printf '%s\\n' "$script" > "$FAKE_STATE/job-$n.sh"
-echo "$n"
+cluster=$(printf '%s\\n' "$script" | sed -n 's/^#SBATCH --clusters=\\([^,]*\\).*/\\1/p')
+if [ -f "$FAKE_STATE/sbatch.kill-after" ]; then kill -9 $PPID; fi
+echo "$n\${cluster:+;$cluster}"
 `;
 
 const FAKE_SQUEUE = `#!/bin/bash
 echo "$*" >> "$FAKE_STATE/squeue.args"
+env | grep -E '^(SBATCH|SQUEUE|SACCT|SLURM)_' | sort >> "$FAKE_STATE/squeue.env"
+if [ "\${*: -1}" = "%i|%j" ]; then
+  # tag lookup: every "submitted" job with its name (none while lookup.hidden exists)
+  [ -f "$FAKE_STATE/lookup.hidden" ] && exit 0
+  for f in "$FAKE_STATE"/job-*.sh; do [ -f "$f" ] || continue; id=\${f##*/job-}; id=\${id%.sh}
+    printf '%s|%s\\n' "$id" "$(sed -n 's/^#SBATCH --job-name=//p' "$f")"; done
+  exit 0
+fi
 if [ "\${*: -1}" = "%i" ]; then
   # verification: print the ids that were "submitted"
   ids=""; prev=""; for a in "$@"; do [ "$prev" = "-j" ] && ids="$a"; prev="$a"; done
@@ -92,12 +105,21 @@ export class LocalBashRunner implements SlurmSsh {
     }
   }
 
+  /** Extra environment of every command (what a user's rc files would export). */
+  env: Record<string, string> = {};
+
   exec(command: string, options: SlurmExecOptions = {}): Promise<ExecResult> {
     const started = Date.now();
     return new Promise((resolve, reject) => {
       const child = spawn('bash', ['-c', command], {
         cwd: this.home,
-        env: { PATH: `${this.bin}:${process.env.PATH}`, HOME: this.home, FAKE_STATE: this.state, LANG: 'C' },
+        env: {
+          PATH: `${this.bin}:${process.env.PATH}`,
+          HOME: this.home,
+          FAKE_STATE: this.state,
+          LANG: 'C',
+          ...this.env,
+        },
       });
       let stdout = '';
       let stderr = '';

@@ -7,6 +7,15 @@
  * `~` expansion of local paths, the CPU-count default of local backends' `max_concurrent`, the
  * derived `settings.sources_cache_dir`, and cross-field checks (duplicate names, backend references).
  */
+import {
+  CLUSTERS_RE,
+  CONSTRAINT_RE,
+  EXCLUSIVE_MODES,
+  MAX_EXTRA_DIRECTIVES,
+  POLICY_NAME_RE,
+  parseSbatchDirective,
+  RESERVED_ENV_PREFIX,
+} from '@scripthut/core';
 import { z } from 'zod';
 import { show } from './suggest.js';
 
@@ -47,9 +56,15 @@ const scalarString = z
   .transform((v) => String(v));
 const envVars = () =>
   z.record(
-    z.string().regex(ENV_NAME, {
-      error: 'is not a valid environment variable name (letters, digits and "_", not starting with a digit)',
-    }),
+    z
+      .string()
+      .regex(ENV_NAME, {
+        error:
+          'is not a valid environment variable name (letters, digits and "_", not starting with a digit)',
+      })
+      .refine((n) => !n.startsWith(RESERVED_ENV_PREFIX), {
+        error: `${RESERVED_ENV_PREFIX}* names are reserved for ScriptHut's job script`,
+      }),
     scalarString,
   );
 /** map[string, string] whose scalar values are converted to strings (e.g. EC2 tags `CostCenter: 1234`). */
@@ -77,6 +92,14 @@ export const SshSchema = z
   })
   .describe('SSH connection settings.');
 
+/** Optional string matching `re` (message names what was expected); null when unset. */
+const optMatching = (re: RegExp, what: string) =>
+  z
+    .string()
+    .regex(re, { error: (iss) => `expected ${what}, got ${show(iss.input)}` })
+    .nullable()
+    .default(null);
+
 export const SlurmBackendSchema = z
   .strictObject({
     name: name(),
@@ -86,6 +109,35 @@ export const SlurmBackendSchema = z
     login_shell: z.boolean().default(false).describe('Job scripts use `#!/bin/bash -l`.'),
     max_concurrent: maxConcurrent(),
     clone_dir: cloneDir(),
+    qos: optMatching(POLICY_NAME_RE, 'a QOS name').describe('Quality of service of every job (--qos).'),
+    constraint: optMatching(CONSTRAINT_RE, 'node features such as "gpu" or "a100&ib"').describe(
+      'Node features every job requires (--constraint), e.g. "gpu&a100".',
+    ),
+    reservation: optMatching(POLICY_NAME_RE, 'a reservation name').describe(
+      'Advance reservation every job runs in (--reservation).',
+    ),
+    exclusive: z
+      .union([z.boolean(), z.enum(EXCLUSIVE_MODES)], {
+        error: (iss) => `expected true, false, "user", "mcs" or "topo", got ${show(iss.input)}`,
+      })
+      .nullable()
+      .default(null)
+      .describe(
+        'Whole nodes for every job (--exclusive); "user", "mcs" or "topo" for the --exclusive=… forms.',
+      ),
+    clusters: optMatching(CLUSTERS_RE, 'cluster names separated by commas').describe(
+      'Cluster(s) of a multi-cluster site (--clusters); status and cancel then use -M.',
+    ),
+    extra_directives: z
+      .array(
+        z.string().superRefine((d, ctx) => {
+          const parsed = parseSbatchDirective(d);
+          if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+        }),
+      )
+      .max(MAX_EXTRA_DIRECTIVES, { error: `at most ${MAX_EXTRA_DIRECTIVES} entries` })
+      .default([])
+      .describe('Further #SBATCH options for every job, one per entry: "--name" or "--name=value".'),
   })
   .describe('Slurm cluster reached over SSH.');
 

@@ -208,3 +208,61 @@ pricing:
     expect(empty.config?.settings.poll_interval).toBe(60);
   });
 });
+
+describe('Slurm site-policy fields', () => {
+  const backend = (extra: string) => `backends:
+  - name: hpc
+    type: slurm
+    ssh: {host: login, user: me}
+${extra}`;
+
+  it('accepts qos, constraint, reservation, exclusive, clusters and extra_directives', () => {
+    const text = backend(`    qos: high
+    constraint: "gpu&a100"
+    reservation: maint
+    exclusive: user
+    clusters: c1,c2
+    extra_directives: ["--mail-type=END", "--signal=B:USR1@60"]
+`);
+    const result = validateConfigText(text, 'scripthut.yaml', opts);
+    expect(result.issues).toEqual([]);
+    expect(result.config!.backends[0]).toMatchObject({
+      qos: 'high',
+      constraint: 'gpu&a100',
+      reservation: 'maint',
+      exclusive: 'user',
+      clusters: 'c1,c2',
+      extra_directives: ['--mail-type=END', '--signal=B:USR1@60'],
+    });
+  });
+
+  it('names the field and the position of every bad value', () => {
+    const out = lines(
+      backend(`    qos: "-M other"
+    constraint: "a b"
+    exclusive: yes
+    extra_directives:
+      - --output=/tmp/x
+      - -q high
+`),
+    );
+    expect(out).toEqual([
+      'scripthut.yaml:5:5 backends[0].qos: expected a QOS name, got "-M other"',
+      'scripthut.yaml:6:5 backends[0].constraint: expected node features such as "gpu" or "a100&ib", got "a b"',
+      'scripthut.yaml:7:5 backends[0].exclusive: expected true, false, "user", "mcs" or "topo", got "yes"',
+      'scripthut.yaml:9:9 backends[0].extra_directives[0]: option --output is not allowed here: use the task’s output_file',
+      'scripthut.yaml:10:9 backends[0].extra_directives[1]: use the long form of the option (--name or --name=value), got "-q high"',
+    ]);
+  });
+
+  it('refuses environment variables reserved for the job script', () => {
+    const out = lines(`environments:
+  - name: e
+    variables: {__SCRIPTHUT_MARKER: x, PATH: /opt/bin}
+`);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatch(
+      /environments\[0\]\.variables\.__SCRIPTHUT_MARKER.*reserved for ScriptHut's job script/,
+    );
+  });
+});

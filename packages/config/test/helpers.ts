@@ -10,6 +10,16 @@ export const load = (name: string) =>
   parseConfigText(fixture(name), name, { homeDir: HOME, checkFiles: false }).config;
 
 /** The slurm backend appended to snippets that reference `hpc-cluster`. */
+/** Site-policy fields of a Slurm backend when the file sets none. */
+export const SLURM_POLICY_DEFAULTS = {
+  qos: null,
+  constraint: null,
+  reservation: null,
+  exclusive: null,
+  clusters: null,
+  extra_directives: [],
+};
+
 export const HPC_BACKEND = {
   name: 'hpc-cluster',
   type: 'slurm',
@@ -25,6 +35,7 @@ export const HPC_BACKEND = {
   login_shell: false,
   max_concurrent: 100,
   clone_dir: '~/scripthut-repos',
+  ...SLURM_POLICY_DEFAULTS,
 };
 
 export const DEFAULT_SETTINGS = {

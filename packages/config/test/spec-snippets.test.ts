@@ -3,7 +3,7 @@
  * documented values, defaults included.
  */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS, EMPTY, HPC_BACKEND, load } from './helpers.js';
+import { DEFAULT_SETTINGS, EMPTY, HPC_BACKEND, load, SLURM_POLICY_DEFAULTS } from './helpers.js';
 
 describe('backend snippets', () => {
   it('slurm', () => {
@@ -25,6 +25,7 @@ describe('backend snippets', () => {
           login_shell: false,
           max_concurrent: 100,
           clone_dir: '~/scripthut-repos',
+          ...SLURM_POLICY_DEFAULTS,
         },
       ],
     });
@@ -318,6 +319,7 @@ describe('complete example', () => {
           login_shell: true,
           max_concurrent: 50,
           clone_dir: '~/scripthut-repos',
+          ...SLURM_POLICY_DEFAULTS,
         },
         {
           name: 'pbs-cluster',

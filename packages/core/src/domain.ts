@@ -42,6 +42,41 @@ export interface TaskSpec {
   envVars: Record<string, string>;
   /** Path of a JSON file the task writes with more tasks. */
   generatesSource: string | null;
+  /**
+   * Site policy (batch schedulers, see {@link SitePolicy}): overrides the backend's values for this
+   * task; `extraDirectives` are added after the backend's. Absent when the task JSON has none.
+   */
+  qos?: string | null;
+  constraint?: string | null;
+  reservation?: string | null;
+  exclusive?: ExclusiveMode | null;
+  clusters?: string | null;
+  extraDirectives?: string[];
+}
+
+/**
+ * `exclusive` of a task or backend: `true` (whole nodes), `false` (explicitly not, overriding a
+ * backend default), or Slurm's `--exclusive=user|mcs|topo` forms.
+ */
+export type ExclusiveMode = boolean | 'user' | 'mcs' | 'topo';
+
+/**
+ * Site-policy settings a batch backend applies to every job (and a task may override): the
+ * directives sites require or offer beyond partition/account/resources.
+ */
+export interface SitePolicy {
+  /** Quality of service (Slurm `--qos`). */
+  qos?: string | null;
+  /** Node features (Slurm `--constraint`, e.g. `gpu&a100`). */
+  constraint?: string | null;
+  /** Advance reservation (Slurm `--reservation`). */
+  reservation?: string | null;
+  /** Whole nodes (Slurm `--exclusive[=user|mcs|topo]`). */
+  exclusive?: ExclusiveMode | null;
+  /** Cluster(s) of a multi-cluster site (Slurm `--clusters`/`-M`). */
+  clusters?: string | null;
+  /** Further scheduler options, one per entry (Slurm: `--name` or `--name=value`). */
+  extraDirectives?: readonly string[];
 }
 
 /** Every state a task can be in. */

@@ -6,5 +6,6 @@ export * from './errors.js';
 export * from './memory-store.js';
 export * from './script.js';
 export * from './shell.js';
+export * from './site-policy.js';
 export * from './store.js';
 export * from './task-json.js';

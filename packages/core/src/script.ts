@@ -1,7 +1,8 @@
 /**
- * Job-script building shared by every backend: banner, environment exports, `extra_init`,
- * `cd working_dir` (checked), the command, and the exit code. Backends add their own directives
- * (`#SBATCH`, `#PBS`) above the body with {@link buildJobScript}.
+ * Job-script building shared by every backend: banner, exit-code marker, then in one subshell the
+ * environment exports, `extra_init`, `cd -- working_dir` (checked) and the command; the exit code
+ * last. Backends add their own directives (`#SBATCH`, `#PBS`) above the body with
+ * {@link buildJobScript}.
  *
  * Every interpolated value goes through the audited quoting helper ({@link shellQuote}); the task's
  * command is inserted verbatim (it *is* the program to run), everything else is data.
@@ -34,20 +35,65 @@ export interface ScriptBodyOptions {
   exitMarkerPath?: string | null;
 }
 
-/** Lines of the common script body (no shebang, no directives). */
+/**
+ * Prefix of the variables the job script keeps for itself (`__SCRIPTHUT_MARKER`,
+ * `__SCRIPTHUT_WORKDIR`). Task and environment variables may not use it.
+ */
+export const RESERVED_ENV_PREFIX = '__SCRIPTHUT_';
+
+/** True when an environment variable name is reserved for the job script itself. */
+export function isReservedEnvName(name: string): boolean {
+  return name.startsWith(RESERVED_ENV_PREFIX);
+}
+
+/**
+ * Lines of the common script body (no shebang, no directives).
+ *
+ * Layout: banner, the exit-marker trap, then ONE subshell that exports the environment, runs
+ * `extra_init`, the preamble, `cd -- <working dir>` and the command. The wrapper around the
+ * subshell uses bash builtins only (`printf '%(…)T'`, `$HOSTNAME`, `command -p`) and its own
+ * variables are set before any task variable exists, so a task's `PATH`, `HOME` or `IFS`, an `exec`,
+ * a `trap … EXIT` or `exit` in the command cannot stop the exit code from being recorded.
+ */
 export function buildScriptBody(o: ScriptBodyOptions): string {
   const lines: string[] = [];
-  lines.push('set -o pipefail');
-  lines.push(`echo ${shellQuote(`=== ScriptHut Task: ${o.taskName} ===`)}`);
-  lines.push(`echo ${shellQuote(`Task ID: ${o.taskId}`)}`);
-  lines.push('echo "Started: $(date -u +%Y-%m-%dT%H:%M:%SZ)"');
-  lines.push('echo "Host: $(hostname)"');
-  lines.push(`echo ${shellQuote(`Working dir: ${o.workingDir}`)}`);
-  lines.push("echo '========================================'");
   const names = Object.keys(o.env).sort();
   const bad = names.filter((n) => !isValidEnvName(n));
   if (bad.length)
     throw new Error(`invalid environment variable name(s): ${bad.map((n) => JSON.stringify(n)).join(', ')}`);
+  const reserved = names.filter(isReservedEnvName);
+  if (reserved.length)
+    throw new Error(
+      `environment variable name(s) reserved for ScriptHut's job script (${RESERVED_ENV_PREFIX}*): ${reserved.join(', ')}`,
+    );
+  lines.push('set -o pipefail');
+  lines.push(`echo ${shellQuote(`=== ScriptHut Task: ${o.taskName} ===`)}`);
+  lines.push(`echo ${shellQuote(`Task ID: ${o.taskId}`)}`);
+  lines.push(`TZ=UTC printf 'Started: %(%Y-%m-%dT%H:%M:%SZ)T\\n' -1`);
+  lines.push('echo "Host: $HOSTNAME"');
+  lines.push(`echo ${shellQuote(`Working dir: ${o.workingDir}`)}`);
+  lines.push("echo '========================================'");
+  const marker = o.exitMarkerPath ?? null;
+  if (marker) {
+    // An EXIT trap writes the exit code when the script ends, also after `exit 97` below. It never
+    // overwrites a marker that already holds a code (a cancel may write its own first). A marker
+    // pre-created empty at submission is written IN PLACE (on NFS the login node sees new content
+    // of a file it knows at once, a new file only after its cached negative lookup expires);
+    // otherwise a temporary file is renamed into place. A job killed by a signal (walltime,
+    // scancel/qdel) leaves NO code: the scheduler has the verdict. Without these traps bash would
+    // run the EXIT trap with `$?` = 0 after a SIGTERM.
+    lines.push(
+      "trap 'trap - EXIT; exit 143' TERM",
+      "trap 'trap - EXIT; exit 129' HUP",
+      "trap 'trap - EXIT; exit 130' INT",
+    );
+    lines.push(`__SCRIPTHUT_MARKER=${shellQuotePath(marker)}`, 'readonly __SCRIPTHUT_MARKER');
+    lines.push(
+      `trap '__scripthut_rc=$?; if [ ! -s "$__SCRIPTHUT_MARKER" ]; then if [ -e "$__SCRIPTHUT_MARKER" ]; then printf "%s\\n" "$__scripthut_rc" >"$__SCRIPTHUT_MARKER"; else command -p mkdir -p -- "\${__SCRIPTHUT_MARKER%/*}" 2>/dev/null; printf "%s\\n" "$__scripthut_rc" >"$__SCRIPTHUT_MARKER.tmp" && command -p mv -f -- "$__SCRIPTHUT_MARKER.tmp" "$__SCRIPTHUT_MARKER"; fi; fi' EXIT`,
+    );
+  }
+  lines.push(`__SCRIPTHUT_WORKDIR=${shellQuotePath(o.workingDir)}`, 'readonly __SCRIPTHUT_WORKDIR');
+  lines.push('(');
   if ((o.envDelivery ?? 'export') === 'export') {
     for (const name of names) lines.push(shellExport(name, o.env[name]!));
   } else if (names.length) {
@@ -58,33 +104,17 @@ export function buildScriptBody(o: ScriptBodyOptions): string {
     lines.push(o.extraInit.replace(/\n+$/, ''));
   }
   if (o.preamble?.trim()) lines.push(o.preamble.replace(/\n+$/, ''));
-  const marker = o.exitMarkerPath ?? null;
-  if (marker) {
-    // An EXIT trap writes the exit code even when the command leaves early (`exit 3`, `set -e`).
-    // It never overwrites a marker that is already there (a cancel writes its own first).
-    // A job killed by a signal (walltime, scancel/qdel) leaves NO marker: the scheduler has the
-    // verdict. Without these traps bash would run the EXIT trap with `$?` = 0 after a SIGTERM.
-    const q = shellQuotePath(marker);
-    lines.push(
-      "trap 'trap - EXIT; exit 143' TERM",
-      "trap 'trap - EXIT; exit 129' HUP",
-      "trap 'trap - EXIT; exit 130' INT",
-    );
-    lines.push(`__SCRIPTHUT_MARKER=${q}`, 'readonly __SCRIPTHUT_MARKER');
-    lines.push(
-      `trap '__scripthut_rc=$?; [ -e "$__SCRIPTHUT_MARKER" ] || { mkdir -p "$(dirname "$__SCRIPTHUT_MARKER")" 2>/dev/null; echo "$__scripthut_rc" > "$__SCRIPTHUT_MARKER.tmp" && mv -f "$__SCRIPTHUT_MARKER.tmp" "$__SCRIPTHUT_MARKER"; }' EXIT`,
-    );
-  }
-  lines.push(`if ! cd ${shellQuotePath(o.workingDir)}; then`);
+  lines.push('if ! cd -- "$__SCRIPTHUT_WORKDIR"; then');
   lines.push(`  echo ${shellQuote(`ScriptHut: cannot cd into working directory: ${o.workingDir}`)} >&2`);
   lines.push('  exit 97');
   lines.push('fi');
   lines.push('# --- task command ---');
   lines.push(o.command.replace(/\n+$/, ''));
-  lines.push('SCRIPTHUT_EXIT_CODE=$?');
   lines.push('# --- end of task command ---');
+  lines.push(')');
+  lines.push('SCRIPTHUT_EXIT_CODE=$?');
   lines.push("echo '========================================'");
-  lines.push('echo "Finished: $(date -u +%Y-%m-%dT%H:%M:%SZ)"');
+  lines.push(`TZ=UTC printf 'Finished: %(%Y-%m-%dT%H:%M:%SZ)T\\n' -1`);
   lines.push('echo "Exit code: $SCRIPTHUT_EXIT_CODE"');
   lines.push('exit $SCRIPTHUT_EXIT_CODE');
   return `${lines.join('\n')}\n`;

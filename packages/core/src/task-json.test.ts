@@ -191,6 +191,90 @@ describe('parseTaskDocument', () => {
     expect(warnings.every((w) => w.severity === 'warning')).toBe(true);
   });
 
+  it('accepts site-policy fields (qos, constraint, reservation, exclusive, clusters, extra_directives)', () => {
+    const { tasks } = parseTaskDocument(
+      [
+        {
+          id: 'a',
+          name: 'A',
+          command: 'x',
+          qos: 'high',
+          constraint: '[rack1*2&rack2*4]|(gpu&a100)',
+          reservation: 'maint_2026',
+          exclusive: 'user',
+          clusters: 'c1,c2',
+          extra_directives: ['--mail-type=END,FAIL', ' --signal=B:USR1@60 '],
+        },
+        { id: 'b', name: 'B', command: 'y', exclusive: false, qos: null },
+        { id: 'c', name: 'C', command: 'z' },
+      ],
+      opts,
+    );
+    expect(tasks[0]).toMatchObject({
+      qos: 'high',
+      constraint: '[rack1*2&rack2*4]|(gpu&a100)',
+      reservation: 'maint_2026',
+      exclusive: 'user',
+      clusters: 'c1,c2',
+      extraDirectives: ['--mail-type=END,FAIL', '--signal=B:USR1@60'],
+    });
+    expect(tasks[1]).toMatchObject({ exclusive: false, qos: null });
+    expect('qos' in tasks[2]! || 'extraDirectives' in tasks[2]!).toBe(false);
+  });
+
+  it('rejects site-policy values that could be read as options or break a directive, naming the field', () => {
+    const issues = issuesOf(() =>
+      parseTaskDocument(
+        [
+          {
+            id: 'a',
+            name: 'A',
+            command: 'x',
+            qos: '-M other',
+            constraint: '-gpu',
+            reservation: 'r;x',
+            exclusive: 'yes',
+            clusters: 'a,,b',
+            extra_directives: ['--ok', 'no-dash', '--a\nb', 3],
+          },
+          { id: 'b', name: 'B', command: 'y', extra_directives: '--x' },
+        ],
+        opts,
+      ),
+    );
+    const at = (path: string) => issues.find((i) => i.path === path)?.message;
+    expect(at('tasks[0] (id "a").qos')).toMatch(/invalid QOS name "-M other"/);
+    expect(at('tasks[0] (id "a").constraint')).toMatch(/invalid constraint/);
+    expect(at('tasks[0] (id "a").reservation')).toMatch(/invalid reservation name/);
+    expect(at('tasks[0] (id "a").exclusive')).toMatch(/must be true, false or one of "user", "mcs", "topo"/);
+    expect(at('tasks[0] (id "a").clusters')).toMatch(/invalid cluster list/);
+    expect(at('tasks[0] (id "a").extra_directives[0]')).toBeUndefined();
+    expect(at('tasks[0] (id "a").extra_directives[1]')).toMatch(/starting with "-"/);
+    expect(at('tasks[0] (id "a").extra_directives[2]')).toMatch(/control characters/);
+    expect(at('tasks[0] (id "a").extra_directives[3]')).toMatch(/must be a string/);
+    expect(at('tasks[1] (id "b").extra_directives')).toMatch(/must be an array/);
+  });
+
+  it('rejects env_vars reserved for the job script (__SCRIPTHUT_*); PATH and HOME are the task’s own', () => {
+    const issues = issuesOf(() =>
+      parseTaskDocument(
+        [{ id: 'a', name: 'A', command: 'x', env_vars: { __SCRIPTHUT_MARKER: '/tmp/x', PATH: '/x' } }],
+        opts,
+      ),
+    );
+    expect(issues.map((i) => [i.path, i.message])).toEqual([
+      [
+        'tasks[0] (id "a").env_vars.__SCRIPTHUT_MARKER',
+        "__SCRIPTHUT_* names are reserved for ScriptHut's job script",
+      ],
+    ]);
+    const { tasks } = parseTaskDocument(
+      [{ id: 'a', name: 'A', command: 'x', env_vars: { PATH: '/nonexistent', HOME: '/h' } }],
+      opts,
+    );
+    expect(tasks[0]!.envVars).toEqual({ PATH: '/nonexistent', HOME: '/h' });
+  });
+
   it('expands wildcards excluding the task itself, against existing ids too', () => {
     const { tasks } = parseTaskDocument(
       [

@@ -5,7 +5,16 @@
  */
 import type { TaskSpec } from './domain.js';
 import { type Issue, ScriptHutError } from './errors.js';
+import { isReservedEnvName, RESERVED_ENV_PREFIX } from './script.js';
 import { isValidEnvName } from './shell.js';
+import {
+  CLUSTERS_RE,
+  CONSTRAINT_RE,
+  EXCLUSIVE_MODES,
+  isExclusiveMode,
+  MAX_EXTRA_DIRECTIVES,
+  POLICY_NAME_RE,
+} from './site-policy.js';
 
 /** Options of {@link parseTaskDocument}. */
 export interface ParseTaskDocumentOptions {
@@ -47,6 +56,12 @@ export const TASK_JSON_FIELDS = [
   'environment',
   'env_vars',
   'generates_source',
+  'qos',
+  'constraint',
+  'reservation',
+  'exclusive',
+  'clusters',
+  'extra_directives',
 ] as const;
 
 const KNOWN_FIELDS: ReadonlySet<string> = new Set(TASK_JSON_FIELDS);
@@ -566,6 +581,63 @@ export function parseTaskDocument(
     if (generatesSource !== null && generatesSource.trim() === '')
       err(p('generates_source'), 'must not be empty');
 
+    const site: Pick<
+      TaskSpec,
+      'qos' | 'constraint' | 'reservation' | 'exclusive' | 'clusters' | 'extraDirectives'
+    > = {};
+    const policyText = (field: string, re: RegExp, what: string): string | null | undefined => {
+      const v = str(field, NULLABLE);
+      if (v === undefined) return t[field] === null ? null : undefined;
+      if (!re.test(v)) {
+        err(p(field), `invalid ${what} ${JSON.stringify(v)}`);
+        return undefined;
+      }
+      return v;
+    };
+    const qos = policyText('qos', POLICY_NAME_RE, 'QOS name');
+    if (qos !== undefined) site.qos = qos;
+    const constraint = policyText(
+      'constraint',
+      CONSTRAINT_RE,
+      'constraint (node features joined by & | , with [] () and *count, e.g. "gpu&a100")',
+    );
+    if (constraint !== undefined) site.constraint = constraint;
+    const reservation = policyText('reservation', POLICY_NAME_RE, 'reservation name');
+    if (reservation !== undefined) site.reservation = reservation;
+    const clusters = policyText('clusters', CLUSTERS_RE, 'cluster list (names separated by commas)');
+    if (clusters !== undefined) site.clusters = clusters;
+    if (t.exclusive !== undefined) {
+      const v = t.exclusive;
+      if (v === null || isExclusiveMode(v)) site.exclusive = v;
+      else
+        err(
+          p('exclusive'),
+          `must be true, false or one of ${EXCLUSIVE_MODES.map((m) => `"${m}"`).join(', ')}, got ${describe(v)}`,
+        );
+    }
+    if (t.extra_directives !== undefined && t.extra_directives !== null) {
+      const v = t.extra_directives;
+      if (!Array.isArray(v)) err(p('extra_directives'), `must be an array of strings, got ${describe(v)}`);
+      else if (v.length > MAX_EXTRA_DIRECTIVES)
+        err(p('extra_directives'), `at most ${MAX_EXTRA_DIRECTIVES} entries, got ${v.length}`);
+      else {
+        const list: string[] = [];
+        v.forEach((d, i) => {
+          const dp = `${p('extra_directives')}[${i}]`;
+          if (typeof d !== 'string') err(dp, `must be a string, got ${describe(d)}`);
+          else if (CONTROL.test(d) || d.includes('\0'))
+            err(dp, 'must not contain control characters (newlines, tabs...)');
+          else if (!/^-/.test(d.trim()) || d.trim().length > 1024)
+            err(
+              dp,
+              `must be one scheduler option starting with "-" (e.g. "--mail-type=END"), got ${JSON.stringify(d)}`,
+            );
+          else list.push(d.trim());
+        });
+        site.extraDirectives = list;
+      }
+    }
+
     const environment = str('environment', NULLABLE) ?? null;
     if (environment !== null && !knownEnvs.has(environment)) {
       const list = [...knownEnvs];
@@ -585,6 +657,10 @@ export function parseTaskDocument(
           const kp = `${labelOf(index)}.env_vars.${key}`;
           if (!isValidEnvName(key)) {
             err(kp, `invalid environment variable name ${JSON.stringify(key)}`);
+            continue;
+          }
+          if (isReservedEnvName(key)) {
+            err(kp, `${RESERVED_ENV_PREFIX}* names are reserved for ScriptHut's job script`);
             continue;
           }
           if (key.startsWith('SCRIPTHUT_')) {
@@ -645,6 +721,7 @@ export function parseTaskDocument(
         environment,
         envVars,
         generatesSource,
+        ...site,
       },
     });
   }

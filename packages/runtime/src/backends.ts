@@ -57,6 +57,14 @@ async function buildOne(config: BackendConfig, ctx: BackendBuildContext): Promis
           maxConcurrent: config.max_concurrent,
           cloneDir: config.clone_dir,
           user: config.ssh.user,
+          policy: {
+            qos: config.qos,
+            constraint: config.constraint,
+            reservation: config.reservation,
+            exclusive: config.exclusive,
+            clusters: config.clusters,
+            extraDirectives: config.extra_directives,
+          },
         });
       }
       const mod: AnyModule = await import('@scripthut/backend-pbs');

@@ -50,3 +50,16 @@ export function backendExec(
     }
   };
 }
+
+/**
+ * What is known about a remote command that failed with `err`: whether it may have started (and so
+ * done part of its work) and the stdout it had printed. Only an error that says the command never
+ * started (`details.started === false`, e.g. the channel could not be opened) counts as not started.
+ */
+export function interruptedCommand(err: unknown): { started: boolean; stdout: string } {
+  const details = (err as { details?: Record<string, unknown> } | null)?.details;
+  return {
+    started: details?.started !== false,
+    stdout: typeof details?.stdout === 'string' ? details.stdout : '',
+  };
+}

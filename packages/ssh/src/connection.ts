@@ -16,7 +16,6 @@ import {
   type CommandLogEntry,
   type CommandRunner,
   type ExecResult,
-  shellExport,
   shellQuote,
   shellQuotePath,
 } from '@scripthut/core';
@@ -25,6 +24,7 @@ import ssh2 from 'ssh2';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { type CertIdentity, installCertAuth, loadCertIdentity } from './cert-auth.js';
 import { type RunningExec, startExec } from './exec-channel.js';
+import { BOOTSTRAP_COMMAND, type FramedProgram, frameProgram, OutputFramer } from './framing.js';
 import { type KnownHostEntry, knownKeyTypes, parseKnownHosts, verifyHostKey } from './known-hosts.js';
 import { Semaphore } from './semaphore.js';
 
@@ -70,9 +70,9 @@ export interface SshExecOptions {
    * thrown). Waiting for a reconnect is bounded by the same amount. Default `defaultTimeoutMs`.
    */
   timeoutMs?: number;
-  /** Working directory, applied as `cd <quoted> && ...` (`~/` is expanded remotely). */
+  /** Working directory, applied as `cd -- <quoted> || exit` (`~/` is expanded remotely). */
   cwd?: string;
-  /** Exported before the command as `export K='v';` (never sent as SSH env requests). */
+  /** Exported before the command as `export K='v'` (never sent as SSH env requests). */
   env?: Record<string, string>;
   /** Streamed stdout (UTF-8, split on character boundaries). */
   onStdout?: (chunk: string) => void;
@@ -184,10 +184,11 @@ export class SshConnection implements CommandRunner {
    * closed by us (shutdown), which says nothing about the command, so a submission interrupted this
    * way is reconciled by its tag on the next start instead of failing its task.
    */
-  private closedError(command?: string): BackendError {
+  private closedError(command?: string, started?: false): BackendError {
     return new BackendError(`SSH connection to ${this.endpoint} was closed (ScriptHut is shutting down)`, {
       transient: true,
       ...(command !== undefined ? { command } : {}),
+      ...(started === false ? { details: { started: false } } : {}),
     });
   }
 
@@ -197,16 +198,26 @@ export class SshConnection implements CommandRunner {
   }
 
   /**
-   * Runs `command` in the remote login shell (bash on supported clusters). A non-zero exit code is
-   * returned, not thrown; timeouts and connection problems throw a BackendError.
+   * Runs `command` with `/bin/bash` on the remote host, whatever the user's login shell is (see
+   * `framing.ts`): the login shell only `exec`s bash, the command travels on stdin, and anything the
+   * login shell's rc files print before it starts is dropped from stdout and stderr. A command of
+   * exactly `bash -s` with `stdin` runs `stdin` as the program. A non-zero exit code is returned,
+   * not thrown; timeouts and connection problems throw a BackendError (`details.started` tells
+   * whether the command had started: then it may have done its work, and `details.stdout` holds
+   * what it had printed).
    */
   async exec(command: string, options: SshExecOptions = {}): Promise<ExecResult> {
     const shown = options.logAs ?? this.describe(command, options);
-    const full = this.buildCommand(command, options);
+    const framed = frameProgram({
+      command,
+      stdin: options.stdin,
+      cwd: options.cwd,
+      env: options.env,
+    });
     const timeoutMs = options.timeoutMs ?? this.opts.defaultTimeoutMs;
     const at = new Date();
     try {
-      const result = await this.run(full, shown, options, timeoutMs);
+      const result = await this.run(framed, shown, options, timeoutMs);
       this.record({
         at: at.toISOString(),
         command: shown,
@@ -341,18 +352,8 @@ export class SshConnection implements CommandRunner {
     return text;
   }
 
-  private buildCommand(command: string, options: SshExecOptions): string {
-    let body = command;
-    if (options.cwd !== undefined) {
-      const cd = `cd ${shellQuotePath(options.cwd)}`;
-      body = command.trim() === '' ? cd : `${cd} && {\n${command}\n}`;
-    }
-    const exports = Object.entries(options.env ?? {}).map(([k, v]) => `${shellExport(k, v)};`);
-    return exports.length > 0 ? `${exports.join(' ')}\n${body}` : body;
-  }
-
   private async run(
-    full: string,
+    framed: FramedProgram,
     shown: string,
     options: SshExecOptions,
     timeoutMs: number,
@@ -366,18 +367,34 @@ export class SshConnection implements CommandRunner {
         release = await Promise.race([acquiring, this.closedSignal]);
       } catch {
         void acquiring.then((r) => r()); // closed while waiting: hand the slot back when granted
-        throw this.closedError(shown);
+        throw this.closedError(shown, false);
       }
       if (this.closed) {
         release();
-        throw this.closedError(shown);
+        throw this.closedError(shown, false);
       }
+      const out = new OutputFramer(framed.marker);
+      const err = new OutputFramer(framed.marker);
+      const streams = {
+        onStdout: options.onStdout
+          ? (chunk: string) => {
+              const text = out.push(chunk);
+              if (text) options.onStdout!(text);
+            }
+          : undefined,
+        onStderr: options.onStderr
+          ? (chunk: string) => {
+              const text = err.push(chunk);
+              if (text) options.onStderr!(text);
+            }
+          : undefined,
+      };
       let running: RunningExec;
       try {
-        running = await startExec(client, full, options.stdin, options);
-      } catch (err) {
+        running = await startExec(client, BOOTSTRAP_COMMAND, framed.program, streams);
+      } catch (e) {
         release();
-        const message = errorMessage(err);
+        const message = errorMessage(e);
         if (/open fail|channel open failure/i.test(message) && this.client === client && !this.closed) {
           // MaxSessions reached (possibly by other clients): wait a little and try again.
           if (Date.now() + 100 < deadline) {
@@ -389,51 +406,77 @@ export class SshConnection implements CommandRunner {
           this.dropClient(client, message);
           if (Date.now() < deadline) continue;
         }
-        if (this.closed) throw this.closedError(shown);
+        if (this.closed) throw this.closedError(shown, false);
         throw new BackendError(`cannot start command on ${this.endpoint}: ${message}`, {
           transient: true,
           command: shown,
-          cause: err,
+          cause: e,
+          details: { started: false },
         });
       }
       try {
-        return await this.awaitOutcome(running, shown, timeoutMs);
+        const result = await this.awaitOutcome(running, shown, timeoutMs, framed.marker);
+        // Streamed output held back while waiting for a marker that never came (bash did not
+        // start): pass it on as it is.
+        const tailOut = out.end();
+        const tailErr = err.end();
+        if (tailOut) options.onStdout?.(tailOut);
+        if (tailErr) options.onStderr?.(tailErr);
+        return result;
       } finally {
         release();
       }
     }
   }
 
-  /** Waits for the command to end; on timeout kills it and throws a transient error. */
-  private async awaitOutcome(running: RunningExec, shown: string, timeoutMs: number): Promise<ExecResult> {
+  /**
+   * Waits for the command to end; on timeout kills it and throws a transient error. Output before
+   * the begin marker (login-shell noise) is dropped. Errors raised once the command was started
+   * carry `details.started: true`: the command may have done (part of) its work.
+   */
+  private async awaitOutcome(
+    running: RunningExec,
+    shown: string,
+    timeoutMs: number,
+    marker: string,
+  ): Promise<ExecResult> {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
     });
     const outcome = await Promise.race([running.outcome, timedOut]);
     clearTimeout(timer);
+    // What the command printed before it was lost: a batch program's answer lines so far.
+    const started = (stdout: string) => ({ started: true, stdout: OutputFramer.strip(stdout, marker).text });
     if (outcome === 'timeout') {
       running.kill();
       throw new BackendError(`command timed out after ${timeoutMs} ms on ${this.endpoint}: ${shown}`, {
         transient: true,
         command: shown,
-        output: truncate(running.stderrSoFar()),
+        output: truncate(OutputFramer.strip(running.stderrSoFar(), marker).text),
+        details: started(running.stdoutSoFar()),
       });
     }
     switch (outcome.kind) {
       case 'exited':
-        return { stdout: outcome.stdout, stderr: outcome.stderr, exitCode: outcome.exitCode };
+        return {
+          stdout: OutputFramer.strip(outcome.stdout, marker).text,
+          stderr: OutputFramer.strip(outcome.stderr, marker).text,
+          exitCode: outcome.exitCode,
+        };
       case 'error':
         throw new BackendError(`command failed on ${this.endpoint}: ${outcome.error.message}`, {
           transient: true,
           command: shown,
           cause: outcome.error,
+          details: started(running.stdoutSoFar()),
         });
       case 'vanished':
         throw new BackendError(`connection to ${this.endpoint} lost while running: ${shown}`, {
           transient: true,
           command: shown,
-          output: truncate(outcome.stderr),
+          output: truncate(OutputFramer.strip(outcome.stderr, marker).text),
+          details: started(outcome.stdout),
         });
     }
   }

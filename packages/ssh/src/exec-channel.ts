@@ -43,6 +43,8 @@ export interface RunningExec {
   readonly outcome: Promise<ExecOutcome>;
   /** stderr received so far (for timeout messages). */
   stderrSoFar(): string;
+  /** stdout received so far (what a killed or lost command had answered). */
+  stdoutSoFar(): string;
   /** Sends `signal KILL` (OpenSSH delivers it to the session's process group) and closes. */
   kill(): void;
 }
@@ -132,6 +134,7 @@ function watch(channel: ClientChannel, streams: ExecStreams): RunningExec {
   return {
     outcome,
     stderrSoFar: () => Buffer.concat(err).toString('utf8'),
+    stdoutSoFar: () => Buffer.concat(out).toString('utf8'),
     kill: () => killChannel(channel),
   };
 }

@@ -3,7 +3,12 @@
  * backoff, OpenSSH certificates and known_hosts verification.
  */
 
-export { type BackendExecOptions, type BackendSsh, backendExec } from './backend-connection.js';
+export {
+  type BackendExecOptions,
+  type BackendSsh,
+  backendExec,
+  interruptedCommand,
+} from './backend-connection.js';
 export { type BackoffOptions, backoffCeiling, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 export { type CertIdentity, installCertAuth, loadCertIdentity } from './cert-auth.js';
 export {
@@ -13,6 +18,14 @@ export {
   type SshExecOptions,
   type SshTarget,
 } from './connection.js';
+export {
+  BOOTSTRAP_COMMAND,
+  type FramedProgram,
+  type FrameInput,
+  frameProgram,
+  isStdinProgram,
+  OutputFramer,
+} from './framing.js';
 export {
   type HostKeyVerdict,
   hostFieldMatches,
@@ -24,9 +37,11 @@ export {
   verifyHostKey,
 } from './known-hosts.js';
 export {
+  buildReadFileProgram,
   buildReadLogProgram,
   completeUtf8,
   MAX_REMOTE_FILE_BYTES,
+  parseReadFileAnswer,
   parseReadLogAnswer,
   type RemoteExec,
   type RemoteExecOptions,
@@ -40,7 +55,11 @@ export {
   chunkSubmitRequests,
   dirOf,
   diskUsageCommand,
+  markerCleanup,
+  markerCreateLine,
   markerLoop,
+  markerLoopFromFile,
+  markerRemoveLine,
   type PreparedSubmission,
   parseMarkers,
   parseSubmitAnswerLine,

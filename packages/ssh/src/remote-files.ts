@@ -153,21 +153,48 @@ export async function readRemoteFile(
   label: string,
   maxBytes = MAX_REMOTE_FILE_BYTES,
 ): Promise<string> {
-  const cd = cwd ? `cd ${shellQuotePath(cwd)} || exit 2; ` : '';
-  const max = Math.max(0, Math.floor(maxBytes));
-  const command = `${cd}f=${shellQuotePath(path)}; [ -f "$f" ] || { echo "no such file: $f" >&2; exit 3; }; s=$(wc -c <"$f" | tr -d ' '); [ "$s" -le ${max} ] || { echo "file too large: $s bytes" >&2; exit 4; }; cat -- "$f"`;
-  const r = await run(command, { timeoutMs: 60_000 });
-  if (r.exitCode !== 0) {
-    throw new BackendError(
-      `cannot read ${path} on backend ${label}: ${truncateOutput(r.stderr.trim(), 500)}`,
-      {
-        transient: false,
-        command,
-        output: truncateOutput(r.stderr),
-      },
-    );
+  const command = buildReadFileProgram(path, cwd, maxBytes);
+  const r = await run('bash -s', { stdin: command, timeoutMs: 60_000, logAs: `read ${path}` });
+  const content = r.exitCode === 0 ? parseReadFileAnswer(r.stdout) : null;
+  if (content === null) {
+    const why = r.exitCode === 0 ? 'the answer was incomplete' : r.stderr.trim();
+    throw new BackendError(`cannot read ${path} on backend ${label}: ${truncateOutput(why, 500)}`, {
+      transient: false,
+      command: `read ${path}`,
+      output: truncateOutput(r.stderr),
+    });
   }
-  return r.stdout;
+  return content;
+}
+
+/**
+ * Program that prints a small file framed for noisy shells: `@@file <size>`, the content in
+ * base64, `@@end`. Exit 2: `cwd` missing; 3: no such file; 4: larger than `maxBytes`.
+ */
+export function buildReadFileProgram(path: string, cwd: string | null, maxBytes: number): string {
+  const max = Math.max(0, Math.floor(maxBytes));
+  const lines: string[] = [];
+  if (cwd) lines.push(`cd -- ${shellQuotePath(cwd)} || exit 2`);
+  lines.push(
+    `f=${shellQuotePath(path)}`,
+    `[ -f "$f" ] || { echo "no such file: $f" >&2; exit 3; }`,
+    `s=$(wc -c <"$f" | tr -d ' ')`,
+    `[ "$s" -le ${max} ] || { echo "file too large: $s bytes" >&2; exit 4; }`,
+    `printf '@@file %s\n' "$s"; base64 <"$f" || exit 5; printf '@@end\n'`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+/** Content framed by {@link buildReadFileProgram} (UTF-8), or null when the frame is incomplete. */
+export function parseReadFileAnswer(stdout: string): string | null {
+  const lines = stdout.split('\n');
+  const start = lines.findIndex((l) => /^@@file \d+$/.test(l));
+  if (start < 0) return null;
+  const end = lines.indexOf('@@end', start + 1);
+  if (end < 0) return null;
+  const data = Buffer.from(lines.slice(start + 1, end).join(''), 'base64');
+  if (data.length !== Number(lines[start]!.slice(7))) return null;
+  return data.toString('utf8');
 }
 
 /** The remote home directory, resolved once and cached, and path resolution against it. */
@@ -197,8 +224,8 @@ export function remoteHome(run: RemoteExec, label: string): RemoteHome {
   return {
     async homeDir() {
       if (home !== null) return home;
-      const r = await run(`printf '%s' "$HOME"`, { timeoutMs: 30_000 });
-      const h = r.stdout.trim();
+      const r = await run(`printf '@@home %s\\n' "$HOME"`, { timeoutMs: 30_000 });
+      const h = /^@@home (\/.*)$/m.exec(r.stdout)?.[1] ?? '';
       if (r.exitCode !== 0 || !h.startsWith('/')) {
         throw new BackendError(`cannot resolve the home directory on backend ${label}`, {
           transient: true,

@@ -14,15 +14,64 @@ import {
 } from '@scripthut/core';
 import type { RemoteExec } from './remote-files.js';
 
+/** Tags that may name marker files: a safe alphabet (no quoting needed, no newline). */
+const MARKER_TAG = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
 /**
- * `(cd markerDir && for f in <tag>.rc ...; do [ -f "$f" ] && printf '<prefix>%s %s\n' <tag> <code>; done); true`
- * — prints one `<prefix><tag> <code>` line per existing marker and always succeeds (`true` when
- * there are no tags). Runs in a subshell, so the caller's working directory is unchanged.
+ * `tags` one per line as the body of a quoted heredoc whose operator is `<<'SCRIPTHUT_TAGS'` (the
+ * body and the delimiter line; checked against {@link MARKER_TAG}).
+ */
+function tagHeredocBody(tags: readonly string[]): string {
+  for (const t of tags) if (!MARKER_TAG.test(t)) throw new Error(`invalid marker tag: ${JSON.stringify(t)}`);
+  return `${tags.join('\n')}\nSCRIPTHUT_TAGS`;
+}
+
+/**
+ * Program that prints one `<prefix><tag> <code>` line per marker of `tags` in `markerDir` holding a
+ * complete line, and always succeeds (`true` when there are no tags). The tags travel in a
+ * heredoc and markers are read with bash builtins only: no process per file, and no long word
+ * list (bash parses `for t in <20,000 words>` in quadratic time: ~30 s). An empty marker
+ * (pre-created at submission, the job has not ended) or one without its newline yet prints
+ * nothing. Runs in a subshell, so the caller's working directory is unchanged.
  */
 export function markerLoop(markerDir: string, tags: readonly string[], prefix = ''): string {
   if (!tags.length) return 'true';
-  const files = tags.map((t) => shellQuote(`${t}.rc`)).join(' ');
-  return `(cd ${shellQuotePath(markerDir)} 2>/dev/null && for f in ${files}; do [ -f "$f" ] && printf '${prefix}%s %s\\n' "\${f%.rc}" "$(head -c 32 "$f" | tr -d '\\n')"; done); true`;
+  if (!/^[@A-Za-z0-9 _-]*$/.test(prefix)) throw new Error(`invalid marker prefix: ${prefix}`);
+  return `(cd -- ${shellQuotePath(markerDir)} 2>/dev/null && while IFS= read -r t; do IFS= read -r c 2>/dev/null <"$t.rc" && printf '${prefix}%s %s\\n' "$t" "$c"; done <<'SCRIPTHUT_TAGS'\n${tagHeredocBody(tags)}\n); true`;
+}
+
+/**
+ * Like {@link markerLoop}, for tags listed one per line in a file the program wrote itself (e.g.
+ * the tags a status program selected). `file` is a shell word of the form `"$VAR/name"` with an
+ * absolute directory in `VAR`.
+ */
+export function markerLoopFromFile(markerDir: string, file: string, prefix = ''): string {
+  if (!/^"\$[A-Za-z_][A-Za-z0-9_]*\/[A-Za-z0-9_.-]+"$/.test(file))
+    throw new Error(`invalid tag file reference: ${file}`);
+  if (!/^[@A-Za-z0-9 _-]*$/.test(prefix)) throw new Error(`invalid marker prefix: ${prefix}`);
+  return `(cd -- ${shellQuotePath(markerDir)} 2>/dev/null && while IFS= read -r t; do case $t in ''|[!A-Za-z0-9]*|*[!A-Za-z0-9_.-]*) continue ;; esac; IFS= read -r c 2>/dev/null <"$t.rc" && printf '${prefix}%s %s\\n' "$t" "$c"; done <${file}); true`;
+}
+
+/** `rm -f` of the markers of `tags` in `markerDir` (names on stdin of `xargs`), errors silenced. */
+export function markerCleanup(markerDir: string, tags: readonly string[]): string {
+  if (!tags.length) return 'true';
+  return `(cd -- ${shellQuotePath(markerDir)} 2>/dev/null && sed 's/$/.rc/' <<'SCRIPTHUT_TAGS' | xargs rm -f -- 2>/dev/null\n${tagHeredocBody(tags)}\n); true`;
+}
+
+/**
+ * Inside a batch-submission program (after {@link submitPreamble}, which sets `$M`): create the
+ * empty marker of `tag` before the job is submitted. The job later writes its exit code INTO this
+ * file; on NFS the login node then sees the code as soon as it opens the file (close-to-open
+ * consistency), while a file created by the compute node could stay invisible for up to a minute
+ * (cached negative lookups).
+ */
+export function markerCreateLine(tag: string): string {
+  return `: >"$M"/${shellQuote(`${tag}.rc`)} 2>/dev/null`;
+}
+
+/** Inside a batch-submission program: remove the pre-created marker of a task that was not submitted. */
+export function markerRemoveLine(tag: string): string {
+  return `rm -f -- "$M"/${shellQuote(`${tag}.rc`)} 2>/dev/null`;
 }
 
 /** Parse `<prefix><tag> <code>` marker lines (see {@link markerLoop}) into tag → exit code. */
@@ -39,25 +88,30 @@ export function parseMarkers(text: string, prefix = ''): Map<string, number> {
 /**
  * Read the exit markers of `jobs` (those whose tag passes `isTag`) with one command and report
  * the finished ones: exit code 0 → `completed`, else `failed`, never `final` (the scheduler's
- * status has the last word). Jobs without a marker are absent from the result.
+ * status has the last word). Jobs without a (complete) marker are absent from the result.
+ * `before` is program text run first in the same round trip (e.g. a {@link markerCleanup}).
  */
 export async function readExitMarkers(
   run: RemoteExec,
   markerDir: string,
   jobs: readonly TrackedJob[],
   isTag: (tag: string) => boolean,
+  before = '',
 ): Promise<Map<string, JobStatus>> {
   const out = new Map<string, JobStatus>();
   const withTags = jobs.filter((j) => isTag(j.tag));
-  if (!withTags.length) return out;
-  const r = await run(
-    markerLoop(
-      markerDir,
-      withTags.map((j) => j.tag),
-    ),
-    { timeoutMs: 15_000 },
-  );
-  const markers = parseMarkers(r.stdout);
+  if (!withTags.length && !before) return out;
+  const program = `${before ? `${before}\n` : ''}${markerLoop(
+    markerDir,
+    withTags.map((j) => j.tag),
+    '@@m ',
+  )}\n`;
+  const r = await run('bash -s', {
+    stdin: program,
+    timeoutMs: 15_000,
+    logAs: `read ${withTags.length} exit markers in ${markerDir}`,
+  });
+  const markers = parseMarkers(r.stdout, '@@m ');
   for (const job of withTags) {
     const code = markers.get(job.tag);
     if (code === undefined) continue;
@@ -129,8 +183,9 @@ export function submitPreamble(
     homeLine,
     `M=${shellQuotePath(markerDir)}`,
     `mkdir -p -- ${[...uniqueDirs.map(shellQuotePath), '"$M"'].join(' ')} 2>/dev/null; printf 'D\\t%s\\n' "$?"`,
-    // Markers are tiny; drop the ones older than two weeks so the directory stays small.
-    `find "$M" -maxdepth 1 -name '*.rc' -mtime +14 -delete 2>/dev/null`,
+    // Markers are tiny; drop written ones older than two weeks (empty ones, pre-created for jobs
+    // that may still wait in the queue, after two months) so the directory stays small.
+    `find "$M" -maxdepth 1 -name '*.rc' \\( -size +0 -mtime +14 -o -mtime +60 \\) -delete 2>/dev/null`,
     `T=$(mktemp -d 2>/dev/null || { d="/tmp/${tmpPrefix}.$$"; mkdir -p "$d" && echo "$d"; })`,
     `trap 'rm -rf "$T"' EXIT`,
   ];

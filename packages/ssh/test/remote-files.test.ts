@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   buildReadLogProgram,
   completeUtf8,
+  parseReadFileAnswer,
   parseReadLogAnswer,
   readRemoteFile,
   readRemoteLog,
@@ -133,6 +134,33 @@ describe('remoteHome', () => {
     const home = remoteHome(async () => ({ stdout: answer, stderr: '', exitCode: 0 }), 'hpc');
     await expect(home.homeDir()).rejects.toThrow(/cannot resolve the home directory on backend hpc/);
     answer = '/home/me/';
+    await expect(home.homeDir()).rejects.toThrow(/cannot resolve/);
+    // The answer is framed: noise printed around it (rc files of a login shell) is ignored.
+    answer = 'Welcome to the cluster!\n/not/this\n@@home /home/me/\nmodule: loaded\n';
     expect(await home.homeDir()).toBe('/home/me');
+  });
+});
+
+describe('readRemoteFile framing', () => {
+  it('takes the content between the markers, byte-exact, whatever is printed around it', async () => {
+    const text = '{"tasks":[{"id":"ü"}]}\n\n';
+    const b64 = Buffer.from(text).toString('base64');
+    const size = Buffer.byteLength(text);
+    const noisy = async () => ({
+      stdout: `banner\n@@file ${size}\n${b64.slice(0, 10)}\n${b64.slice(10)}\n@@end\nbye\n`,
+      stderr: '',
+      exitCode: 0,
+    });
+    expect(await readRemoteFile(noisy, 'x.json', null, 'hpc')).toBe(text);
+    expect(parseReadFileAnswer(`@@file ${size + 1}\n${b64}\n@@end\n`)).toBeNull();
+    expect(parseReadFileAnswer(`@@file ${size}\n${b64}\n`)).toBeNull();
+    const truncated = async () => ({ stdout: `@@file ${size}\n${b64}\n`, stderr: '', exitCode: 0 });
+    await expect(readRemoteFile(truncated, 'x.json', null, 'hpc')).rejects.toThrow(/incomplete/);
+  });
+
+  it('reads a working directory and a file name that start with "-" literally', async () => {
+    mkdirSync(join(bash.home, '-P'));
+    writeFileSync(join(bash.home, '-P/-n'), 'dash');
+    expect(await readRemoteFile(bash.run, '-n', '-P', 'hpc')).toBe('dash');
   });
 });

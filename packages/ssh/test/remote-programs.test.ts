@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SubmitOutcome, SubmitRequest, TrackedJob } from '@scripthut/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -6,7 +6,10 @@ import {
   chunkSubmitRequests,
   dirOf,
   diskUsageCommand,
+  markerCleanup,
+  markerCreateLine,
   markerLoop,
+  markerRemoveLine,
   parseMarkers,
   parseSubmitAnswerLine,
   prepareSubmission,
@@ -30,8 +33,10 @@ describe('exit markers', () => {
     const dir = join(bash.home, 'm k');
     mkdirSync(dir);
     writeFileSync(join(dir, 'a1.rc'), '0\n');
-    writeFileSync(join(dir, 'b2.rc'), '137');
-    const r = await bash.run(`${markerLoop(dir, ['a1', 'b2', 'c3'], '@@m ')}; pwd`);
+    writeFileSync(join(dir, 'b2.rc'), '137\n');
+    writeFileSync(join(dir, 'e4.rc'), ''); // pre-created at submission: the job has not ended
+    writeFileSync(join(dir, 'p5.rc'), '13'); // being written: no newline yet
+    const r = await bash.run(`${markerLoop(dir, ['a1', 'b2', 'c3', 'e4', 'p5'], '@@m ')}; pwd`);
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toBe(`@@m a1 0\n@@m b2 137\n${bash.home}\n`);
     expect(parseMarkers(r.stdout, '@@m ')).toEqual(
@@ -57,8 +62,8 @@ describe('exit markers', () => {
   it('readExitMarkers turns markers into non-final statuses for valid tags only', async () => {
     const dir = join(bash.home, 'markers');
     mkdirSync(dir);
-    writeFileSync(join(dir, 'ok.rc'), '0');
-    writeFileSync(join(dir, 'bad.rc'), '3');
+    writeFileSync(join(dir, 'ok.rc'), '0\n');
+    writeFileSync(join(dir, 'bad.rc'), '3\n');
     const out = await readExitMarkers(
       bash.run,
       dir,
@@ -74,10 +79,50 @@ describe('exit markers', () => {
       reason: 'exit code 3',
       final: false,
     });
-    expect(bash.calls[0]!.command).not.toContain('x y');
+    expect(bash.calls[0]!.options.stdin).not.toContain('x y');
     const none = await readExitMarkers(bash.run, dir, [job('5', 'x y')], (t) => /^\w+$/.test(t));
     expect(none.size).toBe(0);
     expect(bash.calls).toHaveLength(1);
+  });
+
+  it('reads 20,000 markers in one round trip (tags on a heredoc, no argument-size limit)', async () => {
+    const dir = join(bash.home, 'many');
+    mkdirSync(dir);
+    const jobs = Array.from({ length: 20_000 }, (_, i) => job(String(i + 1), `sh0123abcd${i.toString(36)}`));
+    for (let i = 0; i < jobs.length; i += 997) writeFileSync(join(dir, `${jobs[i]!.tag}.rc`), `${i % 256}\n`);
+    for (let i = 1; i < jobs.length; i += 991) writeFileSync(join(dir, `${jobs[i]!.tag}.rc`), '');
+    const out = await readExitMarkers(bash.run, dir, jobs, () => true);
+    expect(bash.calls).toHaveLength(1);
+    expect(out.size).toBe(Math.ceil(20_000 / 997));
+    expect(out.get(jobs[997]!.jobId)?.exitCode).toBe(997 % 256);
+  });
+
+  it('markerCleanup removes the named markers only and always succeeds', async () => {
+    const dir = join(bash.home, 'clean me');
+    mkdirSync(dir);
+    const tags = Array.from({ length: 4500 }, (_, i) => `t${i}`);
+    for (const t of tags) writeFileSync(join(dir, `${t}.rc`), '0\n');
+    writeFileSync(join(dir, 'keep.rc'), '0\n');
+    const program = markerCleanup(dir, tags.slice(0, 4400));
+    const r = await bash.run('bash -s', { stdin: program });
+    expect(r.exitCode).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual([...tags.slice(4400).map((t) => `${t}.rc`), 'keep.rc'].sort());
+    expect((await bash.run(markerCleanup(join(bash.home, 'gone'), ['a']))).exitCode).toBe(0);
+    expect(markerCleanup(dir, [])).toBe('true');
+    expect(() => markerCleanup(dir, ['a b'])).toThrow(/invalid marker tag/);
+    expect(() => markerLoop(dir, ['x\ny'])).toThrow(/invalid marker tag/);
+  });
+
+  it('pre-created markers: create, remove, and an empty one is not an exit code', async () => {
+    const dir = join(bash.home, 'pre');
+    const lines = submitPreamble([], dir, 'true', 'scripthut-test');
+    lines.push(markerCreateLine('a1'), markerCreateLine("b'2"), markerRemoveLine("b'2"));
+    const r = await bash.run('bash -s', {
+      stdin: `${lines.join('\n')}\n${markerLoop(dir, ['a1'], '@@m ')}\n`,
+    });
+    expect(r.stdout).toBe('D\t0\n');
+    expect(readdirSync(dir)).toEqual(['a1.rc']);
+    expect(readFileSync(join(dir, 'a1.rc'), 'utf8')).toBe('');
   });
 });
 
