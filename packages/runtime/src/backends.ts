@@ -14,6 +14,14 @@ export interface BuiltBackend {
   error: string | null;
 }
 
+/**
+ * ScriptHut's own known_hosts file, `<data_dir>/known_hosts`: SSH host keys of backends without
+ * `ssh.known_hosts` are pinned there on the first connection (trust on first use).
+ */
+export function pinnedKnownHostsPath(dataDir: string): string {
+  return join(dataDir, 'known_hosts');
+}
+
 export interface BackendBuildContext {
   dataDir: string;
   warn: (message: string) => void;
@@ -44,6 +52,8 @@ async function buildOne(config: BackendConfig, ctx: BackendBuildContext): Promis
           keyPath: config.ssh.key_path,
           certPath: config.ssh.cert_path ?? null,
           knownHostsPath: config.ssh.known_hosts ?? null,
+          // Without a configured known_hosts file, keys are pinned on first use (never unchecked).
+          pinnedKnownHostsPath: config.ssh.known_hosts ? null : pinnedKnownHostsPath(ctx.dataDir),
         },
         { onWarning: (m: string) => ctx.warn(`backend ${config.name}: ${m}`) },
       );

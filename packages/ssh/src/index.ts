@@ -1,6 +1,6 @@
 /**
  * `@scripthut/ssh` — one persistent ssh2 connection per backend: bounded channels, reconnect with
- * backoff, OpenSSH certificates and known_hosts verification.
+ * backoff, OpenSSH certificates, known_hosts verification and trust-on-first-use host-key pinning.
  */
 
 export { type BackendExecOptions, type BackendSsh, backendExec } from './backend-connection.js';
@@ -12,6 +12,13 @@ export {
   type SshExecOptions,
   type SshTarget,
 } from './connection.js';
+export {
+  fingerprintSha256,
+  forgetHostKeyCommand,
+  knownHostsLine,
+  PinnedHostKeys,
+  type PinVerdict,
+} from './host-key-pins.js';
 export {
   type HostKeyVerdict,
   hostFieldMatches,
