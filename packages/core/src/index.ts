@@ -3,6 +3,7 @@ export * from './domain.js';
 export * from './engine/index.js';
 export * from './environment.js';
 export * from './errors.js';
+export * from './image-ref.js';
 export * from './memory-store.js';
 export * from './script.js';
 export * from './shell.js';

@@ -5,6 +5,7 @@
  */
 import type { TaskSpec } from './domain.js';
 import { type Issue, ScriptHutError } from './errors.js';
+import { imageReferenceProblem } from './image-ref.js';
 import { isValidEnvName } from './shell.js';
 
 /** Options of {@link parseTaskDocument}. */
@@ -70,6 +71,25 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 // ---------------------------------------------------------------------------------------------
 // Field helpers
 // ---------------------------------------------------------------------------------------------
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Index of the first lone UTF-16 surrogate in `text` (a string that is not valid Unicode: it cannot
+ * be encoded as UTF-8 nor put in a URL), or -1 when the text is well formed.
+ */
+export function loneSurrogateIndex(text: string): number {
+  const m = LONE_SURROGATE.exec(text);
+  return m ? m.index : -1;
+}
+
+/** Why `text` is not valid Unicode text, or `null` (for error messages that name a field). */
+export function unicodeProblem(text: string): string | null {
+  const at = loneSurrogateIndex(text);
+  if (at < 0) return null;
+  const unit = text.charCodeAt(at).toString(16);
+  return `must be valid Unicode text: contains a lone UTF-16 surrogate (\\u${unit}) at index ${at}`;
+}
 
 const MEMORY_RE = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?$/i;
 
@@ -429,8 +449,10 @@ export function parseTaskDocument(
       if (!KNOWN_TOP_LEVEL.has(key)) warn(key, `unknown top-level field "${key}" (ignored)`);
     }
     if (obj.title !== undefined) {
-      if (typeof obj.title === 'string') title = obj.title;
-      else warn('title', `must be a string, got ${describe(obj.title)} (ignored)`);
+      if (typeof obj.title !== 'string')
+        warn('title', `must be a string, got ${describe(obj.title)} (ignored)`);
+      else if (unicodeProblem(obj.title)) warn('title', `${unicodeProblem(obj.title)} (ignored)`);
+      else title = obj.title;
     }
     if (!Array.isArray(obj.tasks)) {
       err(
@@ -490,6 +512,11 @@ export function parseTaskDocument(
       }
       if (v.includes('\0')) {
         err(p(field), 'must not contain a NUL byte');
+        return undefined;
+      }
+      const unicode = unicodeProblem(v);
+      if (unicode) {
+        err(p(field), unicode);
         return undefined;
       }
       if (!opts.multiline && CONTROL.test(v)) {
@@ -560,6 +587,10 @@ export function parseTaskDocument(
     }
 
     const image = str('image', NULLABLE) ?? null;
+    if (image !== null) {
+      const problem = imageReferenceProblem(image);
+      if (problem) err(p('image'), `image ${JSON.stringify(image)} ${problem}`);
+    }
     const outputFile = str('output_file', NULLABLE) ?? null;
     const errorFile = str('error_file', NULLABLE) ?? null;
     const generatesSource = str('generates_source', NULLABLE) ?? null;
@@ -592,7 +623,9 @@ export function parseTaskDocument(
             continue;
           }
           if (typeof value === 'string') {
+            const unicode = unicodeProblem(value);
             if (value.includes('\0')) err(kp, 'must not contain a NUL byte');
+            else if (unicode) err(kp, unicode);
             else envVars[key] = value;
           } else if (typeof value === 'number' || typeof value === 'boolean') {
             envVars[key] = String(value);
@@ -616,6 +649,7 @@ export function parseTaskDocument(
         rawDeps.forEach((d, i) => {
           if (typeof d !== 'string' || d === '')
             err(`${p(depField)}[${i}]`, `must be a task id, got ${describe(d)}`);
+          else if (unicodeProblem(d)) err(`${p(depField)}[${i}]`, unicodeProblem(d)!);
           else depPatterns.push(d);
         });
         if (depPatterns.length > 1) depPatterns = [...new Set(depPatterns)];
