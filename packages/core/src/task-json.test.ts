@@ -80,6 +80,43 @@ describe('field helpers', () => {
     expect(matchesPattern('aab', 'a+*')).toBe(false);
   });
 
+  it('bracket expressions never make an invalid RegExp (reversed ranges are empty, as in fnmatch)', () => {
+    // `[b-a]` used to reach `new RegExp` as is: a SyntaxError instead of a task JSON error
+    expect(matchesPattern('xb', 'x[b-a]')).toBe(false);
+    expect(matchesPattern('xa', 'x[b-ac]')).toBe(false);
+    expect(matchesPattern('xc', 'x[b-ac]')).toBe(true);
+    expect(matchesPattern('xq', 'x[!b-a]')).toBe(true);
+    expect(matchesPattern('x-', 'x[a-c-e]')).toBe(true);
+    expect(matchesPattern('xd', 'x[a-c-e]')).toBe(false);
+    expect(matchesPattern('x]', 'x[]]')).toBe(true);
+    expect(matchesPattern('xa', 'x[!]]')).toBe(true);
+    expect(matchesPattern('x\\', 'x[\\]')).toBe(true);
+    expect(matchesPattern('x^', 'x[a^]')).toBe(true);
+    expect(matchesPattern('x-', 'x[-]')).toBe(true);
+    expect(matchesPattern('x[', 'x[')).toBe(true);
+    expect(matchesPattern('x\u{1F600}', 'x[\u{1F600}]')).toBe(false); // one UTF-16 unit per class, as before
+    for (const pattern of ['[z-a]', '[\\-!]', '[--!]', '[a-\\]', '[\uDFFF-\uD800]']) {
+      expect(() => matchesPattern('a', pattern)).not.toThrow();
+    }
+    const issues = issuesOf(() =>
+      parseTaskDocument(
+        {
+          tasks: [
+            { id: 'a', name: 'a', command: 'true', deps: ['b[z-a]*'] },
+            { id: 'b1', name: 'b', command: 'true' },
+          ],
+        },
+        opts,
+      ),
+    );
+    expect(issues).toEqual([
+      expect.objectContaining({
+        path: 'tasks[0] (id "a").deps',
+        message: 'wildcard dependency "b[z-a]*" matches no tasks',
+      }),
+    ]);
+  });
+
   it('finds cycles with their path', () => {
     const deps: Record<string, string[]> = { a: ['b'], b: ['c'], c: ['a'], d: [] };
     expect(findCycles(Object.keys(deps), (id) => deps[id] ?? [])).toEqual([['a', 'b', 'c', 'a']]);

@@ -219,6 +219,31 @@ export function isPattern(dep: string): boolean {
 
 const regexCache = new Map<string, RegExp>();
 
+/** `\uXXXX` escape of one UTF-16 code unit (inert anywhere in a RegExp). */
+const unitEscape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/**
+ * RegExp source of an fnmatch bracket expression body (after `!`/`^`): single characters and
+ * `a-z` ranges, every character escaped. As in Python's fnmatch, a reversed range (`z-a`) is empty
+ * and an empty class never matches (a negated empty class matches any character).
+ */
+function charClass(body: string, negate: boolean): string {
+  let items = '';
+  for (let k = 0; k < body.length; ) {
+    const c = body[k]!;
+    if (body[k + 1] === '-' && k + 2 < body.length) {
+      const end = body[k + 2]!;
+      if (c <= end) items += `${unitEscape(c)}-${unitEscape(end)}`;
+      k += 3;
+    } else {
+      items += unitEscape(c);
+      k++;
+    }
+  }
+  if (items === '') return negate ? '.' : '(?!)';
+  return `[${negate ? '^' : ''}${items}]`;
+}
+
 /** fnmatch-style pattern → anchored RegExp (`*` any run, `?` one char, `[...]`/`[!...]` classes). */
 function patternToRegExp(pattern: string): RegExp {
   const cached = regexCache.get(pattern);
@@ -242,8 +267,7 @@ function patternToRegExp(pattern: string): RegExp {
           negate = true;
           body = body.slice(1);
         }
-        body = body.replace(/\\/g, '\\\\').replace(/\]/g, '\\]').replace(/\[/g, '\\[');
-        re += `[${negate ? '^' : ''}${body}]`;
+        re += charClass(body, negate);
         i = j;
       }
     } else re += c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
