@@ -6,6 +6,7 @@ export * from './errors.js';
 export * from './image-ref.js';
 export * from './memory-store.js';
 export * from './script.js';
+export * from './secrets.js';
 export * from './shell.js';
 export * from './store.js';
 export * from './task-json.js';
