@@ -18,6 +18,7 @@ import {
   formatIssue,
   loadConfig,
   redactConfig,
+  redactConfigText,
   type ScriptHutConfig,
   validateConfigText,
 } from '@scripthut/config';
@@ -47,6 +48,7 @@ import { openSqliteStore } from '@scripthut/store';
 import { type BuiltBackend, buildBackends } from './backends.js';
 import { generateTasks, prepareClone, runGeneratorCommand } from './generator.js';
 import { EngineLock } from './lock.js';
+import { redactRun, redactSpecAndScript, redactSummary, redactTask } from './redact.js';
 import { type DiscoveredSource, SourceCatalog } from './sources.js';
 import type {
   AdhocTaskInput,
@@ -110,7 +112,14 @@ function firstReason(reasons: Record<string, number> | undefined): string | null
 
 function environmentsSnapshot(envs: EnvironmentConfig[]): RunRecord['environments'] {
   return Object.fromEntries(
-    envs.map((e) => [e.name, { variables: { ...(e.variables ?? {}) }, extraInit: e.extra_init ?? '' }]),
+    envs.map((e) => [
+      e.name,
+      {
+        variables: { ...(e.variables ?? {}) },
+        extraInit: e.extra_init ?? '',
+        secretNames: [...(e.secret_variables ?? [])],
+      },
+    ]),
   );
 }
 
@@ -138,10 +147,47 @@ export class Runtime implements ScriptHutRuntime {
     this.events = this.emitter as unknown as RuntimeEvents;
     for (const event of ['task', 'run', 'poll', 'run-created', 'run-deleted'] as const) {
       (this.engine.events as unknown as EventEmitter).on(event, (payload: unknown) =>
-        this.emitter.emit(event, payload),
+        this.emitter.emit(event, this.redactEvent(event, payload)),
       );
     }
     this.emitter.setMaxListeners(1000);
+  }
+
+  /** Environment snapshots of recent runs, for redacting task events without a store read each. */
+  private readonly runEnvironments = new Map<string, RunRecord['environments']>();
+
+  private environmentsOf(runId: string): RunRecord['environments'] {
+    let envs = this.runEnvironments.get(runId);
+    if (!envs) {
+      envs = this.store.getRun(runId)?.environments ?? {};
+      if (this.runEnvironments.size >= 1000) this.runEnvironments.clear();
+      this.runEnvironments.set(runId, envs);
+    }
+    return envs;
+  }
+
+  /** Event payloads leave the runtime with secret values redacted, like every other view. */
+  private redactEvent(event: string, payload: unknown): unknown {
+    switch (event) {
+      case 'task': {
+        const p = payload as { runId: string; task: TaskRecord };
+        return { ...p, task: redactTask(p.task, this.environmentsOf(p.runId)) };
+      }
+      case 'run': {
+        const p = payload as { summary: RunSummary };
+        return { ...p, summary: redactSummary(p.summary) };
+      }
+      case 'run-created': {
+        const p = payload as { run: RunRecord };
+        this.runEnvironments.set(p.run.id, p.run.environments);
+        return { ...p, run: redactRun(p.run) };
+      }
+      case 'run-deleted':
+        this.runEnvironments.delete((payload as { runId: string }).runId);
+        return payload;
+      default:
+        return payload;
+    }
   }
 
   /** Build a runtime (does not start polling; call {@link start}). */
@@ -392,6 +438,7 @@ export class Runtime implements ScriptHutRuntime {
 
   private async dryRunFrom(p: PreparedRun): Promise<DryRunResult> {
     const backend = this.backend(p.backendName);
+    const environments = environmentsSnapshot(this.config.environments);
     const preview = previewRun(backend, {
       workflowName: p.workflowName,
       backendName: p.backendName,
@@ -400,14 +447,18 @@ export class Runtime implements ScriptHutRuntime {
       maxConcurrent: p.maxConcurrent,
       baseDir: p.baseDir,
       git: p.git,
-      environments: environmentsSnapshot(this.config.environments),
+      environments,
     });
     return {
       workflowName: p.workflowName,
       backendName: p.backendName,
       git: p.git,
       logDir: preview.logDir,
-      tasks: preview.tasks,
+      // the scripts a run would submit, with secret values shown as ***
+      tasks: preview.tasks.map((t) => {
+        const { spec, script } = redactSpecAndScript(t.task, t.script, environments);
+        return { ...t, task: spec, script };
+      }),
       warnings: p.warnings,
       estimate: await this.estimateTasks(p.tasks),
     };
@@ -675,25 +726,32 @@ export class Runtime implements ScriptHutRuntime {
   // ---------------------------------------------------------------- runs & tasks
 
   listRuns(query: RunQuery = {}): { items: RunSummary[]; total: number } {
-    return this.store.listRuns(query);
+    const page = this.store.listRuns(query);
+    return { ...page, items: page.items.map(redactSummary) };
   }
 
   getRun(runId: string): RunSummary {
+    return redactSummary(this.summary(runId));
+  }
+
+  /** The stored summary, secrets included (internal use only: views go through {@link getRun}). */
+  private summary(runId: string): RunSummary {
     const s = this.store.summarizeRun(runId);
     if (!s) throw new ScriptHutError('not_found', `unknown run "${runId}" (scripthut run list)`);
     return s;
   }
 
   listTasks(runId: string, query: TaskQuery = {}): { items: TaskRecord[]; total: number } {
-    this.getRun(runId);
-    return this.store.listTasks(runId, query);
+    const { run } = this.summary(runId);
+    const page = this.store.listTasks(runId, query);
+    return { ...page, items: page.items.map((t) => redactTask(t, run.environments)) };
   }
 
   getTask(runId: string, taskId: string): TaskRecord {
-    this.getRun(runId);
+    const { run } = this.summary(runId);
     const t = this.store.getTask(runId, taskId);
     if (!t) throw new ScriptHutError('not_found', `run ${runId} has no task "${taskId}"`);
-    return t;
+    return redactTask(t, run.environments);
   }
 
   taskTransitions(runId: string, taskId: string): TaskTransition[] {
@@ -702,18 +760,18 @@ export class Runtime implements ScriptHutRuntime {
   }
 
   async cancelRun(runId: string): Promise<RunSummary> {
-    this.getRun(runId);
-    return this.engine.cancelRun(runId);
+    this.summary(runId);
+    return redactSummary(await this.engine.cancelRun(runId));
   }
 
   async rerunRun(runId: string, mode: 'all' | 'failed'): Promise<RunSummary> {
-    this.getRun(runId);
+    this.summary(runId);
     const run = this.engine.rerun(runId, mode);
     return this.getRun(run.id);
   }
 
   deleteRun(runId: string): void {
-    this.getRun(runId);
+    this.summary(runId);
     this.engine.deleteRun(runId);
   }
 
@@ -939,14 +997,9 @@ export class Runtime implements ScriptHutRuntime {
         this.configSource.kind === 'file'
           ? this.configSource.path
           : 'embedded default (no scripthut.yaml found)',
-      text: this.redactText(this.configText),
+      text: this.configText === null ? null : redactConfigText(this.configText, this.config),
       config: redactConfig(this.config),
     };
-  }
-
-  private redactText(text: string | null): string | null {
-    const token = this.config.settings.auth_token;
-    return text && token ? text.split(token).join('***') : text;
   }
 
   validateConfigText(text: string): { issues: Issue[]; warnings: Issue[] } {

@@ -1,0 +1,161 @@
+/**
+ * Secret environment variables through a real runtime (config file, SQLite store, local backend):
+ * the job gets the values; nothing the runtime shows (runs, tasks, scripts, events, dry runs,
+ * config view) contains them.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RunSummary } from '@scripthut/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRuntime, type Runtime } from '../src/index.js';
+
+/** Every secret value configured below (long enough to be recognisable anywhere). */
+export const SECRETS = {
+  HF_TOKEN: 'hf-secret-by-name-0001',
+  DB_URL: "postgres://u:pw-secret-0002@db/x?o='q'",
+  PIN: '7', // a one-character secret
+  MY_TOKEN: 'task-secret-by-name-0003',
+  AUTH: 'auth-token-secret-0004-abcdefghijklmnop',
+};
+const VISIBLE = { SSH_KEY: '/home/me/.ssh/visible_key', PLAIN: 'plain-visible', NOTE: 'note-visible' };
+
+/** A config with secret variables (both syntaxes) and a workflow whose task prints them. */
+export function writeSecretConfig(dir: string): string {
+  const tasks = {
+    tasks: [
+      {
+        id: 'show',
+        name: 'show',
+        environment: 'sec',
+        env_vars: { MY_TOKEN: SECRETS.MY_TOKEN, NOTE: VISIBLE.NOTE },
+        command:
+          'printf "%s|" "$HF_TOKEN" "$DB_URL" "$PIN" "$MY_TOKEN" "$SSH_KEY" "$PLAIN" "$NOTE" "${SCRIPTHUT_TOKEN-unset}"',
+      },
+    ],
+  };
+  writeFileSync(join(dir, 'tasks.json'), JSON.stringify(tasks));
+  writeFileSync(
+    join(dir, 'scripthut.yaml'),
+    `backends:
+  - name: local
+    type: local
+    max_concurrent: 2
+environments:
+  - name: sec
+    variables:
+      HF_TOKEN: ${SECRETS.HF_TOKEN}
+      DB_URL: { value: ${JSON.stringify(SECRETS.DB_URL)}, secret: true }
+      PIN: { value: ${SECRETS.PIN}, secret: true }
+      SSH_KEY: { value: ${VISIBLE.SSH_KEY}, secret: false }
+      PLAIN: ${VISIBLE.PLAIN}
+workflows:
+  - name: wf
+    backend: local
+    command: cat ${join(dir, 'tasks.json')}
+settings:
+  auth_token: ${SECRETS.AUTH}
+`,
+  );
+  return join(dir, 'scripthut.yaml');
+}
+
+/** Fails naming the secret when `value` (serialised) contains any configured secret value. */
+export function expectNoSecrets(value: unknown, where: string): void {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  for (const [name, secret] of Object.entries(SECRETS)) {
+    if (secret.length < 4) continue; // a one-character secret is only checked in export lines
+    expect(text.includes(secret), `${where} shows the value of ${name}`).toBe(false);
+  }
+  expect(text, `${where} shows PIN`).not.toMatch(/export PIN='?7'?\n/);
+}
+
+describe('secret environment variables through the runtime', () => {
+  let dir: string;
+  let rt: Runtime;
+  const events: unknown[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sh-secrets-'));
+    const configPath = writeSecretConfig(dir);
+    rt = await createRuntime({
+      configPath,
+      cwd: dir,
+      dataDir: join(dir, 'data'),
+      pollIntervalMs: 200,
+      logger: { info() {}, warn() {}, error() {} },
+    });
+    for (const e of ['task', 'run', 'run-created'] as const)
+      rt.events.on(e as 'task', (payload: unknown) => events.push(payload));
+    await rt.start();
+  });
+
+  afterAll(async () => {
+    await rt?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function waitDone(runId: string): Promise<RunSummary> {
+    for (let i = 0; i < 300; i++) {
+      const s = rt.getRun(runId);
+      if (s.status !== 'pending' && s.status !== 'running') return s;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`run ${runId} did not finish`);
+  }
+
+  it('a dry run shows the script with secret values as ***, visible ones as they are', async () => {
+    const dry = await rt.dryRunWorkflow('wf');
+    expectNoSecrets(dry, 'dry run');
+    const [t] = dry.tasks;
+    expect(t!.script).toContain(`export HF_TOKEN='***'`);
+    expect(t!.script).toContain(`export DB_URL='***'`);
+    expect(t!.script).toContain(`export PIN='***'`);
+    expect(t!.script).toContain(`export MY_TOKEN='***'`);
+    expect(t!.script).toContain(`export SSH_KEY=${VISIBLE.SSH_KEY}`);
+    expect(t!.script).toContain(`export PLAIN=${VISIBLE.PLAIN}`);
+    expect(t!.task.envVars).toEqual({ MY_TOKEN: '***', NOTE: VISIBLE.NOTE });
+  });
+
+  it('the job gets the values; runs, tasks, scripts and events show none of them', async () => {
+    const created = await rt.runWorkflow('wf');
+    expectNoSecrets(created, 'run creation');
+    const done = await waitDone(created.run.id);
+    expect(done.status).toBe('completed');
+    const log = await rt.readTaskLog(created.run.id, 'show', 'stdout');
+    expect(log.content).toContain(
+      `${SECRETS.HF_TOKEN}|${SECRETS.DB_URL}|${SECRETS.PIN}|${SECRETS.MY_TOKEN}|${VISIBLE.SSH_KEY}|${VISIBLE.PLAIN}|${VISIBLE.NOTE}|`,
+    );
+
+    const summary = rt.getRun(created.run.id);
+    expectNoSecrets(summary, 'getRun');
+    expect(summary.run.environments.sec!.variables).toEqual({
+      HF_TOKEN: '***',
+      DB_URL: '***',
+      PIN: '***',
+      SSH_KEY: VISIBLE.SSH_KEY,
+      PLAIN: VISIBLE.PLAIN,
+    });
+    expectNoSecrets(rt.listRuns(), 'listRuns');
+    const task = rt.getTask(created.run.id, 'show');
+    expectNoSecrets(task, 'getTask');
+    expect(task.script).toContain(`export MY_TOKEN='***'`);
+    expect(task.spec.envVars.MY_TOKEN).toBe('***');
+    expectNoSecrets(rt.listTasks(created.run.id), 'listTasks');
+    expect(events.length).toBeGreaterThan(3);
+    expectNoSecrets(events, 'runtime events');
+
+    // the store keeps the values: a rerun still hands them to the job
+    const again = await rt.rerunRun(created.run.id, 'all');
+    expectNoSecrets(again, 'rerun');
+    expect((await waitDone(again.run.id)).status).toBe('completed');
+    expect((await rt.readTaskLog(again.run.id, 'show', 'stdout')).content).toContain(SECRETS.MY_TOKEN);
+  });
+
+  it('the config view hides secret variables and the token, in the parsed config and the file text', () => {
+    const view = rt.configView();
+    expectNoSecrets(view, 'configView');
+    expect(view.text).toContain('HF_TOKEN: "***"');
+    expect(view.text).toContain(VISIBLE.SSH_KEY);
+  });
+});
