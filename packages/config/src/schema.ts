@@ -232,6 +232,12 @@ export const LocalBackendSchema = z
       'Directory whose disk usage is shown in the UI (not expanded by the config loader).',
     ),
     work_dir: optText().describe('Default working directory of tasks (not expanded by the config loader).'),
+    inherit_env: z
+      .array(text())
+      .default([])
+      .describe(
+        "Variables of the ScriptHut process that tasks inherit although they look secret (names or * patterns, e.g. AWS_*). By default tasks do not inherit the server's secrets: SCRIPTHUT_TOKEN, AWS credentials, *_TOKEN/*_KEY/*_SECRET/*_PASSWORD and configured secret variables.",
+      ),
   })
   .describe('Runs tasks as subprocesses on the ScriptHut host.');
 

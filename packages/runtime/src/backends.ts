@@ -25,6 +25,8 @@ export function pinnedKnownHostsPath(dataDir: string): string {
 export interface BackendBuildContext {
   dataDir: string;
   warn: (message: string) => void;
+  /** Every variable name configured as secret (withheld from what local tasks inherit). */
+  secretEnvNames?: readonly string[];
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: backend packages are loaded dynamically
@@ -39,6 +41,8 @@ async function buildOne(config: BackendConfig, ctx: BackendBuildContext): Promis
         maxConcurrent: config.max_concurrent ?? cpus().length,
         spoolDir: join(ctx.dataDir, 'local-jobs', config.name),
         loginShell: config.login_shell ?? false,
+        secretEnvNames: ctx.secretEnvNames ?? [],
+        inheritEnv: config.inherit_env ?? [],
       });
     }
     case 'slurm':

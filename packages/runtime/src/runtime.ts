@@ -217,7 +217,11 @@ export class Runtime implements ScriptHutRuntime {
     lock?.acquire();
     try {
       const store = openSqliteStore(join(dataDir, 'scripthut.db'));
-      const built = await buildBackends(config.backends, { dataDir, warn: (m) => log.warn(m) });
+      const built = await buildBackends(config.backends, {
+        dataDir,
+        warn: (m) => log.warn(m),
+        secretEnvNames: [...new Set(config.environments.flatMap((e) => e.secret_variables))],
+      });
       const pollIntervalMs = options.pollIntervalMs ?? config.settings.poll_interval * 1000;
       const engine = new Engine({
         store,

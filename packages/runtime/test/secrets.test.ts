@@ -20,6 +20,16 @@ export const SECRETS = {
 };
 const VISIBLE = { SSH_KEY: '/home/me/.ssh/visible_key', PLAIN: 'plain-visible', NOTE: 'note-visible' };
 
+/** Variables of the ScriptHut process during this file (the server's own environment). */
+const SERVER_ENV: Record<string, string> = {
+  SCRIPTHUT_TOKEN: 'server-token-secret-0005',
+  DB_URL: 'server-db-url-secret-0006',
+  AWS_ACCESS_KEY_ID: 'AKIASERVER0007',
+  MY_API_KEY: 'inherited-on-purpose',
+  PLAIN_SERVER_VAR: 'plain-server-value',
+};
+const SERVER_ENV_NAMES = Object.keys(SERVER_ENV);
+
 /** A config with secret variables (both syntaxes) and a workflow whose task prints them. */
 export function writeSecretConfig(dir: string): string {
   const tasks = {
@@ -29,8 +39,14 @@ export function writeSecretConfig(dir: string): string {
         name: 'show',
         environment: 'sec',
         env_vars: { MY_TOKEN: SECRETS.MY_TOKEN, NOTE: VISIBLE.NOTE },
-        command:
-          'printf "%s|" "$HF_TOKEN" "$DB_URL" "$PIN" "$MY_TOKEN" "$SSH_KEY" "$PLAIN" "$NOTE" "${SCRIPTHUT_TOKEN-unset}"',
+        command: 'printf "%s|" "$HF_TOKEN" "$DB_URL" "$PIN" "$MY_TOKEN" "$SSH_KEY" "$PLAIN" "$NOTE"',
+      },
+      {
+        // no environment: must not see the server's own secrets (SCRIPTHUT_TOKEN, a configured
+        // secret name, AWS credentials), but its plain variables and what inherit_env allows
+        id: 'server-env',
+        name: 'server env',
+        command: `printf "%s|" ${SERVER_ENV_NAMES.map((n) => `"\${${n}-unset}"`).join(' ')}`,
       },
     ],
   };
@@ -41,6 +57,7 @@ export function writeSecretConfig(dir: string): string {
   - name: local
     type: local
     max_concurrent: 2
+    inherit_env: [MY_API_*]
 environments:
   - name: sec
     variables:
@@ -75,7 +92,13 @@ describe('secret environment variables through the runtime', () => {
   let rt: Runtime;
   const events: unknown[] = [];
 
+  const saved: Record<string, string | undefined> = {};
+
   beforeAll(async () => {
+    for (const n of SERVER_ENV_NAMES) {
+      saved[n] = process.env[n];
+      process.env[n] = SERVER_ENV[n];
+    }
     dir = mkdtempSync(join(tmpdir(), 'sh-secrets-'));
     const configPath = writeSecretConfig(dir);
     rt = await createRuntime({
@@ -93,6 +116,10 @@ describe('secret environment variables through the runtime', () => {
   afterAll(async () => {
     await rt?.close();
     rmSync(dir, { recursive: true, force: true });
+    for (const n of SERVER_ENV_NAMES) {
+      if (saved[n] === undefined) delete process.env[n];
+      else process.env[n] = saved[n];
+    }
   });
 
   async function waitDone(runId: string): Promise<RunSummary> {
@@ -107,7 +134,7 @@ describe('secret environment variables through the runtime', () => {
   it('a dry run shows the script with secret values as ***, visible ones as they are', async () => {
     const dry = await rt.dryRunWorkflow('wf');
     expectNoSecrets(dry, 'dry run');
-    const [t] = dry.tasks;
+    const t = dry.tasks.find((x) => x.task.id === 'show');
     expect(t!.script).toContain(`export HF_TOKEN='***'`);
     expect(t!.script).toContain(`export DB_URL='***'`);
     expect(t!.script).toContain(`export PIN='***'`);
@@ -125,6 +152,11 @@ describe('secret environment variables through the runtime', () => {
     const log = await rt.readTaskLog(created.run.id, 'show', 'stdout');
     expect(log.content).toContain(
       `${SECRETS.HF_TOKEN}|${SECRETS.DB_URL}|${SECRETS.PIN}|${SECRETS.MY_TOKEN}|${VISIBLE.SSH_KEY}|${VISIBLE.PLAIN}|${VISIBLE.NOTE}|`,
+    );
+
+    // local tasks do not inherit the server's secrets, unless inherit_env allows them
+    expect((await rt.readTaskLog(created.run.id, 'server-env', 'stdout')).content).toContain(
+      'unset|unset|unset|inherited-on-purpose|plain-server-value|',
     );
 
     const summary = rt.getRun(created.run.id);
