@@ -3,89 +3,20 @@
  * the job gets the values; nothing the runtime shows (runs, tasks, scripts, events, dry runs,
  * config view) contains them.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunSummary } from '@scripthut/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, type Runtime } from '../src/index.js';
-
-/** Every secret value configured below (long enough to be recognisable anywhere). */
-export const SECRETS = {
-  HF_TOKEN: 'hf-secret-by-name-0001',
-  DB_URL: "postgres://u:pw-secret-0002@db/x?o='q'",
-  PIN: '7', // a one-character secret
-  MY_TOKEN: 'task-secret-by-name-0003',
-  AUTH: 'auth-token-secret-0004-abcdefghijklmnop',
-};
-const VISIBLE = { SSH_KEY: '/home/me/.ssh/visible_key', PLAIN: 'plain-visible', NOTE: 'note-visible' };
-
-/** Variables of the ScriptHut process during this file (the server's own environment). */
-const SERVER_ENV: Record<string, string> = {
-  SCRIPTHUT_TOKEN: 'server-token-secret-0005',
-  DB_URL: 'server-db-url-secret-0006',
-  AWS_ACCESS_KEY_ID: 'AKIASERVER0007',
-  MY_API_KEY: 'inherited-on-purpose',
-  PLAIN_SERVER_VAR: 'plain-server-value',
-};
-const SERVER_ENV_NAMES = Object.keys(SERVER_ENV);
-
-/** A config with secret variables (both syntaxes) and a workflow whose task prints them. */
-export function writeSecretConfig(dir: string): string {
-  const tasks = {
-    tasks: [
-      {
-        id: 'show',
-        name: 'show',
-        environment: 'sec',
-        env_vars: { MY_TOKEN: SECRETS.MY_TOKEN, NOTE: VISIBLE.NOTE },
-        command: 'printf "%s|" "$HF_TOKEN" "$DB_URL" "$PIN" "$MY_TOKEN" "$SSH_KEY" "$PLAIN" "$NOTE"',
-      },
-      {
-        // no environment: must not see the server's own secrets (SCRIPTHUT_TOKEN, a configured
-        // secret name, AWS credentials), but its plain variables and what inherit_env allows
-        id: 'server-env',
-        name: 'server env',
-        command: `printf "%s|" ${SERVER_ENV_NAMES.map((n) => `"\${${n}-unset}"`).join(' ')}`,
-      },
-    ],
-  };
-  writeFileSync(join(dir, 'tasks.json'), JSON.stringify(tasks));
-  writeFileSync(
-    join(dir, 'scripthut.yaml'),
-    `backends:
-  - name: local
-    type: local
-    max_concurrent: 2
-    inherit_env: [MY_API_*]
-environments:
-  - name: sec
-    variables:
-      HF_TOKEN: ${SECRETS.HF_TOKEN}
-      DB_URL: { value: ${JSON.stringify(SECRETS.DB_URL)}, secret: true }
-      PIN: { value: ${SECRETS.PIN}, secret: true }
-      SSH_KEY: { value: ${VISIBLE.SSH_KEY}, secret: false }
-      PLAIN: ${VISIBLE.PLAIN}
-workflows:
-  - name: wf
-    backend: local
-    command: cat ${join(dir, 'tasks.json')}
-settings:
-  auth_token: ${SECRETS.AUTH}
-`,
-  );
-  return join(dir, 'scripthut.yaml');
-}
-
-/** Fails naming the secret when `value` (serialised) contains any configured secret value. */
-export function expectNoSecrets(value: unknown, where: string): void {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  for (const [name, secret] of Object.entries(SECRETS)) {
-    if (secret.length < 4) continue; // a one-character secret is only checked in export lines
-    expect(text.includes(secret), `${where} shows the value of ${name}`).toBe(false);
-  }
-  expect(text, `${where} shows PIN`).not.toMatch(/export PIN='?7'?\n/);
-}
+import {
+  expectNoSecrets,
+  SECRETS,
+  SERVER_ENV,
+  SERVER_ENV_NAMES,
+  VISIBLE,
+  writeSecretConfig,
+} from './fixtures/secrets.js';
 
 describe('secret environment variables through the runtime', () => {
   let dir: string;
