@@ -42,6 +42,7 @@ import {
   type TaskRecord,
   type TaskSpec,
   type TaskTransition,
+  unicodeProblem,
 } from '@scripthut/core';
 import { createPriceBook, type PriceBook } from '@scripthut/pricing';
 import { openSqliteStore } from '@scripthut/store';
@@ -692,6 +693,12 @@ export class Runtime implements ScriptHutRuntime {
   // ---------------------------------------------------------------- ad-hoc
 
   async runAdhocTask(input: AdhocTaskInput): Promise<RunSummary> {
+    // The run name is shown and put in URLs like a task id: it must be valid Unicode text.
+    const runNameProblem = input.runName === undefined ? null : unicodeProblem(input.runName);
+    if (runNameProblem)
+      throw new ScriptHutError('validation_failed', `runName ${runNameProblem}`, {
+        issues: [{ path: 'runName', message: runNameProblem, severity: 'error' }],
+      });
     const id = input.id ?? `adhoc-${Math.random().toString(16).slice(2, 10)}`;
     const doc = {
       tasks: [
