@@ -56,6 +56,9 @@ export function redactSpecAndScript<S extends string | null>(
   environments: Environments,
 ): { spec: TaskSpec; script: S } {
   const def = spec.environment === null ? null : (environments?.[spec.environment] ?? null);
+  // fast path (most tasks): no variables of its own, and an environment without secrets
+  if (Object.keys(spec.envVars).length === 0 && (!def || def.secretNames?.length === 0))
+    return { spec, script };
   const { env, secretNames } = resolveTaskEnvironment({
     injected: {},
     environment: def,
