@@ -158,12 +158,12 @@ export class Runtime implements ScriptHutRuntime {
   private readonly runEnvironments = new Map<string, RunRecord['environments']>();
 
   private environmentsOf(runId: string): RunRecord['environments'] {
-    let envs = this.runEnvironments.get(runId);
-    if (!envs) {
-      envs = this.store.getRun(runId)?.environments ?? {};
-      if (this.runEnvironments.size >= 1000) this.runEnvironments.clear();
-      this.runEnvironments.set(runId, envs);
-    }
+    const cached = this.runEnvironments.get(runId);
+    if (cached) return cached;
+    const envs = this.store.getRun(runId)?.environments;
+    if (!envs) return {}; // not stored (yet): never cache a guess
+    if (this.runEnvironments.size >= 1000) this.runEnvironments.clear();
+    this.runEnvironments.set(runId, envs);
     return envs;
   }
 
