@@ -85,18 +85,22 @@ children_of() {
 
 sshd_pidfile() { echo "$SLB_RUN/sshd-${1:-$SLB_SSH_PORT}.pid"; }
 
-# start_sshd PORT [MAX_SESSIONS] -> start an sshd instance with the cluster's config on PORT.
+# start_sshd PORT [MAX_SESSIONS] [HOST_KEY] -> start an sshd instance with the cluster's config on
+# PORT; HOST_KEY (a private key file, mode 0600) is offered before the cluster's host key.
 start_sshd() {
-  local port=$1 max=${2:-} pidfile args
+  local port=$1 max=${2:-} host_key=${3:-} pidfile args
   pidfile=$(sshd_pidfile "$port")
   alive "$pidfile" sshd && return 0
   mkdir -p /run/sshd && chmod 0755 /run/sshd
   args=(-f "$SLB_SSH/sshd_config" -o "Port=$port" -o "PidFile=$pidfile" -E "$SLB_LOG/sshd-$port.log")
   [[ -n $max ]] && args+=(-o "MaxSessions=$max")
+  # Command-line host keys come first: for a key type both offer, the client gets this one.
+  [[ -n $host_key ]] && args+=(-o "HostKey=$host_key")
   /usr/sbin/sshd "${args[@]}" 9>&- || slb_die "sshd on port $port failed to start (see $SLB_LOG/sshd-$port.log)"
   wait_for 10 "sshd pid file" alive "$pidfile" sshd || slb_die "sshd on port $port did not write $pidfile"
   # Remember how this instance was started, for restart-sshd.sh.
   echo "$max" >"$SLB_RUN/sshd-$port.maxsessions"
+  echo "$host_key" >"$SLB_RUN/sshd-$port.hostkey"
 }
 
 # stop_sshd PORT [--keep-sessions] -> stop the listener and (by default) its live session processes.

@@ -15,7 +15,8 @@ while (($#)); do
   esac
 done
 max=$(cat "$SLB_RUN/sshd-$port.maxsessions" 2>/dev/null || true)
+host_key=$(cat "$SLB_RUN/sshd-$port.hostkey" 2>/dev/null || true)
 stop_sshd "$port"
 sleep "$down_for"
-start_sshd "$port" "$max"
+start_sshd "$port" "$max" "$host_key"
 slb_log "sshd on port $port restarted"

@@ -4,6 +4,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BackendError, type CommandRunner, type ExecResult, shellQuotePath } from '@scripthut/core';
+import { type InheritOptions, inheritedEnvironment } from './environment.js';
 
 /** Default timeout of {@link LocalCommandRunner.exec}. */
 export const DEFAULT_EXEC_TIMEOUT_MS = 60_000;
@@ -13,12 +14,13 @@ const MAX_OUTPUT_BYTES = 32 * 1024 * 1024;
 
 /**
  * Runs commands locally with bash. The command runs in its own process group, so a timeout kills
- * everything it started. `cwd` may start with `~` and is quoted here.
+ * everything it started. `cwd` may start with `~` and is quoted here. Commands get the ScriptHut
+ * process's environment without its secrets (see {@link inheritedEnvironment}) plus `env`.
  */
 export class LocalCommandRunner implements CommandRunner {
   readonly remote = false;
 
-  constructor(private readonly defaults: { loginShell?: boolean } = {}) {}
+  constructor(private readonly defaults: { loginShell?: boolean; inherit?: InheritOptions } = {}) {}
 
   exec(
     command: string,
@@ -29,7 +31,7 @@ export class LocalCommandRunner implements CommandRunner {
     return new Promise<ExecResult>((resolvePromise, reject) => {
       const args = this.defaults.loginShell ? ['-l', '-c', full] : ['-c', full];
       const child = spawn('bash', args, {
-        env: { ...process.env, ...(options.env ?? {}) },
+        env: { ...inheritedEnvironment(process.env, this.defaults.inherit), ...(options.env ?? {}) },
         stdio: ['pipe', 'pipe', 'pipe'],
         detached: true,
       });

@@ -3,6 +3,12 @@
  */
 export { DEFAULT_EXEC_TIMEOUT_MS, LocalCommandRunner, TIMEOUT_EXIT_CODE } from './command-runner.js';
 export {
+  AWS_CREDENTIAL_ENV_NAMES,
+  type InheritOptions,
+  inheritedEnvironment,
+  isWithheldEnvName,
+} from './environment.js';
+export {
   CANCEL_EXIT_CODE,
   createLocalBackend,
   LocalBackend,

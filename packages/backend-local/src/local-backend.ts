@@ -44,6 +44,7 @@ import {
   type TrackedJob,
 } from '@scripthut/core';
 import { LocalCommandRunner } from './command-runner.js';
+import { type InheritOptions, inheritedEnvironment } from './environment.js';
 import { readLogFile } from './logs.js';
 import { resolveLocal } from './paths.js';
 import { isGroupAlive, isProcessAlive, processStartTime } from './proc.js';
@@ -58,6 +59,13 @@ export interface LocalBackendOptions {
   spoolDir: string;
   /** Run job scripts with `bash -l` (login shell: profile files are read). Default false. */
   loginShell?: boolean;
+  /**
+   * Names configured as secret anywhere in the config: like the name rule's `*_TOKEN`… and AWS
+   * credentials, they are withheld from the ScriptHut process's environment that jobs inherit.
+   */
+  secretEnvNames?: readonly string[];
+  /** Server variables (names or `*` patterns) jobs inherit although they look secret (`inherit_env`). */
+  inheritEnv?: readonly string[];
   /** Clock (tests). */
   now?: () => Date;
   /** A job whose process is gone without an exit marker is failed after this long (ms). Default 2000. */
@@ -135,6 +143,7 @@ export class LocalBackend implements Backend {
   private readonly vanishGraceMs: number;
   private readonly killGraceMs: number;
   private readonly runner: LocalCommandRunner;
+  private readonly inherit: InheritOptions;
   private readonly killTimers = new Map<NodeJS.Timeout, number>();
 
   constructor(options: LocalBackendOptions) {
@@ -145,7 +154,11 @@ export class LocalBackend implements Backend {
     this.now = options.now ?? (() => new Date());
     this.vanishGraceMs = options.vanishGraceMs ?? 2_000;
     this.killGraceMs = options.killGraceMs ?? 5_000;
-    this.runner = new LocalCommandRunner({ loginShell: this.loginShell });
+    this.inherit = {
+      secretNames: options.secretEnvNames ?? [],
+      inheritEnv: options.inheritEnv ?? [],
+    };
+    this.runner = new LocalCommandRunner({ loginShell: this.loginShell, inherit: this.inherit });
   }
 
   /** Path of a spool file of a job. */
@@ -232,7 +245,8 @@ export class LocalBackend implements Backend {
           detached: true,
           stdio: ['ignore', outFd, errFd],
           cwd: homedir(),
-          env: process.env,
+          // the server's own secrets stay out; the script exports the task's configured variables
+          env: inheritedEnvironment(process.env, this.inherit),
         });
         child.on('error', () => {
           // reported through the missing pid below / the vanished-process rule

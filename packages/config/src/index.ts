@@ -32,7 +32,7 @@ export {
   type ValidationResult,
   validateConfigText,
 } from './load.js';
-export { REDACTED, redactConfig } from './redact.js';
+export { configSecretValues, REDACTED, redactConfig, redactConfigText } from './redact.js';
 export {
   BACKEND_TYPES,
   ConfigFileSchema,

@@ -6,14 +6,14 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { cpus, homedir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { type Issue, ScriptHutError } from '@scripthut/core';
+import { type Issue, isSecretEnvName, ScriptHutError } from '@scripthut/core';
 import { type Document, LineCounter, parseDocument } from 'yaml';
 import { DEFAULT_CONFIG_YAML } from './default-config.js';
 import { locate, type Position } from './locate.js';
 import { configErrorMap } from './messages.js';
 import { ConfigFileSchema, SettingsSchema } from './schema.js';
 import { didYouMean, formatPath } from './suggest.js';
-import type { BackendConfig, ScriptHutConfig, SettingsConfig } from './types.js';
+import type { BackendConfig, EnvironmentConfig, ScriptHutConfig, SettingsConfig } from './types.js';
 
 /** Options shared by the validation and loading functions. */
 export interface ValidateOptions {
@@ -167,6 +167,20 @@ function defaultLocalConcurrency(): number {
   return Math.max(1, cpus().length);
 }
 
+/** `{ value, secret }` variables → plain values plus the list of secret names. */
+function flattenEnvironment(
+  e: NonNullable<ReturnType<typeof ConfigFileSchema.parse>['environments']>[number],
+): EnvironmentConfig {
+  const variables: Record<string, string> = {};
+  const secret: string[] = [];
+  for (const [name, v] of Object.entries(e.variables)) {
+    const entry = typeof v === 'string' ? { value: v, secret: undefined } : v;
+    variables[name] = entry.value;
+    if (entry.secret ?? isSecretEnvName(name)) secret.push(name);
+  }
+  return { ...e, variables, secret_variables: secret.sort() };
+}
+
 /** Applies host-dependent defaults and `~` expansion to the schema output. */
 function finish(data: ReturnType<typeof ConfigFileSchema.parse>, home: string): ScriptHutConfig {
   const ex = (p: string) => expandHome(p, home);
@@ -216,7 +230,7 @@ function finish(data: ReturnType<typeof ConfigFileSchema.parse>, home: string): 
     sources,
     workflows,
     projects: data.projects ?? [],
-    environments: data.environments ?? [],
+    environments: (data.environments ?? []).map(flattenEnvironment),
     pricing,
     settings,
   };

@@ -15,8 +15,10 @@ import {
   POLICY_NAME_RE,
   parseSbatchDirective,
   RESERVED_ENV_PREFIX,
+  imageReferenceProblem,
 } from '@scripthut/core';
 import { z } from 'zod';
+import { configErrorMap } from './messages.js';
 import { show } from './suggest.js';
 
 /** Default pricing data source: the instances.vantage.sh EC2 catalogue. */
@@ -47,14 +49,43 @@ const text = () => z.string().min(1);
 /** Optional string that may be omitted or left empty (`key:`) in YAML; defaults to null. */
 const optText = () => text().nullable().default(null);
 
-/** Map of environment variable names to values. Scalars (numbers, booleans) are converted to strings. */
+/** Environment variable names; scalar values (numbers, booleans) are converted to strings. */
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const scalarString = z
   .union([z.string(), z.number(), z.boolean()], {
     error: (iss) => `expected a string (numbers and booleans are converted), got ${show(iss.input)}`,
   })
   .transform((v) => String(v));
-const envVars = () =>
+/**
+ * Variables of a named environment: a scalar value, or `{ value, secret }` to mark a variable
+ * secret (`secret: true`) or not secret despite its name (`secret: false`, see `isSecretEnvName`).
+ */
+const VARIABLE_ENTRY = z
+  .strictObject({
+    value: scalarString,
+    secret: z
+      .boolean()
+      .optional()
+      .describe(
+        'true: the value is redacted wherever it is shown (API, CLI, UI, scripts). Default: true for names like *_TOKEN, *_KEY, *_SECRET, *_PASSWORD, false otherwise.',
+      ),
+  })
+  .describe('A variable with options.');
+
+/** The message of a variable value that is neither a scalar nor a valid `{ value, secret }` entry. */
+function variableValueError(input: unknown): string {
+  if (typeof input === 'object' && input !== null && !Array.isArray(input)) {
+    if (!('value' in input)) return 'value: required field is missing';
+    const r = VARIABLE_ENTRY.safeParse(input, { error: configErrorMap });
+    if (!r.success)
+      return r.error.issues
+        .map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message.replace(/\n/g, '; ')}`)
+        .join('; ');
+  }
+  return `expected a string (numbers and booleans are converted) or { value: "...", secret: true }, got ${show(input)}`;
+}
+
+const environmentVariables = () =>
   z.record(
     z
       .string()
@@ -65,10 +96,21 @@ const envVars = () =>
       .refine((n) => !n.startsWith(RESERVED_ENV_PREFIX), {
         error: `${RESERVED_ENV_PREFIX}* names are reserved for ScriptHut's job script`,
       }),
-    scalarString,
+    z.union([scalarString, VARIABLE_ENTRY], { error: (iss) => variableValueError(iss.input) }),
   );
+
 /** map[string, string] whose scalar values are converted to strings (e.g. EC2 tags `CostCenter: 1234`). */
 const stringMap = () => z.record(z.string(), scalarString);
+
+/** Optional container image reference (Docker reference grammar: never an option such as `--privileged`). */
+const imageRef = () =>
+  text()
+    .superRefine((v, ctx) => {
+      const problem = imageReferenceProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: `image ${JSON.stringify(v)} ${problem}` });
+    })
+    .nullable()
+    .default(null);
 
 const name = () => text().describe('Unique identifier.');
 const maxConcurrent = () =>
@@ -87,7 +129,7 @@ export const SshSchema = z
     key_path: text().default('~/.ssh/id_rsa').describe('Local path to the SSH private key (~ expanded).'),
     cert_path: optText().describe('Local path to an OpenSSH certificate for the key (~ expanded).'),
     known_hosts: optText().describe(
-      'Local known_hosts file (~ expanded). If null, host key checking is disabled.',
+      'Local known_hosts file (~ expanded) the host key must be listed in. If null, the key is pinned on the first connection in <data_dir>/known_hosts and a changed key is refused.',
     ),
   })
   .describe('SSH connection settings.');
@@ -174,7 +216,9 @@ export const BatchBackendSchema = z
       .describe(
         '"locked": submit against job_definition verbatim; "revisions": register new revisions per image.',
       ),
-    default_image: optText().describe('Default container image used when auto-registering a job definition.'),
+    default_image: imageRef().describe(
+      'Default container image used when auto-registering a job definition.',
+    ),
     job_role_arn: optText().describe('IAM role the container assumes (auto-registration only).'),
     execution_role_arn: optText().describe(
       'IAM role ECS uses to pull images and push logs (auto-registration only).',
@@ -227,7 +271,7 @@ export const Ec2BackendSchema = z
       .default({ default: 'c5.xlarge' })
       .describe('task.partition -> EC2 instance type; unknown partitions use "default".'),
     instance_profile_arn: optText().describe('IAM instance profile attached to each task instance.'),
-    default_image: optText().describe('Default container image.'),
+    default_image: imageRef().describe('Default container image.'),
     ssh_user: text().default('ec2-user').describe('OS user scripthut logs in as.'),
     max_instances: int(1).default(20).describe('Hard cap on concurrent task instances (>= 1).'),
     max_concurrent: maxConcurrent(),
@@ -269,6 +313,12 @@ export const LocalBackendSchema = z
       'Directory whose disk usage is shown in the UI (not expanded by the config loader).',
     ),
     work_dir: optText().describe('Default working directory of tasks (not expanded by the config loader).'),
+    inherit_env: z
+      .array(text())
+      .default([])
+      .describe(
+        "Variables of the ScriptHut process that tasks inherit although they look secret (names or * patterns, e.g. AWS_*). By default tasks do not inherit the server's secrets: SCRIPTHUT_TOKEN, AWS credentials, *_TOKEN/*_KEY/*_SECRET/*_PASSWORD and configured secret variables.",
+      ),
   })
   .describe('Runs tasks as subprocesses on the ScriptHut host.');
 
@@ -344,7 +394,11 @@ export const ProjectSchema = z.strictObject({
 
 export const EnvironmentSchema = z.strictObject({
   name: name(),
-  variables: envVars().default({}).describe('Variables exported before the task command.'),
+  variables: environmentVariables()
+    .default({})
+    .describe(
+      'Variables exported before the task command: NAME: value, or NAME: { value, secret } (secret values are redacted wherever they are shown).',
+    ),
   extra_init: z.string().default('').describe('Raw bash lines run after the exports.'),
 });
 

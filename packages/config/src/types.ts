@@ -62,8 +62,17 @@ export type WorkflowGitConfig = z.output<typeof WorkflowGitSchema>;
 export type WorkflowConfig = z.output<typeof WorkflowSchema>;
 /** A project (git repository on a backend holding sflow.json files). */
 export type ProjectConfig = z.output<typeof ProjectSchema>;
-/** A named environment (variables + extra_init). */
-export type EnvironmentConfig = z.output<typeof EnvironmentSchema>;
+/** A named environment (variables + extra_init), with `{ value, secret }` variables flattened. */
+export type EnvironmentConfig = Omit<z.output<typeof EnvironmentSchema>, 'variables'> & {
+  /** Name → value (the value of a `{ value, secret }` entry). */
+  variables: Record<string, string>;
+  /**
+   * Names of `variables` whose values are secret: marked `secret: true`, or following the default
+   * name rule (`*_TOKEN`, `*_KEY`, `*_SECRET`, `*_PASSWORD`…, see `isSecretEnvName` in
+   * `@scripthut/core`) and not marked `secret: false`. Sorted.
+   */
+  secret_variables: string[];
+};
 /** `pricing` section. `price_source` is `~`-expanded when it is a path. */
 export type PricingConfig = z.output<typeof PricingSchema>;
 /** `settings` section with every default applied; `sources_cache_dir` is always set. */

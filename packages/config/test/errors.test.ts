@@ -182,7 +182,7 @@ pricing:
     expect(lines(text)).toEqual([
       'scripthut.yaml:4:5 backends[0].login_shell: expected a boolean (true or false), got "yes"',
       'scripthut.yaml:8:7 environments[0].variables["1BAD"]: key "1BAD" is not a valid environment variable name (letters, digits and "_", not starting with a digit)',
-      'scripthut.yaml:9:7 environments[0].variables.OK: expected a string (numbers and booleans are converted), got a list',
+      'scripthut.yaml:9:7 environments[0].variables.OK: expected a string (numbers and booleans are converted) or { value: "...", secret: true }, got a list',
       'scripthut.yaml:11:3 pricing.cache_hours: expected a positive number of hours, got 0',
     ]);
   });

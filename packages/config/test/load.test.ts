@@ -86,6 +86,7 @@ describe('embedded default config', () => {
         login_shell: false,
         clone_dir: null,
         work_dir: null,
+        inherit_env: [],
       },
     ]);
     expect(config.workflows.map((w) => [w.name, w.backend])).toEqual([['demo', 'local']]);
@@ -141,6 +142,7 @@ projects:
       type: 'local',
       clone_dir: '~/c',
       work_dir: '~/w',
+      inherit_env: [],
       max_concurrent: 3,
       login_shell: false,
     });

@@ -261,11 +261,13 @@ describe('workflow, project, environment, pricing and settings snippets', () => 
         {
           name: 'julia-1.10',
           variables: { JULIA_DEPOT_PATH: '/scratch/user/julia_depot', JULIA_NUM_THREADS: '8' },
+          secret_variables: [],
           extra_init: 'module load julia/1.10',
         },
         {
           name: 'python-ml',
           variables: { CUDA_VISIBLE_DEVICES: '0,1', PYTHONPATH: '/home/user/libs' },
+          secret_variables: [],
           extra_init: 'module load cuda/12.0\nsource /home/user/venvs/ml/bin/activate\n',
         },
       ],
@@ -374,6 +376,7 @@ describe('complete example', () => {
         {
           name: 'julia-env',
           variables: { JULIA_DEPOT_PATH: '/scratch/researcher/julia_depot', JULIA_NUM_THREADS: '8' },
+          secret_variables: [],
           extra_init: 'module load julia/1.10',
         },
       ],

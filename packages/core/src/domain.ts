@@ -146,8 +146,14 @@ export interface RunRecord {
   git: GitContext | null;
   /** Set when the user cancelled the run (makes the derived status `cancelled`). */
   cancelRequestedAt: string | null;
-  /** Environment definitions snapshot (name → variables/extra_init) used by this run's tasks. */
-  environments: Record<string, { variables: Record<string, string>; extraInit: string }>;
+  /**
+   * Environment definitions snapshot (name → variables/extra_init/secret names) used by this run's
+   * tasks. Stored with the values (the tasks need them); every view redacts the secret ones.
+   */
+  environments: Record<
+    string,
+    { variables: Record<string, string>; extraInit: string; secretNames?: string[] }
+  >;
 }
 
 /** A task of a run, with everything ScriptHut learnt about it. */

@@ -4,6 +4,7 @@
  * override them.
  */
 import type { GitContext } from './domain.js';
+import { isSecretEnvName, secretNamesOf } from './secrets.js';
 
 /** The variables ScriptHut injects into every task. */
 export interface InjectedVariables {
@@ -18,6 +19,12 @@ export interface InjectedVariables {
 export interface EnvironmentDefinition {
   variables: Record<string, string>;
   extraInit: string;
+  /**
+   * Names of `variables` whose values are secret (marked `secret: true`, or following the name
+   * rule {@link isSecretEnvName} and not marked `secret: false`). Absent on runs created before
+   * secrets existed: the name rule applies then.
+   */
+  secretNames?: string[];
 }
 
 /** Build the `SCRIPTHUT_*` map for a run. Git variables are included only when known. */
@@ -51,7 +58,7 @@ export function resolveTaskEnvironment(input: {
   injected: Record<string, string>;
   environment?: EnvironmentDefinition | null;
   envVars?: Record<string, string> | null;
-}): { env: Record<string, string>; extraInit: string } {
+}): { env: Record<string, string>; extraInit: string; secretNames: string[] } {
   const env: Record<string, string> = {};
   const put = (source: Record<string, string> | null | undefined) => {
     if (!source) return;
@@ -63,5 +70,29 @@ export function resolveTaskEnvironment(input: {
   put(input.environment?.variables);
   put(input.envVars);
   for (const [k, v] of Object.entries(input.injected)) env[k] = v;
-  return { env, extraInit: input.environment?.extraInit ?? '' };
+  return {
+    env,
+    extraInit: input.environment?.extraInit ?? '',
+    secretNames: taskSecretNames(env, input.environment ?? null, input.envVars ?? null),
+  };
+}
+
+/**
+ * Secret names of a task's merged environment `env`: the environment's secret names, plus every
+ * name following the rule {@link isSecretEnvName} unless it comes from the environment where it is
+ * marked `secret: false` (a task's own `env_vars` cannot opt out of the rule). Sorted.
+ */
+export function taskSecretNames(
+  env: Readonly<Record<string, string>>,
+  environment: EnvironmentDefinition | null,
+  envVars: Readonly<Record<string, string>> | null,
+): string[] {
+  const marked = environment?.secretNames;
+  if (marked === undefined) return secretNamesOf(env);
+  const unmarked = new Set(
+    Object.keys(environment?.variables ?? {}).filter(
+      (n) => isSecretEnvName(n) && !marked.includes(n) && !(envVars && n in envVars),
+    ),
+  );
+  return secretNamesOf(env, marked, unmarked);
 }

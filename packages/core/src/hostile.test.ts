@@ -61,7 +61,7 @@ describe('hostile task fields', () => {
           output_file: `/tmp/out ${hostile('out')}`,
           error_file: `/tmp/err ${hostile('err')}`,
           generates_source: null,
-          image: `img ${hostile('img')}`,
+          image: 'registry.example.org:5000/img_x/y-z:1.0',
           environment: 'e',
         },
       ],
@@ -118,6 +118,8 @@ describe('hostile task fields', () => {
       ['gres', 'gpu:1 --wrap=x'],
       ['memory', '4G; rm'],
       ['time_limit', '1:00:00 x'],
+      ['image', `img ${hostile('img')}`],
+      ['image', '--privileged'],
     ] as const) {
       expect(() =>
         parseTaskDocument([{ id: 'x', name: 'x', command: 'x', [field]: value }], { knownEnvironments: [] }),

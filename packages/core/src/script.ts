@@ -7,6 +7,7 @@
  * Every interpolated value goes through the audited quoting helper ({@link shellQuote}); the task's
  * command is inserted verbatim (it *is* the program to run), everything else is data.
  */
+import { redactSecretsInText } from './secrets.js';
 import { isValidEnvName, shellExport, shellQuote, shellQuotePath } from './shell.js';
 
 export interface ScriptBodyOptions {
@@ -128,17 +129,14 @@ export function buildJobScript(
   return `${head.join('\n')}\n${buildScriptBody(o)}`;
 }
 
-/** Replace the values of secret variables in a rendered script by a placeholder (for storage/display). */
+/**
+ * Replace the values of secret variables in a rendered script by a placeholder (for storage/display).
+ * See {@link redactSecretsInText}.
+ */
 export function redactScript(
   script: string,
   env: Record<string, string>,
   secretNames: readonly string[],
 ): string {
-  let out = script;
-  for (const name of secretNames) {
-    const value = env[name];
-    if (!value) continue;
-    out = out.split(shellQuote(value)).join("'***'").split(value).join('***');
-  }
-  return out;
+  return redactSecretsInText(script, env, secretNames);
 }

@@ -5,6 +5,7 @@
  */
 import type { TaskSpec } from './domain.js';
 import { type Issue, ScriptHutError } from './errors.js';
+import { imageReferenceProblem } from './image-ref.js';
 import { isReservedEnvName, RESERVED_ENV_PREFIX } from './script.js';
 import { isValidEnvName } from './shell.js';
 import {
@@ -85,6 +86,25 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 // ---------------------------------------------------------------------------------------------
 // Field helpers
 // ---------------------------------------------------------------------------------------------
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Index of the first lone UTF-16 surrogate in `text` (a string that is not valid Unicode: it cannot
+ * be encoded as UTF-8 nor put in a URL), or -1 when the text is well formed.
+ */
+export function loneSurrogateIndex(text: string): number {
+  const m = LONE_SURROGATE.exec(text);
+  return m ? m.index : -1;
+}
+
+/** Why `text` is not valid Unicode text, or `null` (for error messages that name a field). */
+export function unicodeProblem(text: string): string | null {
+  const at = loneSurrogateIndex(text);
+  if (at < 0) return null;
+  const unit = text.charCodeAt(at).toString(16);
+  return `must be valid Unicode text: contains a lone UTF-16 surrogate (\\u${unit}) at index ${at}`;
+}
 
 const MEMORY_RE = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?$/i;
 
@@ -214,6 +234,31 @@ export function isPattern(dep: string): boolean {
 
 const regexCache = new Map<string, RegExp>();
 
+/** `\uXXXX` escape of one UTF-16 code unit (inert anywhere in a RegExp). */
+const unitEscape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/**
+ * RegExp source of an fnmatch bracket expression body (after `!`/`^`): single characters and
+ * `a-z` ranges, every character escaped. As in Python's fnmatch, a reversed range (`z-a`) is empty
+ * and an empty class never matches (a negated empty class matches any character).
+ */
+function charClass(body: string, negate: boolean): string {
+  let items = '';
+  for (let k = 0; k < body.length; ) {
+    const c = body[k]!;
+    if (body[k + 1] === '-' && k + 2 < body.length) {
+      const end = body[k + 2]!;
+      if (c <= end) items += `${unitEscape(c)}-${unitEscape(end)}`;
+      k += 3;
+    } else {
+      items += unitEscape(c);
+      k++;
+    }
+  }
+  if (items === '') return negate ? '.' : '(?!)';
+  return `[${negate ? '^' : ''}${items}]`;
+}
+
 /** fnmatch-style pattern → anchored RegExp (`*` any run, `?` one char, `[...]`/`[!...]` classes). */
 function patternToRegExp(pattern: string): RegExp {
   const cached = regexCache.get(pattern);
@@ -237,8 +282,7 @@ function patternToRegExp(pattern: string): RegExp {
           negate = true;
           body = body.slice(1);
         }
-        body = body.replace(/\\/g, '\\\\').replace(/\]/g, '\\]').replace(/\[/g, '\\[');
-        re += `[${negate ? '^' : ''}${body}]`;
+        re += charClass(body, negate);
         i = j;
       }
     } else re += c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
@@ -444,8 +488,10 @@ export function parseTaskDocument(
       if (!KNOWN_TOP_LEVEL.has(key)) warn(key, `unknown top-level field "${key}" (ignored)`);
     }
     if (obj.title !== undefined) {
-      if (typeof obj.title === 'string') title = obj.title;
-      else warn('title', `must be a string, got ${describe(obj.title)} (ignored)`);
+      if (typeof obj.title !== 'string')
+        warn('title', `must be a string, got ${describe(obj.title)} (ignored)`);
+      else if (unicodeProblem(obj.title)) warn('title', `${unicodeProblem(obj.title)} (ignored)`);
+      else title = obj.title;
     }
     if (!Array.isArray(obj.tasks)) {
       err(
@@ -505,6 +551,11 @@ export function parseTaskDocument(
       }
       if (v.includes('\0')) {
         err(p(field), 'must not contain a NUL byte');
+        return undefined;
+      }
+      const unicode = unicodeProblem(v);
+      if (unicode) {
+        err(p(field), unicode);
         return undefined;
       }
       if (!opts.multiline && CONTROL.test(v)) {
@@ -575,6 +626,10 @@ export function parseTaskDocument(
     }
 
     const image = str('image', NULLABLE) ?? null;
+    if (image !== null) {
+      const problem = imageReferenceProblem(image);
+      if (problem) err(p('image'), `image ${JSON.stringify(image)} ${problem}`);
+    }
     const outputFile = str('output_file', NULLABLE) ?? null;
     const errorFile = str('error_file', NULLABLE) ?? null;
     const generatesSource = str('generates_source', NULLABLE) ?? null;
@@ -668,7 +723,9 @@ export function parseTaskDocument(
             continue;
           }
           if (typeof value === 'string') {
+            const unicode = unicodeProblem(value);
             if (value.includes('\0')) err(kp, 'must not contain a NUL byte');
+            else if (unicode) err(kp, unicode);
             else envVars[key] = value;
           } else if (typeof value === 'number' || typeof value === 'boolean') {
             envVars[key] = String(value);
@@ -692,6 +749,7 @@ export function parseTaskDocument(
         rawDeps.forEach((d, i) => {
           if (typeof d !== 'string' || d === '')
             err(`${p(depField)}[${i}]`, `must be a task id, got ${describe(d)}`);
+          else if (unicodeProblem(d)) err(`${p(depField)}[${i}]`, unicodeProblem(d)!);
           else depPatterns.push(d);
         });
         if (depPatterns.length > 1) depPatterns = [...new Set(depPatterns)];

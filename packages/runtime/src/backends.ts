@@ -14,9 +14,19 @@ export interface BuiltBackend {
   error: string | null;
 }
 
+/**
+ * ScriptHut's own known_hosts file, `<data_dir>/known_hosts`: SSH host keys of backends without
+ * `ssh.known_hosts` are pinned there on the first connection (trust on first use).
+ */
+export function pinnedKnownHostsPath(dataDir: string): string {
+  return join(dataDir, 'known_hosts');
+}
+
 export interface BackendBuildContext {
   dataDir: string;
   warn: (message: string) => void;
+  /** Every variable name configured as secret (withheld from what local tasks inherit). */
+  secretEnvNames?: readonly string[];
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: backend packages are loaded dynamically
@@ -31,6 +41,8 @@ async function buildOne(config: BackendConfig, ctx: BackendBuildContext): Promis
         maxConcurrent: config.max_concurrent ?? cpus().length,
         spoolDir: join(ctx.dataDir, 'local-jobs', config.name),
         loginShell: config.login_shell ?? false,
+        secretEnvNames: ctx.secretEnvNames ?? [],
+        inheritEnv: config.inherit_env ?? [],
       });
     }
     case 'slurm':
@@ -44,6 +56,8 @@ async function buildOne(config: BackendConfig, ctx: BackendBuildContext): Promis
           keyPath: config.ssh.key_path,
           certPath: config.ssh.cert_path ?? null,
           knownHostsPath: config.ssh.known_hosts ?? null,
+          // Without a configured known_hosts file, keys are pinned on first use (never unchecked).
+          pinnedKnownHostsPath: config.ssh.known_hosts ? null : pinnedKnownHostsPath(ctx.dataDir),
         },
         { onWarning: (m: string) => ctx.warn(`backend ${config.name}: ${m}`) },
       );

@@ -8,6 +8,7 @@ export {
   readAuthTokenFile,
   resolveAuthToken,
 } from './auth-token.js';
+export { pinnedKnownHostsPath } from './backends.js';
 export {
   CLONE_MARKER,
   type GitCloneSpec,

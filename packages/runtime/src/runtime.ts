@@ -18,6 +18,7 @@ import {
   formatIssue,
   loadConfig,
   redactConfig,
+  redactConfigText,
   type ScriptHutConfig,
   validateConfigText,
 } from '@scripthut/config';
@@ -41,12 +42,14 @@ import {
   type TaskRecord,
   type TaskSpec,
   type TaskTransition,
+  unicodeProblem,
 } from '@scripthut/core';
 import { createPriceBook, type PriceBook } from '@scripthut/pricing';
 import { openSqliteStore } from '@scripthut/store';
 import { type BuiltBackend, buildBackends } from './backends.js';
 import { generateTasks, prepareClone, runGeneratorCommand } from './generator.js';
 import { EngineLock, type EngineRole } from './lock.js';
+import { redactRun, redactSpecAndScript, redactSummary, redactTask } from './redact.js';
 import { type DiscoveredSource, SourceCatalog } from './sources.js';
 import type {
   AdhocTaskInput,
@@ -121,7 +124,14 @@ function firstReason(reasons: Record<string, number> | undefined): string | null
 
 function environmentsSnapshot(envs: EnvironmentConfig[]): RunRecord['environments'] {
   return Object.fromEntries(
-    envs.map((e) => [e.name, { variables: { ...(e.variables ?? {}) }, extraInit: e.extra_init ?? '' }]),
+    envs.map((e) => [
+      e.name,
+      {
+        variables: { ...(e.variables ?? {}) },
+        extraInit: e.extra_init ?? '',
+        secretNames: [...(e.secret_variables ?? [])],
+      },
+    ]),
   );
 }
 
@@ -151,10 +161,47 @@ export class Runtime implements ScriptHutRuntime {
     this.events = this.emitter as unknown as RuntimeEvents;
     for (const event of ['task', 'run', 'poll', 'run-created', 'run-deleted'] as const) {
       (this.engine.events as unknown as EventEmitter).on(event, (payload: unknown) =>
-        this.emitter.emit(event, payload),
+        this.emitter.emit(event, this.redactEvent(event, payload)),
       );
     }
     this.emitter.setMaxListeners(1000);
+  }
+
+  /** Environment snapshots of recent runs, for redacting task events without a store read each. */
+  private readonly runEnvironments = new Map<string, RunRecord['environments']>();
+
+  private environmentsOf(runId: string): RunRecord['environments'] {
+    const cached = this.runEnvironments.get(runId);
+    if (cached) return cached;
+    const envs = this.store.getRun(runId)?.environments;
+    if (!envs) return {}; // not stored (yet): never cache a guess
+    if (this.runEnvironments.size >= 1000) this.runEnvironments.clear();
+    this.runEnvironments.set(runId, envs);
+    return envs;
+  }
+
+  /** Event payloads leave the runtime with secret values redacted, like every other view. */
+  private redactEvent(event: string, payload: unknown): unknown {
+    switch (event) {
+      case 'task': {
+        const p = payload as { runId: string; task: TaskRecord };
+        return { ...p, task: redactTask(p.task, this.environmentsOf(p.runId)) };
+      }
+      case 'run': {
+        const p = payload as { summary: RunSummary };
+        return { ...p, summary: redactSummary(p.summary) };
+      }
+      case 'run-created': {
+        const p = payload as { run: RunRecord };
+        this.runEnvironments.set(p.run.id, p.run.environments);
+        return { ...p, run: redactRun(p.run) };
+      }
+      case 'run-deleted':
+        this.runEnvironments.delete((payload as { runId: string }).runId);
+        return payload;
+      default:
+        return payload;
+    }
   }
 
   /** Build a runtime (does not start polling; call {@link start}). */
@@ -196,7 +243,11 @@ export class Runtime implements ScriptHutRuntime {
             existsSync(dbPath) ? { readonly: true } : {},
           )
         : openSqliteStore(dbPath);
-      const built = await buildBackends(config.backends, { dataDir, warn: (m) => log.warn(m) });
+      const built = await buildBackends(config.backends, {
+        dataDir,
+        warn: (m) => log.warn(m),
+        secretEnvNames: [...new Set(config.environments.flatMap((e) => e.secret_variables))],
+      });
       const pollIntervalMs = options.pollIntervalMs ?? config.settings.poll_interval * 1000;
       const engine = new Engine({
         store,
@@ -470,6 +521,7 @@ export class Runtime implements ScriptHutRuntime {
 
   private async dryRunFrom(p: PreparedRun): Promise<DryRunResult> {
     const backend = this.backend(p.backendName);
+    const environments = environmentsSnapshot(this.config.environments);
     const preview = previewRun(backend, {
       workflowName: p.workflowName,
       backendName: p.backendName,
@@ -478,14 +530,18 @@ export class Runtime implements ScriptHutRuntime {
       maxConcurrent: p.maxConcurrent,
       baseDir: p.baseDir,
       git: p.git,
-      environments: environmentsSnapshot(this.config.environments),
+      environments,
     });
     return {
       workflowName: p.workflowName,
       backendName: p.backendName,
       git: p.git,
       logDir: preview.logDir,
-      tasks: preview.tasks,
+      // the scripts a run would submit, with secret values shown as ***
+      tasks: preview.tasks.map((t) => {
+        const { spec, script } = redactSpecAndScript(t.task, t.script, environments);
+        return { ...t, task: spec, script };
+      }),
       warnings: p.warnings,
       estimate: await this.estimateTasks(p.tasks),
     };
@@ -715,6 +771,12 @@ export class Runtime implements ScriptHutRuntime {
   // ---------------------------------------------------------------- ad-hoc
 
   async runAdhocTask(input: AdhocTaskInput): Promise<RunSummary> {
+    // The run name is shown and put in URLs like a task id: it must be valid Unicode text.
+    const runNameProblem = input.runName === undefined ? null : unicodeProblem(input.runName);
+    if (runNameProblem)
+      throw new ScriptHutError('validation_failed', `runName ${runNameProblem}`, {
+        issues: [{ path: 'runName', message: runNameProblem, severity: 'error' }],
+      });
     const id = input.id ?? `adhoc-${Math.random().toString(16).slice(2, 10)}`;
     const doc = {
       tasks: [
@@ -753,7 +815,8 @@ export class Runtime implements ScriptHutRuntime {
   // ---------------------------------------------------------------- runs & tasks
 
   listRuns(query: RunQuery = {}): { items: RunSummary[]; total: number } {
-    return this.store.listRuns(query);
+    const page = this.store.listRuns(query);
+    return { ...page, items: page.items.map(redactSummary) };
   }
 
   /**
@@ -782,6 +845,11 @@ export class Runtime implements ScriptHutRuntime {
   }
 
   getRun(runId: string): RunSummary {
+    return redactSummary(this.summary(runId));
+  }
+
+  /** The stored summary, secrets included (internal use only: views go through {@link getRun}). */
+  private summary(runId: string): RunSummary {
     const id = this.resolveRunId(runId);
     const s = this.store.summarizeRun(id);
     if (!s) throw new ScriptHutError('not_found', `unknown run "${runId}" (scripthut run list)`);
@@ -789,14 +857,16 @@ export class Runtime implements ScriptHutRuntime {
   }
 
   listTasks(runId: string, query: TaskQuery = {}): { items: TaskRecord[]; total: number } {
-    return this.store.listTasks(this.resolveRunId(runId), query);
+    const { run } = this.summary(runId);
+    const page = this.store.listTasks(run.id, query);
+    return { ...page, items: page.items.map((t) => redactTask(t, run.environments)) };
   }
 
   getTask(runId: string, taskId: string): TaskRecord {
-    const id = this.resolveRunId(runId);
-    const t = this.store.getTask(id, taskId);
-    if (!t) throw new ScriptHutError('not_found', `run ${id} has no task "${taskId}"`);
-    return t;
+    const { run } = this.summary(runId);
+    const t = this.store.getTask(run.id, taskId);
+    if (!t) throw new ScriptHutError('not_found', `run ${run.id} has no task "${taskId}"`);
+    return redactTask(t, run.environments);
   }
 
   taskTransitions(runId: string, taskId: string): TaskTransition[] {
@@ -805,7 +875,7 @@ export class Runtime implements ScriptHutRuntime {
   }
 
   async cancelRun(runId: string): Promise<RunSummary> {
-    return this.engine.cancelRun(this.resolveRunId(runId));
+    return redactSummary(await this.engine.cancelRun(this.resolveRunId(runId)));
   }
 
   async rerunRun(runId: string, mode: 'all' | 'failed'): Promise<RunSummary> {
@@ -1044,14 +1114,9 @@ export class Runtime implements ScriptHutRuntime {
         this.configSource.kind === 'file'
           ? this.configSource.path
           : 'embedded default (no scripthut.yaml found)',
-      text: this.redactText(this.configText),
+      text: this.configText === null ? null : redactConfigText(this.configText, this.config),
       config: redactConfig(this.config),
     };
-  }
-
-  private redactText(text: string | null): string | null {
-    const token = this.config.settings.auth_token;
-    return text && token ? text.split(token).join('***') : text;
   }
 
   validateConfigText(text: string): { issues: Issue[]; warnings: Issue[] } {

@@ -25,7 +25,15 @@ import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js
 import { type CertIdentity, installCertAuth, loadCertIdentity } from './cert-auth.js';
 import { type RunningExec, startExec } from './exec-channel.js';
 import { BOOTSTRAP_COMMAND, type FramedProgram, frameProgram, OutputFramer } from './framing.js';
-import { type KnownHostEntry, knownKeyTypes, parseKnownHosts, verifyHostKey } from './known-hosts.js';
+import { fingerprintSha256, PinnedHostKeys } from './host-key-pins.js';
+import {
+  type KnownHostEntry,
+  keyTypeOfBlob,
+  knownHostsName,
+  knownKeyTypes,
+  parseKnownHosts,
+  verifyHostKey,
+} from './known-hosts.js';
 import { Semaphore } from './semaphore.js';
 
 /** Where and as whom to connect. */
@@ -37,8 +45,16 @@ export interface SshTarget {
   keyPath: string;
   /** OpenSSH certificate for the key (`*-cert.pub`), tried before the plain key. */
   certPath?: string | null;
-  /** OpenSSH known_hosts file; when unset the host key is NOT verified (one warning). */
+  /** OpenSSH known_hosts file: the host key must be listed there (strict checking). */
   knownHostsPath?: string | null;
+  /**
+   * Used when `knownHostsPath` is unset: a ScriptHut-owned known_hosts file for trust on first use.
+   * The first connection pins the host's key there (one warning naming its `SHA256:` fingerprint);
+   * a different key later is a permanent error saying how to accept it (`ssh-keygen -R`).
+   * With neither file the host key is NOT verified (one warning; only for hosts reached through an
+   * authenticated tunnel, such as EC2 instances over SSM).
+   */
+  pinnedKnownHostsPath?: string | null;
 }
 
 /** Tuning of an {@link SshConnection}. */
@@ -55,7 +71,7 @@ export interface SshConnectionOptions {
   commandLogSize?: number;
   /** Reconnect backoff (full jitter). Default 500 ms initial, 60 s cap. */
   backoff?: BackoffOptions;
-  /** Called with non-fatal warnings (e.g. host key not verified). */
+  /** Called with non-fatal warnings (a host key pinned on first use, or not verified). */
   onWarning?: (message: string) => void;
   /** Custom socket factory (EC2 uses an SSM tunnel); default TCP to host:port. */
   connectSocket?: () => Promise<Duplex>;
@@ -594,8 +610,22 @@ export class SshConnection implements CommandRunner {
       }
     }
     let known: KnownHostEntry[] | null = null;
+    const pins =
+      t.knownHostsPath || !t.pinnedKnownHostsPath ? null : new PinnedHostKeys(t.pinnedKnownHostsPath);
     if (t.knownHostsPath) {
       known = parseKnownHosts((await this.readLocal(t.knownHostsPath, 'known_hosts file')).toString('utf8'));
+    } else if (pins) {
+      try {
+        known = await pins.load();
+      } catch (err) {
+        throw new BackendError(
+          `cannot read ScriptHut's known_hosts file ${pins.path}: ${errorMessage(err)}`,
+          {
+            transient: false,
+            cause: err,
+          },
+        );
+      }
     } else if (!this.warnedNoKnownHosts) {
       this.warnedNoKnownHosts = true;
       this.opts.onWarning?.(
@@ -608,6 +638,8 @@ export class SshConnection implements CommandRunner {
     methods.push({ type: 'publickey', username: t.user, key });
 
     let hostKeyError: string | null = null;
+    /** A key seen for the first time (TOFU): pinned once the connection is ready. */
+    let toPin: Buffer | null = null;
     const config: ConnectConfig = {
       host: t.host,
       port: t.port,
@@ -621,12 +653,21 @@ export class SshConnection implements CommandRunner {
     } as ConnectConfig;
     if (known) {
       const entries = known;
-      const path = t.knownHostsPath!;
-      config.hostVerifier = (blob: Buffer) => {
-        const verdict = verifyHostKey(entries, t.host, t.port, blob, path);
-        if (!verdict.ok) hostKeyError = verdict.message;
-        return verdict.ok;
-      };
+      if (pins) {
+        config.hostVerifier = (blob: Buffer) => {
+          const verdict = pins.check(entries, t.host, t.port, blob);
+          if (verdict.kind === 'refused') hostKeyError = verdict.message;
+          else if (verdict.kind === 'new') toPin = Buffer.from(blob);
+          return verdict.kind !== 'refused';
+        };
+      } else {
+        const path = t.knownHostsPath!;
+        config.hostVerifier = (blob: Buffer) => {
+          const verdict = verifyHostKey(entries, t.host, t.port, blob, path);
+          if (!verdict.ok) hostKeyError = verdict.message;
+          return verdict.ok;
+        };
+      }
       const preferred = knownKeyTypes(entries, t.host, t.port).flatMap((k) =>
         k === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [k],
       );
@@ -655,13 +696,18 @@ export class SshConnection implements CommandRunner {
     this.connecting = client;
     return await new Promise<Client>((resolve, reject) => {
       let settled = false;
+      let gone = false;
       const done = () => {
         settled = true;
         if (this.connecting === client) this.connecting = null;
       };
-      client.on('ready', () => {
-        if (settled) return;
-        done();
+      const ready = () => {
+        if (gone) {
+          reject(
+            new BackendError(`connection to ${this.endpoint} closed right after login`, { transient: true }),
+          );
+          return;
+        }
         if (this.closed) {
           client.end();
           reject(this.closedError());
@@ -670,6 +716,17 @@ export class SshConnection implements CommandRunner {
         this.client = client;
         this.lastError = null;
         resolve(client);
+      };
+      client.on('ready', () => {
+        if (settled) return;
+        done();
+        // The key is pinned only now: its signature was verified and the login succeeded.
+        if (pins && toPin)
+          this.pinHostKey(pins, toPin).then(ready, (err: BackendError) => {
+            client.end();
+            reject(err);
+          });
+        else ready();
       });
       client.on('error', (err: Error & { level?: string }) => {
         if (settled) {
@@ -682,6 +739,7 @@ export class SshConnection implements CommandRunner {
         reject(this.closed ? this.closedError() : this.classify(err, hostKeyError, cert !== null));
       });
       client.on('close', () => {
+        gone = true;
         if (this.client === client) {
           this.client = null;
           this.lastError ??= `connection to ${this.endpoint} closed`;
@@ -708,6 +766,32 @@ export class SshConnection implements CommandRunner {
         );
       }
     });
+  }
+
+  /** Writes a first-seen host key to the pin file and warns once naming its fingerprint. */
+  private async pinHostKey(pins: PinnedHostKeys, blob: Buffer): Promise<void> {
+    const t = this.target;
+    let outcome: Awaited<ReturnType<PinnedHostKeys['pin']>>;
+    try {
+      outcome = await pins.pin(t.host, t.port, blob);
+    } catch (err) {
+      throw new BackendError(
+        `cannot pin the host key of ${knownHostsName(t.host, t.port)} in ${pins.path}: ${errorMessage(err)}`,
+        { transient: false, cause: err },
+      );
+    }
+    if ('kind' in outcome) {
+      if (outcome.kind === 'refused') throw new BackendError(outcome.message, { transient: false });
+      return;
+    }
+    if (outcome.pinned) {
+      this.opts.onWarning?.(
+        `first connection to ${knownHostsName(t.host, t.port)}: pinned its host key ` +
+          `${keyTypeOfBlob(blob) ?? 'unknown'} ${fingerprintSha256(blob)} in ${pins.path} ` +
+          '(trust on first use; compare the fingerprint with the one your cluster publishes, or set ' +
+          'ssh.known_hosts to check against your own known_hosts file). A different key will be refused.',
+      );
+    }
   }
 
   private classify(

@@ -1,6 +1,6 @@
 /**
  * `@scripthut/ssh` — one persistent ssh2 connection per backend: bounded channels, reconnect with
- * backoff, OpenSSH certificates and known_hosts verification.
+ * backoff, OpenSSH certificates, known_hosts verification and trust-on-first-use host-key pinning.
  */
 
 export {
@@ -26,6 +26,13 @@ export {
   isStdinProgram,
   OutputFramer,
 } from './framing.js';
+export {
+  fingerprintSha256,
+  forgetHostKeyCommand,
+  knownHostsLine,
+  PinnedHostKeys,
+  type PinVerdict,
+} from './host-key-pins.js';
 export {
   type HostKeyVerdict,
   hostFieldMatches,

@@ -36,6 +36,7 @@ export function buildSubmitRequest(
     task: task.spec,
     workingDir: resolveWorkingDir(task.spec.workingDir, run.baseDir),
     env: resolved.env,
+    secretEnvNames: resolved.secretNames,
     extraInit: resolved.extraInit,
     stdoutPath: task.stdoutPath ?? task.spec.outputFile ?? logs.out,
     stderrPath: task.stderrPath ?? task.spec.errorFile ?? logs.err,

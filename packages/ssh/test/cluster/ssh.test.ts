@@ -3,7 +3,7 @@
  * Fault tests use their own sshd instances (other ports) so they never disturb other suites.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -318,13 +318,122 @@ describe('known_hosts', () => {
     expect((await conn({ knownHostsPath: file }).exec('echo ok')).stdout).toBe('ok\n');
   });
 
-  it('without known_hosts: connects and warns exactly once', async () => {
+  it('without any known_hosts file: connects and warns exactly once', async () => {
     const warnings: string[] = [];
     const c = conn({ knownHostsPath: null }, { onWarning: (m) => warnings.push(m) });
     await c.exec('true');
     await c.exec('true');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('NOT verified');
+  });
+});
+
+describe('host keys pinned on first use (ScriptHut-owned known_hosts)', () => {
+  // An sshd of our own, so that its host key can be changed without touching the shared one.
+  const p = 2471;
+  const name = `[${host}]:${p}`;
+  const newKey = join(tmp, 'replacement_host_key');
+  const fingerprintOf = (pub: string) =>
+    execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', pub]).toString().split(' ')[1]!;
+  const oldFingerprint = fingerprintOf(env('SSH_HOST_KEY_PUB'));
+  let newFingerprint = '';
+  beforeAll(() => {
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', newKey]);
+    newFingerprint = fingerprintOf(`${newKey}.pub`);
+    sshdInstance('start', String(p));
+  });
+  afterAll(() => sshdInstance('stop', String(p)));
+
+  const pinned = (file: string, warnings: string[]) =>
+    conn(
+      { port: p, knownHostsPath: null, pinnedKnownHostsPath: file },
+      { onWarning: (m) => warnings.push(m) },
+    );
+
+  it('pins the key on the first connection (0600, OpenSSH format), warns once with the fingerprint', async () => {
+    const file = join(tmp, 'data', 'known_hosts');
+    const warnings: string[] = [];
+    const c = pinned(file, warnings);
+    expect((await c.exec('echo ok')).stdout).toBe('ok\n');
+    await c.exec('true');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain(
+      `first connection to ${name}: pinned its host key ssh-ed25519 ${oldFingerprint} in ${file}`,
+    );
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    // OpenSSH itself accepts the file: ssh with StrictHostKeyChecking=yes logs in using it
+    const out = execFileSync('ssh', [
+      '-F',
+      '/dev/null',
+      '-p',
+      String(p),
+      '-i',
+      env('SSH_KEY'),
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      `UserKnownHostsFile=${file}`,
+      '-o',
+      'GlobalKnownHostsFile=/dev/null',
+      `${env('SSH_USER')}@${host}`,
+      'echo via-openssh',
+    ]).toString();
+    expect(out).toBe('via-openssh\n');
+    // a later connection (e.g. after a restart of ScriptHut) trusts the pin silently
+    const again: string[] = [];
+    expect((await pinned(file, again).exec('echo again')).stdout).toBe('again\n');
+    expect(again).toEqual([]);
+    expect(readFileSync(file, 'utf8').match(/^\[/gm)).toHaveLength(1);
+  });
+
+  it('refuses a changed key permanently, saying how to accept it; the command works', async () => {
+    const file = join(tmp, 'data2', 'known_hosts');
+    const first: string[] = [];
+    const before = pinned(file, first);
+    await before.exec('true');
+    expect(first).toHaveLength(1);
+    sshdInstance('stop', String(p));
+    sshdInstance('start', String(p), '', newKey);
+    try {
+      // a new connection, and the old one reconnecting after the restart, are both refused
+      for (const c of [pinned(file, []), before]) {
+        const err = await expectBackendError(c.exec('true', { timeoutMs: 20_000 }));
+        expect(err.transient).toBe(false);
+        expect(err.message).toContain(`host key of ${name} has CHANGED — refusing to connect`);
+        expect(err.message).toContain(`ssh-ed25519 ${oldFingerprint}`);
+        expect(err.message).toContain(`ssh-ed25519 ${newFingerprint}`);
+        expect(err.message).toContain(`${file} line 3`);
+        expect(err.message).toContain(`remove the old key with: ssh-keygen -R '${name}' -f ${file} `);
+      }
+      const command = /remove the old key with: (ssh-keygen .*?) \(the next connection/.exec(
+        (await expectBackendError(pinned(file, []).exec('true'))).message,
+      )![1]!;
+      execFileSync('bash', ['-c', command], { stdio: 'pipe' });
+      const warnings: string[] = [];
+      expect((await pinned(file, warnings).exec('echo accepted')).stdout).toBe('accepted\n');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain(`pinned its host key ssh-ed25519 ${newFingerprint}`);
+    } finally {
+      sshdInstance('stop', String(p));
+      sshdInstance('start', String(p));
+    }
+  });
+
+  it('never pins without a successful login (failed authentication leaves no pin)', async () => {
+    const file = join(tmp, 'data3', 'known_hosts');
+    const c = conn({
+      port: p,
+      knownHostsPath: null,
+      pinnedKnownHostsPath: file,
+      keyPath: env('SSH_CERT_KEY'),
+    });
+    const err = await expectBackendError(c.exec('true'));
+    expect(err.message).toContain('SSH authentication failed');
+    expect(existsSync(file)).toBe(false);
   });
 });
 
