@@ -38,8 +38,8 @@ import {
   sessionValue,
 } from './security.js';
 import { StreamRegistry } from './sse.js';
+import { createUi } from './ui/app.js';
 import { renderLogin } from './ui/login.js';
-import { createUi } from './ui/routes.js';
 import { GroupCache } from './views.js';
 
 export type { ApiType } from './api.js';

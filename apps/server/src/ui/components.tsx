@@ -3,9 +3,9 @@
  * Reusable pieces of the server-rendered UI (hono/jsx). Everything here is pure: data in, HTML out,
  * so the same components render full pages and the SSE fragments that keep them live.
  */
-import type { RunSummary, TaskRecord, TaskState } from '@scripthut/core';
+import type { Issue, RunSummary, TaskRecord, TaskState } from '@scripthut/core';
 import { TASK_STATES } from '@scripthut/core';
-import type { BackendView, JobView, RunCost } from '@scripthut/runtime';
+import type { BackendView, JobView, RunCost, WorkflowView } from '@scripthut/runtime';
 import type { Child, FC, PropsWithChildren } from 'hono/jsx';
 import { CSRF_FIELD } from '../security.js';
 import { durationOf, formatDuration, progressOf, type TaskGroup } from '../views.js';
@@ -388,4 +388,69 @@ export const Section: FC<PropsWithChildren<{ title: Child; right?: Child }>> = (
     </div>
     {children}
   </>
+);
+
+/** Dry-run and run forms of one workflow (with a backend choice when several exist). */
+export const RunButtons: FC<{
+  ctx: PageContext;
+  kind: WorkflowView['kind'];
+  name: string;
+  target?: string;
+  file?: string;
+  backend?: string;
+  backends?: string[];
+}> = (p) => (
+  <div class="actions">
+    <Form action="/ui/dry-run" ctx={p.ctx}>
+      <input type="hidden" name="kind" value={p.kind} />
+      <input type="hidden" name="name" value={p.target ?? p.name} />
+      {p.file ? <input type="hidden" name="file" value={p.file} /> : null}
+      {p.backend ? <input type="hidden" name="backend" value={p.backend} /> : null}
+      <button type="submit">Dry run</button>
+    </Form>
+    <Form action="/ui/run" ctx={p.ctx}>
+      <input type="hidden" name="kind" value={p.kind} />
+      <input type="hidden" name="name" value={p.target ?? p.name} />
+      {p.file ? <input type="hidden" name="file" value={p.file} /> : null}
+      {p.backends && p.backends.length > 1 ? (
+        <select name="backend" aria-label="backend">
+          {p.backends.map((b) => (
+            <option value={b} selected={b === p.backend}>
+              {b}
+            </option>
+          ))}
+        </select>
+      ) : p.backend ? (
+        <input type="hidden" name="backend" value={p.backend} />
+      ) : null}{' '}
+      <button type="submit" class="primary" data-run={p.name}>
+        Run
+      </button>
+    </Form>
+  </div>
+);
+
+/** Config or workflow issues with their severity, path and line. */
+export const IssueList: FC<{ issues: Issue[] }> = ({ issues }) =>
+  issues.length === 0 ? null : (
+    <ul class="issues">
+      {issues.map((i) => (
+        <li>
+          <span class={`pill ${i.severity === 'warning' ? 'warn' : 'bad'}`}>{i.severity ?? 'error'}</span>{' '}
+          <code>{i.path}</code>
+          {i.line ? <span class="muted small"> (line {i.line})</span> : null}: {i.message}
+        </li>
+      ))}
+    </ul>
+  );
+
+/** The error page of every UI route (the status decides the heading). */
+export const ErrorPage: FC<{ ctx: PageContext; status: number; message: string }> = (p) => (
+  <Layout title="Error" active="" ctx={p.ctx}>
+    <h1>{p.status === 404 ? 'Not found' : 'Something went wrong'}</h1>
+    <div class="notice bad">{p.message}</div>
+    <p>
+      <a href="/">← Dashboard</a>
+    </p>
+  </Layout>
 );
