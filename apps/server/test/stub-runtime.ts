@@ -22,6 +22,7 @@ import type {
   BackendDetail,
   BackendView,
   ConfigReloadResult,
+  ConfigSaveResult,
   CostEstimate,
   DryRunResult,
   JobView,
@@ -70,6 +71,9 @@ export class StubRuntime implements ScriptHutRuntime {
     filter_user: null,
     auth_token: null,
     data_dir: '/tmp/stub',
+    allowed_hosts: [] as string[],
+    tls_cert: null,
+    tls_key: null,
   };
   readonly runs = new Map<string, { run: RunRecord; tasks: TaskRecord[]; transitions: TaskTransition[] }>();
   readonly logs = new Map<string, string>();
@@ -554,5 +558,10 @@ export class StubRuntime implements ScriptHutRuntime {
   async reloadConfig(): Promise<ConfigReloadResult> {
     this.calls.push('reload');
     return { applied: true, live: ['settings.poll_interval'], restart: ['settings.server_port'], issues: [] };
+  }
+  async saveConfigText(text: string, options: { dryRun?: boolean } = {}): Promise<ConfigSaveResult> {
+    const { issues, warnings } = this.validateConfigText(text);
+    if (issues.length > 0 || options.dryRun) return { saved: false, issues, warnings, backupPath: null, reload: null };
+    return { saved: true, issues, warnings, backupPath: null, reload: await this.reloadConfig() };
   }
 }

@@ -8,6 +8,7 @@ export {
   readAuthTokenFile,
   resolveAuthToken,
 } from './auth-token.js';
+export { configTextHash, restoreRedactedLines, writeConfigFileAtomically } from './config-file.js';
 export {
   CLONE_MARKER,
   type GitCloneSpec,

@@ -45,6 +45,7 @@ import {
 import { createPriceBook, type PriceBook } from '@scripthut/pricing';
 import { openSqliteStore } from '@scripthut/store';
 import { type BuiltBackend, buildBackends } from './backends.js';
+import { configTextHash, restoreRedactedLines, writeConfigFileAtomically } from './config-file.js';
 import { generateTasks, prepareClone, runGeneratorCommand } from './generator.js';
 import { EngineLock } from './lock.js';
 import { type DiscoveredSource, SourceCatalog } from './sources.js';
@@ -53,6 +54,7 @@ import type {
   BackendDetail,
   BackendView,
   ConfigReloadResult,
+  ConfigSaveResult,
   CostEstimate,
   DryRunResult,
   JobQuery,
@@ -159,7 +161,7 @@ export class Runtime implements ScriptHutRuntime {
     const config = loaded.config;
     const dataDir = options.dataDir ?? process.env.SCRIPTHUT_DATA_DIR ?? config.settings.data_dir;
     try {
-      mkdirSync(dataDir, { recursive: true });
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 }); // runs, logs and the token: this user's only
     } catch (e) {
       throw new ScriptHutError(
         'store_error',
@@ -217,6 +219,9 @@ export class Runtime implements ScriptHutRuntime {
       filter_user: s.filter_user ?? null,
       auth_token: s.auth_token ?? null,
       data_dir: this.dataDir,
+      allowed_hosts: s.allowed_hosts ?? [],
+      tls_cert: s.tls_cert ?? null,
+      tls_key: s.tls_key ?? null,
     };
   }
 
@@ -983,6 +988,31 @@ export class Runtime implements ScriptHutRuntime {
     };
     this.configText = await readFile(this.configSource.path, 'utf8');
     return { applied: true, live: diff.live, restart: diff.restart, issues: [] };
+  }
+
+  async saveConfigText(
+    text: string,
+    options: { baseHash?: string; dryRun?: boolean } = {},
+  ): Promise<ConfigSaveResult> {
+    if (this.configSource.kind !== 'file')
+      throw new ScriptHutError(
+        'config_not_found',
+        'running on the embedded default: there is no config file to save; start with a file (save the text as scripthut.yaml in the directory you start ScriptHut from, or pass --config PATH)',
+      );
+    const path = this.configSource.path;
+    const onDisk = await readFile(path, 'utf8');
+    if (options.baseHash !== undefined && configTextHash(this.redactText(onDisk) ?? '') !== options.baseHash)
+      throw new ScriptHutError(
+        'conflict',
+        `${path} changed on disk since this text was loaded; reload the page to edit the current file`,
+      );
+    const full = restoreRedactedLines(text, onDisk, (line) => this.redactText(line) ?? line);
+    const { issues, warnings } = this.validateConfigText(full);
+    if (issues.length > 0 || options.dryRun)
+      return { saved: false, issues, warnings, backupPath: null, reload: null };
+    const backupPath = await writeConfigFileAtomically(path, full);
+    const reload = await this.reloadConfig();
+    return { saved: true, issues: [], warnings, backupPath, reload };
   }
 
   /** Backend configs (for tools such as `setup-aws-ec2`). */
