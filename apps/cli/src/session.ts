@@ -66,6 +66,22 @@ async function serverSession(url: string, token: string | undefined): Promise<Se
   return { api: createClientApi(client), mode: 'server', url, close: async () => {} };
 }
 
+/** The token the server of this data dir generated (`<data_dir>/auth_token`), if any. */
+async function dataDirToken(
+  globals: GlobalArgs,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): Promise<string | undefined> {
+  const [{ loadConfig }, { readAuthTokenFile }] = await Promise.all([
+    import('@scripthut/config'),
+    import('@scripthut/runtime'),
+  ]);
+  const dataDir =
+    env.SCRIPTHUT_DATA_DIR ||
+    (await loadConfig({ ...(globals.config ? { path: globals.config } : {}), cwd })).config.settings.data_dir;
+  return readAuthTokenFile(dataDir) ?? undefined;
+}
+
 /** Open a session for one CLI invocation. */
 export async function openSession({ globals, env, cwd, out }: SessionOptions): Promise<Session> {
   const server = globals.server ?? (env.SCRIPTHUT_SERVER || undefined);
@@ -96,7 +112,10 @@ export async function openSession({ globals, env, cwd, out }: SessionOptions): P
         out.info(
           `note: a ScriptHut server (pid ${String(details.pid)}) owns this data dir; using it at ${details.serverUrl}`,
         );
-        return serverSession(normaliseServerUrl(details.serverUrl), token);
+        return serverSession(
+          normaliseServerUrl(details.serverUrl),
+          token ?? (await dataDirToken(globals, env, cwd)),
+        );
       }
       throw new CliError((e as Error).message, {
         hint: 'wait for the other scripthut command to finish, or run `scripthut serve` and point commands at it with --server',

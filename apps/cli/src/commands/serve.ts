@@ -43,12 +43,15 @@ export default command({
     try {
       await runtime.start();
       const host = args.host ?? runtime.settings.server_host;
-      const token = ctx.globals.token ?? (ctx.env.SCRIPTHUT_TOKEN || undefined);
+      // The server resolves the token itself (settings.auth_token, SCRIPTHUT_TOKEN, <data_dir>/auth_token)
+      // on every request, so a config reload can rotate it; --token only overrides it.
+      const token = ctx.globals.token;
       try {
         server = await startServer(runtime, {
           host,
           port: port ?? runtime.settings.server_port,
           version: VERSION,
+          env: ctx.env,
           ...(token ? { authToken: token } : {}),
         });
       } catch (e) {
@@ -69,6 +72,7 @@ export default command({
       ctx.out.info(
         `ScriptHut ${VERSION} serving on ${server.url} (config: ${config}; data: ${runtime.dataDir}). Ctrl-C to stop.`,
       );
+      ctx.out.info(`Sign in from a browser: ${server.loginUrl()} (one-time link, valid 10 minutes)`);
       await new Promise<void>((resolve) => {
         if (ctx.signal.aborted) resolve();
         else ctx.signal.addEventListener('abort', () => resolve(), { once: true });

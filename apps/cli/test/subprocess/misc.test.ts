@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,8 +71,17 @@ describe('serve', () => {
         });
       });
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-      const listed = await cli(['backend', 'list', '--json', '--server', url], { cwd: tmp });
+      // Every request needs the token: the server generated one in its data dir (0600).
+      const token = readFileSync(join(dataDir, 'auth_token'), 'utf8').trim();
+      const anonymous = await cli(['backend', 'list', '--json', '--server', url], { cwd: tmp });
+      expect(anonymous.code).not.toBe(0);
+      const listed = await cli(['backend', 'list', '--json', '--server', url], {
+        cwd: tmp,
+        env: { SCRIPTHUT_TOKEN: token },
+      });
       expect(listed.code, listed.stderr).toBe(0);
+      await expect.poll(() => stderr).toMatch(new RegExp(`Sign in from a browser: ${url}/\\?login=`));
+      expect(stderr).not.toContain(token);
       // no --server: the engine lock points the CLI at the running server
       const viaLock = await cli(['workflow', 'list', '--json'], {
         cwd: tmp,

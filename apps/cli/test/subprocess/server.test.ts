@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { createRuntime } from '@scripthut/runtime';
+import { createRuntime, readAuthTokenFile } from '@scripthut/runtime';
 import { startServer } from '@scripthut/server';
 import { defineScenarios } from '../scenarios.js';
 
@@ -10,10 +10,10 @@ defineScenarios('server', async (cwd) => {
     logger: { info: () => {}, warn: () => {}, error: () => {} },
   });
   await runtime.start();
-  const server = await startServer(runtime, { host: '127.0.0.1', port: 0 });
+  const server = await startServer(runtime, { host: '127.0.0.1', port: 0, env: {} });
   return {
     args: ['--server', server.url],
-    env: {},
+    env: { SCRIPTHUT_TOKEN: readAuthTokenFile(join(cwd, 'data')) ?? '' },
     teardown: async () => {
       await server.close();
       await runtime.close();

@@ -34,7 +34,7 @@ export type { UiDeps } from './context.js';
 
 /** Builds the UI sub-app (mounted at `/`). */
 export function createUi(deps: UiDeps) {
-  const { version, authEnabled } = deps;
+  const { version } = deps;
   const ui = new Hono<UiEnv>();
   const x = createUiContext(deps);
 
@@ -49,7 +49,7 @@ export function createUi(deps: UiDeps) {
       /* no token yet */
     }
     return c.html(
-      await html(<ErrorPage ctx={{ csrf, version, authEnabled }} status={status} message={body.message} />),
+      await html(<ErrorPage ctx={{ csrf, version }} status={status} message={body.message} />),
       status,
     );
   });

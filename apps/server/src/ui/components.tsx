@@ -11,10 +11,33 @@ import { CSRF_FIELD } from '../security.js';
 import { durationOf, formatDuration, progressOf, type TaskGroup } from '../views.js';
 import { STYLE } from './style.js';
 
+/**
+ * `encodeURIComponent` that never throws: null for text holding a lone UTF-16 surrogate (old stored
+ * runs may have such task ids), which no URL can carry. Render such a value without a link.
+ */
+export function uriComponent(text: string): string | null {
+  return /\p{Cs}/u.test(text) ? null : encodeURIComponent(text);
+}
+
+/** The page of a task, or null when its id cannot be put in a URL. */
+export function taskHref(runId: string, taskId: string): string | null {
+  const id = uriComponent(taskId);
+  return id === null ? null : `/runs/${runId}/tasks/${id}`;
+}
+
+/** A link when there is an href, else the plain text. */
+export const MaybeLink: FC<PropsWithChildren<{ href: string | null; class?: string }>> = (p) =>
+  p.href === null ? (
+    <span class={p.class}>{p.children}</span>
+  ) : (
+    <a class={p.class} href={p.href}>
+      {p.children}
+    </a>
+  );
+
 export interface PageContext {
   csrf: string;
   version: string;
-  authEnabled: boolean;
 }
 
 const NAV: [string, string][] = [
@@ -55,11 +78,9 @@ export const Layout: FC<PropsWithChildren<{ title: string; active: string; ctx: 
         <span id="live-indicator" class="live-dot">
           static
         </span>
-        {ctx.authEnabled ? (
-          <Form action="/logout" ctx={ctx}>
-            <button type="submit">Sign out</button>
-          </Form>
-        ) : null}
+        <Form action="/logout" ctx={ctx}>
+          <button type="submit">Sign out</button>
+        </Form>
       </header>
       <main>{children}</main>
       <script src="/assets/app.js" defer />
@@ -149,7 +170,9 @@ export const BackendCards: FC<{ backends: BackendView[] }> = ({ backends }) => (
         <div class="card" data-backend={b.name}>
           <div class="title">
             <span>
-              <a href={`/backends/${encodeURIComponent(b.name)}`}>{b.name}</a>{' '}
+              <MaybeLink href={uriComponent(b.name) === null ? null : `/backends/${uriComponent(b.name)}`}>
+                {b.name}
+              </MaybeLink>{' '}
               <span class="muted small">{b.type}</span>
             </span>
             <Pill state={b.health.connected ? 'ok' : 'bad'} />
@@ -212,7 +235,7 @@ export const JobsTable: FC<{ jobs: JobView[] }> = ({ jobs }) =>
             <td class="mono">{j.jobId ?? '—'}</td>
             <td>
               {j.runId && j.taskId ? (
-                <a href={`/runs/${j.runId}/tasks/${encodeURIComponent(j.taskId)}`}>{j.name}</a>
+                <MaybeLink href={taskHref(j.runId, j.taskId)}>{j.name}</MaybeLink>
               ) : (
                 j.name
               )}
@@ -354,10 +377,8 @@ export const GroupsPanel: FC<{ runId: string; groups: TaskGroup[]; prefix: strin
                   </span>
                 ))}
               </div>
-              {g.prefix !== '' ? (
-                <a href={`/runs/${runId}?prefix=${encodeURIComponent(`${g.prefix}.`)}`}>
-                  Show only these tasks →
-                </a>
+              {g.prefix !== '' && uriComponent(g.prefix) !== null ? (
+                <a href={`/runs/${runId}?prefix=${uriComponent(`${g.prefix}.`)}`}>Show only these tasks →</a>
               ) : null}
             </div>
           </details>

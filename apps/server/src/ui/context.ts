@@ -16,7 +16,6 @@ export interface UiDeps {
   version: string;
   streams: StreamRegistry;
   groups: GroupCache;
-  authEnabled: boolean;
 }
 
 export type UiEnv = { Variables: { csrf: string } };
@@ -24,7 +23,7 @@ export type UiApp = Hono<UiEnv>;
 
 /** Shared services of the UI routes. */
 export interface UiContext extends UiDeps {
-  /** What the layout needs (CSRF token, version, whether to show “Sign out”). */
+  /** What the layout needs (CSRF token, version). */
   pageContext(c: Context<UiEnv>): PageContext;
   /** Cost of a run, recomputed only when its progress changes; null when unavailable. */
   costOf(s: RunSummary): Promise<RunCost | null>;
@@ -36,7 +35,7 @@ export interface UiContext extends UiDeps {
 }
 
 export function createUiContext(deps: UiDeps): UiContext {
-  const { runtime, version, authEnabled } = deps;
+  const { runtime, version } = deps;
   const costCache = new Map<string, { key: string; cost: RunCost | null }>();
   async function costOf(s: RunSummary): Promise<RunCost | null> {
     const key = `${s.status}:${s.counts.completed}:${s.counts.failed}:${s.counts.running}:${s.total}`;
@@ -54,7 +53,7 @@ export function createUiContext(deps: UiDeps): UiContext {
   }
   return {
     ...deps,
-    pageContext: (c) => ({ csrf: c.get('csrf'), version, authEnabled }),
+    pageContext: (c) => ({ csrf: c.get('csrf'), version }),
     costOf,
     async costsOf(runs) {
       const entries = await Promise.all(runs.map(async (r) => [r.run.id, await costOf(r)] as const));

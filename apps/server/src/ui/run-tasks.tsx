@@ -3,7 +3,7 @@
 import type { TaskRecord, TaskState } from '@scripthut/core';
 import type { FC } from 'hono/jsx';
 import { formatDuration, groupOf, pendingExplanation } from '../views.js';
-import { Pager, Pill, taskDuration } from './components.js';
+import { MaybeLink, Pager, Pill, taskDuration, taskHref } from './components.js';
 
 export interface RunViewParams {
   page: number;
@@ -65,7 +65,7 @@ export const TaskTable: FC<{
                 {header}
                 <tr data-task={t.spec.id} data-state={t.state}>
                   <td class="mono">
-                    <a href={`/runs/${runId}/tasks/${encodeURIComponent(t.spec.id)}`}>{t.spec.id}</a>
+                    <MaybeLink href={taskHref(runId, t.spec.id)}>{t.spec.id}</MaybeLink>
                   </td>
                   <td>{t.spec.name}</td>
                   <td>
@@ -136,7 +136,7 @@ export const Timeline: FC<{ runId: string; tasks: TaskRecord[]; total: number; p
         return (
           <div class="row" title={`${t.spec.id}: ${t.state}`}>
             <div class="label mono">
-              <a href={`/runs/${runId}/tasks/${encodeURIComponent(t.spec.id)}`}>{t.spec.id}</a>
+              <MaybeLink href={taskHref(runId, t.spec.id)}>{t.spec.id}</MaybeLink>
             </div>
             <div class="track">
               <span class="wait" style={`left:${pct(sub)};width:${width(sub, st ?? fin)}`} />

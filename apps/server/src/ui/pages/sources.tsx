@@ -3,7 +3,15 @@
 import type { SourceView } from '@scripthut/runtime';
 import type { FC } from 'hono/jsx';
 import { nameSchema } from '../../schemas.js';
-import { Form, fmtTime, IssueList, Layout, type PageContext, RunButtons } from '../components.js';
+import {
+  Form,
+  fmtTime,
+  IssueList,
+  Layout,
+  type PageContext,
+  RunButtons,
+  uriComponent,
+} from '../components.js';
 import { html, parseOr400, type UiApp, type UiContext } from '../context.js';
 
 export const SourcesPage: FC<{ ctx: PageContext; sources: SourceView[]; backends: string[] }> = (p) => (
@@ -16,9 +24,11 @@ export const SourcesPage: FC<{ ctx: PageContext; sources: SourceView[]; backends
           <h3>
             {s.name} <span class="muted small">{s.type}</span>
           </h3>
-          <Form action={`/ui/sources/${encodeURIComponent(s.name)}/sync`} ctx={p.ctx}>
-            <button type="submit">Sync</button>
-          </Form>
+          {uriComponent(s.name) === null ? null : (
+            <Form action={`/ui/sources/${uriComponent(s.name)}/sync`} ctx={p.ctx}>
+              <button type="submit">Sync</button>
+            </Form>
+          )}
         </div>
         <dl class="kv">
           <dt>Location</dt>

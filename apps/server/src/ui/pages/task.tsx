@@ -5,7 +5,16 @@ import type { FC } from 'hono/jsx';
 import { runIdSchema, taskIdSchema } from '../../schemas.js';
 import { coalesce, liveStream } from '../../sse.js';
 import { formatDuration, pendingExplanation } from '../../views.js';
-import { fmtTime, Layout, type PageContext, Pill, taskDuration } from '../components.js';
+import {
+  fmtTime,
+  Layout,
+  MaybeLink,
+  type PageContext,
+  Pill,
+  taskDuration,
+  taskHref,
+  uriComponent,
+} from '../components.js';
 import { html, parseOr400, type UiApp, type UiContext } from '../context.js';
 
 export type TaskTab = 'stdout' | 'stderr' | 'script' | 'json' | 'history';
@@ -46,9 +55,9 @@ export const TaskInfo: FC<{ task: TaskRecord; depStates: Map<string, TaskState> 
             ? '—'
             : task.spec.deps.map((d) => (
                 <span style="margin-right:8px">
-                  <a class="mono" href={`/runs/${task.runId}/tasks/${encodeURIComponent(d)}`}>
+                  <MaybeLink class="mono" href={taskHref(task.runId, d)}>
                     {d}
-                  </a>{' '}
+                  </MaybeLink>{' '}
                   {depStates.get(d) ? <Pill state={depStates.get(d) as string} /> : null}
                 </span>
               ))}
@@ -68,8 +77,10 @@ export const TaskPage: FC<{
   transitions: TaskTransition[];
   json: string;
 }> = (p) => {
-  const base = `/runs/${p.run.run.id}/tasks/${encodeURIComponent(p.task.spec.id)}`;
-  const apiBase = `/api/v1/runs/${p.run.run.id}/tasks/${encodeURIComponent(p.task.spec.id)}`;
+  // Task pages are only reachable for ids a URL can carry (see uriComponent).
+  const id = uriComponent(p.task.spec.id) ?? '';
+  const base = `/runs/${p.run.run.id}/tasks/${id}`;
+  const apiBase = `/api/v1/runs/${p.run.run.id}/tasks/${id}`;
   const tabs: [TaskTab, string][] = [
     ['stdout', 'Output'],
     ['stderr', 'Error'],
@@ -83,7 +94,7 @@ export const TaskPage: FC<{
         <a href={`/runs/${p.run.run.id}`}>{p.run.run.workflowName}</a> <span class="muted">/</span>{' '}
         <span class="mono">{p.task.spec.id}</span>
       </h1>
-      <div data-live={`/live/runs/${p.run.run.id}/tasks/${encodeURIComponent(p.task.spec.id)}`}>
+      <div data-live={`/live/runs/${p.run.run.id}/tasks/${id}`}>
         <div id="task-info">
           <TaskInfo task={p.task} depStates={p.depStates} />
         </div>
