@@ -12,7 +12,7 @@ import {
   fileRunBody,
   jobsQuery,
   logFollowQuery,
-  loginUrlBody,
+  loginLinkBody,
   logQuery,
   nameParams,
   rerunBody,
@@ -72,7 +72,7 @@ export function createApi({ runtime, version, streams, groups, mintLoginUrl }: A
     })
     // A browser sign-in link for whoever holds the token (the CLI: `scripthut open`). Bearer only:
     // a browser session cannot mint links for others.
-    .post('/auth/login-url', zv('json', loginUrlBody), (c) => {
+    .post('/auth/login-link', zv('json', loginLinkBody), (c) => {
       if (!c.req.header('authorization'))
         throw new ScriptHutError(
           'unauthorized',

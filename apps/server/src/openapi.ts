@@ -9,7 +9,7 @@ import {
   fileRunBody,
   jobsQuery,
   logFollowQuery,
-  loginUrlBody,
+  loginLinkBody,
   logQuery,
   nameParams,
   rerunBody,
@@ -42,11 +42,11 @@ export const API_ROUTES: RouteDoc[] = [
   { method: 'get', path: '/openapi.json', summary: 'This OpenAPI document', tag: 'system' },
   {
     method: 'post',
-    path: '/auth/login-url',
+    path: '/auth/login-link',
     summary:
       'A one-time browser sign-in URL (`…?login=<code>`, valid once for 10 minutes). Bearer token only (not a session cookie).',
     tag: 'system',
-    body: loginUrlBody,
+    body: loginLinkBody,
   },
   {
     method: 'get',

@@ -118,8 +118,8 @@ export const estimateBody = z
   })
   .strict();
 
-/** `POST /auth/login-url`: the path the browser lands on after signing in (default `/`). */
-export const loginUrlBody = z.object({ path: z.string().max(2000).startsWith('/').optional() }).strict();
+/** `POST /auth/login-link`: the path the browser lands on after signing in (default `/`). */
+export const loginLinkBody = z.object({ path: z.string().max(2000).startsWith('/').optional() }).strict();
 
 export const validateConfigBody = z.object({ text: z.string().max(2_000_000) }).strict();
 

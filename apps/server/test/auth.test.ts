@@ -135,7 +135,7 @@ describe('sign-in links', () => {
     const ok = await postLogin({ token: STUB_TOKEN, next: '/runs' }, csrf);
     expect(ok.status).toBe(303);
     expect(ok.headers.get('location')).toBe('/runs');
-    const minted = await app.request('http://localhost/api/v1/auth/login-url', {
+    const minted = await app.request('http://localhost/api/v1/auth/login-link', {
       method: 'POST',
       headers: { ...bearer(), 'content-type': 'application/json' },
       body: '{}',
@@ -143,7 +143,7 @@ describe('sign-in links', () => {
     expect(minted.status).toBe(200);
     const body = (await minted.json()) as { url: string };
     expect(body.url).toMatch(/^http:\/\/localhost\/\?login=/);
-    const byCookie = await app.request('http://localhost/api/v1/auth/login-url', {
+    const byCookie = await app.request('http://localhost/api/v1/auth/login-link', {
       method: 'POST',
       headers: {
         cookie: `${cookieFor()}; ${csrf.cookie}`,

@@ -86,7 +86,7 @@ describe('startServer', () => {
     expect(again.body).toContain('This sign-in link is invalid, expired or was already used');
     expect(cookieOf(again, 'sh_session')).toBeUndefined();
     // The API for whoever holds the token: a fresh link.
-    const minted = await rawRequest(`${server.url}/api/v1/auth/login-url`, {
+    const minted = await rawRequest(`${server.url}/api/v1/auth/login-link`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ path: '/runs' }),
