@@ -133,7 +133,7 @@ export function createClientApi(client: ScriptHutClient): CliApi {
 
     runCost: (runId) => unwrap(c.runs[':id'].cost.$get({ param: { id: runId } })),
     estimateWorkflow: (kind, name, options = {}) =>
-      unwrap(c.estimate.$get({ query: { kind, name, ...opt('backend', options.backend) } })),
+      unwrap(c.estimate.$post({ json: { kind, name, ...opt('backend', options.backend) } })),
 
     validateConfigText: async (text) => {
       const { issues, warnings } = await unwrap(c.config.validate.$post({ json: { text } }));

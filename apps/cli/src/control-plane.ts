@@ -85,11 +85,24 @@ export async function runControlPlane(ctx: CliContext, options: ControlPlaneOpti
     }
     const host = options.host ?? runtime.settings.server_host;
     const port = options.port ?? runtime.settings.server_port;
-    const authToken =
-      tokenFromFile(ctx.globals, ctx.cwd) ??
-      resolveAuthToken(runtime.dataDir, runtime.settings.auth_token, ctx.env).token;
+    // A --token-file token is fixed; otherwise the server reads the token per request (settings,
+    // SCRIPTHUT_TOKEN, <data_dir>/auth_token), so a config reload that changes it takes effect.
+    const fileToken = tokenFromFile(ctx.globals, ctx.cwd);
+    if (!fileToken) resolveAuthToken(runtime.dataDir, runtime.settings.auth_token, ctx.env); // create it now
+    // The foreground server prints its one-time sign-in link on the terminal; the daemon never
+    // writes one to its log file (`scripthut open` mints one on demand).
+    const log = (m: string) => {
+      if (!daemon && m.includes('Sign in')) ctx.out.info(`[scripthut] ${m}`);
+    };
     const listen = (p: number) =>
-      startServer(runtime, { host, port: p, version: VERSION, authToken, log: () => {} });
+      startServer(runtime, {
+        host,
+        port: p,
+        version: VERSION,
+        ...(fileToken ? { authToken: fileToken } : {}),
+        env: ctx.env,
+        log,
+      });
     try {
       server = await listen(port);
     } catch (e) {

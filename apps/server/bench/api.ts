@@ -97,11 +97,13 @@ function stats(samples: number[]) {
   };
 }
 
+const BENCH_TOKEN = 'bench-token';
+
 async function measure(app: ReturnType<typeof createApp>, path: string) {
   const samples: number[] = [];
   for (let i = 0; i < ITERATIONS + 5; i++) {
     const t0 = performance.now();
-    const res = await app.request(path);
+    const res = await app.request(path, { headers: { authorization: `Bearer ${BENCH_TOKEN}` } });
     await res.text();
     const dt = performance.now() - t0;
     if (res.status !== 200) throw new Error(`${path} → ${res.status}`);
@@ -115,7 +117,7 @@ try {
   seed(dataDir);
   const runtime = await createRuntime({ dataDir, cwd: dataDir, lock: false });
   await runtime.start();
-  const app = createApp(runtime);
+  const app = createApp(runtime, { authToken: BENCH_TOKEN });
   const results = {
     tasks: TASKS,
     iterations: ITERATIONS,

@@ -2,16 +2,17 @@
  * The JSON API mounted at `/api/v1`. Routes are chained so their types flow into the typed client
  * (`hc<ApiType>`). Handlers stay thin: validate with zod, call the runtime, return JSON.
  */
-import { isTerminalTaskState, type RunSummary, type TaskRecord } from '@scripthut/core';
+import { isTerminalTaskState, type RunSummary, ScriptHutError, type TaskRecord } from '@scripthut/core';
 import type { ScriptHutRuntime } from '@scripthut/runtime';
 import { Hono } from 'hono';
 import { jsonError } from './errors.js';
 import {
   adhocTaskBody,
-  estimateQuery,
+  estimateBody,
   fileRunBody,
   jobsQuery,
   logFollowQuery,
+  loginLinkBody,
   logQuery,
   nameParams,
   rerunBody,
@@ -19,6 +20,7 @@ import {
   runOptionsBody,
   runParams,
   runsQuery,
+  saveConfigBody,
   taskParams,
   tasksQuery,
   validateConfigBody,
@@ -32,6 +34,8 @@ export interface ApiDeps {
   version: string;
   streams: StreamRegistry;
   groups: GroupCache;
+  /** Mints a one-time sign-in URL (`<baseUrl><path>?login=<code>`). */
+  mintLoginUrl(baseUrl: string, path?: string): { url: string; expiresAt: string };
 }
 
 /** A run summary plus derived progress and duration, as every run route returns it. */
@@ -42,7 +46,7 @@ export function runView(s: RunSummary) {
 const LOG_DEFAULT_TAIL = 64 * 1024;
 
 /** Builds the `/api/v1` sub-app. */
-export function createApi({ runtime, version, streams, groups }: ApiDeps) {
+export function createApi({ runtime, version, streams, groups, mintLoginUrl }: ApiDeps) {
   const api = new Hono()
     .onError(jsonError)
     .notFound((c) =>
@@ -65,6 +69,17 @@ export function createApi({ runtime, version, streams, groups }: ApiDeps) {
         configSource: runtime.configSource,
         backends,
       });
+    })
+    // A browser sign-in link for whoever holds the token (the CLI: `scripthut open`). Bearer only:
+    // a browser session cannot mint links for others.
+    .post('/auth/login-link', zv('json', loginLinkBody), (c) => {
+      if (!c.req.header('authorization'))
+        throw new ScriptHutError(
+          'unauthorized',
+          'minting a sign-in link needs Authorization: Bearer <token>',
+        );
+      const { path } = c.req.valid('json');
+      return c.json(mintLoginUrl(new URL(c.req.url).origin, path ?? '/'));
     })
     .get('/backends', (c) => c.json({ items: runtime.listBackends() }))
     .get('/backends/:name', zv('param', nameParams), (c) =>
@@ -125,8 +140,8 @@ export function createApi({ runtime, version, streams, groups }: ApiDeps) {
     .post('/tasks/run', zv('json', adhocTaskBody), async (c) =>
       c.json(runView(await runtime.runAdhocTask(c.req.valid('json'))), 201),
     )
-    .get('/estimate', zv('query', estimateQuery), async (c) => {
-      const { kind, name, backend } = c.req.valid('query');
+    .post('/estimate', zv('json', estimateBody), async (c) => {
+      const { kind, name, backend } = c.req.valid('json');
       return c.json(await runtime.estimateWorkflow(kind, name, backend ? { backend } : {}));
     })
 
@@ -319,7 +334,11 @@ export function createApi({ runtime, version, streams, groups }: ApiDeps) {
       const result = runtime.validateConfigText(c.req.valid('json').text);
       return c.json({ valid: result.issues.length === 0, ...result });
     })
-    .post('/config/reload', async (c) => c.json(await runtime.reloadConfig()));
+    .post('/config/reload', async (c) => c.json(await runtime.reloadConfig()))
+    .post('/config/save', zv('json', saveConfigBody), async (c) => {
+      const { text, baseHash } = c.req.valid('json');
+      return c.json(await runtime.saveConfigText(text, baseHash ? { baseHash } : {}));
+    });
   return api;
 }
 

@@ -5,10 +5,11 @@
 import { z } from 'zod';
 import {
   adhocTaskBody,
-  estimateQuery,
+  estimateBody,
   fileRunBody,
   jobsQuery,
   logFollowQuery,
+  loginLinkBody,
   logQuery,
   nameParams,
   rerunBody,
@@ -16,6 +17,7 @@ import {
   runOptionsBody,
   runParams,
   runsQuery,
+  saveConfigBody,
   taskParams,
   tasksQuery,
   validateConfigBody,
@@ -38,6 +40,14 @@ export interface RouteDoc {
 export const API_ROUTES: RouteDoc[] = [
   { method: 'get', path: '/health', summary: 'Server and backend health', tag: 'system' },
   { method: 'get', path: '/openapi.json', summary: 'This OpenAPI document', tag: 'system' },
+  {
+    method: 'post',
+    path: '/auth/login-link',
+    summary:
+      'A one-time browser sign-in URL (`…?login=<code>`, valid once for 10 minutes). Bearer token only (not a session cookie).',
+    tag: 'system',
+    body: loginLinkBody,
+  },
   {
     method: 'get',
     path: '/backends',
@@ -153,11 +163,11 @@ export const API_ROUTES: RouteDoc[] = [
     status: 201,
   },
   {
-    method: 'get',
+    method: 'post',
     path: '/estimate',
-    summary: 'Cost estimate (upper bound) of a workflow',
+    summary: "Cost estimate (upper bound) of a workflow (runs the workflow's generator)",
     tag: 'cost',
-    query: estimateQuery,
+    body: estimateBody,
   },
   {
     method: 'get',
@@ -263,6 +273,14 @@ export const API_ROUTES: RouteDoc[] = [
     summary: 'Reload the config file; lists live vs restart-needed changes',
     tag: 'config',
   },
+  {
+    method: 'post',
+    path: '/config/save',
+    summary:
+      'Validate config YAML text and, when valid, write it to the config file (timestamped backup, atomic) and reload. `baseHash`: SHA-256 of the text the edit started from (409 if the file changed since).',
+    tag: 'config',
+    body: saveConfigBody,
+  },
 ];
 
 const errorSchema = {
@@ -331,10 +349,10 @@ export function buildOpenApi(version: string): Record<string, unknown> {
       title: 'ScriptHut API',
       version,
       description:
-        'JSON API of ScriptHut. Errors are `{ code, message, details }`. With settings.auth_token set, send `Authorization: Bearer <token>`. State-changing requests must be JSON (form-encoded bodies get 415) and same-origin.',
+        'JSON API of ScriptHut. Errors are `{ code, message, details }`. Every route needs `Authorization: Bearer <token>` (the token: settings.auth_token, SCRIPTHUT_TOKEN, or `<data_dir>/auth_token`); repeated failures from one address get 429 with Retry-After. Request bodies are limited to 1 MiB (413). State-changing requests must be JSON (form-encoded bodies get 415) and same-origin.',
     },
     servers: [{ url: '/api/v1' }],
-    security: [{}, { bearer: [] }],
+    security: [{ bearer: [] }],
     components: {
       schemas: { Error: errorSchema },
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },

@@ -109,13 +109,29 @@ export const logFollowQuery = z.object({
 
 export const rerunBody = z.object({ mode: z.enum(['all', 'failed']).default('all') }).strict();
 
-export const estimateQuery = z.object({
-  kind: z.enum(['workflow', 'source', 'project']).default('workflow'),
-  name: z.string().min(1).max(500),
-  backend: nameSchema.optional(),
-});
+/** `POST /estimate`: a POST because it runs the workflow's generator (and may clone a repository). */
+export const estimateBody = z
+  .object({
+    kind: z.enum(['workflow', 'source', 'project']).default('workflow'),
+    name: z.string().min(1).max(500),
+    backend: nameSchema.optional(),
+  })
+  .strict();
+
+/** `POST /auth/login-link`: the path the browser lands on after signing in (default `/`). */
+export const loginLinkBody = z.object({ path: z.string().max(2000).startsWith('/').optional() }).strict();
 
 export const validateConfigBody = z.object({ text: z.string().max(2_000_000) }).strict();
+
+export const saveConfigBody = z
+  .object({
+    text: z.string().max(2_000_000),
+    baseHash: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
+  })
+  .strict();
 
 export const adhocTaskBody = z
   .object({

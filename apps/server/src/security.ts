@@ -5,6 +5,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
+import type { HostAllowList } from './hosts.js';
 
 export const SESSION_COOKIE = 'sh_session';
 export const CSRF_COOKIE = 'sh_csrf';
@@ -38,15 +39,21 @@ export const securityHeaders: MiddlewareHandler = async (c, next) => {
   if (!c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
 };
 
-/** True when the request carries a valid bearer token or UI session cookie. */
-export function isAuthenticated(c: Context, token: string): { ok: boolean; via: 'bearer' | 'cookie' | null } {
+/**
+ * Checks the request's credential against `token`: `Authorization: Bearer` first, else the UI session
+ * cookie. `via` says which one was presented (null: none). A null token accepts nothing.
+ */
+export function isAuthenticated(
+  c: Context,
+  token: string | null,
+): { ok: boolean; via: 'bearer' | 'cookie' | null } {
   const header = c.req.header('authorization');
   if (header) {
-    const m = /^Bearer\s+(.+)$/i.exec(header.trim());
-    return { ok: !!m && safeEqual(m[1] as string, token), via: 'bearer' };
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    return { ok: !!token && !!m && safeEqual(m[1] as string, token), via: 'bearer' };
   }
   const cookie = getCookie(c, SESSION_COOKIE);
-  if (cookie) return { ok: safeEqual(cookie, sessionValue(token)), via: 'cookie' };
+  if (cookie) return { ok: !!token && safeEqual(cookie, sessionValue(token)), via: 'cookie' };
   return { ok: false, via: null };
 }
 
@@ -63,33 +70,52 @@ export function isHttps(c: Context): boolean {
   return new URL(c.req.url).protocol === 'https:';
 }
 
+/** Context variable holding the server's {@link HostAllowList} (set by the Host check). */
+export const HOST_ALLOW_LIST = 'hostAllowList';
+
+/** The host (with port) the request was sent to: the Host header, else the URL's (in-process calls). */
+export function requestHost(c: Context): string {
+  return (c.req.header('host') ?? new URL(c.req.url).host).trim().toLowerCase();
+}
+
 /**
- * Same-origin check for state-changing requests: an `Origin` (or, lacking it, `Referer`) that names
- * another host is refused, and so is `Sec-Fetch-Site: cross-site`. Requests from non-browser clients
- * (no Origin, no Referer) pass; they are covered by the bearer token / content-type rules.
+ * Same-origin check for state-changing requests: the `Origin` (or, lacking it, `Referer`) must name
+ * this server: a host on the allow-list, and the very host (and port) the request was sent to.
+ * `Sec-Fetch-Site: cross-site` is refused too. Requests from non-browser clients (no Origin, no
+ * Referer) pass; they are covered by the bearer token / content-type rules.
  */
 export function isSameOrigin(c: Context): boolean {
-  const host = new URL(c.req.url).host;
   const site = c.req.header('sec-fetch-site');
   if (site && site !== 'same-origin' && site !== 'none') return false;
-  const origin = c.req.header('origin');
-  if (origin !== undefined) {
-    if (origin === 'null') return false;
-    try {
-      return new URL(origin).host === host;
-    } catch {
-      return false;
-    }
+  const claimed = c.req.header('origin') ?? c.req.header('referer');
+  if (claimed === undefined || claimed === '') return c.req.header('origin') === undefined;
+  let host: string;
+  try {
+    host = new URL(claimed).host.toLowerCase();
+  } catch {
+    return false; // includes Origin: null
   }
-  const referer = c.req.header('referer');
-  if (referer) {
-    try {
-      return new URL(referer).host === host;
-    } catch {
-      return false;
-    }
+  const hosts = c.get(HOST_ALLOW_LIST as never) as HostAllowList | undefined;
+  return !!hosts && hosts.allows(host) && host === requestHost(c);
+}
+
+/**
+ * A redirect target after sign-in: only a path on this site. The value is resolved the way a browser
+ * would (tabs and newlines dropped, backslashes read as `/`), and anything that leaves the site or is
+ * protocol-relative (`//host`) becomes `/`.
+ */
+export function safeRedirectPath(next: string | undefined | null): string {
+  if (!next || !next.startsWith('/') || /[\u0000-\u001f\u007f\\]/.test(next)) return '/';
+  let url: URL;
+  try {
+    const base = new URL('http://scripthut.invalid/');
+    url = new URL(next, base);
+    if (url.origin !== base.origin) return '/';
+  } catch {
+    return '/';
   }
-  return true;
+  const path = `${url.pathname}${url.search}${url.hash}`;
+  return path.startsWith('/') && !path.startsWith('//') ? path : '/';
 }
 
 export function isUnsafeMethod(method: string): boolean {

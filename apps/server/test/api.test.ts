@@ -3,9 +3,10 @@ import { ApiError, createClient, unwrap } from '../src/client.js';
 import { createApp, openStreamCount } from '../src/index.js';
 import { API_ROUTES } from '../src/openapi.js';
 import { StubRuntime } from './stub-runtime.js';
+import { tokenClient } from './with-token.js';
 
 let rt: StubRuntime;
-let app: ReturnType<typeof createApp>;
+let app: ReturnType<typeof tokenClient<ReturnType<typeof createApp>>>;
 const json = (body: unknown) => ({
   method: 'POST',
   headers: { 'content-type': 'application/json' },
@@ -14,7 +15,7 @@ const json = (body: unknown) => ({
 
 beforeEach(() => {
   rt = new StubRuntime();
-  app = createApp(rt, { version: '9.9.9' });
+  app = tokenClient(createApp(rt, { version: '9.9.9' }));
 });
 
 async function expectError(res: Response, status: number, code: string) {
@@ -53,7 +54,7 @@ describe('system routes', () => {
     const res = await app.request('/api/v1/openapi.json');
     const doc = (await res.json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
     expect(doc.openapi).toBe('3.1.0');
-    const routerRoutes = app.routes
+    const routerRoutes = app.app.routes
       .filter((r) => r.path.startsWith('/api/v1/') && r.method !== 'ALL')
       .map(
         (r) => `${r.method.toLowerCase()} ${r.path.slice('/api/v1'.length).replace(/:([A-Za-z]+)/g, '{$1}')}`,
@@ -218,10 +219,22 @@ describe('workflows, sources, projects', () => {
       400,
       'validation_failed',
     );
-    const est = (await (await app.request('/api/v1/estimate?name=demo')).json()) as { upperBound: number };
+    const est = (await (await app.request('/api/v1/estimate', json({ name: 'demo' }))).json()) as {
+      upperBound: number;
+    };
     expect(est.upperBound).toBe(0.5);
-    await expectError(await app.request('/api/v1/estimate'), 400, 'validation_failed');
-    await expectError(await app.request('/api/v1/estimate?name=demo&kind=bogus'), 400, 'validation_failed');
+    await expectError(await app.request('/api/v1/estimate', json({})), 400, 'validation_failed');
+    await expectError(
+      await app.request('/api/v1/estimate', json({ name: 'demo', kind: 'bogus' })),
+      400,
+      'validation_failed',
+    );
+  });
+  it('estimate runs a generator, so it is a POST: a GET (e.g. an <img> on any page) runs nothing', async () => {
+    await expectError(await app.request('/api/v1/estimate?name=demo'), 404, 'not_found');
+    expect(rt.calls.filter((c) => c.startsWith('estimate:'))).toEqual([]);
+    expect((await app.request('/api/v1/estimate', json({ name: 'demo' }))).status).toBe(200);
+    expect(rt.calls.filter((c) => c.startsWith('estimate:'))).toEqual(['estimate:demo']);
   });
 });
 
@@ -414,79 +427,6 @@ describe('CSRF on the API', () => {
   });
 });
 
-describe('auth token', () => {
-  const token = 's3cr3t-token-value';
-  it('requires the bearer token on every API route and never echoes it', async () => {
-    const authed = createApp(rt, { authToken: token });
-    await expectError(await authed.request('/api/v1/health'), 401, 'unauthorized');
-    await expectError(
-      await authed.request('/api/v1/runs', { headers: { authorization: 'Bearer wrong' } }),
-      401,
-      'unauthorized',
-    );
-    const ok = await authed.request('/api/v1/health', { headers: { authorization: `Bearer ${token}` } });
-    expect(ok.status).toBe(200);
-    const cfg = await authed.request('/api/v1/config', { headers: { authorization: `Bearer ${token}` } });
-    expect(await cfg.text()).not.toContain(token);
-    const ui = await authed.request('/runs');
-    expect(ui.status).toBe(303);
-    expect(ui.headers.get('location')).toBe('/login?next=%2Fruns');
-    expect((await authed.request('/assets/app.js')).status).toBe(200);
-  });
-  it('login form sets an HttpOnly SameSite=Strict session cookie (not the token) after a CSRF check', async () => {
-    const authed = createApp(rt, { authToken: token });
-    const page = await authed.request('/login');
-    const csrfCookie = /sh_csrf=([^;]+)/.exec(page.headers.get('set-cookie') ?? '')?.[1] as string;
-    const html = await page.text();
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
-    expect(csrf).toBe(csrfCookie);
-    const noCsrf = await authed.request('/login', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `sh_csrf=${csrfCookie}` },
-      body: `token=${token}`,
-    });
-    expect(noCsrf.status).toBe(403);
-    const wrong = await authed.request('/login', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `sh_csrf=${csrfCookie}` },
-      body: `_csrf=${csrf}&token=nope`,
-    });
-    expect(wrong.status).toBe(401);
-    const ok = await authed.request('/login', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `sh_csrf=${csrfCookie}` },
-      body: `_csrf=${csrf}&token=${token}&next=/runs`,
-    });
-    expect(ok.status).toBe(303);
-    expect(ok.headers.get('location')).toBe('/runs');
-    const setCookie = ok.headers.get('set-cookie') ?? '';
-    expect(setCookie).toMatch(/sh_session=[^;]+; Max-Age=\d+; Path=\/; HttpOnly; SameSite=Strict/);
-    expect(setCookie).not.toContain(token);
-    const session = /sh_session=([^;]+)/.exec(setCookie)?.[1];
-    const runs = await authed.request('/runs', {
-      headers: { cookie: `sh_session=${session}; sh_csrf=${csrfCookie}` },
-    });
-    expect(runs.status).toBe(200);
-    // Cookie-authenticated API writes need the CSRF header too.
-    const noHeader = await authed.request('/api/v1/config/reload', {
-      method: 'POST',
-      headers: { cookie: `sh_session=${session}; sh_csrf=${csrfCookie}` },
-    });
-    expect(noHeader.status).toBe(403);
-    const withHeader = await authed.request('/api/v1/config/reload', {
-      method: 'POST',
-      headers: { cookie: `sh_session=${session}; sh_csrf=${csrfCookie}`, 'x-csrf-token': csrfCookie },
-    });
-    expect(withHeader.status).toBe(200);
-    const openRedirect = await authed.request('/login', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `sh_csrf=${csrfCookie}` },
-      body: `_csrf=${csrf}&token=${token}&next=//evil.example`,
-    });
-    expect(openRedirect.headers.get('location')).toBe('/');
-  });
-});
-
 describe('typed client', () => {
   it('calls the API in-process and throws ApiError with the error shape', async () => {
     const api = createClient('http://scripthut.local', {
@@ -550,13 +490,13 @@ describe('server-sent events', () => {
     const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
     await readUntil(reader, 'event: run');
     expect(rt.listenerCount()).toBeGreaterThan(base);
-    expect(openStreamCount(app)).toBe(1);
+    expect(openStreamCount(app.app)).toBe(1);
     rt.setState(id, 'prep', 'running');
     const text = await readUntil(reader, 'event: tasks');
     expect(text).toContain('"state":"running"');
     await reader.cancel();
     await new Promise((r) => setTimeout(r, 20));
-    expect(openStreamCount(app)).toBe(0);
+    expect(openStreamCount(app.app)).toBe(0);
     expect(rt.listenerCount()).toBe(base);
   });
   it('log follow streams new output and ends when the task is finished', async () => {
@@ -573,7 +513,7 @@ describe('server-sent events', () => {
     expect(rest).toContain('line 2');
     expect(rest).not.toContain('line 1');
     await new Promise((r) => setTimeout(r, 20));
-    expect(openStreamCount(app)).toBe(0);
+    expect(openStreamCount(app.app)).toBe(0);
   });
   it('jobs and runs events send an initial snapshot', async () => {
     for (const path of ['/api/v1/jobs/events', '/api/v1/runs/events', '/live/dashboard', '/live/runs']) {
@@ -585,6 +525,6 @@ describe('server-sent events', () => {
       await reader.cancel();
     }
     await new Promise((r) => setTimeout(r, 20));
-    expect(openStreamCount(app)).toBe(0);
+    expect(openStreamCount(app.app)).toBe(0);
   });
 });

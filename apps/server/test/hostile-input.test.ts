@@ -13,6 +13,9 @@ let dir: string;
 let runtime: Awaited<ReturnType<typeof createRuntime>>;
 let app: ReturnType<typeof createApp>;
 
+const TOKEN = 'hostile-input-test-token';
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'scripthut-server-hostile-'));
   runtime = await createRuntime({
@@ -21,7 +24,7 @@ beforeAll(async () => {
     pollIntervalMs: 60_000,
     logger: { info() {}, warn() {}, error() {} },
   });
-  app = createApp(runtime, { authToken: null });
+  app = createApp(runtime, { authToken: TOKEN });
 });
 afterAll(async () => {
   await runtime?.close();
@@ -32,7 +35,7 @@ afterAll(async () => {
 async function runTask(rawFields: string) {
   const res = await app.request('/api/v1/tasks/run', {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { ...AUTH, 'content-type': 'application/json' },
     body: `{"command":"true","backend":"local",${rawFields}}`,
   });
   return {
@@ -58,14 +61,16 @@ describe('hostile task input over the API', () => {
     expect(issue, JSON.stringify(body)).toBeDefined();
     expect(issue!.message).toContain(message);
     expect(runtime.listRuns().total).toBe(before);
-    for (const page of ['/', '/runs']) expect((await app.request(page)).status).toBe(200);
+    for (const page of ['/', '/runs']) expect((await app.request(page, { headers: AUTH })).status).toBe(200);
   });
 
   it('valid astral characters in ids and names are fine (and the run page renders)', async () => {
     const { status, body } = await runTask('"id":"t-\\ud83d\\ude00","name":"naïve 😀","runName":"run 😀"');
     expect(status, JSON.stringify(body)).toBe(201);
     const id = (body as unknown as { run: { id: string } }).run.id;
-    expect((await app.request(`/runs/${id}`)).status).toBe(200);
-    expect((await app.request(`/runs/${id}/tasks/${encodeURIComponent('t-😀')}`)).status).toBe(200);
+    expect((await app.request(`/runs/${id}`, { headers: AUTH })).status).toBe(200);
+    expect(
+      (await app.request(`/runs/${id}/tasks/${encodeURIComponent('t-😀')}`, { headers: AUTH })).status,
+    ).toBe(200);
   });
 });

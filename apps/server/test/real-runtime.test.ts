@@ -1,22 +1,25 @@
 /** The API over the real runtime (temp data dir, embedded default config: `local` backend + `demo`). */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRuntime } from '@scripthut/runtime';
+import { createRuntime, loadOrCreateAuthToken } from '@scripthut/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, unwrap } from '../src/client.js';
 import { createApp } from '../src/index.js';
+import { SESSION_COOKIE, sessionValue } from '../src/security.js';
+import { tokenClient } from './with-token.js';
 
 let dir: string;
 let runtime: Awaited<ReturnType<typeof createRuntime>>;
 let api: ReturnType<typeof createClient>;
-let app: ReturnType<typeof createApp>;
+let app: ReturnType<typeof tokenClient<ReturnType<typeof createApp>>>;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'scripthut-server-'));
   runtime = await createRuntime({ dataDir: dir, cwd: dir, pollIntervalMs: 200 });
   await runtime.start();
-  app = createApp(runtime);
+  // No token configured: the server generates one in the data dir, where the CLI finds it.
+  app = tokenClient(createApp(runtime, { env: {} }), loadOrCreateAuthToken(dir));
   api = createClient('http://scripthut.local', {
     fetch: (input, init) => app.fetch(new Request(input as string, init)),
   });
@@ -59,5 +62,44 @@ describe('API on the real runtime', () => {
     expect((await unwrap(api.runs[':id'].$delete({ param: { id } }))).deleted).toBe(true);
     const gone = await app.request(`/api/v1/runs/${id}`);
     expect(gone.status).toBe(404);
+  });
+});
+
+describe('token rotation through a config reload (real runtime, config file)', () => {
+  it('the reloaded token applies to the next request; the old one and its cookies are refused', async () => {
+    const cfgDir = mkdtempSync(join(tmpdir(), 'scripthut-rotate-'));
+    const path = join(cfgDir, 'scripthut.yaml');
+    const A = 'token-a-token-a-token-a-token-a-token-a';
+    const B = 'token-b-token-b-token-b-token-b-token-b';
+    writeFileSync(path, `backends:\n  - {name: local, type: local}\nsettings:\n  auth_token: ${A}\n`);
+    const rt = await createRuntime({
+      cwd: cfgDir,
+      configPath: path,
+      dataDir: join(cfgDir, 'data'),
+      logger: { info() {}, warn() {}, error() {} },
+    });
+    try {
+      const app = createApp(rt, { env: {} });
+      const as = (token: string) =>
+        app.request('/api/v1/health', { headers: { authorization: `Bearer ${token}` } });
+      const cookie = (token: string) => ({ headers: { cookie: `${SESSION_COOKIE}=${sessionValue(token)}` } });
+      expect((await as(A)).status).toBe(200);
+      expect((await as(B)).status).toBe(401);
+      writeFileSync(path, `backends:\n  - {name: local, type: local}\nsettings:\n  auth_token: ${B}\n`);
+      const reload = await rt.reloadConfig();
+      expect(reload).toMatchObject({ applied: true, live: ['settings.auth_token: changed'] });
+      expect((await as(A)).status).toBe(401);
+      expect((await as(B)).status).toBe(200);
+      expect((await app.request('/runs', cookie(A))).status).toBe(401);
+      expect((await app.request('/runs', cookie(B))).status).toBe(200);
+      // Removing it falls back to the data directory's generated token.
+      writeFileSync(path, 'backends:\n  - {name: local, type: local}\n');
+      await rt.reloadConfig();
+      expect((await as(B)).status).toBe(401);
+      expect((await as(loadOrCreateAuthToken(join(cfgDir, 'data')))).status).toBe(200);
+    } finally {
+      await rt.close();
+      rmSync(cfgDir, { recursive: true, force: true });
+    }
   });
 });

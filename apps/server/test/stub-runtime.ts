@@ -22,6 +22,7 @@ import type {
   BackendDetail,
   BackendView,
   ConfigReloadResult,
+  ConfigSaveResult,
   CostEstimate,
   DryRunResult,
   JobView,
@@ -58,19 +59,28 @@ function spec(id: string, deps: string[] = [], command = `echo ${id}`): TaskSpec
   };
 }
 
+/** The token of a StubRuntime (`settings.auth_token`). */
+export const STUB_TOKEN = 'stub-token-0123456789abcdef0123456789';
+
 export class StubRuntime implements ScriptHutRuntime {
-  readonly configSource = { kind: 'default' } as const;
+  configSource: ScriptHutRuntime['configSource'] = { kind: 'default' };
   readonly dataDir = '/tmp/stub';
   readonly emitter = new EventEmitter();
   readonly events: RuntimeEvents = this.emitter as unknown as RuntimeEvents;
-  readonly settings = {
+  /** Mutable so tests can rotate the token or change the allowed hosts. */
+  readonly settings: ScriptHutRuntime['settings'] = {
     server_host: '127.0.0.1',
     server_port: 8000,
     poll_interval: 5,
     filter_user: null,
-    auth_token: null,
+    auth_token: STUB_TOKEN,
     data_dir: '/tmp/stub',
+    allowed_hosts: [],
+    tls_cert: null,
+    tls_key: null,
   };
+  /** Texts written by saveConfigText. */
+  readonly saved: string[] = [];
   readonly runs = new Map<string, { run: RunRecord; tasks: TaskRecord[]; transitions: TaskTransition[] }>();
   readonly logs = new Map<string, string>();
   private counter = 0;
@@ -529,6 +539,7 @@ export class StubRuntime implements ScriptHutRuntime {
     };
   }
   async estimateWorkflow(_kind: WorkflowView['kind'], name: string): Promise<CostEstimate> {
+    this.calls.push(`estimate:${name}`);
     this.specsFor(name);
     return {
       available: true,
@@ -554,5 +565,21 @@ export class StubRuntime implements ScriptHutRuntime {
   async reloadConfig(): Promise<ConfigReloadResult> {
     this.calls.push('reload');
     return { applied: true, live: ['settings.poll_interval'], restart: ['settings.server_port'], issues: [] };
+  }
+  async saveConfigText(
+    text: string,
+    options: { baseHash?: string; dryRun?: boolean } = {},
+  ): Promise<ConfigSaveResult> {
+    const { issues, warnings } = this.validateConfigText(text);
+    if (issues.length > 0 || options.dryRun)
+      return { saved: false, issues, warnings, backupPath: null, reload: null };
+    this.saved.push(text);
+    return {
+      saved: true,
+      issues,
+      warnings,
+      backupPath: '/tmp/stub/scripthut.yaml.bak',
+      reload: await this.reloadConfig(),
+    };
   }
 }

@@ -1,13 +1,14 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/index.js';
-import { StubRuntime } from './stub-runtime.js';
+import { SESSION_COOKIE, sessionValue } from '../src/security.js';
+import { STUB_TOKEN, StubRuntime } from './stub-runtime.js';
 
 let rt: StubRuntime;
 let app: ReturnType<typeof createApp>;
 
-/** A browser-ish session: keeps cookies, reads the CSRF token from pages. */
+/** A signed-in browser-ish session: keeps cookies, reads the CSRF token from pages. */
 class Session {
-  cookies = new Map<string, string>();
+  cookies = new Map<string, string>([[SESSION_COOKIE, sessionValue(STUB_TOKEN)]]);
   csrf = '';
   async get(path: string) {
     const res = await app.request(`http://localhost${path}`, { headers: { cookie: this.cookieHeader() } });
@@ -150,6 +151,35 @@ describe('pages', () => {
   });
 });
 
+describe('hostile stored data', () => {
+  it('renders runs whose task ids hold a lone UTF-16 surrogate (old stored runs) without a 500', async () => {
+    const s = new Session();
+    const taskId = 'grp\ud800.a';
+    const id = (await rt.runAdhocTask({ command: 'x', backend: 'local', id: taskId })).run.id;
+    rt.setState(id, taskId, 'running');
+    for (const path of [`/runs/${id}`, `/runs/${id}?view=timeline`, '/', '/runs']) {
+      const { res, html } = await s.get(path);
+      expect(res.status, path).toBe(200);
+      if (path !== '/runs') expect(html, path).toContain('grp\ufffd.a'); // shown, without a link
+      expect(html, path).not.toContain('/tasks/grp');
+    }
+    // The live fragments render too (a failing render would silently send nothing).
+    const stream = await app.request(`http://localhost/live/runs/${id}`, {
+      headers: { cookie: s.cookieHeader() },
+    });
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    const dec = new TextDecoder();
+    let text = '';
+    while (!text.includes('event: swap')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += dec.decode(value);
+    }
+    await reader.cancel();
+    expect(text).toContain('grp\\ud800.a'); // JSON-escaped in the event data
+  });
+});
+
 describe('forms are CSRF-protected', () => {
   it('refuses a missing/wrong token or a foreign origin and changes nothing', async () => {
     const s = new Session();
@@ -188,6 +218,41 @@ describe('forms are CSRF-protected', () => {
     expect((await s.post('/ui/sources/repo/sync', {})).status).toBe(303);
     expect(rt.calls).toContain('sync:repo');
   });
+  it('settings: Save & reload writes nothing on errors, else saves (LF kept) and shows what applied', async () => {
+    rt.configSource = { kind: 'file', path: '/tmp/stub/scripthut.yaml' };
+    const s = new Session();
+    const { html } = await s.get('/settings');
+    expect(html).toContain('formaction="/ui/settings/save"');
+    expect(html).toContain('aria-label="configuration">\n'); // the parser drops this newline, not the text's
+    const baseHash = /name="baseHash" value="([0-9a-f]{64})"/.exec(html)?.[1] as string;
+    const bad = await s.post('/ui/settings/save', { text: 'bad: true', baseHash });
+    expect(bad.status).toBe(422);
+    const badHtml = await bad.text();
+    expect(badHtml).toContain('backends[0].type');
+    expect(badHtml).toContain('nothing was saved');
+    expect(badHtml).toContain('bad: true'); // the edit is kept in the editor
+    expect(rt.saved).toEqual([]);
+    const ok = await s.post('/ui/settings/save', {
+      text: '# mine\r\nsettings:\r\n  poll_interval: 30\r\n',
+      baseHash,
+    });
+    expect(ok.status).toBe(200);
+    const okHtml = await ok.text();
+    expect(okHtml).toContain('Saved.');
+    expect(okHtml).toContain('/tmp/stub/scripthut.yaml.bak');
+    expect(okHtml).toContain('Applied live: settings.poll_interval');
+    expect(okHtml).toContain('Needs a restart: settings.server_port');
+    expect(rt.saved).toEqual(['# mine\nsettings:\n  poll_interval: 30\n']);
+  });
+  it('settings on the embedded default: no Save, and how to start with a file', async () => {
+    const s = new Session();
+    const { html } = await s.get('/settings');
+    expect(html).not.toContain('formaction="/ui/settings/save"');
+    expect(html).toContain('--config PATH');
+    const res = await s.post('/ui/settings/save', { text: 'settings: {}', baseHash: 'x' });
+    expect(res.status).toBe(409);
+    expect(rt.saved).toEqual([]);
+  });
   it('settings: validate shows issues, reload shows live/restart classification', async () => {
     const s = new Session();
     await s.get('/settings');
@@ -204,7 +269,7 @@ describe('forms are CSRF-protected', () => {
 
 describe('assets', () => {
   it('serves the script from memory as JavaScript', async () => {
-    const res = await app.request('/assets/app.js');
+    const res = await app.request('/assets/app.js', { headers: { authorization: `Bearer ${STUB_TOKEN}` } });
     expect(res.headers.get('content-type')).toContain('text/javascript');
     expect(await res.text()).toContain('EventSource');
   });

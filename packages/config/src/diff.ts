@@ -44,14 +44,16 @@ const RESTART_SETTINGS: ReadonlySet<keyof SettingsConfig> = new Set([
   'server_port',
   'data_dir',
   'sources_cache_dir',
+  'tls_cert',
+  'tls_key',
 ]);
 /** Settings whose values are never printed. */
 const SECRET_SETTINGS: ReadonlySet<keyof SettingsConfig> = new Set(['auth_token']);
 
 /**
  * Compares two configurations. Live: environments, workflows, projects, sources, and settings
- * `filter_user` / `auth_token`. Restart: backends, pricing, and settings `poll_interval`,
- * `server_host`, `server_port`, `data_dir`, `sources_cache_dir`.
+ * `filter_user` / `auth_token` / `allowed_hosts`. Restart: backends, pricing, and settings
+ * `poll_interval`, `server_host`, `server_port`, `data_dir`, `sources_cache_dir`, `tls_cert`, `tls_key`.
  *
  * @example
  * ```ts

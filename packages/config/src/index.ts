@@ -40,6 +40,7 @@ export {
   DEFAULT_DATA_DIR,
   DEFAULT_PRICE_SOURCE,
   DEFAULT_WORKFLOWS_GLOB,
+  MIN_REMOTE_TOKEN_LENGTH,
   PRICE_TYPES,
 } from './schema.js';
 export { closest, levenshtein } from './suggest.js';

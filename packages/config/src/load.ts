@@ -11,7 +11,7 @@ import { type Document, LineCounter, parseDocument } from 'yaml';
 import { DEFAULT_CONFIG_YAML } from './default-config.js';
 import { locate, type Position } from './locate.js';
 import { configErrorMap } from './messages.js';
-import { ConfigFileSchema, SettingsSchema } from './schema.js';
+import { ConfigFileSchema, MIN_REMOTE_TOKEN_LENGTH, SettingsSchema } from './schema.js';
 import { didYouMean, formatPath } from './suggest.js';
 import type { BackendConfig, EnvironmentConfig, ScriptHutConfig, SettingsConfig } from './types.js';
 
@@ -149,6 +149,28 @@ function crossFieldIssues(raw: unknown): RawIssue[] {
       out.push({ path: [section, i, 'backend'], message: `unknown backend "${item.backend}"${known}` });
     });
   }
+  const settings = raw.settings;
+  if (isObject(settings)) {
+    const host = typeof settings.server_host === 'string' ? settings.server_host : '127.0.0.1';
+    const token = settings.auth_token;
+    if (
+      typeof token === 'string' &&
+      token !== '' &&
+      token.length < MIN_REMOTE_TOKEN_LENGTH &&
+      !isLoopbackHost(host)
+    )
+      out.push({
+        path: ['settings', 'auth_token'],
+        message: `a server on the non-loopback address "${host}" needs a token of at least ${MIN_REMOTE_TOKEN_LENGTH} characters (this one has ${token.length}); remove auth_token to use the generated one`,
+      });
+    const cert = !isUnset(settings.tls_cert);
+    const key = !isUnset(settings.tls_key);
+    if (cert !== key)
+      out.push({
+        path: ['settings', cert ? 'tls_key' : 'tls_cert'],
+        message: 'tls_cert and tls_key go together: set both (https) or neither (http)',
+      });
+  }
   list('backends').forEach((b, i) => {
     if (!isObject(b) || b.type !== 'batch') return;
     if (isUnset(b.job_definition) && isUnset(b.default_image))
@@ -222,6 +244,8 @@ function finish(data: ReturnType<typeof ConfigFileSchema.parse>, home: string): 
   const dataDir = ex(s.data_dir);
   const settings: SettingsConfig = {
     ...s,
+    tls_cert: exN(s.tls_cert),
+    tls_key: exN(s.tls_key),
     data_dir: dataDir,
     sources_cache_dir: s.sources_cache_dir === undefined ? join(dataDir, 'sources') : ex(s.sources_cache_dir),
   };
@@ -258,12 +282,10 @@ function warningsFor(config: ScriptHutConfig, checkFiles: boolean): RawIssue[] {
     if (config.pricing && !isUrl(config.pricing.price_source))
       file(['pricing', 'price_source'], config.pricing.price_source, 'price source file');
   }
-  const { server_host, auth_token } = config.settings;
-  if (!isLoopbackHost(server_host) && auth_token === null)
-    out.push({
-      path: ['settings', 'server_host'],
-      message: `"${server_host}" is not a loopback address: set settings.auth_token to serve on it`,
-    });
+  if (checkFiles) {
+    file(['settings', 'tls_cert'], config.settings.tls_cert, 'TLS certificate file');
+    file(['settings', 'tls_key'], config.settings.tls_key, 'TLS key file');
+  }
   return out;
 }
 

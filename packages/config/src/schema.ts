@@ -7,6 +7,7 @@
  * `~` expansion of local paths, the CPU-count default of local backends' `max_concurrent`, the
  * derived `settings.sources_cache_dir`, and cross-field checks (duplicate names, backend references).
  */
+import { isIP } from 'node:net';
 import {
   CLUSTERS_RE,
   CONSTRAINT_RE,
@@ -29,6 +30,9 @@ export const DEFAULT_CLONE_DIR = '~/scripthut-repos';
 export const DEFAULT_WORKFLOWS_GLOB = '.hut/workflows/*.json';
 /** Default `settings.data_dir` (before `~` expansion). */
 export const DEFAULT_DATA_DIR = '~/.cache/scripthut';
+
+/** Minimum length of an auth token when the server binds a non-loopback address (characters). */
+export const MIN_REMOTE_TOKEN_LENGTH = 32;
 
 /** Values accepted by `pricing.price_type`. */
 export const PRICE_TYPES = ['ondemand', 'spot_avg', 'spot_min', 'spot_max'] as const;
@@ -102,6 +106,17 @@ const environmentVariables = () =>
 /** map[string, string] whose scalar values are converted to strings (e.g. EC2 tags `CostCenter: 1234`). */
 const stringMap = () => z.record(z.string(), scalarString);
 
+/** A DNS name or an IP address (IPv6 with or without brackets); no scheme, port or path. */
+function isHostName(value: string): boolean {
+  const v = value.replace(/^\[(.*)\]$/, '$1');
+  if (isIP(v)) return true;
+  return (
+    v.length <= 253 &&
+    /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/.test(
+      v,
+    )
+  );
+}
 /** Optional container image reference (Docker reference grammar: never an option such as `--privileged`). */
 const imageRef = () =>
   text()
@@ -431,8 +446,21 @@ export const SettingsSchema = z
       .describe('Cache of cloned sources (~ expanded). Default: <data_dir>/sources.'),
     filter_user: optText().describe('Default user of the "My Jobs" filter.'),
     auth_token: optText().describe(
-      'Secret bearer token for the API and UI. Required to bind a non-loopback server_host.',
+      'Secret bearer token for the API and UI. Default: SCRIPTHUT_TOKEN, else a random token kept in <data_dir>/auth_token. At least 32 characters on a non-loopback server_host.',
     ),
+    allowed_hosts: z
+      .array(
+        z.string().refine(isHostName, {
+          error: (iss) =>
+            `expected a host name or IP address without scheme, port or path, got ${show(iss.input)}`,
+        }),
+      )
+      .default([])
+      .describe(
+        'Extra names the server answers to in the Host header (besides loopback names and server_host), e.g. the name of a reverse proxy.',
+      ),
+    tls_cert: optText().describe('PEM certificate (chain) file: serve https (~ expanded). Needs tls_key.'),
+    tls_key: optText().describe('PEM private key file of tls_cert (~ expanded).'),
   })
   .describe('Global settings.');
 

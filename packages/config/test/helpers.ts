@@ -46,6 +46,9 @@ export const DEFAULT_SETTINGS = {
   sources_cache_dir: '/home/tester/.cache/scripthut/sources',
   filter_user: null,
   auth_token: null,
+  allowed_hosts: [],
+  tls_cert: null,
+  tls_key: null,
 };
 
 export const EMPTY = {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ScriptHutError } from '@scripthut/core';
+import { type Issue, ScriptHutError } from '@scripthut/core';
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
   assertBackendUsable,
@@ -13,6 +13,7 @@ import {
   formatIssue,
   isLoopbackHost,
   loadConfig,
+  MIN_REMOTE_TOKEN_LENGTH,
   parseConfigText,
   validateConfigText,
 } from '../src/index.js';
@@ -205,15 +206,55 @@ workflows: [{name: w, backend: l, command: c, git: {repo: r, deploy_key: /nonexi
   });
 });
 
-describe('settings.auth_token and server_host', () => {
-  it('warns about a non-loopback host without a token', () => {
-    const warn = (t: string) => validateConfigText(t, 'f', { homeDir: HOME }).warnings.map((w) => w.message);
-    expect(warn('settings: {server_host: 0.0.0.0}')).toEqual([
-      '"0.0.0.0" is not a loopback address: set settings.auth_token to serve on it',
-    ]);
-    expect(warn('settings: {server_host: 0.0.0.0, auth_token: s3cret}')).toEqual([]);
+describe('server settings: auth_token, allowed_hosts, TLS', () => {
+  const check = (t: string) => validateConfigText(t, 'f', { homeDir: HOME });
+  it('a non-loopback host needs no configured token (one is generated), but a configured one must be long', () => {
+    expect(check('settings: {server_host: 0.0.0.0}').issues).toEqual([]);
+    expect(
+      check(`settings: {server_host: 0.0.0.0, auth_token: ${'x'.repeat(MIN_REMOTE_TOKEN_LENGTH)}}`).issues,
+    ).toEqual([]);
+    expect(check('settings: {server_host: 127.0.0.1, auth_token: s3cret}').issues).toEqual([]);
+    const short = check('settings:\n  server_host: 0.0.0.0\n  auth_token: s3cret\n').issues;
+    expect(short).toHaveLength(1);
+    expect(formatIssue(short[0] as Issue)).toBe(
+      'f:3:3 settings.auth_token: a server on the non-loopback address "0.0.0.0" needs a token of at least 32 characters (this one has 6); remove auth_token to use the generated one',
+    );
     expect(isLoopbackHost('127.0.0.1') && isLoopbackHost('localhost') && isLoopbackHost('[::1]')).toBe(true);
     expect(isLoopbackHost('10.0.0.1')).toBe(false);
+  });
+  it('allowed_hosts holds host names or IP addresses, nothing else', () => {
+    const ok = check('settings: {allowed_hosts: [hut.example.org, 10.0.0.5, "::1", "[fe80::1]", node-7]}');
+    expect(ok.issues).toEqual([]);
+    expect(ok.config?.settings.allowed_hosts).toEqual([
+      'hut.example.org',
+      '10.0.0.5',
+      '::1',
+      '[fe80::1]',
+      'node-7',
+    ]);
+    const bad = check('settings: {allowed_hosts: ["https://hut.example.org", "hut:8000", "a/b", ""]}').issues;
+    expect(bad.map((i) => i.path)).toEqual([
+      'settings.allowed_hosts[0]',
+      'settings.allowed_hosts[1]',
+      'settings.allowed_hosts[2]',
+      'settings.allowed_hosts[3]',
+    ]);
+    expect(bad[0]?.message).toBe(
+      'expected a host name or IP address without scheme, port or path, got "https://hut.example.org"',
+    );
+  });
+  it('tls_cert and tls_key go together, are ~ expanded, and missing files are warnings', () => {
+    const one = check('settings: {tls_cert: ~/c.pem}').issues;
+    expect(one.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      'settings.tls_key: tls_cert and tls_key go together: set both (https) or neither (http)',
+    ]);
+    const both = check('settings: {tls_cert: ~/c.pem, tls_key: ~/k.pem}');
+    expect(both.issues).toEqual([]);
+    expect(both.config?.settings).toMatchObject({ tls_cert: `${HOME}/c.pem`, tls_key: `${HOME}/k.pem` });
+    expect(both.warnings.map((w) => w.message)).toEqual([
+      `TLS certificate file not found: ${HOME}/c.pem`,
+      `TLS key file not found: ${HOME}/k.pem`,
+    ]);
   });
 });
 

@@ -298,6 +298,9 @@ describe('workflow, project, environment, pricing and settings snippets', () => 
         sources_cache_dir: '/home/tester/.cache/scripthut/sources',
         filter_user: 'your_username',
         auth_token: null,
+        allowed_hosts: [],
+        tls_cert: null,
+        tls_key: null,
       },
     });
   });

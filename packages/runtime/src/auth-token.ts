@@ -13,8 +13,8 @@ import { ScriptHutError } from '@scripthut/core';
 /** Name of the token file inside the data directory. */
 export const AUTH_TOKEN_FILE = 'auth_token';
 
-/** Minimum length of a token used on a non-loopback bind (characters). */
-export const MIN_REMOTE_TOKEN_LENGTH = 32;
+/** Minimum length of a token used on a non-loopback bind (characters; the config loader enforces it too). */
+export { MIN_REMOTE_TOKEN_LENGTH } from '@scripthut/config';
 
 /** Where the generated token of a data directory lives. */
 export function authTokenPath(dataDir: string): string {

@@ -9,6 +9,7 @@ export {
   resolveAuthToken,
 } from './auth-token.js';
 export { pinnedKnownHostsPath } from './backends.js';
+export { configTextHash, restoreRedactedLines, writeConfigFileAtomically } from './config-file.js';
 export {
   CLONE_MARKER,
   type GitCloneSpec,

@@ -47,6 +47,7 @@ import {
 import { createPriceBook, type PriceBook } from '@scripthut/pricing';
 import { openSqliteStore } from '@scripthut/store';
 import { type BuiltBackend, buildBackends } from './backends.js';
+import { configTextHash, restoreRedactedLines, writeConfigFileAtomically } from './config-file.js';
 import { generateTasks, prepareClone, runGeneratorCommand } from './generator.js';
 import { EngineLock, type EngineRole } from './lock.js';
 import { redactRun, redactSpecAndScript, redactSummary, redactTask } from './redact.js';
@@ -56,6 +57,7 @@ import type {
   BackendDetail,
   BackendView,
   ConfigReloadResult,
+  ConfigSaveResult,
   CostEstimate,
   DryRunResult,
   JobQuery,
@@ -314,6 +316,9 @@ export class Runtime implements ScriptHutRuntime {
       filter_user: s.filter_user ?? null,
       auth_token: s.auth_token ?? null,
       data_dir: this.dataDir,
+      allowed_hosts: s.allowed_hosts ?? [],
+      tls_cert: s.tls_cert ?? null,
+      tls_key: s.tls_key ?? null,
     };
   }
 
@@ -1153,6 +1158,37 @@ export class Runtime implements ScriptHutRuntime {
     };
     this.configText = await readFile(this.configSource.path, 'utf8');
     return { applied: true, live: diff.live, restart: diff.restart, issues: [] };
+  }
+
+  async saveConfigText(
+    text: string,
+    options: { baseHash?: string; dryRun?: boolean } = {},
+  ): Promise<ConfigSaveResult> {
+    if (this.configSource.kind !== 'file')
+      throw new ScriptHutError(
+        'config_not_found',
+        'running on the embedded default: there is no config file to save; start with a file (save the text as scripthut.yaml in the directory you start ScriptHut from, or pass --config PATH)',
+      );
+    const path = this.configSource.path;
+    const onDisk = await readFile(path, 'utf8');
+    const shown = redactConfigText(onDisk, this.config);
+    if (options.baseHash !== undefined && configTextHash(shown) !== options.baseHash)
+      throw new ScriptHutError(
+        'conflict',
+        `${path} changed on disk since this text was loaded; reload the page to edit the current file`,
+      );
+    let full: string;
+    try {
+      full = restoreRedactedLines(text, onDisk, shown);
+    } catch (e) {
+      throw new ScriptHutError('validation_failed', `cannot save ${path}: ${(e as Error).message}`);
+    }
+    const { issues, warnings } = this.validateConfigText(full);
+    if (issues.length > 0 || options.dryRun)
+      return { saved: false, issues, warnings, backupPath: null, reload: null };
+    const backupPath = await writeConfigFileAtomically(path, full);
+    const reload = await this.reloadConfig();
+    return { saved: true, issues: [], warnings, backupPath, reload };
   }
 
   /** Backend configs (for tools such as `setup-aws-ec2`). */

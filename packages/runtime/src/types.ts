@@ -182,6 +182,19 @@ export interface ConfigReloadResult {
   issues: Issue[];
 }
 
+/** Result of {@link ScriptHutRuntime.saveConfigText}. */
+export interface ConfigSaveResult {
+  /** True when the file was written (never with issues, never on a dry run). */
+  saved: boolean;
+  /** Errors with positions (`file:line:col path`); nothing is written when there are any. */
+  issues: Issue[];
+  warnings: Issue[];
+  /** The timestamped copy of the previous file, next to it. */
+  backupPath: string | null;
+  /** What the reload after the save applied live and what needs a restart. */
+  reload: ConfigReloadResult | null;
+}
+
 export interface RuntimeEvents {
   on(event: 'task', listener: (e: { runId: string; task: TaskRecord; from: TaskState | null }) => void): this;
   on(event: 'run', listener: (e: { runId: string; summary: RunSummary }) => void): this;
@@ -207,6 +220,11 @@ export interface ScriptHutRuntime {
     filter_user: string | null;
     auth_token?: string | null;
     data_dir: string;
+    /** Extra names accepted in the Host header (besides loopback names and `server_host`). */
+    allowed_hosts?: string[];
+    /** PEM certificate and key files: the server speaks https when both are set. */
+    tls_cert?: string | null;
+    tls_key?: string | null;
   };
 
   start(): Promise<void>;
@@ -255,4 +273,11 @@ export interface ScriptHutRuntime {
   configView(): { source: string; text: string | null; config: unknown };
   validateConfigText(text: string): { issues: Issue[]; warnings: Issue[] };
   reloadConfig(): Promise<ConfigReloadResult>;
+  /**
+   * Validates `text` (secrets shown as `***` by {@link configView} are restored first) and, unless
+   * `dryRun`, writes it to the config file atomically after a timestamped backup, then reloads.
+   * Throws `conflict` when the file on disk no longer matches `baseHash` (the SHA-256 of the text the
+   * editor started from, as shown by `configView`), and `config_not_found` when no file is in use.
+   */
+  saveConfigText(text: string, options?: { baseHash?: string; dryRun?: boolean }): Promise<ConfigSaveResult>;
 }

@@ -3,18 +3,41 @@
  * Reusable pieces of the server-rendered UI (hono/jsx). Everything here is pure: data in, HTML out,
  * so the same components render full pages and the SSE fragments that keep them live.
  */
-import type { RunSummary, TaskRecord, TaskState } from '@scripthut/core';
+import type { Issue, RunSummary, TaskRecord, TaskState } from '@scripthut/core';
 import { TASK_STATES } from '@scripthut/core';
-import type { BackendView, JobView, RunCost } from '@scripthut/runtime';
+import type { BackendView, JobView, RunCost, WorkflowView } from '@scripthut/runtime';
 import type { Child, FC, PropsWithChildren } from 'hono/jsx';
 import { CSRF_FIELD } from '../security.js';
 import { durationOf, formatDuration, progressOf, type TaskGroup } from '../views.js';
 import { STYLE } from './style.js';
 
+/**
+ * `encodeURIComponent` that never throws: null for text holding a lone UTF-16 surrogate (old stored
+ * runs may have such task ids), which no URL can carry. Render such a value without a link.
+ */
+export function uriComponent(text: string): string | null {
+  return /\p{Cs}/u.test(text) ? null : encodeURIComponent(text);
+}
+
+/** The page of a task, or null when its id cannot be put in a URL. */
+export function taskHref(runId: string, taskId: string): string | null {
+  const id = uriComponent(taskId);
+  return id === null ? null : `/runs/${runId}/tasks/${id}`;
+}
+
+/** A link when there is an href, else the plain text. */
+export const MaybeLink: FC<PropsWithChildren<{ href: string | null; class?: string }>> = (p) =>
+  p.href === null ? (
+    <span class={p.class}>{p.children}</span>
+  ) : (
+    <a class={p.class} href={p.href}>
+      {p.children}
+    </a>
+  );
+
 export interface PageContext {
   csrf: string;
   version: string;
-  authEnabled: boolean;
 }
 
 const NAV: [string, string][] = [
@@ -55,11 +78,9 @@ export const Layout: FC<PropsWithChildren<{ title: string; active: string; ctx: 
         <span id="live-indicator" class="live-dot">
           static
         </span>
-        {ctx.authEnabled ? (
-          <Form action="/logout" ctx={ctx}>
-            <button type="submit">Sign out</button>
-          </Form>
-        ) : null}
+        <Form action="/logout" ctx={ctx}>
+          <button type="submit">Sign out</button>
+        </Form>
       </header>
       <main>{children}</main>
       <script src="/assets/app.js" defer />
@@ -149,7 +170,9 @@ export const BackendCards: FC<{ backends: BackendView[] }> = ({ backends }) => (
         <div class="card" data-backend={b.name}>
           <div class="title">
             <span>
-              <a href={`/backends/${encodeURIComponent(b.name)}`}>{b.name}</a>{' '}
+              <MaybeLink href={uriComponent(b.name) === null ? null : `/backends/${uriComponent(b.name)}`}>
+                {b.name}
+              </MaybeLink>{' '}
               <span class="muted small">{b.type}</span>
             </span>
             <Pill state={b.health.connected ? 'ok' : 'bad'} />
@@ -212,7 +235,7 @@ export const JobsTable: FC<{ jobs: JobView[] }> = ({ jobs }) =>
             <td class="mono">{j.jobId ?? '—'}</td>
             <td>
               {j.runId && j.taskId ? (
-                <a href={`/runs/${j.runId}/tasks/${encodeURIComponent(j.taskId)}`}>{j.name}</a>
+                <MaybeLink href={taskHref(j.runId, j.taskId)}>{j.name}</MaybeLink>
               ) : (
                 j.name
               )}
@@ -354,10 +377,8 @@ export const GroupsPanel: FC<{ runId: string; groups: TaskGroup[]; prefix: strin
                   </span>
                 ))}
               </div>
-              {g.prefix !== '' ? (
-                <a href={`/runs/${runId}?prefix=${encodeURIComponent(`${g.prefix}.`)}`}>
-                  Show only these tasks →
-                </a>
+              {g.prefix !== '' && uriComponent(g.prefix) !== null ? (
+                <a href={`/runs/${runId}?prefix=${uriComponent(`${g.prefix}.`)}`}>Show only these tasks →</a>
               ) : null}
             </div>
           </details>
@@ -388,4 +409,69 @@ export const Section: FC<PropsWithChildren<{ title: Child; right?: Child }>> = (
     </div>
     {children}
   </>
+);
+
+/** Dry-run and run forms of one workflow (with a backend choice when several exist). */
+export const RunButtons: FC<{
+  ctx: PageContext;
+  kind: WorkflowView['kind'];
+  name: string;
+  target?: string;
+  file?: string;
+  backend?: string;
+  backends?: string[];
+}> = (p) => (
+  <div class="actions">
+    <Form action="/ui/dry-run" ctx={p.ctx}>
+      <input type="hidden" name="kind" value={p.kind} />
+      <input type="hidden" name="name" value={p.target ?? p.name} />
+      {p.file ? <input type="hidden" name="file" value={p.file} /> : null}
+      {p.backend ? <input type="hidden" name="backend" value={p.backend} /> : null}
+      <button type="submit">Dry run</button>
+    </Form>
+    <Form action="/ui/run" ctx={p.ctx}>
+      <input type="hidden" name="kind" value={p.kind} />
+      <input type="hidden" name="name" value={p.target ?? p.name} />
+      {p.file ? <input type="hidden" name="file" value={p.file} /> : null}
+      {p.backends && p.backends.length > 1 ? (
+        <select name="backend" aria-label="backend">
+          {p.backends.map((b) => (
+            <option value={b} selected={b === p.backend}>
+              {b}
+            </option>
+          ))}
+        </select>
+      ) : p.backend ? (
+        <input type="hidden" name="backend" value={p.backend} />
+      ) : null}{' '}
+      <button type="submit" class="primary" data-run={p.name}>
+        Run
+      </button>
+    </Form>
+  </div>
+);
+
+/** Config or workflow issues with their severity, path and line. */
+export const IssueList: FC<{ issues: Issue[] }> = ({ issues }) =>
+  issues.length === 0 ? null : (
+    <ul class="issues">
+      {issues.map((i) => (
+        <li>
+          <span class={`pill ${i.severity === 'warning' ? 'warn' : 'bad'}`}>{i.severity ?? 'error'}</span>{' '}
+          <code>{i.path}</code>
+          {i.line ? <span class="muted small"> (line {i.line})</span> : null}: {i.message}
+        </li>
+      ))}
+    </ul>
+  );
+
+/** The error page of every UI route (the status decides the heading). */
+export const ErrorPage: FC<{ ctx: PageContext; status: number; message: string }> = (p) => (
+  <Layout title="Error" active="" ctx={p.ctx}>
+    <h1>{p.status === 404 ? 'Not found' : 'Something went wrong'}</h1>
+    <div class="notice bad">{p.message}</div>
+    <p>
+      <a href="/">← Dashboard</a>
+    </p>
+  </Layout>
 );

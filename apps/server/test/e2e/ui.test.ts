@@ -3,21 +3,21 @@
  * backend + `demo` workflow) on a free 127.0.0.1 port, driven by Debian's headless Chromium.
  * Screenshots of every page go to apps/server/test-results/screenshots/.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ScriptHutRuntime } from '@scripthut/runtime';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer } from '../../src/index.js';
+import { launchChromium } from './browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(import.meta.dirname, '..', '..', 'test-results', 'screenshots');
 
 let dataDir: string;
 let profileDir: string;
 let runtime: ScriptHutRuntime;
-let server: { url: string; close(): Promise<void> };
+let server: { url: string; loginUrl(path?: string): string; close(): Promise<void> };
 let context: BrowserContext;
 let page: Page;
 
@@ -35,43 +35,23 @@ async function makeRuntime(dir: string): Promise<ScriptHutRuntime> {
   })) as unknown as ScriptHutRuntime;
 }
 
-async function waitForChromium(timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!existsSync(CHROMIUM)) {
-    if (Date.now() > deadline) throw new Error(`${CHROMIUM} not found (apt-get install chromium)`);
-    await new Promise((r) => setTimeout(r, 2000));
-  }
-}
-
 async function shot(name: string) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }
 
 beforeAll(async () => {
-  await waitForChromium();
   mkdirSync(SHOTS, { recursive: true });
   dataDir = mkdtempSync(join(tmpdir(), 'scripthut-e2e-'));
   profileDir = mkdtempSync(join(tmpdir(), 'scripthut-e2e-chromium-'));
   runtime = await makeRuntime(dataDir);
   await runtime.start();
-  server = await startServer(runtime, { host: '127.0.0.1', port: 0 });
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1280, height: 900 },
-  });
+  server = await startServer(runtime, { host: '127.0.0.1', port: 0, env: {} });
+  context = await launchChromium(profileDir);
   page = context.pages()[0] ?? (await context.newPage());
   page.on('dialog', (d) => void d.accept());
+  // Every page needs a session: sign in through a one-time link, as a user would.
+  await page.goto(server.loginUrl());
+  await page.waitForURL(`${server.url}/`);
 });
 
 afterAll(async () => {

@@ -356,6 +356,8 @@ describe('fuzz: config files through validateConfigText (mutations of the Comple
 // API bodies
 // ---------------------------------------------------------------------------------------------
 
+const FUZZ_TOKEN = 'fuzz-token';
+
 describe('fuzz: API bodies (createApp on a real runtime, embedded default config)', () => {
   let dir: string;
   let runtime: Runtime;
@@ -370,7 +372,7 @@ describe('fuzz: API bodies (createApp on a real runtime, embedded default config
       pollIntervalMs: 60_000,
       logger: { info() {}, warn() {}, error() {} },
     });
-    app = createApp(runtime, { authToken: null });
+    app = createApp(runtime, { authToken: FUZZ_TOKEN });
   });
 
   afterAll(async () => {
@@ -383,7 +385,7 @@ describe('fuzz: API bodies (createApp on a real runtime, embedded default config
   async function post(path: string, body: string): Promise<{ status: number; json: unknown }> {
     const res = await app.request(path, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${FUZZ_TOKEN}` },
       body,
     });
     const text = await res.text();

@@ -1,0 +1,318 @@
+/** @jsxImportSource hono/jsx */
+/**
+ * One run (`/runs/:id`): summary with actions, groups, and the task table or timeline, kept live over
+ * SSE; the cancel / rerun / delete actions.
+ */
+import { type RunSummary, TASK_STATES, type TaskRecord, type TaskState } from '@scripthut/core';
+import type { RunCost } from '@scripthut/runtime';
+import type { Context } from 'hono';
+import type { FC } from 'hono/jsx';
+import { runIdSchema } from '../../schemas.js';
+import { coalesce, liveStream } from '../../sse.js';
+import { durationOf, formatDuration, progressOf, type TaskGroup } from '../../views.js';
+import {
+  Form,
+  fmtTime,
+  GroupsPanel,
+  Layout,
+  type PageContext,
+  Pill,
+  runCostText,
+  Section,
+  StateBar,
+} from '../components.js';
+import {
+  formString,
+  html,
+  intParam,
+  parseOr400,
+  type UiApp,
+  type UiContext,
+  type UiEnv,
+} from '../context.js';
+import { type RunViewParams, runQueryString, TaskTable, Timeline } from '../run-tasks.js';
+
+const TASKS_PAGE = 100;
+
+export const RunSummaryPanel: FC<{
+  ctx: PageContext;
+  summary: RunSummary;
+  cost: RunCost | null;
+  params: RunViewParams;
+}> = ({ ctx, summary, cost, params }) => {
+  const r = summary.run;
+  const p = progressOf(summary);
+  const active = summary.status === 'running' || summary.status === 'pending';
+  const failed = summary.counts.failed + summary.counts.dep_failed + summary.counts.cancelled;
+  return (
+    <div class="panel" data-title={`${p.percent}% · ${r.workflowName} · ScriptHut`}>
+      <div class="toolbar">
+        <div class="actions">
+          <Pill state={summary.status} />
+          <span data-run-status={summary.status} class="muted">
+            {p.done} of {p.total} tasks done ({p.percent}%)
+          </span>
+        </div>
+        <div class="actions">
+          {active ? (
+            <Form
+              action={`/ui/runs/${r.id}/cancel`}
+              ctx={ctx}
+              confirm="Cancel this run? Running jobs will be cancelled."
+            >
+              <button type="submit" class="danger">
+                Cancel run
+              </button>
+            </Form>
+          ) : null}
+          <Form action={`/ui/runs/${r.id}/rerun`} ctx={ctx}>
+            <input type="hidden" name="mode" value="all" />
+            <button type="submit">Rerun all</button>
+          </Form>
+          {!active && failed > 0 ? (
+            <Form action={`/ui/runs/${r.id}/rerun`} ctx={ctx}>
+              <input type="hidden" name="mode" value="failed" />
+              <button type="submit">Rerun failed</button>
+            </Form>
+          ) : null}
+          {!active ? (
+            <Form action={`/ui/runs/${r.id}/delete`} ctx={ctx} confirm="Delete this run and its history?">
+              <button type="submit" class="danger">
+                Delete
+              </button>
+            </Form>
+          ) : null}
+        </div>
+      </div>
+      <StateBar counts={summary.counts} total={summary.total} />
+      <div class="chips">
+        {TASK_STATES.filter((s) => summary.counts[s] > 0).map((s) => (
+          <a
+            href={`/runs/${r.id}${runQueryString({ ...params, page: 1, state: params.state === s ? undefined : s })}`}
+            title={`show ${s} tasks`}
+          >
+            <Pill state={s} /> <span>{summary.counts[s]}</span>
+          </a>
+        ))}
+      </div>
+      <dl class="kv">
+        <dt>Backend</dt>
+        <dd>{r.backendName}</dd>
+        <dt>Created</dt>
+        <dd>{fmtTime(r.createdAt)}</dd>
+        <dt>Duration</dt>
+        <dd>{formatDuration(durationOf(summary))}</dd>
+        <dt>Cost</dt>
+        <dd>{cost ? (cost.available ? runCostText(cost) : (cost.reason ?? '—')) : '—'}</dd>
+        <dt>Max concurrent</dt>
+        <dd>{r.maxConcurrent ?? 'backend limit'}</dd>
+        {r.git ? (
+          <>
+            <dt>Git</dt>
+            <dd class="mono small">{`${r.git.repo}@${r.git.branch} ${r.git.sha.slice(0, 12)}`}</dd>
+          </>
+        ) : null}
+        <dt>Log directory</dt>
+        <dd class="mono small">{r.logDir}</dd>
+        <dt>Origin</dt>
+        <dd>
+          {r.origin.kind === 'rerun' ? (
+            <a href={`/runs/${r.origin.fromRunId}`}>{`rerun (${r.origin.mode}) of ${r.origin.fromRunId}`}</a>
+          ) : (
+            r.origin.kind
+          )}
+        </dd>
+      </dl>
+    </div>
+  );
+};
+
+export const RunDetailPage: FC<{
+  ctx: PageContext;
+  summary: RunSummary;
+  cost: RunCost | null;
+  groups: TaskGroup[];
+  tasks: TaskRecord[];
+  total: number;
+  params: RunViewParams;
+  depStates: Map<string, TaskState>;
+}> = (p) => {
+  const id = p.summary.run.id;
+  return (
+    <Layout title={`Run ${id}`} active="/runs" ctx={p.ctx}>
+      <h1>
+        {p.summary.run.workflowName} <span class="muted mono">· {id}</span>
+      </h1>
+      <div data-live={`/live/runs/${id}${runQueryString(p.params)}`}>
+        <div id="run-summary">
+          <RunSummaryPanel ctx={p.ctx} summary={p.summary} cost={p.cost} params={p.params} />
+        </div>
+        <Section title="Groups">
+          <div id="run-groups">
+            <GroupsPanel runId={id} groups={p.groups} prefix={p.params.prefix} />
+          </div>
+        </Section>
+        <div class="tabs">
+          <a
+            class={p.params.view === 'tasks' ? 'active' : ''}
+            href={`/runs/${id}${runQueryString({ ...p.params, view: 'tasks' })}`}
+          >
+            Tasks
+          </a>
+          <a
+            class={p.params.view === 'timeline' ? 'active' : ''}
+            href={`/runs/${id}${runQueryString({ ...p.params, view: 'timeline' })}`}
+          >
+            Timeline
+          </a>
+          {p.params.state || p.params.prefix ? (
+            <a
+              href={`/runs/${id}${runQueryString({ ...p.params, state: undefined, prefix: undefined, page: 1 })}`}
+            >
+              ✕ clear filter{p.params.state ? ` state=${p.params.state}` : ''}
+              {p.params.prefix ? ` prefix=${p.params.prefix}` : ''}
+            </a>
+          ) : null}
+        </div>
+        <div id="run-tasks">
+          {p.params.view === 'timeline' ? (
+            <Timeline runId={id} tasks={p.tasks} total={p.total} params={p.params} />
+          ) : (
+            <TaskTable runId={id} tasks={p.tasks} total={p.total} params={p.params} depStates={p.depStates} />
+          )}
+        </div>
+      </div>
+    </Layout>
+  );
+};
+
+/** Registers `/runs/:id`, `/live/runs/:id` and the cancel / rerun / delete actions. */
+export function runRoutes(ui: UiApp, x: UiContext): void {
+  const { runtime, streams, groups, costOf, depStatesOf, pageContext: ctxOf } = x;
+  function runParams(c: Context<UiEnv>): RunViewParams {
+    const state = c.req.query('state');
+    const prefix = c.req.query('prefix');
+    return {
+      page: intParam(c.req.query('page'), 1),
+      pageSize: TASKS_PAGE,
+      state: state && (TASK_STATES as readonly string[]).includes(state) ? (state as TaskState) : undefined,
+      prefix: prefix ? prefix.slice(0, 256) : undefined,
+      view: c.req.query('view') === 'timeline' ? 'timeline' : 'tasks',
+    };
+  }
+  function runTasks(id: string, params: RunViewParams) {
+    return runtime.listTasks(id, {
+      limit: params.pageSize,
+      offset: (params.page - 1) * params.pageSize,
+      ...(params.state ? { states: [params.state] } : {}),
+      ...(params.prefix ? { idPrefix: params.prefix } : {}),
+    });
+  }
+
+  ui.get('/runs/:id', async (c) => {
+    const id = parseOr400(runIdSchema, c.req.param('id'), 'run id');
+    const summary = runtime.getRun(id);
+    const params = runParams(c);
+    const { items, total } = runTasks(id, params);
+    return c.html(
+      await html(
+        <RunDetailPage
+          ctx={ctxOf(c)}
+          summary={summary}
+          cost={await costOf(summary)}
+          groups={groups.get(runtime, id)}
+          tasks={items}
+          total={total}
+          params={params}
+          depStates={depStatesOf(id, items)}
+        />,
+      ),
+    );
+  });
+  ui.get('/live/runs/:id', (c) => {
+    const id = parseOr400(runIdSchema, c.req.param('id'), 'run id');
+    runtime.getRun(id);
+    const params = runParams(c);
+    const ctx = ctxOf(c);
+    return liveStream(c, streams, (send, close) => {
+      const push = async () => {
+        let summary: RunSummary;
+        try {
+          summary = runtime.getRun(id);
+        } catch {
+          send({ event: 'gone', data: JSON.stringify({ redirect: '/runs' }) });
+          close();
+          return;
+        }
+        const { items, total } = runTasks(id, params);
+        send({
+          event: 'swap',
+          data: JSON.stringify({
+            'run-summary': await html(
+              <RunSummaryPanel ctx={ctx} summary={summary} cost={await costOf(summary)} params={params} />,
+            ),
+            'run-groups': await html(
+              <GroupsPanel runId={id} groups={groups.get(runtime, id)} prefix={params.prefix} />,
+            ),
+            'run-tasks': await html(
+              params.view === 'timeline' ? (
+                <Timeline runId={id} tasks={items} total={total} params={params} />
+              ) : (
+                <TaskTable
+                  runId={id}
+                  tasks={items}
+                  total={total}
+                  params={params}
+                  depStates={depStatesOf(id, items)}
+                />
+              ),
+            ),
+          }),
+        });
+      };
+      const tick = coalesce(() => void push().catch(() => {}), 300);
+      const onTask = (e: { runId: string }) => {
+        if (e.runId === id) tick.trigger();
+      };
+      const onDeleted = (e: { runId: string }) => {
+        if (e.runId !== id) return;
+        send({ event: 'gone', data: JSON.stringify({ redirect: '/runs' }) });
+        close();
+      };
+      // A timeline of running tasks grows with time: refresh it every few seconds while active.
+      const clock = setInterval(() => {
+        try {
+          const s = runtime.getRun(id);
+          if (s.status === 'running' || s.status === 'pending') tick.trigger();
+        } catch {
+          /* deleted: the event handles it */
+        }
+      }, 5000);
+      runtime.events.on('task', onTask).on('run', onTask).on('run-deleted', onDeleted);
+      // The page may have been rendered just before a change: send one fresh snapshot right away.
+      void push().catch(() => {});
+      return () => {
+        tick.cancel();
+        clearInterval(clock);
+        runtime.events.off('task', onTask).off('run', onTask).off('run-deleted', onDeleted);
+      };
+    });
+  });
+  ui.post('/ui/runs/:id/cancel', async (c) => {
+    const id = parseOr400(runIdSchema, c.req.param('id'), 'run id');
+    await runtime.cancelRun(id);
+    return c.redirect(`/runs/${id}`, 303);
+  });
+  ui.post('/ui/runs/:id/rerun', async (c) => {
+    const id = parseOr400(runIdSchema, c.req.param('id'), 'run id');
+    const mode = (await formString(c, 'mode')) === 'failed' ? 'failed' : 'all';
+    const summary = await runtime.rerunRun(id, mode);
+    return c.redirect(`/runs/${summary.run.id}`, 303);
+  });
+  ui.post('/ui/runs/:id/delete', async (c) => {
+    const id = parseOr400(runIdSchema, c.req.param('id'), 'run id');
+    runtime.deleteRun(id);
+    groups.invalidate(id);
+    return c.redirect('/runs', 303);
+  });
+}
