@@ -1,6 +1,7 @@
 /**
  * `@scripthut/ssh` — one persistent ssh2 connection per backend: bounded channels, reconnect with
- * backoff, OpenSSH certificates and known_hosts verification.
+ * backoff, OpenSSH certificates and known_hosts verification; or, for clusters with MFA logins, the
+ * user's own OpenSSH ControlMaster connection through the system `ssh` client.
  */
 
 export { type BackendExecOptions, type BackendSsh, backendExec } from './backend-connection.js';
@@ -13,6 +14,17 @@ export {
   type SshTarget,
 } from './connection.js';
 export {
+  CONTROL_PATH_TOKENS,
+  type ControlPathContext,
+  controlPathHash,
+  controlPathProblem,
+  expandControlPath,
+  MAX_SOCKET_PATH_BYTES,
+  type MasterLoginTarget,
+  masterLoginArgs,
+  masterLoginCommand,
+} from './control-path.js';
+export {
   type HostKeyVerdict,
   hostFieldMatches,
   type KnownHostEntry,
@@ -22,6 +34,12 @@ export {
   parseKnownHosts,
   verifyHostKey,
 } from './known-hosts.js';
+export {
+  type OpenSshExecOptions,
+  type OpenSshTarget,
+  OpenSshTransport,
+  type OpenSshTransportOptions,
+} from './openssh-transport.js';
 export {
   buildReadLogProgram,
   completeUtf8,
@@ -51,4 +69,5 @@ export {
   submitAnswerLine,
   submitPreamble,
 } from './remote-programs.js';
+export { type UploadExec, uploadFile, withRemoteTempFile } from './remote-upload.js';
 export { Semaphore } from './semaphore.js';
