@@ -12,6 +12,16 @@
 export { assertBackendUsable, checkBackendFiles } from './backend-checks.js';
 export { DEFAULT_CONFIG_YAML } from './default-config.js';
 export { type ConfigDiff, diffConfigs } from './diff.js';
+export {
+  ENV_NAME_RE,
+  EnvGroupsSchema,
+  EnvRuleSchema,
+  EnvRulesSchema,
+  groupCycle,
+  PARTITION_NAME_RE,
+  PartitionMapSchema,
+  partitionMapChain,
+} from './env-rules.js';
 export { configJsonSchema } from './json-schema.js';
 export {
   type BackendOrigin,

@@ -7,7 +7,9 @@
  * `~` expansion of local paths, the CPU-count default of local backends' `max_concurrent`, the
  * derived `settings.sources_cache_dir`, and cross-field checks (duplicate names, backend references).
  */
+import { controlPathProblem } from '@scripthut/core';
 import { z } from 'zod';
+import { EnvGroupsSchema, EnvRulesSchema, PartitionMapSchema } from './env-rules.js';
 import { show } from './suggest.js';
 
 /** Default pricing data source: the instances.vantage.sh EC2 catalogue. */
@@ -63,17 +65,45 @@ const cloneDir = () =>
     .default(DEFAULT_CLONE_DIR)
     .describe('Path ON THE BACKEND (not expanded locally) whose disk usage is shown in the UI.');
 
+/** `env` and `env_groups` of a backend: env rules applied to every task that runs on it. */
+const backendEnv = () => ({
+  env: EnvRulesSchema.default([]).describe(
+    'Env rules applied first to every task on this backend (before the server, document and task rules).',
+  ),
+  env_groups: EnvGroupsSchema.default({}).describe(
+    'Named env rule lists for `include` (shadowed by later layers).',
+  ),
+});
+/** `partition_map` of a backend with partitions or queues. */
+const partitionMap = () => ({ partition_map: PartitionMapSchema.default({}) });
+
+/** A host or user name for ssh: no whitespace or control characters, never an option. */
+const sshName = (what: string) =>
+  text().regex(/^[^-\s\u0000-\u001f\u007f][^\s\u0000-\u001f\u007f]*$/, {
+    error: (iss) => `expected a ${what} without spaces, not starting with "-", got ${show(iss.input)}`,
+  });
+
 /** SSH connection settings shared by Slurm and PBS backends. */
 export const SshSchema = z
   .strictObject({
-    host: text().describe('Hostname of the login node.'),
+    host: sshName('host name').describe('Hostname of the login node.'),
     port: int(1, 65535).default(22).describe('SSH port (1..65535).'),
-    user: text().describe('SSH username.'),
-    key_path: text().default('~/.ssh/id_rsa').describe('Local path to the SSH private key (~ expanded).'),
+    user: sshName('user name').describe('SSH username.'),
+    key_path: text()
+      .default('~/.ssh/id_rsa')
+      .describe('Local path to the SSH private key (~ expanded). Not used with control_path.'),
     cert_path: optText().describe('Local path to an OpenSSH certificate for the key (~ expanded).'),
     known_hosts: optText().describe(
       'Local known_hosts file (~ expanded). If null, host key checking is disabled.',
     ),
+    control_path: optText()
+      .superRefine((v, ctx) => {
+        const problem = v === null ? null : controlPathProblem(v);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .describe(
+        'OpenSSH ControlMaster socket (~, environment variables and %r %h %p %C ... as in ssh_config). When set, commands go through the system ssh client and a master connection the user opened (ssh -M -S <path> -fN ...), e.g. after an MFA prompt; key_path, cert_path and known_hosts are not used.',
+      ),
   })
   .describe('SSH connection settings.');
 
@@ -86,6 +116,8 @@ export const SlurmBackendSchema = z
     login_shell: z.boolean().default(false).describe('Job scripts use `#!/bin/bash -l`.'),
     max_concurrent: maxConcurrent(),
     clone_dir: cloneDir(),
+    ...partitionMap(),
+    ...backendEnv(),
   })
   .describe('Slurm cluster reached over SSH.');
 
@@ -99,6 +131,8 @@ export const PbsBackendSchema = z
     max_concurrent: maxConcurrent(),
     queue: optText().describe('Default PBS queue; overrides the partition of every task.'),
     clone_dir: cloneDir(),
+    ...partitionMap(),
+    ...backendEnv(),
   })
   .describe('PBS/Torque cluster reached over SSH.');
 
@@ -130,6 +164,8 @@ export const BatchBackendSchema = z
     retry_attempts: int(1, 10).default(1).describe('retryStrategy.attempts (1..10).'),
     log_group: text().default('/aws/batch/job').describe('CloudWatch Logs group of the container logs.'),
     max_concurrent: maxConcurrent(),
+    ...partitionMap(),
+    ...backendEnv(),
   })
   .describe('AWS Batch (API based, containers).');
 
@@ -160,6 +196,8 @@ export const Ec2BackendSchema = z
       .describe('Fail a task whose instance is not running in time (>= 60).'),
     tag_prefix: text().default('scripthut').describe('Tag namespace of scripthut-owned instances.'),
     extra_tags: stringMap().default({}).describe('Additional tags for every launched instance.'),
+    ...partitionMap(),
+    ...backendEnv(),
   })
   .describe('AWS EC2: one instance per task.');
 
@@ -188,6 +226,7 @@ export const LocalBackendSchema = z
       'Directory whose disk usage is shown in the UI (not expanded by the config loader).',
     ),
     work_dir: optText().describe('Default working directory of tasks (not expanded by the config loader).'),
+    ...backendEnv(),
   })
   .describe('Runs tasks as subprocesses on the ScriptHut host.');
 
@@ -309,6 +348,10 @@ export const ConfigFileSchema = z
     workflows: z.array(WorkflowSchema).nullish(),
     projects: z.array(ProjectSchema).nullish(),
     environments: z.array(EnvironmentSchema).nullish(),
+    env: EnvRulesSchema.nullish().describe(
+      "Server-level env rules, applied to every task after its backend's rules.",
+    ),
+    env_groups: EnvGroupsSchema.nullish(),
     pricing: PricingSchema.nullish(),
     settings: SettingsSchema.nullish(),
   })
@@ -321,6 +364,8 @@ export const SECTIONS = [
   'workflows',
   'projects',
   'environments',
+  'env',
+  'env_groups',
   'pricing',
   'settings',
 ] as const;

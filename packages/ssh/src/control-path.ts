@@ -5,23 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { homedir, hostname, userInfo } from 'node:os';
-import { shellQuote } from '@scripthut/core';
-
-/** The `%` tokens `ssh` accepts in `ControlPath` (ssh_config(5), TOKENS). */
-export const CONTROL_PATH_TOKENS = [
-  '%%',
-  '%C',
-  '%d',
-  '%h',
-  '%i',
-  '%k',
-  '%L',
-  '%l',
-  '%n',
-  '%p',
-  '%r',
-  '%u',
-] as const;
+import { controlPathProblem, shellQuote } from '@scripthut/core';
 
 /** Longest socket path a Unix domain socket can bind on Linux (`sun_path` is 108 bytes with the NUL). */
 export const MAX_SOCKET_PATH_BYTES = 107;
@@ -49,38 +33,6 @@ export interface ControlPathContext {
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /**
- * Why `path` cannot be used as `ssh.control_path`, or null when it can: empty, `none` (which turns
- * connection sharing off), a leading `-`, a NUL byte or newline, an unknown `%` token, a lone `%`
- * at the end, or a malformed `${...}` reference.
- *
- * @example
- * ```ts
- * controlPathProblem('~/.ssh/cm-%r@%h:%p') // null
- * controlPathProblem('~/.ssh/cm-%x')       // 'unknown token "%x" (supported: %%, %C, ...)'
- * ```
- */
-export function controlPathProblem(path: string): string | null {
-  if (path.trim() === '') return 'must not be empty';
-  if (path === 'none')
-    return '"none" turns connection sharing off; remove control_path to use the built-in SSH client';
-  if (path.startsWith('-')) return 'must not start with "-"';
-  if (/[\u0000\n\r]/.test(path)) return 'must not contain NUL bytes or line breaks';
-  for (let i = 0; i < path.length; i++) {
-    if (path[i] !== '%') continue;
-    const next = path[i + 1];
-    if (next === undefined) return 'ends with a lone "%" (write "%%" for a literal percent sign)';
-    const token = `%${next}`;
-    if (!(CONTROL_PATH_TOKENS as readonly string[]).includes(token))
-      return `unknown token "${token}" (supported: ${CONTROL_PATH_TOKENS.join(', ')})`;
-    i++;
-  }
-  const withoutRefs = path.replace(ENV_REF, '');
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: describes the ${NAME} syntax
-  if (withoutRefs.includes('${')) return 'has a malformed "${...}" reference (expected ${NAME})';
-  return null;
-}
-
-/**
  * `%C`: the hex SHA-1 of `%l%h%p%r`, as OpenSSH computes it (ssh_config(5): "Hash of %l%h%p%r").
  *
  * @example
@@ -95,10 +47,10 @@ export function controlPathHash(localHostname: string, host: string, port: numbe
 /**
  * Expands `path` the way `ssh` expands `ControlPath` for this connection: a leading `~` or `~/`
  * (local home directory), `${NAME}` environment references, then the `%` tokens of
- * {@link CONTROL_PATH_TOKENS}. `%h` is the host exactly as configured (a `HostName` alias in
+ * `CONTROL_PATH_TOKENS` (`@scripthut/core`). `%h` is the host exactly as configured (a `HostName` alias in
  * `~/.ssh/config` is not applied).
  *
- * @throws Error naming the problem when {@link controlPathProblem} rejects the path or a
+ * @throws Error naming the problem when `controlPathProblem` (`@scripthut/core`) rejects the path or a
  *   referenced environment variable is not set.
  * @example
  * ```ts

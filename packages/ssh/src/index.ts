@@ -14,10 +14,8 @@ export {
   type SshTarget,
 } from './connection.js';
 export {
-  CONTROL_PATH_TOKENS,
   type ControlPathContext,
   controlPathHash,
-  controlPathProblem,
   expandControlPath,
   MAX_SOCKET_PATH_BYTES,
   type MasterLoginTarget,

@@ -1,14 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
+import { controlPathProblem } from '@scripthut/core';
 import { describe, expect, it } from 'vitest';
-import {
-  controlPathHash,
-  controlPathProblem,
-  expandControlPath,
-  masterLoginArgs,
-  masterLoginCommand,
-} from '../src/index.js';
+import { controlPathHash, expandControlPath, masterLoginArgs, masterLoginCommand } from '../src/index.js';
 
 const ctx = {
   host: 'login.hpc.edu',
