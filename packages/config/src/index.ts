@@ -42,6 +42,7 @@ export {
   type ValidationResult,
   validateConfigText,
 } from './load.js';
+export { configErrorMap, unknownKeyMessage } from './messages.js';
 export { REDACTED, redactConfig } from './redact.js';
 export {
   BACKEND_TYPES,
@@ -52,5 +53,5 @@ export {
   DEFAULT_WORKFLOWS_GLOB,
   PRICE_TYPES,
 } from './schema.js';
-export { closest, levenshtein } from './suggest.js';
+export { closest, didYouMean, formatPath, levenshtein } from './suggest.js';
 export type * from './types.js';

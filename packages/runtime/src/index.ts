@@ -9,6 +9,14 @@ export {
   resolveAuthToken,
 } from './auth-token.js';
 export {
+  type EnvRuleLayer,
+  type EnvValue,
+  envValueText,
+  type ResolvedEnv,
+  type ResolvedVariable,
+  resolveEnvRules,
+} from './env-rules.js';
+export {
   CLONE_MARKER,
   type GitCloneSpec,
   type PreparedClone,
@@ -19,4 +27,10 @@ export {
 export { EngineLock, type LockInfo, readEngineLock } from './lock.js';
 export { type CreateRuntimeOptions, createRuntime, Runtime } from './runtime.js';
 export { type DiscoveredSource, SourceCatalog } from './sources.js';
+export {
+  type DocumentEnvRules,
+  parseTaskDocumentWithEnv,
+  RULES_ENVIRONMENT_PREFIX,
+  type TaskEnvironmentView,
+} from './task-env.js';
 export type * from './types.js';

@@ -44,10 +44,18 @@ import {
 } from '@scripthut/core';
 import { createPriceBook, type PriceBook } from '@scripthut/pricing';
 import { openSqliteStore } from '@scripthut/store';
+import { adaptBackend } from './backend-adapter.js';
 import { type BuiltBackend, buildBackends } from './backends.js';
 import { generateTasks, prepareClone, runGeneratorCommand } from './generator.js';
 import { EngineLock } from './lock.js';
 import { type DiscoveredSource, SourceCatalog } from './sources.js';
+import {
+  type DocumentEnvRules,
+  noDocumentRules,
+  parseTaskDocumentWithEnv,
+  prepareRunTasks,
+  type ServerEnvRules,
+} from './task-env.js';
 import type {
   AdhocTaskInput,
   BackendDetail,
@@ -91,6 +99,8 @@ interface PreparedRun {
   baseDir: string | null;
   git: GitContext | null;
   warnings: Issue[];
+  /** The task file's env rules (applied with the config's when the run is created). */
+  envRules: DocumentEnvRules;
 }
 
 const PROJECT_FILE = 'sflow.json';
@@ -134,6 +144,8 @@ export class Runtime implements ScriptHutRuntime {
     private readonly sources: SourceCatalog,
     private priceBook: PriceBook | null,
     private readonly log: NonNullable<CreateRuntimeOptions['logger']>,
+    /** Server-level env rules as the backends' submissions see them (updated on reload). */
+    private readonly serverRules: { current: ServerEnvRules },
   ) {
     this.events = this.emitter as unknown as RuntimeEvents;
     for (const event of ['task', 'run', 'poll', 'run-created', 'run-deleted'] as const) {
@@ -171,7 +183,11 @@ export class Runtime implements ScriptHutRuntime {
     lock?.acquire();
     try {
       const store = openSqliteStore(join(dataDir, 'scripthut.db'));
-      const built = await buildBackends(config.backends, { dataDir, warn: (m) => log.warn(m) });
+      const serverRules = { current: config as ServerEnvRules };
+      // partition_map and env rules for tasks that did not get them at run creation (generates_source)
+      const built = (await buildBackends(config.backends, { dataDir, warn: (m) => log.warn(m) })).map((b) =>
+        b.backend ? { ...b, backend: adaptBackend(b.backend, b.config, () => serverRules.current) } : b,
+      );
       const pollIntervalMs = options.pollIntervalMs ?? config.settings.poll_interval * 1000;
       const engine = new Engine({
         store,
@@ -201,7 +217,20 @@ export class Runtime implements ScriptHutRuntime {
       const source: ScriptHutRuntime['configSource'] =
         loaded.source === 'file' ? { kind: 'file', path: loaded.path } : { kind: 'default' };
       const text = loaded.source === 'file' ? await readFile(loaded.path, 'utf8') : DEFAULT_CONFIG_YAML;
-      return new Runtime(config, source, text, dataDir, store, built, engine, lock, sources, priceBook, log);
+      return new Runtime(
+        config,
+        source,
+        text,
+        dataDir,
+        store,
+        built,
+        engine,
+        lock,
+        sources,
+        priceBook,
+        log,
+        serverRules,
+      );
     } catch (e) {
       lock?.release();
       throw e;
@@ -311,8 +340,25 @@ export class Runtime implements ScriptHutRuntime {
     return this.config.environments.map((e) => e.name);
   }
 
-  private parseTasks(text: string, label: string): { tasks: TaskSpec[]; warnings: Issue[] } {
-    return parseTaskDocument(text, { knownEnvironments: this.knownEnvironments(), source: label });
+  private parseTasks(
+    text: string,
+    label: string,
+  ): { tasks: TaskSpec[]; warnings: Issue[]; envRules: DocumentEnvRules } {
+    return parseTaskDocumentWithEnv(text, { knownEnvironments: this.knownEnvironments(), source: label });
+  }
+
+  /** The run's tasks with partition_map and env rules applied (see task-env.ts). */
+  private readyTasks(p: PreparedRun) {
+    const environments = environmentsSnapshot(this.config.environments);
+    const ready = prepareRunTasks(p.tasks, {
+      backend: this.builtBackend(p.backendName).config,
+      server: this.config,
+      document: p.envRules,
+      environments,
+      workflowName: p.workflowName,
+      git: p.git,
+    });
+    return { ...ready, warnings: [...p.warnings, ...ready.warnings] };
   }
 
   private async prepareWorkflow(name: string, options: RunOptions): Promise<PreparedRun> {
@@ -366,6 +412,7 @@ export class Runtime implements ScriptHutRuntime {
       baseDir: cwd ?? null,
       git,
       warnings: parsed.warnings,
+      envRules: parsed.envRules,
     };
   }
 
@@ -376,40 +423,42 @@ export class Runtime implements ScriptHutRuntime {
         'backend_unavailable',
         `backend "${p.backendName}" is unavailable: ${backend.error}`,
       );
-    for (const w of p.warnings) this.log.warn(`${p.workflowName}: ${w.path}: ${w.message}`);
+    const ready = this.readyTasks(p);
+    for (const w of ready.warnings) this.log.warn(`${p.workflowName}: ${w.path}: ${w.message}`);
     const run = this.engine.createRun({
       workflowName: p.workflowName,
       backendName: p.backendName,
       origin: p.origin,
-      tasks: p.tasks,
+      tasks: ready.tasks,
       maxConcurrent: p.maxConcurrent,
       baseDir: p.baseDir,
       git: p.git,
-      environments: environmentsSnapshot(this.config.environments),
+      environments: ready.environments,
     });
     return this.getRun(run.id);
   }
 
   private async dryRunFrom(p: PreparedRun): Promise<DryRunResult> {
     const backend = this.backend(p.backendName);
+    const ready = this.readyTasks(p);
     const preview = previewRun(backend, {
       workflowName: p.workflowName,
       backendName: p.backendName,
       origin: p.origin,
-      tasks: p.tasks,
+      tasks: ready.tasks,
       maxConcurrent: p.maxConcurrent,
       baseDir: p.baseDir,
       git: p.git,
-      environments: environmentsSnapshot(this.config.environments),
+      environments: ready.environments,
     });
     return {
       workflowName: p.workflowName,
       backendName: p.backendName,
       git: p.git,
       logDir: preview.logDir,
-      tasks: preview.tasks,
-      warnings: p.warnings,
-      estimate: await this.estimateTasks(p.tasks),
+      tasks: preview.tasks.map((t, i) => ({ ...t, environment: ready.views[i]! })),
+      warnings: ready.warnings,
+      estimate: await this.estimateTasks(ready.tasks),
     };
   }
 
@@ -516,6 +565,7 @@ export class Runtime implements ScriptHutRuntime {
         baseDir: clone.path,
         git: { repo: s.url, branch: s.branch, sha: clone.sha, cloneDir: clone.path },
         warnings: parsed.warnings,
+        envRules: parsed.envRules,
       };
     }
     // The file lives on the source's own backend, whichever backend the run goes to.
@@ -533,6 +583,7 @@ export class Runtime implements ScriptHutRuntime {
       baseDir: s.path,
       git: null,
       warnings: parsed.warnings,
+      envRules: parsed.envRules,
     };
   }
 
@@ -619,6 +670,7 @@ export class Runtime implements ScriptHutRuntime {
       baseDir: posix.dirname(path),
       git: null,
       warnings: parsed.warnings,
+      envRules: parsed.envRules,
     };
   }
 
@@ -669,6 +721,7 @@ export class Runtime implements ScriptHutRuntime {
       baseDir: null,
       git: null,
       warnings: parsed.warnings,
+      envRules: noDocumentRules(),
     });
   }
 
@@ -981,6 +1034,7 @@ export class Runtime implements ScriptHutRuntime {
       pricing: this.config.pricing,
       settings: { ...loaded.config.settings, poll_interval: this.config.settings.poll_interval },
     };
+    this.serverRules.current = this.config;
     this.configText = await readFile(this.configSource.path, 'utf8');
     return { applied: true, live: diff.live, restart: diff.restart, issues: [] };
   }
