@@ -25,6 +25,7 @@ export {
   runGeneratorCommand,
 } from './generator.js';
 export { EngineLock, type LockInfo, readEngineLock } from './lock.js';
+export { type MasterLogin, masterLoginFor } from './login.js';
 export { type CreateRuntimeOptions, createRuntime, Runtime } from './runtime.js';
 export { type DiscoveredSource, SourceCatalog } from './sources.js';
 export {

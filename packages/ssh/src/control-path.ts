@@ -115,8 +115,20 @@ export function masterLoginCommand(t: MasterLoginTarget): string {
   return ['ssh', ...masterLoginArgs(t)].map(shellQuote).join(' ');
 }
 
-/** The argv (after `ssh`) of {@link masterLoginCommand}. */
-export function masterLoginArgs(t: MasterLoginTarget): string[] {
+/**
+ * The argv (after `ssh`) of {@link masterLoginCommand}; `extraOptions` (e.g. `-J bastion`, `-i key`)
+ * go before the destination.
+ */
+export function masterLoginArgs(t: MasterLoginTarget, extraOptions: readonly string[] = []): string[] {
   const destination = t.user.includes('@') ? ['-l', t.user, t.host] : [`${t.user}@${t.host}`];
-  return ['-M', '-S', t.controlPath, '-o', 'ControlPersist=yes', '-fN', '-p', String(t.port), ...destination];
+  return [
+    ...['-M', '-S', t.controlPath, '-o', 'ControlPersist=yes', '-fN', '-p', String(t.port)],
+    ...extraOptions,
+    ...destination,
+  ];
+}
+
+/** The argv (after `ssh`) that asks the master whether it runs (`ssh -O check`, local only). */
+export function masterCheckArgs(t: MasterLoginTarget): string[] {
+  return ['-S', t.controlPath, '-O', 'check', '-p', String(t.port), '-l', t.user, '--', t.host];
 }

@@ -19,6 +19,7 @@ export {
   expandControlPath,
   MAX_SOCKET_PATH_BYTES,
   type MasterLoginTarget,
+  masterCheckArgs,
   masterLoginArgs,
   masterLoginCommand,
 } from './control-path.js';

@@ -40,6 +40,7 @@ import {
   type ControlPathContext,
   expandControlPath,
   MAX_SOCKET_PATH_BYTES,
+  masterCheckArgs,
   masterLoginCommand,
 } from './control-path.js';
 import { truncateOutput } from './remote-files.js';
@@ -333,7 +334,7 @@ export class OpenSshTransport implements BackendSsh {
   }
 
   private async runCheck(): Promise<boolean> {
-    const args = ['-S', this.target.controlPath, '-O', 'check', ...this.destination()];
+    const args = masterCheckArgs(this.target);
     const outcome = await this.spawnSsh(args, '', 10_000, null);
     if (outcome.kind === 'exited' && outcome.code === 0) {
       this.master = 'up';

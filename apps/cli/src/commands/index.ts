@@ -12,6 +12,7 @@ export const rootCommand = group(
     serve: lazy(() => import('./serve.js')),
     config: lazy(() => import('./config/index.js')),
     backend: lazy(() => import('./backend/index.js')),
+    login: lazy(() => import('./login.js')),
     jobs: lazy(() => import('./jobs.js')),
     workflow: lazy(() => import('./workflow/index.js')),
     source: lazy(() => import('./source/index.js')),
