@@ -24,15 +24,13 @@
  *   every command fails at once with a transient `BackendError` whose message is the command to log
  *   in again, so the engine keeps its tasks and resumes when the socket is back.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   BackendError,
   type BackendHealth,
   type CommandLogEntry,
   type ExecResult,
-  heredocDelimiter,
-  shellExport,
   shellQuotePath,
 } from '@scripthut/core';
 import type { BackendExecOptions, BackendSsh } from './backend-connection.js';
@@ -43,6 +41,7 @@ import {
   masterCheckArgs,
   masterLoginCommand,
 } from './control-path.js';
+import { runSsh, type SshOutcome, type SshProcessHost, sshProgram } from './openssh-process.js';
 import { truncateOutput } from './remote-files.js';
 import { uploadFile, withRemoteTempFile } from './remote-upload.js';
 import { Semaphore } from './semaphore.js';
@@ -85,18 +84,7 @@ export interface OpenSshExecOptions extends Omit<BackendExecOptions, 'stdin'> {
   stdin?: string | Buffer;
 }
 
-/** How one `ssh` process ended. */
-type SshOutcome =
-  | { kind: 'exited'; code: number; stdout: string; stderr: string; started: boolean }
-  | { kind: 'timeout'; stderr: string; started: boolean }
-  | { kind: 'closed'; started: boolean }
-  /** The client was killed by someone else. */
-  | { kind: 'killed'; signal: string; stderr: string; started: boolean }
-  | { kind: 'spawn-error'; error: Error };
-
 const LOG_OUTPUT_LIMIT = 2048;
-/** How long the pipes of an exited client may stay open (see {@link OpenSshTransport}). */
-const PIPE_GRACE_MS = 5000;
 /** ssh's own exit status for its errors (also what a remote command may return itself). */
 const SSH_ERROR = 255;
 /** Options that keep the user's ssh_config from changing what a session does. */
@@ -135,14 +123,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Drops everything up to and including the line holding `marker`; unchanged when it is absent. */
-function afterMarker(text: string, marker: string): { text: string; started: boolean } {
-  const at = text.indexOf(marker);
-  if (at < 0) return { text, started: false };
-  const eol = text.indexOf('\n', at + marker.length);
-  return { text: eol < 0 ? '' : text.slice(eol + 1), started: true };
-}
-
 /**
  * Runs a backend's commands through an OpenSSH ControlMaster socket. Satisfies {@link BackendSsh},
  * so the Slurm and PBS backends use it like the built-in ssh2 connection.
@@ -175,6 +155,7 @@ export class OpenSshTransport implements BackendSsh {
   private clientMissing = false;
   private closed = false;
   private readonly running = new Set<ChildProcess>();
+  private readonly host: SshProcessHost;
   private readonly log: CommandLogEntry[] = [];
 
   /**
@@ -194,6 +175,7 @@ export class OpenSshTransport implements BackendSsh {
       backendName: options.backendName,
     };
     this.sem = new Semaphore(this.opts.maxSessions);
+    this.host = { sshCommand: this.opts.sshCommand, running: this.running, isClosed: () => this.closed };
     try {
       this.socketPath = expandControlPath(target.controlPath, {
         ...options.pathContext,
@@ -335,7 +317,7 @@ export class OpenSshTransport implements BackendSsh {
 
   private async runCheck(): Promise<boolean> {
     const args = masterCheckArgs(this.target);
-    const outcome = await this.spawnSsh(args, '', 10_000, null);
+    const outcome = await runSsh(this.host, args, '', 10_000, null);
     if (outcome.kind === 'exited' && outcome.code === 0) {
       this.master = 'up';
       this.lastError = null;
@@ -360,26 +342,6 @@ export class OpenSshTransport implements BackendSsh {
     return ['-p', String(this.target.port), '-l', this.target.user, '--', this.target.host];
   }
 
-  /** The program for `bash -s`: begin markers, exports, `cd`, then the command and its stdin. */
-  private program(command: string, options: OpenSshExecOptions, marker: string): string {
-    const lines = [`printf '%s\\n' '${marker}'; printf '%s\\n' '${marker}' >&2`];
-    for (const [k, v] of Object.entries(options.env ?? {})) lines.push(shellExport(k, v));
-    if (options.cwd !== undefined) lines.push(`cd ${shellQuotePath(options.cwd)} || exit $?`);
-    const stdin = options.stdin;
-    if (stdin !== undefined && command.trim() === 'bash -s') {
-      lines.push((typeof stdin === 'string' ? stdin : stdin.toString('utf8')).replace(/\n+$/, ''));
-    } else if (stdin === undefined || Buffer.byteLength(stdin) === 0) {
-      lines.push(`{\n${command}\n} </dev/null`);
-    } else {
-      const b64 = Buffer.from(stdin)
-        .toString('base64')
-        .replace(/(.{76})/g, '$1\n');
-      const delim = heredocDelimiter(b64, 'SCRIPTHUT_STDIN');
-      lines.push(`{\n${command}\n} < <(base64 -d <<'${delim}'\n${b64}\n${delim}\n)`);
-    }
-    return `${lines.join('\n')}\n`;
-  }
-
   private async run(
     command: string,
     options: OpenSshExecOptions,
@@ -398,7 +360,13 @@ export class OpenSshTransport implements BackendSsh {
       let outcome: SshOutcome;
       try {
         if (this.closed) throw this.closedError(shown);
-        outcome = await this.spawnSsh(args, this.program(command, options, marker), timeoutMs, marker);
+        outcome = await runSsh(
+          this.host,
+          args,
+          sshProgram({ command, ...options }, marker),
+          timeoutMs,
+          marker,
+        );
       } finally {
         release();
       }
@@ -475,96 +443,5 @@ export class OpenSshTransport implements BackendSsh {
         details: { started: false },
       });
     }
-  }
-
-  /**
-   * Spawns `ssh args` (argv, no local shell), writes `stdin`, and waits at most `timeoutMs`: then
-   * the client is terminated (the remote side ends under its own `timeout`). With a `marker`,
-   * output before it is dropped and `started` tells whether it was seen on stderr.
-   *
-   * The master holds the client's stdio while the remote command runs (the client passes its file
-   * descriptors to the master), so a killed client's pipes stay open: once the client process has
-   * exited, the pipes get {@link PIPE_GRACE_MS} to close, then they are destroyed.
-   */
-  private spawnSsh(
-    args: string[],
-    stdin: string,
-    timeoutMs: number,
-    marker: string | null,
-  ): Promise<SshOutcome> {
-    return new Promise<SshOutcome>((resolve) => {
-      let child: ChildProcess;
-      try {
-        child = spawn(this.opts.sshCommand, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-      } catch (err) {
-        resolve({ kind: 'spawn-error', error: err as Error });
-        return;
-      }
-      this.running.add(child);
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      let timedOut = false;
-      let settled = false;
-      let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
-      const timers: NodeJS.Timeout[] = [];
-      const frame = (chunks: Buffer[]) => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        return marker === null ? { text, started: false } : afterMarker(text, marker);
-      };
-      const conclude = () => {
-        if (settled) return;
-        settled = true;
-        for (const t of timers) clearTimeout(t);
-        this.running.delete(child);
-        child.stdout!.destroy();
-        child.stderr!.destroy();
-        child.stdin!.destroy();
-        const e = frame(err);
-        if (timedOut) return resolve({ kind: 'timeout', stderr: e.text, started: e.started });
-        if (this.closed) return resolve({ kind: 'closed', started: e.started });
-        const code = exit?.code ?? null;
-        if (code === null)
-          return resolve({
-            kind: 'killed',
-            signal: String(exit?.signal),
-            stderr: e.text,
-            started: e.started,
-          });
-        resolve({ kind: 'exited', code, stdout: frame(out).text, stderr: e.text, started: e.started });
-      };
-      timers.push(
-        setTimeout(() => {
-          timedOut = true;
-          child.kill('SIGTERM');
-          const kill = setTimeout(() => child.kill('SIGKILL'), 2000);
-          kill.unref();
-          timers.push(kill);
-        }, timeoutMs),
-      );
-      child.stdout!.on('data', (c: Buffer) => out.push(c));
-      child.stderr!.on('data', (c: Buffer) => err.push(c));
-      child.stdin!.on('error', () => {
-        // ssh exited before reading all of stdin: its exit status tells what happened
-      });
-      child.on('error', (e) => {
-        if (settled) return;
-        settled = true;
-        for (const t of timers) clearTimeout(t);
-        this.running.delete(child);
-        resolve({ kind: 'spawn-error', error: e });
-      });
-      child.on('exit', (code, signal) => {
-        exit = { code, signal };
-        if (timedOut || this.closed) return conclude();
-        const grace = setTimeout(conclude, PIPE_GRACE_MS);
-        grace.unref();
-        timers.push(grace);
-      });
-      child.on('close', (code, signal) => {
-        exit ??= { code, signal };
-        conclude();
-      });
-      child.stdin!.end(stdin);
-    });
   }
 }
