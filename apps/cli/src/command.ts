@@ -49,6 +49,8 @@ export interface CommandExtra {
   repeatable?: string[];
   /** Accept extra positionals (in `_`), e.g. a command after `--`. */
   allowExtra?: boolean;
+  /** What the extra positionals are, for the usage line (default `COMMAND`). */
+  extraLabel?: string;
 }
 
 const extras = new WeakMap<object, CommandExtra>();
@@ -89,6 +91,7 @@ export function command<const A extends ArgsDef>(
     ...(def.examples ? { examples: def.examples } : {}),
     ...(def.repeatable ? { repeatable: def.repeatable } : {}),
     ...(def.allowExtra ? { allowExtra: true } : {}),
+    ...(def.extraLabel ? { extraLabel: def.extraLabel } : {}),
   });
   return cmd;
 }

@@ -30,6 +30,7 @@ export default command({
     backend: { type: 'positional', description: 'Backend name (see `scripthut backend list`)' },
   },
   allowExtra: true,
+  extraLabel: 'SSH OPTION',
   examples: ['scripthut login hpc', 'scripthut login hpc -- -J bastion.example.edu'],
   async run(args, ctx) {
     let login: ReturnType<typeof masterLoginFor>;

@@ -135,6 +135,20 @@ afterAll(async () => {
 });
 
 describe('a Slurm backend with only ssh.control_path', () => {
+  it('dry run: the generator runs through the master; partition and environment per task', async () => {
+    const dry = await rt.dryRunWorkflow('mfa-flow');
+    const first = dry.tasks.find((t) => t.task.id === 'first')!;
+    expect(first.environment).toMatchObject({ partition: 'long', requestedPartition: 'cpu', envRules: true });
+    expect(first.environment!.variables).toEqual([
+      { name: 'SITE', value: 'mfa-cluster', origin: 'backend mfa' },
+    ]);
+    expect(first.script).toContain('#SBATCH --partition=long');
+    const last = dry.tasks.find((t) => t.task.id === 'last')!;
+    expect(last.environment).toMatchObject({ partition: null, requestedPartition: null });
+    expect(last.script).not.toContain('--partition');
+    expect(rt.listRuns().total).toBe(0);
+  });
+
   it('runs a workflow through the master, waits out its loss without failing a task, and resumes', async () => {
     const created = await rt.runWorkflow('mfa-flow');
     const runId = created.run.id;
