@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these tests write the ${NAME} syntax of env rules and shell references
 /** env / env_groups rules, partition_map and ssh.control_path in scripthut.yaml. */
 import { describe, expect, it } from 'vitest';
 import {

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these tests write the ${NAME} syntax of env rules and shell references
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { shellExportParts } from './shell.js';

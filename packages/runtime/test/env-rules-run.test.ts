@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these tests write the ${NAME} syntax of env rules and shell references
 /**
  * A task file written with env rules runs with the rules' environment on the backend they match
  * (real runtime, SQLite store and local backend): backend rules guarded by `if`, server rules,

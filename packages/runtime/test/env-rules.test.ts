@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these tests write the ${NAME} syntax of env rules and control paths
 /** The env-rule resolver and what it renders into a job script. */
 import { execFileSync } from 'node:child_process';
 import type { EnvRule } from '@scripthut/config';

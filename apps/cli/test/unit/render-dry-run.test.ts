@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these tests write the ${NAME} syntax of env rules and control paths
 import type { TaskSpec } from '@scripthut/core';
 import type { DryRunResult } from '@scripthut/runtime';
 import { describe, expect, it } from 'vitest';
