@@ -32,12 +32,16 @@ const envName = () =>
     error: 'is not a valid environment variable name (letters, digits and "_", not starting with a digit)',
   });
 
-/** Variables a rule writes: never `SCRIPTHUT_*` (set by ScriptHut). */
+/** Variables a rule writes: never `SCRIPTHUT_*` (set by ScriptHut) or `__SCRIPTHUT_*` (the job script's own). */
 const writtenVars = () =>
   z.record(
-    envName().refine((k) => !k.startsWith('SCRIPTHUT_'), {
-      error: 'is set by ScriptHut: env rules cannot change SCRIPTHUT_* variables',
-    }),
+    envName()
+      .refine((k) => !k.startsWith('SCRIPTHUT_'), {
+        error: 'is set by ScriptHut: env rules cannot change SCRIPTHUT_* variables',
+      })
+      .refine((k) => !k.startsWith('__SCRIPTHUT_'), {
+        error: "is reserved for ScriptHut's job script (__SCRIPTHUT_*)",
+      }),
     scalar,
   );
 

@@ -64,7 +64,7 @@ describe('env rules in scripthut.yaml', () => {
     const text = `env:
   - sett: { A: 1 }
   - if: { SCRIPTHUT_BACKEND: hpc }
-  - set: { SCRIPTHUT_RUN_ID: x, 1BAD: y }
+  - set: { SCRIPTHUT_RUN_ID: x, 1BAD: y, __SCRIPTHUT_RC: z }
 env_groups:
   a: [{ include: [b] }]
   b: [{ include: [a] }]
@@ -82,6 +82,7 @@ backends:
       'scripthut.yaml:3:5 env[1]: an env rule needs at least one of set, append, init or include',
       'scripthut.yaml:4:12 env[2].set.SCRIPTHUT_RUN_ID: key "SCRIPTHUT_RUN_ID" is set by ScriptHut: env rules cannot change SCRIPTHUT_* variables',
       'scripthut.yaml:4:33 env[2].set["1BAD"]: key "1BAD" is not a valid environment variable name (letters, digits and "_", not starting with a digit)',
+      'scripthut.yaml:4:42 env[2].set.__SCRIPTHUT_RC: key "__SCRIPTHUT_RC" is reserved for ScriptHut\'s job script (__SCRIPTHUT_*)',
       'scripthut.yaml:6:3 env_groups.a: env_groups include each other in a cycle: a -> b -> a',
       'scripthut.yaml:11:30 backends[0].ssh.control_path: unknown token "%x" (supported: %%, %C, %d, %h, %i, %k, %L, %l, %n, %p, %r, %u)',
       'scripthut.yaml:12:33 backends[0].partition_map.long: "long" is mapped to "short" and is also what "cpu" is mapped to; a mapping is applied once, so map "cpu" straight to the partition it should end up in',
