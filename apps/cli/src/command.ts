@@ -62,6 +62,8 @@ export interface CommandExtra {
   access?: Access | ((args: Record<string, unknown>) => Access);
   /** Dynamic completion of arguments: positional or flag name → what to complete. */
   complete?: Record<string, CompletionKind>;
+  /** What the extra positionals are, for the usage line (default `COMMAND`). */
+  extraLabel?: string;
 }
 
 /** Values completed from the live configuration and store (see `scripthut __complete`). */
@@ -108,6 +110,7 @@ export function command<const A extends ArgsDef>(
     ...(def.allowExtra ? { allowExtra: true } : {}),
     ...(def.access ? { access: def.access as CommandExtra['access'] } : {}),
     ...(def.complete ? { complete: def.complete } : {}),
+    ...(def.extraLabel ? { extraLabel: def.extraLabel } : {}),
   });
   return cmd;
 }

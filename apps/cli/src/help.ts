@@ -39,7 +39,7 @@ export async function renderHelp(path: string[], cmd: CommandDef<ArgsDef>, style
     usage.push(
       d.required === false || d.default !== undefined ? `[${p.toUpperCase()}]` : `<${p.toUpperCase()}>`,
     );
-  if (extraOf(cmd).allowExtra) usage.push('[-- COMMAND...]');
+  if (extraOf(cmd).allowExtra) usage.push(`[-- ${extraOf(cmd).extraLabel ?? 'COMMAND'}...]`);
   usage.push('[flags]');
   const lines = [
     `${style.bold(name)}${meta.description ? ` — ${meta.description}` : ''}`,

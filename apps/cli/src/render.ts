@@ -175,6 +175,8 @@ export function renderDryRun(d: DryRunResult, style: Styles, options: { scripts?
       { header: 'CPUS', get: (t) => String(t.task.cpus), align: 'right' },
       { header: 'MEMORY', get: (t) => t.task.memory, align: 'right' },
       { header: 'TIME', get: (t) => t.task.timeLimit, align: 'right' },
+      { header: 'PARTITION', get: dryRunPartition, max: 30 },
+      { header: 'ENV', get: (t) => t.environment?.environment ?? t.task.environment ?? '-', max: 30 },
       ...(showGres ? [{ header: 'GRES', get: (t: DryRunTask) => t.task.gres ?? '-' }] : []),
       { header: 'DEPS', get: (t) => (t.task.deps.length ? t.task.deps.join(',') : '-'), max: 40 },
       { header: 'WORKING DIR', get: (t) => t.workingDir, max: 50 },
@@ -193,6 +195,8 @@ export function renderDryRun(d: DryRunResult, style: Styles, options: { scripts?
   );
   const parts = [...head, '', table];
   if (d.tasks.length) parts.push('', style.bold('Log files:'), logs);
+  const envs = renderDryRunEnvironments(d, style);
+  if (envs) parts.push('', envs);
   if (d.warnings.length) parts.push('', renderIssues(d.warnings, style));
   parts.push('', renderEstimate(d.estimate));
   if (options.scripts) {
@@ -203,4 +207,39 @@ export function renderDryRun(d: DryRunResult, style: Styles, options: { scripts?
     parts.push(style.dim('(add --scripts to print each job script)'));
   }
   return parts.join('\n');
+}
+
+/** `long (cpu)` when partition_map changed the task file's partition; `-` for the scheduler default. */
+function dryRunPartition(t: DryRunResult['tasks'][number]): string {
+  const env = t.environment;
+  const partition = env ? env.partition : t.task.partition;
+  if (partition === null) return '-';
+  return env?.requestedPartition ? `${partition} (${env.requestedPartition})` : partition;
+}
+
+/** Each environment the tasks use, once: its variables (with where they come from) and init. */
+function renderDryRunEnvironments(d: DryRunResult, style: Styles): string {
+  const seen = new Map<
+    string,
+    { tasks: string[]; env: NonNullable<DryRunResult['tasks'][number]['environment']> }
+  >();
+  for (const t of d.tasks) {
+    const env = t.environment;
+    if (!env || (env.variables.length === 0 && env.init.trim() === '')) continue;
+    const key = `${env.environment ?? '-'}\u0000${JSON.stringify(env.variables)}`;
+    const entry = seen.get(key);
+    if (entry) entry.tasks.push(t.task.id);
+    else seen.set(key, { tasks: [t.task.id], env });
+  }
+  if (seen.size === 0) return '';
+  const lines = [style.bold('Environments:')];
+  for (const { tasks, env } of seen.values()) {
+    const shown =
+      tasks.length > 5 ? `${tasks.slice(0, 5).join(', ')} and ${tasks.length - 5} more` : tasks.join(', ');
+    lines.push(`  ${env.environment ?? '(task env_vars)'}${env.envRules ? ' (env rules)' : ''}: ${shown}`);
+    for (const v of env.variables) lines.push(`    ${v.name}=${v.value}  ${style.dim(`# ${v.origin}`)}`);
+    for (const l of env.init.split('\n').filter((x) => x.trim() !== ''))
+      lines.push(`    ${style.dim('init:')} ${l}`);
+  }
+  return lines.join('\n');
 }

@@ -7,12 +7,14 @@ import type { BackendConfig } from './types.js';
 
 /**
  * Throws when a local file named by the backend's config does not exist (SSH `key_path`,
- * `cert_path`, `known_hosts` of Slurm/PBS backends). At load time these are only warnings.
+ * `cert_path`, `known_hosts` of Slurm/PBS backends without `ssh.control_path`). At load time these
+ * are only warnings.
  *
  * @throws ScriptHutError `config_invalid` listing every missing file with file:line:column when known.
  */
 export function checkBackendFiles(backend: BackendConfig): void {
   if (backend.type !== 'slurm' && backend.type !== 'pbs') return;
+  if (backend.ssh.control_path !== null) return; // the OpenSSH master authenticates, not these files
   const origin = backendOrigin(backend);
   const issues: Issue[] = [];
   const check = (field: 'key_path' | 'cert_path' | 'known_hosts', what: string) => {

@@ -51,9 +51,10 @@ const RESTART_SETTINGS: ReadonlySet<keyof SettingsConfig> = new Set([
 const SECRET_SETTINGS: ReadonlySet<keyof SettingsConfig> = new Set(['auth_token']);
 
 /**
- * Compares two configurations. Live: environments, workflows, projects, sources, and settings
- * `filter_user` / `auth_token` / `allowed_hosts`. Restart: backends, pricing, and settings
- * `poll_interval`, `server_host`, `server_port`, `data_dir`, `sources_cache_dir`, `tls_cert`, `tls_key`.
+ * Compares two configurations. Live: environments, env, env_groups, workflows, projects, sources,
+ * and settings `filter_user` / `auth_token` / `allowed_hosts`. Restart: backends, pricing, and
+ * settings `poll_interval`, `server_host`, `server_port`, `data_dir`, `sources_cache_dir`,
+ * `tls_cert`, `tls_key`.
  *
  * @example
  * ```ts
@@ -67,6 +68,9 @@ export function diffConfigs(oldConfig: ScriptHutConfig, newConfig: ScriptHutConf
   restart.push(...diffNamed('backends', oldConfig.backends, newConfig.backends));
   for (const section of ['environments', 'workflows', 'projects', 'sources'] as const)
     live.push(...diffNamed(section, oldConfig[section], newConfig[section]));
+  // Env rules are resolved when a run is created: new runs use the new rules.
+  if (stable(oldConfig.env) !== stable(newConfig.env)) live.push('env: changed');
+  if (stable(oldConfig.env_groups) !== stable(newConfig.env_groups)) live.push('env_groups: changed');
   if (stable(oldConfig.pricing) !== stable(newConfig.pricing)) {
     if (oldConfig.pricing === null) restart.push('pricing: added');
     else if (newConfig.pricing === null) restart.push('pricing: removed');

@@ -12,6 +12,16 @@
 export { assertBackendUsable, checkBackendFiles } from './backend-checks.js';
 export { DEFAULT_CONFIG_YAML } from './default-config.js';
 export { type ConfigDiff, diffConfigs } from './diff.js';
+export {
+  ENV_NAME_RE,
+  EnvGroupsSchema,
+  EnvRuleSchema,
+  EnvRulesSchema,
+  groupCycle,
+  PARTITION_NAME_RE,
+  PartitionMapSchema,
+  partitionMapChain,
+} from './env-rules.js';
 export { configJsonSchema } from './json-schema.js';
 export {
   type BackendOrigin,
@@ -32,6 +42,7 @@ export {
   type ValidationResult,
   validateConfigText,
 } from './load.js';
+export { configErrorMap, unknownKeyMessage } from './messages.js';
 export { configSecretValues, REDACTED, redactConfig, redactConfigText } from './redact.js';
 export {
   BACKEND_TYPES,
@@ -43,5 +54,5 @@ export {
   MIN_REMOTE_TOKEN_LENGTH,
   PRICE_TYPES,
 } from './schema.js';
-export { closest, levenshtein } from './suggest.js';
+export { closest, didYouMean, formatPath, levenshtein } from './suggest.js';
 export type * from './types.js';

@@ -9,6 +9,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { type Issue, isSecretEnvName, ScriptHutError } from '@scripthut/core';
 import { type Document, LineCounter, parseDocument } from 'yaml';
 import { DEFAULT_CONFIG_YAML } from './default-config.js';
+import { envCrossFieldIssues, envWarnings } from './env-checks.js';
 import { locate, type Position } from './locate.js';
 import { configErrorMap } from './messages.js';
 import { ConfigFileSchema, MIN_REMOTE_TOKEN_LENGTH, SettingsSchema } from './schema.js';
@@ -255,6 +256,8 @@ function finish(data: ReturnType<typeof ConfigFileSchema.parse>, home: string): 
     workflows,
     projects: data.projects ?? [],
     environments: (data.environments ?? []).map(flattenEnvironment),
+    env: data.env ?? [],
+    env_groups: data.env_groups ?? {},
     pricing,
     settings,
   };
@@ -269,6 +272,7 @@ function warningsFor(config: ScriptHutConfig, checkFiles: boolean): RawIssue[] {
   if (checkFiles) {
     config.backends.forEach((b, i) => {
       if (b.type !== 'slurm' && b.type !== 'pbs') return;
+      if (b.ssh.control_path !== null) return; // the OpenSSH master authenticates, not these files
       file(['backends', i, 'ssh', 'key_path'], b.ssh.key_path, 'SSH key file');
       file(['backends', i, 'ssh', 'cert_path'], b.ssh.cert_path, 'SSH certificate file');
       file(['backends', i, 'ssh', 'known_hosts'], b.ssh.known_hosts, 'known_hosts file');
@@ -413,7 +417,7 @@ function validate(text: string, fileName: string, options: ValidateOptions): Val
       } else rawIssues.push({ path: iss.path, message: iss.message });
     }
   }
-  rawIssues.push(...crossFieldIssues(raw), ...nulByteIssues(raw, []));
+  rawIssues.push(...crossFieldIssues(raw), ...envCrossFieldIssues(raw), ...nulByteIssues(raw, []));
   if (rawIssues.length > 0 || !parsed.success) {
     const seen = new Set<string>();
     const issues = rawIssues
@@ -438,7 +442,9 @@ function validate(text: string, fileName: string, options: ValidateOptions): Val
   });
   const warnings = [
     ...yamlWarnings,
-    ...warningsFor(config, options.checkFiles ?? true).map((w) => toIssue(w, doc, lc, fileName, 'warning')),
+    ...[...warningsFor(config, options.checkFiles ?? true), ...envWarnings(raw)].map((w) =>
+      toIssue(w, doc, lc, fileName, 'warning'),
+    ),
   ].sort(byPosition);
   return { config, issues: [], warnings };
 }

@@ -11,14 +11,16 @@ import { isIP } from 'node:net';
 import {
   CLUSTERS_RE,
   CONSTRAINT_RE,
+  controlPathProblem,
   EXCLUSIVE_MODES,
+  imageReferenceProblem,
   MAX_EXTRA_DIRECTIVES,
   POLICY_NAME_RE,
   parseSbatchDirective,
   RESERVED_ENV_PREFIX,
-  imageReferenceProblem,
 } from '@scripthut/core';
 import { z } from 'zod';
+import { EnvGroupsSchema, EnvRulesSchema, PartitionMapSchema } from './env-rules.js';
 import { configErrorMap } from './messages.js';
 import { show } from './suggest.js';
 
@@ -135,17 +137,45 @@ const cloneDir = () =>
     .default(DEFAULT_CLONE_DIR)
     .describe('Path ON THE BACKEND (not expanded locally) whose disk usage is shown in the UI.');
 
+/** `env` and `env_groups` of a backend: env rules applied to every task that runs on it. */
+const backendEnv = () => ({
+  env: EnvRulesSchema.default([]).describe(
+    'Env rules applied first to every task on this backend (before the server, document and task rules).',
+  ),
+  env_groups: EnvGroupsSchema.default({}).describe(
+    'Named env rule lists for `include` (shadowed by later layers).',
+  ),
+});
+/** `partition_map` of a backend with partitions or queues. */
+const partitionMap = () => ({ partition_map: PartitionMapSchema.default({}) });
+
+/** A host or user name for ssh: no whitespace or control characters, never an option. */
+const sshName = (what: string) =>
+  text().regex(/^[^-\s\u0000-\u001f\u007f][^\s\u0000-\u001f\u007f]*$/, {
+    error: (iss) => `expected a ${what} without spaces, not starting with "-", got ${show(iss.input)}`,
+  });
+
 /** SSH connection settings shared by Slurm and PBS backends. */
 export const SshSchema = z
   .strictObject({
-    host: text().describe('Hostname of the login node.'),
+    host: sshName('host name').describe('Hostname of the login node.'),
     port: int(1, 65535).default(22).describe('SSH port (1..65535).'),
-    user: text().describe('SSH username.'),
-    key_path: text().default('~/.ssh/id_rsa').describe('Local path to the SSH private key (~ expanded).'),
+    user: sshName('user name').describe('SSH username.'),
+    key_path: text()
+      .default('~/.ssh/id_rsa')
+      .describe('Local path to the SSH private key (~ expanded). Not used with control_path.'),
     cert_path: optText().describe('Local path to an OpenSSH certificate for the key (~ expanded).'),
     known_hosts: optText().describe(
       'Local known_hosts file (~ expanded) the host key must be listed in. If null, the key is pinned on the first connection in <data_dir>/known_hosts and a changed key is refused.',
     ),
+    control_path: optText()
+      .superRefine((v, ctx) => {
+        const problem = v === null ? null : controlPathProblem(v);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .describe(
+        'OpenSSH ControlMaster socket (~, environment variables and %r %h %p %C ... as in ssh_config). When set, commands go through the system ssh client and a master connection the user opened (ssh -M -S <path> -fN ...), e.g. after an MFA prompt; key_path, cert_path and known_hosts are not used.',
+      ),
   })
   .describe('SSH connection settings.');
 
@@ -195,6 +225,8 @@ export const SlurmBackendSchema = z
       .max(MAX_EXTRA_DIRECTIVES, { error: `at most ${MAX_EXTRA_DIRECTIVES} entries` })
       .default([])
       .describe('Further #SBATCH options for every job, one per entry: "--name" or "--name=value".'),
+    ...partitionMap(),
+    ...backendEnv(),
   })
   .describe('Slurm cluster reached over SSH.');
 
@@ -208,6 +240,8 @@ export const PbsBackendSchema = z
     max_concurrent: maxConcurrent(),
     queue: optText().describe('Default PBS queue; overrides the partition of every task.'),
     clone_dir: cloneDir(),
+    ...partitionMap(),
+    ...backendEnv(),
   })
   .describe('PBS/Torque cluster reached over SSH.');
 
@@ -266,6 +300,8 @@ export const BatchBackendSchema = z
         'Fargate queues: job definitions ScriptHut registers get a public IP (needed to pull images in subnets without a NAT gateway).',
       ),
     max_concurrent: maxConcurrent(),
+    ...partitionMap(),
+    ...backendEnv(),
   })
   .describe('AWS Batch (API based, containers).');
 
@@ -300,6 +336,8 @@ export const Ec2BackendSchema = z
       ),
     tag_prefix: text().default('scripthut').describe('Tag namespace of scripthut-owned instances.'),
     extra_tags: stringMap().default({}).describe('Additional tags for every launched instance.'),
+    ...partitionMap(),
+    ...backendEnv(),
   })
   .describe('AWS EC2: one instance per task.');
 
@@ -334,6 +372,7 @@ export const LocalBackendSchema = z
       .describe(
         "Variables of the ScriptHut process that tasks inherit although they look secret (names or * patterns, e.g. AWS_*). By default tasks do not inherit the server's secrets: SCRIPTHUT_TOKEN, AWS credentials, *_TOKEN/*_KEY/*_SECRET/*_PASSWORD and configured secret variables.",
       ),
+    ...backendEnv(),
   })
   .describe('Runs tasks as subprocesses on the ScriptHut host.');
 
@@ -472,6 +511,10 @@ export const ConfigFileSchema = z
     workflows: z.array(WorkflowSchema).nullish(),
     projects: z.array(ProjectSchema).nullish(),
     environments: z.array(EnvironmentSchema).nullish(),
+    env: EnvRulesSchema.nullish().describe(
+      "Server-level env rules, applied to every task after its backend's rules.",
+    ),
+    env_groups: EnvGroupsSchema.nullish(),
     pricing: PricingSchema.nullish(),
     settings: SettingsSchema.nullish(),
   })
@@ -484,6 +527,8 @@ export const SECTIONS = [
   'workflows',
   'projects',
   'environments',
+  'env',
+  'env_groups',
   'pricing',
   'settings',
 ] as const;

@@ -3,6 +3,7 @@
  * Optional fields without a documented default are `null` when unset.
  */
 import type { z } from 'zod';
+import type { EnvGroups, EnvRule } from './env-rules.js';
 import type {
   BatchBackendSchema,
   Ec2BackendSchema,
@@ -62,6 +63,8 @@ export type WorkflowGitConfig = z.output<typeof WorkflowGitSchema>;
 export type WorkflowConfig = z.output<typeof WorkflowSchema>;
 /** A project (git repository on a backend holding sflow.json files). */
 export type ProjectConfig = z.output<typeof ProjectSchema>;
+export type { EnvGroups, EnvRule } from './env-rules.js';
+
 /** A named environment (variables + extra_init), with `{ value, secret }` variables flattened. */
 export type EnvironmentConfig = Omit<z.output<typeof EnvironmentSchema>, 'variables'> & {
   /** Name → value (the value of a `{ value, secret }` entry). */
@@ -87,6 +90,10 @@ export interface ScriptHutConfig {
   workflows: WorkflowConfig[];
   projects: ProjectConfig[];
   environments: EnvironmentConfig[];
+  /** Server-level env rules (applied after a backend's rules, before the task document's). */
+  env: EnvRule[];
+  /** Server-level env groups (shadow a backend's groups of the same name). */
+  env_groups: EnvGroups;
   /** `null` when the section is absent: cost estimation disabled. */
   pricing: PricingConfig | null;
   settings: SettingsConfig;

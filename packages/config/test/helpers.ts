@@ -9,6 +9,11 @@ export const fixture = (name: string): string =>
 export const load = (name: string) =>
   parseConfigText(fixture(name), name, { homeDir: HOME, checkFiles: false }).config;
 
+/** Defaults of the env-rule and partition_map fields of slurm, pbs, batch and ec2 backends. */
+export const BACKEND_EXTRAS = { partition_map: {}, env: [], env_groups: {} };
+/** Defaults of the env-rule fields of local backends. */
+export const LOCAL_EXTRAS = { env: [], env_groups: {} };
+
 /** The slurm backend appended to snippets that reference `hpc-cluster`. */
 /** Site-policy fields of a Slurm backend when the file sets none. */
 export const SLURM_POLICY_DEFAULTS = {
@@ -23,6 +28,7 @@ export const SLURM_POLICY_DEFAULTS = {
 export const HPC_BACKEND = {
   name: 'hpc-cluster',
   type: 'slurm',
+  ...BACKEND_EXTRAS,
   ssh: {
     host: 'slurm-login.cluster.edu',
     port: 22,
@@ -30,6 +36,7 @@ export const HPC_BACKEND = {
     key_path: '/home/tester/.ssh/id_rsa',
     cert_path: null,
     known_hosts: null,
+    control_path: null,
   },
   account: null,
   login_shell: false,
@@ -57,6 +64,8 @@ export const EMPTY = {
   workflows: [],
   projects: [],
   environments: [],
+  env: [],
+  env_groups: {},
   pricing: null,
   settings: DEFAULT_SETTINGS,
 };

@@ -17,7 +17,7 @@ import {
   parseConfigText,
   validateConfigText,
 } from '../src/index.js';
-import { HOME, load } from './helpers.js';
+import { HOME, LOCAL_EXTRAS, load } from './helpers.js';
 
 let dir: string;
 beforeEach(() => {
@@ -83,6 +83,7 @@ describe('embedded default config', () => {
       {
         name: 'local',
         type: 'local',
+        ...LOCAL_EXTRAS,
         max_concurrent: Math.max(1, cpus().length),
         login_shell: false,
         clone_dir: null,
@@ -141,6 +142,7 @@ projects:
     expect(config.backends[0]).toEqual({
       name: 'l',
       type: 'local',
+      ...LOCAL_EXTRAS,
       clone_dir: '~/c',
       work_dir: '~/w',
       inherit_env: [],

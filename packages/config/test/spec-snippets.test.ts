@@ -3,7 +3,14 @@
  * documented values, defaults included.
  */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS, EMPTY, HPC_BACKEND, load, SLURM_POLICY_DEFAULTS } from './helpers.js';
+import {
+  BACKEND_EXTRAS,
+  DEFAULT_SETTINGS,
+  EMPTY,
+  HPC_BACKEND,
+  load,
+  SLURM_POLICY_DEFAULTS,
+} from './helpers.js';
 
 describe('backend snippets', () => {
   it('slurm', () => {
@@ -13,6 +20,7 @@ describe('backend snippets', () => {
         {
           name: 'hpc-cluster',
           type: 'slurm',
+          ...BACKEND_EXTRAS,
           ssh: {
             host: 'slurm-login.cluster.edu',
             port: 22,
@@ -20,6 +28,7 @@ describe('backend snippets', () => {
             key_path: '/home/tester/.ssh/id_rsa',
             cert_path: '/home/tester/.ssh/id_rsa-cert.pub',
             known_hosts: '/home/tester/.ssh/known_hosts',
+            control_path: null,
           },
           account: 'pi-faculty',
           login_shell: false,
@@ -36,6 +45,7 @@ describe('backend snippets', () => {
       {
         name: 'pbs-cluster',
         type: 'pbs',
+        ...BACKEND_EXTRAS,
         ssh: {
           host: 'pbs-login.cluster.edu',
           port: 22,
@@ -43,6 +53,7 @@ describe('backend snippets', () => {
           key_path: '/home/tester/.ssh/id_rsa',
           cert_path: null,
           known_hosts: null,
+          control_path: null,
         },
         account: 'my-project',
         login_shell: false,
@@ -60,6 +71,7 @@ describe('backend snippets', () => {
         {
           name: 'aws-batch',
           type: 'batch',
+          ...BACKEND_EXTRAS,
           aws: { profile: 'my-profile', region: 'us-east-1', job_queue: 'my-batch-queue' },
           job_definition: 'simpleJobDef-b760b37',
           job_definition_mode: 'locked',
@@ -82,6 +94,7 @@ describe('backend snippets', () => {
       {
         name: 'aws-batch',
         type: 'batch',
+        ...BACKEND_EXTRAS,
         aws: { profile: null, region: 'us-east-1', job_queue: 'my-batch-queue' },
         job_definition: 'simpleJobDef-b760b37',
         job_definition_mode: 'revisions',
@@ -103,6 +116,7 @@ describe('backend snippets', () => {
       {
         name: 'aws-batch',
         type: 'batch',
+        ...BACKEND_EXTRAS,
         aws: { profile: null, region: 'us-east-1', job_queue: 'my-batch-queue' },
         job_definition: null,
         job_definition_mode: 'locked',
@@ -124,6 +138,7 @@ describe('backend snippets', () => {
       {
         name: 'aws-batch',
         type: 'batch',
+        ...BACKEND_EXTRAS,
         aws: { profile: 'scripthut', region: 'us-east-1', job_queue: 'my-queue' },
         job_definition: null,
         job_definition_mode: 'locked',
@@ -145,6 +160,7 @@ describe('backend snippets', () => {
       {
         name: 'aws-ec2',
         type: 'ec2',
+        ...BACKEND_EXTRAS,
         aws: { profile: 'scripthut', region: 'us-east-2' },
         ami: 'ami-0abc123...',
         subnet_id: 'subnet-0abc...',
@@ -313,12 +329,14 @@ describe('complete example', () => {
       key_path: '/home/tester/.ssh/id_rsa',
       cert_path: null,
       known_hosts: null,
+      control_path: null,
     };
     expect(load('complete-example.yaml')).toEqual({
       backends: [
         {
           name: 'hpc-cluster',
           type: 'slurm',
+          ...BACKEND_EXTRAS,
           ssh: { host: 'slurm-login.cluster.edu', user: 'researcher', ...sshDefaults },
           account: 'pi-faculty',
           login_shell: true,
@@ -329,6 +347,7 @@ describe('complete example', () => {
         {
           name: 'pbs-cluster',
           type: 'pbs',
+          ...BACKEND_EXTRAS,
           ssh: { host: 'pbs-login.cluster.edu', user: 'researcher', ...sshDefaults },
           account: null,
           login_shell: false,
@@ -375,6 +394,8 @@ describe('complete example', () => {
         },
       ],
       projects: [],
+      env: [],
+      env_groups: {},
       environments: [
         {
           name: 'julia-env',

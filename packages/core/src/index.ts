@@ -1,4 +1,5 @@
 export * from './backend.js';
+export * from './control-path.js';
 export * from './domain.js';
 export * from './engine/index.js';
 export * from './environment.js';

@@ -69,3 +69,31 @@ export function withHeredoc(command: string, body: string): string {
   const delim = heredocDelimiter(body);
   return `${command} <<'${delim}'\n${body}${body.endsWith('\n') ? '' : '\n'}${delim}`;
 }
+
+/** A piece of an exported value: literal text, or a reference to a variable of the job's shell. */
+export type ShellValuePart = string | { ref: string; ifSetSuffix?: string };
+
+/**
+ * `export NAME=<value>` whose value mixes literal text (single-quoted) with references expanded by
+ * the job's shell: `{ ref: 'USER' }` becomes `"${USER}"`, `{ ref: 'PATH', ifSetSuffix: ':' }`
+ * becomes `"${PATH:+${PATH}:}"` (the suffix only when the variable is set and not empty). Throws
+ * on an invalid variable name or reference, or a suffix with characters other than `:,;/ ._-`.
+ *
+ * @example
+ * ```ts
+ * shellExportParts('SCRATCH', ['/scratch/', { ref: 'USER' }])        // export SCRATCH=/scratch/"${USER}"
+ * shellExportParts('PATH', [{ ref: 'PATH', ifSetSuffix: ':' }, '/opt/x/bin']) // export PATH="${PATH:+${PATH}:}"/opt/x/bin
+ * ```
+ */
+export function shellExportParts(name: string, parts: readonly ShellValuePart[]): string {
+  if (!isValidEnvName(name)) throw new Error(`invalid environment variable name: ${JSON.stringify(name)}`);
+  const words = parts.map((p) => {
+    if (typeof p === 'string') return p === '' ? '' : shellQuote(p);
+    if (!isValidEnvName(p.ref)) throw new Error(`invalid variable reference: ${JSON.stringify(p.ref)}`);
+    const suffix = p.ifSetSuffix ?? '';
+    if (!/^[:,;/ ._-]*$/.test(suffix)) throw new Error(`invalid suffix: ${JSON.stringify(suffix)}`);
+    return suffix === '' ? `"\${${p.ref}}"` : `"\${${p.ref}:+\${${p.ref}}${suffix}}"`;
+  });
+  const value = words.join('');
+  return `export ${name}=${value === '' ? "''" : value}`;
+}

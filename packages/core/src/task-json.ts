@@ -79,6 +79,14 @@ const NULLABLE: StrOpts = { nullable: true };
 
 const KNOWN_TOP_LEVEL = new Set(['tasks', 'title']);
 
+/**
+ * Env rules (`env`, `env_groups`) are resolved by the runtime when a run is created, from the
+ * workflow's task file and scripthut.yaml; it takes them out before calling the parser. Anywhere
+ * else (a generates_source document) they are refused rather than silently dropped.
+ */
+const ENV_RULES_NOT_HERE =
+  "env rules are applied when a run is created (from the workflow's task file and scripthut.yaml); tasks added by generates_source cannot carry them";
+
 // Control characters (everything below 0x20 and DEL). Single-line fields must not contain them:
 // they end up in scheduler directives and file names.
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -485,7 +493,8 @@ export function parseTaskDocument(
   else if (doc !== null && typeof doc === 'object') {
     const obj = doc as Record<string, unknown>;
     for (const key of Object.keys(obj)) {
-      if (!KNOWN_TOP_LEVEL.has(key)) warn(key, `unknown top-level field "${key}" (ignored)`);
+      if (key === 'env' || key === 'env_groups') err(key, ENV_RULES_NOT_HERE);
+      else if (!KNOWN_TOP_LEVEL.has(key)) warn(key, `unknown top-level field "${key}" (ignored)`);
     }
     if (obj.title !== undefined) {
       if (typeof obj.title !== 'string')
@@ -532,7 +541,8 @@ export function parseTaskDocument(
     const before = errors.length;
 
     for (const key in t) {
-      if (!KNOWN_FIELDS.has(key)) warn(p(key), `unknown field "${key}" (ignored)`);
+      if (key === 'env') err(p(key), ENV_RULES_NOT_HERE);
+      else if (!KNOWN_FIELDS.has(key)) warn(p(key), `unknown field "${key}" (ignored)`);
     }
 
     const str = (field: string, opts: StrOpts = NO_OPTS) => {

@@ -32,6 +32,26 @@ export interface BackendBuildContext {
 // biome-ignore lint/suspicious/noExplicitAny: backend packages are loaded dynamically
 type AnyModule = any;
 
+/**
+ * Commands through the user's OpenSSH master connection (`ssh.control_path`, e.g. a cluster that
+ * asks for a second factor): no key is read, the master has logged in.
+ */
+function openSshTransport(
+  ssh: AnyModule,
+  config: Extract<BackendConfig, { type: 'slurm' | 'pbs' }>,
+  ctx: BackendBuildContext,
+): unknown {
+  return new ssh.OpenSshTransport(
+    {
+      host: config.ssh.host,
+      port: config.ssh.port,
+      user: config.ssh.user,
+      controlPath: config.ssh.control_path,
+    },
+    { backendName: config.name, onWarning: (m: string) => ctx.warn(`backend ${config.name}: ${m}`) },
+  );
+}
+
 async function buildOne(config: BackendConfig, ctx: BackendBuildContext): Promise<Backend> {
   switch (config.type) {
     case 'local': {
@@ -48,19 +68,21 @@ async function buildOne(config: BackendConfig, ctx: BackendBuildContext): Promis
     case 'slurm':
     case 'pbs': {
       const ssh: AnyModule = await import('@scripthut/ssh');
-      const connection = new ssh.SshConnection(
-        {
-          host: config.ssh.host,
-          port: config.ssh.port,
-          user: config.ssh.user,
-          keyPath: config.ssh.key_path,
-          certPath: config.ssh.cert_path ?? null,
-          knownHostsPath: config.ssh.known_hosts ?? null,
-          // Without a configured known_hosts file, keys are pinned on first use (never unchecked).
-          pinnedKnownHostsPath: config.ssh.known_hosts ? null : pinnedKnownHostsPath(ctx.dataDir),
-        },
-        { onWarning: (m: string) => ctx.warn(`backend ${config.name}: ${m}`) },
-      );
+      const connection = config.ssh.control_path
+        ? openSshTransport(ssh, config, ctx)
+        : new ssh.SshConnection(
+            {
+              host: config.ssh.host,
+              port: config.ssh.port,
+              user: config.ssh.user,
+              keyPath: config.ssh.key_path,
+              certPath: config.ssh.cert_path ?? null,
+              knownHostsPath: config.ssh.known_hosts ?? null,
+              // Without a configured known_hosts file, keys are pinned on first use (never unchecked).
+              pinnedKnownHostsPath: config.ssh.known_hosts ? null : pinnedKnownHostsPath(ctx.dataDir),
+            },
+            { onWarning: (m: string) => ctx.warn(`backend ${config.name}: ${m}`) },
+          );
       if (config.type === 'slurm') {
         const mod: AnyModule = await import('@scripthut/backend-slurm');
         return mod.createSlurmBackend({

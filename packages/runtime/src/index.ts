@@ -11,6 +11,14 @@ export {
 export { pinnedKnownHostsPath } from './backends.js';
 export { configTextHash, restoreRedactedLines, writeConfigFileAtomically } from './config-file.js';
 export {
+  type EnvRuleLayer,
+  type EnvValue,
+  envValueText,
+  type ResolvedEnv,
+  type ResolvedVariable,
+  resolveEnvRules,
+} from './env-rules.js';
+export {
   CLONE_MARKER,
   type GitCloneSpec,
   type PreparedClone,
@@ -28,6 +36,13 @@ export {
   type LockInfo,
   readEngineLock,
 } from './lock.js';
+export { type MasterLogin, masterLoginFor } from './login.js';
 export { CLOSE_GRACE_MS, type CreateRuntimeOptions, createRuntime, Runtime } from './runtime.js';
 export { type DiscoveredSource, SourceCatalog } from './sources.js';
+export {
+  type DocumentEnvRules,
+  parseTaskDocumentWithEnv,
+  RULES_ENVIRONMENT_PREFIX,
+  type TaskEnvironmentView,
+} from './task-env.js';
 export type * from './types.js';

@@ -46,12 +46,20 @@ import {
 } from '@scripthut/core';
 import { createPriceBook, type PriceBook } from '@scripthut/pricing';
 import { openSqliteStore } from '@scripthut/store';
+import { adaptBackend } from './backend-adapter.js';
 import { type BuiltBackend, buildBackends } from './backends.js';
 import { configTextHash, restoreRedactedLines, writeConfigFileAtomically } from './config-file.js';
 import { generateTasks, prepareClone, runGeneratorCommand } from './generator.js';
 import { EngineLock, type EngineRole } from './lock.js';
 import { redactRun, redactSpecAndScript, redactSummary, redactTask } from './redact.js';
 import { type DiscoveredSource, SourceCatalog } from './sources.js';
+import {
+  type DocumentEnvRules,
+  noDocumentRules,
+  parseTaskDocumentWithEnv,
+  prepareRunTasks,
+  type ServerEnvRules,
+} from './task-env.js';
 import type {
   AdhocTaskInput,
   BackendDetail,
@@ -104,6 +112,8 @@ interface PreparedRun {
   baseDir: string | null;
   git: GitContext | null;
   warnings: Issue[];
+  /** The task file's env rules (applied with the config's when the run is created). */
+  envRules: DocumentEnvRules;
 }
 
 const PROJECT_FILE = 'sflow.json';
@@ -159,6 +169,8 @@ export class Runtime implements ScriptHutRuntime {
     private readonly log: NonNullable<CreateRuntimeOptions['logger']>,
     /** True for a runtime created with `readOnly` (no engine, store opened read-only). */
     readonly readOnly: boolean,
+    /** Server-level env rules as the backends' submissions see them (updated on reload). */
+    private readonly serverRules: { current: ServerEnvRules },
   ) {
     this.events = this.emitter as unknown as RuntimeEvents;
     for (const event of ['task', 'run', 'poll', 'run-created', 'run-deleted'] as const) {
@@ -245,11 +257,17 @@ export class Runtime implements ScriptHutRuntime {
             existsSync(dbPath) ? { readonly: true } : {},
           )
         : openSqliteStore(dbPath);
-      const built = await buildBackends(config.backends, {
-        dataDir,
-        warn: (m) => log.warn(m),
-        secretEnvNames: [...new Set(config.environments.flatMap((e) => e.secret_variables))],
-      });
+      const serverRules = { current: config as ServerEnvRules };
+      // partition_map and env rules for tasks that did not get them at run creation (generates_source)
+      const built = (
+        await buildBackends(config.backends, {
+          dataDir,
+          warn: (m) => log.warn(m),
+          secretEnvNames: [...new Set(config.environments.flatMap((e) => e.secret_variables))],
+        })
+      ).map((b) =>
+        b.backend ? { ...b, backend: adaptBackend(b.backend, b.config, () => serverRules.current) } : b,
+      );
       const pollIntervalMs = options.pollIntervalMs ?? config.settings.poll_interval * 1000;
       const engine = new Engine({
         store,
@@ -295,6 +313,7 @@ export class Runtime implements ScriptHutRuntime {
         priceBook,
         log,
         readOnly,
+        serverRules,
       );
     } catch (e) {
       lock?.release();
@@ -441,8 +460,25 @@ export class Runtime implements ScriptHutRuntime {
     return this.config.environments.map((e) => e.name);
   }
 
-  private parseTasks(text: string, label: string): { tasks: TaskSpec[]; warnings: Issue[] } {
-    return parseTaskDocument(text, { knownEnvironments: this.knownEnvironments(), source: label });
+  private parseTasks(
+    text: string,
+    label: string,
+  ): { tasks: TaskSpec[]; warnings: Issue[]; envRules: DocumentEnvRules } {
+    return parseTaskDocumentWithEnv(text, { knownEnvironments: this.knownEnvironments(), source: label });
+  }
+
+  /** The run's tasks with partition_map and env rules applied (see task-env.ts). */
+  private readyTasks(p: PreparedRun) {
+    const environments = environmentsSnapshot(this.config.environments);
+    const ready = prepareRunTasks(p.tasks, {
+      backend: this.builtBackend(p.backendName).config,
+      server: this.config,
+      document: p.envRules,
+      environments,
+      workflowName: p.workflowName,
+      git: p.git,
+    });
+    return { ...ready, warnings: [...p.warnings, ...ready.warnings] };
   }
 
   private async prepareWorkflow(name: string, options: RunOptions): Promise<PreparedRun> {
@@ -500,6 +536,7 @@ export class Runtime implements ScriptHutRuntime {
       baseDir: cwd ?? null,
       git,
       warnings: parsed.warnings,
+      envRules: parsed.envRules,
     };
   }
 
@@ -510,32 +547,33 @@ export class Runtime implements ScriptHutRuntime {
         'backend_unavailable',
         `backend "${p.backendName}" is unavailable: ${backend.error}`,
       );
-    for (const w of p.warnings) this.log.warn(`${p.workflowName}: ${w.path}: ${w.message}`);
+    const ready = this.readyTasks(p);
+    for (const w of ready.warnings) this.log.warn(`${p.workflowName}: ${w.path}: ${w.message}`);
     const run = this.engine.createRun({
       workflowName: p.workflowName,
       backendName: p.backendName,
       origin: p.origin,
-      tasks: p.tasks,
+      tasks: ready.tasks,
       maxConcurrent: p.maxConcurrent,
       baseDir: p.baseDir,
       git: p.git,
-      environments: environmentsSnapshot(this.config.environments),
+      environments: ready.environments,
     });
     return this.getRun(run.id);
   }
 
   private async dryRunFrom(p: PreparedRun): Promise<DryRunResult> {
     const backend = this.backend(p.backendName);
-    const environments = environmentsSnapshot(this.config.environments);
+    const ready = this.readyTasks(p);
     const preview = previewRun(backend, {
       workflowName: p.workflowName,
       backendName: p.backendName,
       origin: p.origin,
-      tasks: p.tasks,
+      tasks: ready.tasks,
       maxConcurrent: p.maxConcurrent,
       baseDir: p.baseDir,
       git: p.git,
-      environments,
+      environments: ready.environments,
     });
     return {
       workflowName: p.workflowName,
@@ -543,12 +581,12 @@ export class Runtime implements ScriptHutRuntime {
       git: p.git,
       logDir: preview.logDir,
       // the scripts a run would submit, with secret values shown as ***
-      tasks: preview.tasks.map((t) => {
-        const { spec, script } = redactSpecAndScript(t.task, t.script, environments);
-        return { ...t, task: spec, script };
+      tasks: preview.tasks.map((t, i) => {
+        const { spec, script } = redactSpecAndScript(t.task, t.script, ready.environments);
+        return { ...t, task: spec, script, environment: ready.views[i]! };
       }),
-      warnings: p.warnings,
-      estimate: await this.estimateTasks(p.tasks),
+      warnings: ready.warnings,
+      estimate: await this.estimateTasks(ready.tasks),
     };
   }
 
@@ -655,6 +693,7 @@ export class Runtime implements ScriptHutRuntime {
         baseDir: clone.path,
         git: { repo: s.url, branch: s.branch, sha: clone.sha, cloneDir: clone.path },
         warnings: parsed.warnings,
+        envRules: parsed.envRules,
       };
     }
     // The file lives on the source's own backend, whichever backend the run goes to.
@@ -672,6 +711,7 @@ export class Runtime implements ScriptHutRuntime {
       baseDir: s.path,
       git: null,
       warnings: parsed.warnings,
+      envRules: parsed.envRules,
     };
   }
 
@@ -758,6 +798,7 @@ export class Runtime implements ScriptHutRuntime {
       baseDir: posix.dirname(path),
       git: null,
       warnings: parsed.warnings,
+      envRules: parsed.envRules,
     };
   }
 
@@ -814,6 +855,7 @@ export class Runtime implements ScriptHutRuntime {
       baseDir: null,
       git: null,
       warnings: parsed.warnings,
+      envRules: noDocumentRules(),
     });
   }
 
@@ -1156,6 +1198,7 @@ export class Runtime implements ScriptHutRuntime {
       pricing: this.config.pricing,
       settings: { ...loaded.config.settings, poll_interval: this.config.settings.poll_interval },
     };
+    this.serverRules.current = this.config;
     this.configText = await readFile(this.configSource.path, 'utf8');
     return { applied: true, live: diff.live, restart: diff.restart, issues: [] };
   }

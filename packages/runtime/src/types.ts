@@ -20,6 +20,7 @@ import type {
   TaskState,
   TaskTransition,
 } from '@scripthut/core';
+import type { TaskEnvironmentView } from './task-env.js';
 
 export interface BackendView {
   name: string;
@@ -79,6 +80,8 @@ export interface DryRunTask {
   script: string;
   stdoutPath: string;
   stderrPath: string;
+  /** Partition (after partition_map) and environment (after env rules) the task would get. */
+  environment?: TaskEnvironmentView;
 }
 
 export interface CostEstimate {

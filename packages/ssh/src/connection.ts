@@ -16,6 +16,7 @@ import {
   type CommandLogEntry,
   type CommandRunner,
   type ExecResult,
+  shellExport,
   shellQuote,
   shellQuotePath,
 } from '@scripthut/core';
@@ -34,6 +35,7 @@ import {
   parseKnownHosts,
   verifyHostKey,
 } from './known-hosts.js';
+import { uploadFile, withRemoteTempFile } from './remote-upload.js';
 import { Semaphore } from './semaphore.js';
 
 /** Where and as whom to connect. */
@@ -261,25 +263,7 @@ export class SshConnection implements CommandRunner {
    * chmod `mode` and renamed into place). The content travels over stdin, never a command line.
    */
   async upload(remotePath: string, content: Buffer | string, mode = 0o600): Promise<void> {
-    const modeText = (mode & 0o7777).toString(8).padStart(4, '0');
-    const size = Buffer.byteLength(content);
-    const script = [
-      'umask 077;',
-      `f=${shellQuotePath(remotePath)};`,
-      'd=$(dirname -- "$f") &&',
-      't=$(mktemp "$d/.scripthut-upload.XXXXXXXX") &&',
-      `{ cat > "$t" && chmod ${modeText} "$t" && mv -f -- "$t" "$f"; } ||`,
-      '{ rc=$?; [ -n "$t" ] && rm -f -- "$t"; exit $rc; }',
-    ].join(' ');
-    const logAs = `upload ${remotePath} (${size} bytes, mode ${modeText})`;
-    const res = await this.exec(script, { stdin: content, logAs });
-    if (res.exitCode !== 0) {
-      throw new BackendError(`upload to ${remotePath} on ${this.endpoint} failed: ${res.stderr.trim()}`, {
-        transient: false,
-        command: logAs,
-        output: truncate(res.stderr),
-      });
-    }
+    await uploadFile((c, o) => this.exec(c, o), this.endpoint, remotePath, content, mode);
   }
 
   /**
@@ -287,32 +271,7 @@ export class SshConnection implements CommandRunner {
    * the file afterwards, also when `fn` throws.
    */
   async withTempFile<T>(content: Buffer | string, fn: (remotePath: string) => Promise<T>): Promise<T> {
-    const size = Buffer.byteLength(content);
-    const logAs = `mktemp + upload (${size} bytes)`;
-    const res = await this.exec(
-      'umask 077; f=$(mktemp "${TMPDIR:-/tmp}/scripthut.XXXXXXXXXX") && ' +
-        '{ cat > "$f" && chmod 600 "$f" && printf "%s\\n" "$f"; } || { rc=$?; [ -n "$f" ] && rm -f -- "$f"; exit $rc; }',
-      { stdin: content, logAs },
-    );
-    const path = res.stdout.trim();
-    if (res.exitCode !== 0 || path === '') {
-      throw new BackendError(`cannot create a temporary file on ${this.endpoint}: ${res.stderr.trim()}`, {
-        transient: false,
-        command: logAs,
-        output: truncate(res.stderr),
-      });
-    }
-    try {
-      return await fn(path);
-    } finally {
-      try {
-        await this.exec(`rm -f -- ${shellQuote(path)}`);
-      } catch (err) {
-        this.opts.onWarning?.(
-          `could not remove temporary file ${path} on ${this.endpoint}: ${errorMessage(err)}`,
-        );
-      }
-    }
+    return withRemoteTempFile((c, o) => this.exec(c, o), this.endpoint, content, fn, this.opts.onWarning);
   }
 
   /** Recent commands, oldest first (outputs truncated to 2 KB; stdin is never recorded). */

@@ -1,6 +1,8 @@
 /**
  * `@scripthut/ssh` — one persistent ssh2 connection per backend: bounded channels, reconnect with
- * backoff, OpenSSH certificates, known_hosts verification and trust-on-first-use host-key pinning.
+ * backoff, OpenSSH certificates, known_hosts verification and trust-on-first-use host-key pinning;
+ * or, for clusters with MFA logins, the user's own OpenSSH ControlMaster connection through the
+ * system `ssh` client.
  */
 
 export {
@@ -18,6 +20,16 @@ export {
   type SshExecOptions,
   type SshTarget,
 } from './connection.js';
+export {
+  type ControlPathContext,
+  controlPathHash,
+  expandControlPath,
+  MAX_SOCKET_PATH_BYTES,
+  type MasterLoginTarget,
+  masterCheckArgs,
+  masterLoginArgs,
+  masterLoginCommand,
+} from './control-path.js';
 export {
   BOOTSTRAP_COMMAND,
   type FramedProgram,
@@ -43,6 +55,12 @@ export {
   parseKnownHosts,
   verifyHostKey,
 } from './known-hosts.js';
+export {
+  type OpenSshExecOptions,
+  type OpenSshTarget,
+  OpenSshTransport,
+  type OpenSshTransportOptions,
+} from './openssh-transport.js';
 export {
   buildReadFileProgram,
   buildReadLogProgram,
@@ -78,4 +96,5 @@ export {
   submitAnswerLine,
   submitPreamble,
 } from './remote-programs.js';
+export { type UploadExec, uploadFile, withRemoteTempFile } from './remote-upload.js';
 export { Semaphore } from './semaphore.js';

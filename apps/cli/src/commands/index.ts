@@ -14,6 +14,7 @@ export const rootCommand = group(
     open: lazy(() => import('./open.js')),
     config: lazy(() => import('./config/index.js')),
     backend: lazy(() => import('./backend/index.js')),
+    login: lazy(() => import('./login.js')),
     jobs: lazy(() => import('./jobs.js')),
     workflow: lazy(() => import('./workflow/index.js')),
     source: lazy(() => import('./source/index.js')),

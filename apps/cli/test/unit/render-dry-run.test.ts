@@ -1,0 +1,80 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: these tests write the ${NAME} syntax of env rules and control paths
+import type { TaskSpec } from '@scripthut/core';
+import type { DryRunResult } from '@scripthut/runtime';
+import { describe, expect, it } from 'vitest';
+import { makeStyles } from '../../src/output.js';
+import { renderDryRun } from '../../src/render.js';
+
+const spec = (id: string, partition: string | null): TaskSpec => ({
+  id,
+  name: id,
+  command: 'true',
+  workingDir: '~',
+  partition,
+  cpus: 1,
+  memory: '1G',
+  memoryMiB: 1024,
+  timeLimit: '1:00',
+  timeLimitSeconds: 60,
+  gres: null,
+  image: null,
+  deps: [],
+  depPatterns: [],
+  outputFile: null,
+  errorFile: null,
+  environment: 'scripthut:0123456789ab',
+  envVars: {},
+  generatesSource: null,
+});
+
+describe('renderDryRun', () => {
+  it('shows the partition after partition_map and each resolved environment once', () => {
+    const environment = {
+      partition: 'long',
+      requestedPartition: 'cpu',
+      environment: 'scripthut:0123456789ab',
+      variables: [
+        { name: 'SITE', value: 'hpc', origin: 'backend hpc' },
+        { name: 'OUT', value: '/scratch/${USER}', origin: 'task' },
+      ],
+      init: 'module load python/3.12',
+      envRules: true,
+    };
+    const d: DryRunResult = {
+      workflowName: 'sweep',
+      backendName: 'hpc',
+      git: null,
+      logDir: '~/logs',
+      tasks: ['a', 'b'].map((id) => ({
+        task: spec(id, 'long'),
+        workingDir: '~',
+        script: '',
+        stdoutPath: 'o',
+        stderrPath: 'e',
+        environment,
+      })),
+      warnings: [],
+      estimate: {
+        available: false,
+        reason: 'pricing is not configured',
+        upperBound: null,
+        costedTasks: 0,
+        uncostedTasks: 2,
+        currency: 'USD',
+      } as DryRunResult['estimate'],
+    };
+    const out = renderDryRun(d, makeStyles(false));
+    const rows = out.split('\n').map((l) => l.replace(/ {2,}/g, '  ').trimEnd());
+    expect(rows).toContain('TASK  NAME  CPUS  MEMORY  TIME  PARTITION  ENV  DEPS  WORKING DIR');
+    expect(rows).toContain('a  a  1  1G  1:00  long (cpu)  scripthut:0123456789ab  -  ~');
+    expect(out).toContain(
+      [
+        'Environments:',
+        '  scripthut:0123456789ab (env rules): a, b',
+        '    SITE=hpc  # backend hpc',
+        '    OUT=/scratch/${USER}  # task',
+        '    init: module load python/3.12',
+      ].join('\n'),
+    );
+  });
+});
