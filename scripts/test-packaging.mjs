@@ -53,14 +53,28 @@ for (const { dir, pkg } of publishable) {
 
 writeFileSync(
   join(app, 'package.json'),
-  JSON.stringify({ name: 'packaging-check', private: true, type: 'module', dependencies: files, overrides: files }, null, 2),
+  JSON.stringify(
+    { name: 'packaging-check', private: true, type: 'module', dependencies: files, overrides: files },
+    null,
+    2,
+  ),
 );
-step('npm install (empty folder, tarballs only for @scripthut/*)', 'npm', ['install', '--no-audit', '--no-fund'], {
-  cwd: app,
-});
+step(
+  'npm install (empty folder, tarballs only for @scripthut/*)',
+  'npm',
+  ['install', '--no-audit', '--no-fund'],
+  {
+    cwd: app,
+  },
+);
 
 const dataDir = join(work, 'data');
-const env = { ...process.env, SCRIPTHUT_DATA_DIR: dataDir, SCRIPTHUT_NO_DAEMON: '1', HOME: join(work, 'home') };
+const env = {
+  ...process.env,
+  SCRIPTHUT_DATA_DIR: dataDir,
+  SCRIPTHUT_NO_DAEMON: '1',
+  HOME: join(work, 'home'),
+};
 delete env.SCRIPTHUT_SERVER;
 delete env.SCRIPTHUT_TOKEN;
 mkdirSync(env.HOME);
@@ -70,17 +84,24 @@ if (!/\d+\.\d+\.\d+/.test(version)) {
   process.stderr.write(`packaging: unexpected --version output: ${version}\n`);
   process.exit(1);
 }
-const list = JSON.parse(step('scripthut workflow list --json', bin, ['workflow', 'list', '--json'], { cwd: app, env }));
+const list = JSON.parse(
+  step('scripthut workflow list --json', bin, ['workflow', 'list', '--json'], { cwd: app, env }),
+);
 const names = (Array.isArray(list) ? list : (list.items ?? list.workflows ?? [])).map((w) => w.name);
 if (!names.includes('demo')) {
   process.stderr.write(`packaging: the embedded default has no demo workflow: ${JSON.stringify(list)}\n`);
   process.exit(1);
 }
-step('scripthut workflow run demo --watch (embedded default, local backend)', bin, ['workflow', 'run', 'demo', '--watch'], {
-  cwd: app,
-  env,
-  timeout: 300_000,
-});
+step(
+  'scripthut workflow run demo --watch (embedded default, local backend)',
+  bin,
+  ['workflow', 'run', 'demo', '--watch'],
+  {
+    cwd: app,
+    env,
+    timeout: 300_000,
+  },
+);
 
 const probe = `
 import { createSlurmBackend } from '@scripthut/backend-slurm';
@@ -93,7 +114,10 @@ if (b.type !== 'slurm' || tasks.length !== 1) { console.error('unexpected', b.ty
 console.log('ok');
 `;
 writeFileSync(join(app, 'probe.mjs'), probe);
-const probed = step('import @scripthut/backend-slurm from plain Node', process.execPath, ['probe.mjs'], { cwd: app, env });
+const probed = step('import @scripthut/backend-slurm from plain Node', process.execPath, ['probe.mjs'], {
+  cwd: app,
+  env,
+});
 if (probed.trim() !== 'ok') {
   process.stderr.write(`packaging: probe printed ${probed}\n`);
   process.exit(1);

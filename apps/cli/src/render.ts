@@ -164,14 +164,12 @@ export function renderDryRun(d: DryRunResult, style: Styles, options: { scripts?
       style,
     ),
   ];
-  const showPartition = d.tasks.some((t) => t.task.partition);
   const showGres = d.tasks.some((t) => t.task.gres);
   const table = renderTable(
     d.tasks,
     [
       { header: 'TASK', get: (t) => t.task.id, max: 40 },
       { header: 'NAME', get: (t) => t.task.name, max: 30 },
-      ...(showPartition ? [{ header: 'PARTITION', get: (t: DryRunTask) => t.task.partition ?? '-' }] : []),
       { header: 'CPUS', get: (t) => String(t.task.cpus), align: 'right' },
       { header: 'MEMORY', get: (t) => t.task.memory, align: 'right' },
       { header: 'TIME', get: (t) => t.task.timeLimit, align: 'right' },

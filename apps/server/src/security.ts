@@ -105,7 +105,7 @@ export function isSameOrigin(c: Context): boolean {
  * protocol-relative (`//host`) becomes `/`.
  */
 export function safeRedirectPath(next: string | undefined | null): string {
-  if (!next || !next.startsWith('/') || /[\u0000-\u001f\u007f\\]/.test(next)) return '/';
+  if (!next?.startsWith('/') || /[\u0000-\u001f\u007f\\]/.test(next)) return '/';
   let url: URL;
   try {
     const base = new URL('http://scripthut.invalid/');

@@ -40,7 +40,6 @@ import {
   redactScript,
   type SubmitOutcome,
   type SubmitRequest,
-  shellQuotePath,
   type TrackedJob,
 } from '@scripthut/core';
 import { LocalCommandRunner } from './command-runner.js';

@@ -87,7 +87,7 @@ backends:
       'scripthut.yaml:11:30 backends[0].ssh.control_path: unknown token "%x" (supported: %%, %C, %d, %h, %i, %k, %L, %l, %n, %p, %r, %u)',
       'scripthut.yaml:12:33 backends[0].partition_map.long: "long" is mapped to "short" and is also what "cpu" is mapped to; a mapping is applied once, so map "cpu" straight to the partition it should end up in',
       'scripthut.yaml:12:46 backends[0].partition_map.gpu: expected a partition name (letters, digits, _.,:+@-; not starting with "-"), got "-bad"',
-      'scripthut.yaml:15:5 backends[1].partition_map: unknown field "partition_map" (allowed: name, type, max_concurrent, login_shell, clone_dir, work_dir, env, env_groups)',
+      'scripthut.yaml:15:5 backends[1].partition_map: unknown field "partition_map" (allowed: name, type, max_concurrent, login_shell, clone_dir, work_dir, inherit_env, env, env_groups)',
     ]);
   });
 

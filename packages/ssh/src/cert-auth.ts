@@ -78,7 +78,7 @@ export function loadCertIdentity(privateKey: Buffer | string, certText: string):
   const parsed = ssh2.utils.parseKey(privateKey);
   if (parsed instanceof Error) throw new Error(`cannot parse private key: ${parsed.message}`);
   const priv = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (!priv || !priv.isPrivateKey()) throw new Error('the key file does not contain a private key');
+  if (!priv?.isPrivateKey()) throw new Error('the key file does not contain a private key');
   if (certType.startsWith('ssh-ed25519')) {
     // cert blob: string type, string nonce, string pk, ...; key public: string type, string pk
     const [, afterNonce] = readSshString(blob, readSshString(blob, 0)[1]);

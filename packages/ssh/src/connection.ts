@@ -16,8 +16,6 @@ import {
   type CommandLogEntry,
   type CommandRunner,
   type ExecResult,
-  shellExport,
-  shellQuote,
   shellQuotePath,
 } from '@scripthut/core';
 import type { AuthenticationType, Client, ConnectConfig, ParsedKey } from 'ssh2';

@@ -180,6 +180,7 @@ describe('Slurm backend on a real cluster', () => {
     const r = req({
       // Holds ~300 MB for several seconds, so the 1 s accounting sampler is sure to see it (a
       // short spike, as `head -c 600M | tail -n 1` made, can end between two samples).
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a JS template
       command: "x=$(head -c 300M /dev/zero | tr '\\0' a); sleep 8; echo ${#x}",
       memory: '64M',
       memoryMiB: 64,
