@@ -14,7 +14,11 @@ beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'scripthut-cli-secrets-'));
   writeSecretConfig(tmp);
 });
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+// `workflow run --watch` below starts the data dir's daemon: stop it, or it outlives the suite.
+afterAll(async () => {
+  await cli(['daemon', 'stop'], { cwd: tmp, env: { SCRIPTHUT_DATA_DIR: join(tmp, 'data') } });
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 describe('secret environment variables in CLI output', () => {
   it('dry run, run --watch, run list and run view --json show *** instead of values', async () => {
