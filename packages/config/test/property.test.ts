@@ -90,7 +90,9 @@ const plausible = fc.dictionary(
   { maxKeys: 7 },
 );
 
-describe('property: random documents', () => {
+// A fixed amount of CPU-bound work (7,000 documents): on a busy 2-core machine it can take longer
+// than the unit projects' 30 s default, so the limit here only guards against a hang.
+describe('property: random documents', { timeout: 300_000 }, () => {
   it('random YAML-ish objects', () => {
     fc.assert(
       fc.property(fc.oneof(plausible, tree), (doc) => {
