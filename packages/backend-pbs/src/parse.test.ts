@@ -87,6 +87,27 @@ describe('sample 14: qstat -xf text', () => {
     expect(pbsJobStatus(rec!, undefined, 'pro')).toMatchObject({ state: 'cancelled', exitCode: 271 });
   });
 
+  it('walltime exceeded by the start-to-end time when resources_used lags (the MoM samples it)', () => {
+    const rec = {
+      id: '7.pbs',
+      attrs: {
+        job_state: 'F',
+        Exit_status: '143',
+        'resources_used.walltime': '00:00:06',
+        'Resource_List.walltime': '00:00:10',
+        stime: 'Tue May 12 15:27:15 2020',
+        obittime: 'Tue May 12 15:27:26 2020',
+      },
+    };
+    expect(pbsJobStatus(rec, undefined, 'pro')).toMatchObject({
+      state: 'timeout',
+      exitCode: 143,
+      final: true,
+    });
+    rec.attrs.obittime = 'Tue May 12 15:27:21 2020';
+    expect(pbsJobStatus(rec, undefined, 'pro')).toMatchObject({ state: 'cancelled', exitCode: 143 });
+  });
+
   it('two jobs in one response', () => {
     const recs = parseQstatText(fixture('qstat-xf-600-601.txt'));
     expect(recs.map((r) => r.id)).toEqual(['600.pbs', '601.pbs']);

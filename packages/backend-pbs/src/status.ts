@@ -17,7 +17,8 @@ import type { ExecResult } from '@scripthut/core';
 import { BackendError, type JobStatus, type TrackedJob } from '@scripthut/core';
 import {
   type BackendExecOptions,
-  parseMarkers,
+  type ExitMarker,
+  parseMarkerLines,
   splitSections,
   truncateOutput as truncate,
 } from '@scripthut/ssh';
@@ -51,7 +52,7 @@ export interface StatusContext {
 
 interface QstatAnswer {
   records: PbsJobRecord[];
-  markers: Map<string, number>;
+  markers: Map<string, ExitMarker>;
   /** History mode the records were obtained in (PBS Pro). */
   history: boolean;
 }
@@ -130,7 +131,7 @@ export function createStatusPoll(
       jsonBroken = true;
       return query(flavour, answeredHistory, ids, tags, 'text');
     }
-    return { records, markers: parseMarkers(s.get('markers') ?? ''), history: answeredHistory };
+    return { records, markers: parseMarkerLines(s.get('markers') ?? ''), history: answeredHistory };
   }
 
   /** Verdicts from the stderr tails of jobs that vanished without an exit marker. */
@@ -175,12 +176,20 @@ export function createStatusPoll(
 
     const byNumber = new Map(answer.records.map((rec) => [displayJobNumber(rec.id), rec]));
     const vanished: TrackedJob[] = [];
+    const signalled = new Map<string, number>();
     for (const job of valid) {
       const rec = byNumber.get(displayJobNumber(job.jobId));
       const tag = tagOf.get(job.jobId);
-      const marker = tag === undefined ? undefined : answer.markers.get(tag);
+      const found = tag === undefined ? undefined : answer.markers.get(tag);
+      // A marker of a command that died of a signal is not the job's own verdict (the scheduler
+      // may have killed the whole job: walltime, memory, qdel): the record or the MoM's kill line
+      // decides, the code is only the last resort.
+      const marker = found && !found.signal ? found.code : undefined;
       if (rec) {
         result.set(job.jobId, { ...pbsJobStatus(rec, marker, flavour), jobId: job.jobId });
+      } else if (found?.signal) {
+        vanished.push(job);
+        signalled.set(job.jobId, found.code);
       } else if (marker !== undefined) {
         // qstat no longer lists the job (history off, Torque keep_completed, history purged): the
         // marker the job script wrote at its end is the evidence.
@@ -200,11 +209,20 @@ export function createStatusPoll(
       flavour === 'pro' && !answer.history
         ? 'qstat does not list the job (job history is off, so finished jobs are not shown) and it left no exit marker yet'
         : 'qstat does not know the job';
-    for (const job of vanished)
-      result.set(
-        job.jobId,
-        kills.get(job.jobId) ?? { jobId: job.jobId, state: 'unknown', reason: why, final: false },
-      );
+    for (const job of vanished) {
+      const code = signalled.get(job.jobId);
+      const fallback: JobStatus =
+        code === undefined
+          ? { jobId: job.jobId, state: 'unknown', reason: why, final: false }
+          : {
+              jobId: job.jobId,
+              state: 'failed',
+              exitCode: code,
+              reason: `the command was killed by signal ${code - 128} (exit code ${code} from the exit marker; qstat no longer lists the job)`,
+              final: true,
+            };
+      result.set(job.jobId, kills.get(job.jobId) ?? fallback);
+    }
     return result;
   };
 }

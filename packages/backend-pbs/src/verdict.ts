@@ -51,6 +51,8 @@ export interface FinishedFacts {
   usedSeconds: number | null;
   /** `Resource_List.walltime` in seconds. */
   limitSeconds: number | null;
+  /** Seconds from the job's start (`stime`) to its end (`obittime`/`comp_time`), when both are known. */
+  elapsedSeconds?: number | null;
   flavour: PbsFlavour;
   /** Exit code the job script wrote to its exit marker; undefined when it left none. */
   marker?: number;
@@ -81,7 +83,7 @@ const TORQUE_KILLS: Record<number, Kill> = {
 /**
  * Verdict on a finished job. In order: no exit status → deleted before it ran; 0 → completed; a
  * PBS limit kill (PBS Pro −24…−29, Torque −10…−12) → timeout / out_of_memory / failed with the
- * limit named; used walltime ≥ limit → timeout; 271 (SIGTERM from qdel) → cancelled; 143 with no
+ * limit named; used walltime (or start-to-end time) ≥ limit → timeout; 271 (SIGTERM from qdel) → cancelled; 143 with no
  * exit marker (the job script's TERM trap exits 143 and writes none) → cancelled; > 256 → killed by
  * signal; other negative values → PBS could not run the job; anything else → failed.
  */
@@ -91,7 +93,13 @@ export function finishedVerdict(f: FinishedFacts): { state: JobState; reason: st
   if (exit === 0) return { state: 'completed', reason: null };
   const kill = (f.flavour === 'torque' ? TORQUE_KILLS : PRO_KILLS)[exit];
   if (kill) return { state: kill.state, reason: `killed by PBS: ${kill.what} (Exit_status ${exit})` };
-  const { usedSeconds: used, limitSeconds: limit } = f;
+  // resources_used.walltime is sampled by the MoM (it can lag the kill by a polling cycle); the
+  // job's start and end times are not, so the longer of the two counts.
+  const used =
+    f.usedSeconds !== null || f.elapsedSeconds != null
+      ? Math.max(f.usedSeconds ?? 0, f.elapsedSeconds ?? 0)
+      : null;
+  const limit = f.limitSeconds;
   if (used !== null && limit !== null && limit > 0 && used >= limit)
     return { state: 'timeout', reason: `walltime exceeded (Exit_status ${exit})` };
   if (exit === 271) return { state: 'cancelled', reason: `deleted (Exit_status ${exit})` };
@@ -135,10 +143,14 @@ export function pbsJobStatus(
   const exitText = attr(record, 'Exit_status');
   let exit = exitText !== undefined && /^-?\d+$/.test(exitText.trim()) ? Number(exitText) : null;
   if (exit === null && marker !== undefined) exit = marker;
+  const finishedAt = pbsTimeToIso(attr(record, 'obittime') ?? attr(record, 'comp_time'));
+  const elapsedSeconds =
+    startedAt && finishedAt ? Math.round((Date.parse(finishedAt) - Date.parse(startedAt)) / 1000) : null;
   const verdict = finishedVerdict({
     exit,
     usedSeconds: parseDuration(attr(record, 'resources_used.walltime')),
     limitSeconds: parseDuration(attr(record, 'Resource_List.walltime')),
+    elapsedSeconds,
     flavour,
     ...(marker === undefined ? {} : { marker }),
   });
@@ -148,7 +160,7 @@ export function pbsJobStatus(
     reason: verdict.reason,
     exitCode: exit,
     startedAt,
-    finishedAt: pbsTimeToIso(attr(record, 'obittime') ?? attr(record, 'comp_time')),
+    finishedAt,
     node,
     rawState: letter,
     final: true,

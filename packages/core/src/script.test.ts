@@ -107,14 +107,36 @@ describe('the wrapper survives what the task does', () => {
       ['exec bash -c "exit 5"', 5],
       ["trap 'echo own trap' EXIT; exit 6", 6],
       ['set -e; false; echo never', 1],
-      ['trap - EXIT; kill -TERM $BASHPID', 143],
+      ['trap - EXIT; kill -TERM $BASHPID', '143 signal'],
     ] as const) {
       const dir = mkdtempSync(join(tmpdir(), 'sh-script-'));
       const { path, marker } = script(dir, command);
       const r = run(path);
-      expect(r.status, command).toBe(code);
+      expect(r.status, command).toBe(Number.parseInt(String(code), 10));
       expect(readFileSync(marker, 'utf8'), command).toBe(`${code}\n`);
     }
+  });
+
+  // The race behind a walltime kill reported as "failed 143": the scheduler signals every process
+  // of the job, the command dies first, and this script writes its marker before its own TERM
+  // arrives. The marker then says the code came from a signal, so no reader takes it as the verdict.
+  it('a command killed by a signal before the job script is signalled leaves `<code> signal`', () => {
+    for (const [signal, code] of [
+      ['TERM', 143],
+      ['KILL', 137],
+      ['SEGV', 139],
+    ] as const) {
+      const dir = mkdtempSync(join(tmpdir(), 'sh-script-'));
+      const { path, marker } = script(dir, `sh -c 'kill -${signal} $$'`);
+      const r = run(path);
+      expect(r.status, signal).toBe(code);
+      expect(readFileSync(marker, 'utf8'), signal).toBe(`${code} signal\n`);
+    }
+    // A command that itself exits with a code above 128 is indistinguishable, and flagged too.
+    const dir = mkdtempSync(join(tmpdir(), 'sh-script-'));
+    const { path, marker } = script(dir, 'exit 130');
+    expect(run(path).status).toBe(130);
+    expect(readFileSync(marker, 'utf8')).toBe('130 signal\n');
   });
 
   it('task variables PATH, HOME and IFS do not break the wrapper; the command sees them', () => {

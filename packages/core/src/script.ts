@@ -82,7 +82,11 @@ export function buildScriptBody(o: ScriptBodyOptions): string {
     // of a file it knows at once, a new file only after its cached negative lookup expires);
     // otherwise a temporary file is renamed into place. A job killed by a signal (walltime,
     // scancel/qdel) leaves NO code: the scheduler has the verdict. Without these traps bash would
-    // run the EXIT trap with `$?` = 0 after a SIGTERM.
+    // run the EXIT trap with `$?` = 0 after a SIGTERM. A code above 128 is written as `<code>
+    // signal`: the command died of a signal, and when the scheduler signals a whole job (walltime,
+    // OOM, preemption) the command can die, and this script write its marker, before this shell
+    // gets its own TERM. Such a marker is never taken as the final verdict on its own (readers
+    // leave it to the scheduler's record, see `readExitMarkers`).
     lines.push(
       "trap 'trap - EXIT; exit 143' TERM",
       "trap 'trap - EXIT; exit 129' HUP",
@@ -90,7 +94,7 @@ export function buildScriptBody(o: ScriptBodyOptions): string {
     );
     lines.push(`__SCRIPTHUT_MARKER=${shellQuotePath(marker)}`, 'readonly __SCRIPTHUT_MARKER');
     lines.push(
-      `trap '__scripthut_rc=$?; if [ ! -s "$__SCRIPTHUT_MARKER" ]; then if [ -e "$__SCRIPTHUT_MARKER" ]; then printf "%s\\n" "$__scripthut_rc" >"$__SCRIPTHUT_MARKER"; else command -p mkdir -p -- "\${__SCRIPTHUT_MARKER%/*}" 2>/dev/null; printf "%s\\n" "$__scripthut_rc" >"$__SCRIPTHUT_MARKER.tmp" && command -p mv -f -- "$__SCRIPTHUT_MARKER.tmp" "$__SCRIPTHUT_MARKER"; fi; fi' EXIT`,
+      `trap '__scripthut_rc=$?; if [ "$__scripthut_rc" -gt 128 ]; then __scripthut_rc="$__scripthut_rc signal"; fi; if [ ! -s "$__SCRIPTHUT_MARKER" ]; then if [ -e "$__SCRIPTHUT_MARKER" ]; then printf "%s\\n" "$__scripthut_rc" >"$__SCRIPTHUT_MARKER"; else command -p mkdir -p -- "\${__SCRIPTHUT_MARKER%/*}" 2>/dev/null; printf "%s\\n" "$__scripthut_rc" >"$__SCRIPTHUT_MARKER.tmp" && command -p mv -f -- "$__SCRIPTHUT_MARKER.tmp" "$__SCRIPTHUT_MARKER"; fi; fi' EXIT`,
     );
   }
   lines.push(`__SCRIPTHUT_WORKDIR=${shellQuotePath(o.workingDir)}`, 'readonly __SCRIPTHUT_WORKDIR');

@@ -74,21 +74,38 @@ export function markerRemoveLine(tag: string): string {
   return `rm -f -- "$M"/${shellQuote(`${tag}.rc`)} 2>/dev/null`;
 }
 
-/** Parse `<prefix><tag> <code>` marker lines (see {@link markerLoop}) into tag → exit code. */
-export function parseMarkers(text: string, prefix = ''): Map<string, number> {
-  const out = new Map<string, number>();
+/** What one exit marker says: the job script's exit code, and whether its command died of a signal. */
+export interface ExitMarker {
+  code: number;
+  /**
+   * The code is above 128 (written `<code> signal`): the command died of a signal, possibly one the
+   * scheduler sent to the whole job (walltime, memory, preemption) before the job script itself
+   * was signalled. The scheduler's record, not this code, decides such a job's verdict.
+   */
+  signal: boolean;
+}
+
+/** Parse `<prefix><tag> <code>[ signal]` marker lines (see {@link markerLoop}) into tag → marker. */
+export function parseMarkerLines(text: string, prefix = ''): Map<string, ExitMarker> {
+  const out = new Map<string, ExitMarker>();
   for (const line of text.split('\n')) {
     if (!line.startsWith(prefix)) continue;
-    const m = /^(\S+) (-?\d+)\s*$/.exec(line.slice(prefix.length));
-    if (m) out.set(m[1]!, Number(m[2]));
+    const m = /^(\S+) (-?\d+)( signal)?\s*$/.exec(line.slice(prefix.length));
+    if (m) out.set(m[1]!, { code: Number(m[2]), signal: m[3] !== undefined });
   }
   return out;
+}
+
+/** Parse `<prefix><tag> <code>[ signal]` marker lines (see {@link markerLoop}) into tag → exit code. */
+export function parseMarkers(text: string, prefix = ''): Map<string, number> {
+  return new Map([...parseMarkerLines(text, prefix)].map(([tag, m]) => [tag, m.code]));
 }
 
 /**
  * Read the exit markers of `jobs` (those whose tag passes `isTag`) with one command and report
  * the finished ones: exit code 0 → `completed`, else `failed`, never `final` (the scheduler's
- * status has the last word). Jobs without a (complete) marker are absent from the result.
+ * status has the last word). Jobs without a (complete) marker are absent from the result, and so
+ * are jobs whose command died of a signal (`<code> signal`): the scheduler's record decides those.
  * `before` is program text run first in the same round trip (e.g. a {@link markerCleanup}).
  */
 export async function readExitMarkers(
@@ -111,10 +128,13 @@ export async function readExitMarkers(
     timeoutMs: 15_000,
     logAs: `read ${withTags.length} exit markers in ${markerDir}`,
   });
-  const markers = parseMarkers(r.stdout, '@@m ');
+  const markers = parseMarkerLines(r.stdout, '@@m ');
   for (const job of withTags) {
-    const code = markers.get(job.tag);
-    if (code === undefined) continue;
+    const marker = markers.get(job.tag);
+    // A command that died of a signal may have been killed with its whole job (walltime, memory,
+    // preemption): that verdict is the scheduler's, so such a marker is left to `status`.
+    if (marker === undefined || marker.signal) continue;
+    const code = marker.code;
     out.set(job.jobId, {
       jobId: job.jobId,
       state: code === 0 ? 'completed' : 'failed',

@@ -10,6 +10,7 @@ import {
   markerCreateLine,
   markerLoop,
   markerRemoveLine,
+  parseMarkerLines,
   parseMarkers,
   parseSubmitAnswerLine,
   prepareSubmission,
@@ -83,6 +84,28 @@ describe('exit markers', () => {
     const none = await readExitMarkers(bash.run, dir, [job('5', 'x y')], (t) => /^\w+$/.test(t));
     expect(none.size).toBe(0);
     expect(bash.calls).toHaveLength(1);
+  });
+
+  it('a `<code> signal` marker is parsed with its flag and left to the scheduler by readExitMarkers', async () => {
+    expect(parseMarkerLines('@@m a 143 signal\n@@m b 3\n@@m c 9 sig', '@@m ')).toEqual(
+      new Map([
+        ['a', { code: 143, signal: true }],
+        ['b', { code: 3, signal: false }],
+      ]),
+    );
+    expect(parseMarkers('a 143 signal\nb 3')).toEqual(
+      new Map([
+        ['a', 143],
+        ['b', 3],
+      ]),
+    );
+    const dir = join(bash.home, 'signalled');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'killed.rc'), '143 signal\n');
+    writeFileSync(join(dir, 'plain.rc'), '143\n');
+    const out = await readExitMarkers(bash.run, dir, [job('1', 'killed'), job('2', 'plain')], () => true);
+    expect([...out.keys()]).toEqual(['2']);
+    expect(out.get('2')).toMatchObject({ state: 'failed', exitCode: 143 });
   });
 
   it('reads 20,000 markers in one round trip (tags on a heredoc, no argument-size limit)', async () => {
