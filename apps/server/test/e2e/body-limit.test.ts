@@ -52,8 +52,20 @@ function upload(
       },
     );
     req.on('error', (e) => (answered ? resolve({ status, sent }) : reject(e)));
+    // Like a careful client (curl with Expect: 100-continue), pause once well past the limit to
+    // give an early answer room to arrive: a server that answers early is cut off here, and one
+    // that buffers the body gets it all after the pause. Without the pause, a client on a busy
+    // machine can still be writing when the server, done waiting, resets the connection (the
+    // answer is then lost with the reset and the write fails with EPIPE).
+    let paused = false;
     const pump = () => {
       while (!answered && sent < total) {
+        if (!paused && sent >= 4 * LIMIT) {
+          paused = true;
+          const resume = setTimeout(pump, 5_000);
+          req.once('response', () => clearTimeout(resume));
+          return;
+        }
         sent += chunk.length;
         if (!req.write(chunk)) return void req.once('drain', pump);
       }
