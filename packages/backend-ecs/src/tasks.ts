@@ -166,7 +166,7 @@ export async function submitOne(
   try {
     def = await definitions.forRequest(request);
   } catch (err) {
-    return fail(errorText(err), BackendError.isTransient(err));
+    return fail(err instanceof BackendError ? err.message : errorText(err), BackendError.isTransient(err));
   }
   let overrides: RunTaskCommandInput['overrides'];
   try {

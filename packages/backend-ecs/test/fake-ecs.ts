@@ -91,6 +91,8 @@ export class FakeEcs {
   latencyMs = 0;
   /** Lines a task prints when it starts, by its ScriptHut tag (the `group` of the task). */
   readonly printOnStart = new Map<string, string[]>();
+  /** The next this-many RunTask calls find no room on the cluster (EC2 capacity): failures, no task. */
+  capacityShortage = 0;
   /** Round trips: calls started while no other call was in flight. */
   roundTrips = 0;
   private inFlight = 0;
@@ -214,6 +216,10 @@ export class FakeEcs {
           `Override for container named ${o.name} is not a container in the TaskDefinition.`,
           400,
         );
+    if (this.capacityShortage > 0) {
+      this.capacityShortage--;
+      return { tasks: [], failures: [{ reason: 'RESOURCE:MEMORY' }] };
+    }
     const id = `${(++this.seq).toString(16).padStart(8, '0')}${'0'.repeat(24)}`;
     const override = input.overrides?.containerOverrides?.[0];
     const containers: Container[] = (def.containerDefinitions ?? []).map((c) => ({
