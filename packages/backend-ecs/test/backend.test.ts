@@ -179,7 +179,11 @@ describe('submission', () => {
     expect(denied!.ok === false && denied!.error).toContain('AccessDeniedException');
     fake.capacityShortage = 1;
     const [full] = await backend.submit([containerRequest()]);
-    expect(full).toMatchObject({ ok: false, transient: true, error: 'RunTask started no task: RESOURCE:MEMORY' });
+    expect(full).toMatchObject({
+      ok: false,
+      transient: true,
+      error: 'RunTask started no task: RESOURCE:MEMORY',
+    });
   });
 });
 

@@ -87,15 +87,19 @@ export class FakeEcs {
   retentionMs = HOUR;
   /** Max events per GetLogEvents page. */
   logPageSize = 10_000;
-  /** Answer every call after this many ms (overlapping calls then count as one round trip). */
+  /**
+   * With a latency, calls are answered in rounds: every call made while a round is open waits for
+   * it and is answered with it; a call made after that opens the next round. `roundTrips` counts
+   * the rounds, i.e. the sequential waits a caller went through (concurrent calls share one).
+   */
   latencyMs = 0;
   /** Lines a task prints when it starts, by its ScriptHut tag (the `group` of the task). */
   readonly printOnStart = new Map<string, string[]>();
   /** The next this-many RunTask calls find no room on the cluster (EC2 capacity): failures, no task. */
   capacityShortage = 0;
-  /** Round trips: calls started while no other call was in flight. */
+  /** Rounds of answers so far (with `latencyMs`), see above. */
   roundTrips = 0;
-  private inFlight = 0;
+  private round: Promise<void> | null = null;
   private readonly failures = new Map<Op, (Error | 'apply-then-500')[]>();
   private seq = 0;
 
@@ -108,20 +112,25 @@ export class FakeEcs {
 
   private async run<T>(op: Op, fn: () => T): Promise<T> {
     this.calls[op] = (this.calls[op] ?? 0) + 1;
-    if (this.inFlight === 0) this.roundTrips++;
-    this.inFlight++;
-    try {
-      if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
-      const next = this.failures.get(op)?.shift();
-      if (next === 'apply-then-500') {
-        fn();
-        throw awsError('ServerException', 'Service Unavailable', 503);
+    if (this.latencyMs > 0) {
+      if (!this.round) {
+        this.roundTrips++;
+        this.round = new Promise((resolve) =>
+          setTimeout(() => {
+            this.round = null;
+            resolve();
+          }, this.latencyMs),
+        );
       }
-      if (next) throw next;
-      return clone(fn());
-    } finally {
-      this.inFlight--;
+      await this.round;
     }
+    const next = this.failures.get(op)?.shift();
+    if (next === 'apply-then-500') {
+      fn();
+      throw awsError('ServerException', 'Service Unavailable', 503);
+    }
+    if (next) throw next;
+    return clone(fn());
   }
 
   private clusterArn(name: string): string {
