@@ -43,10 +43,11 @@ function unreachable() {
   const credentials = { accessKeyId: 'AKIAFAKE', secretAccessKey: 'fake' };
   const batch = new BatchClient({ region: REGION, credentials });
   const logs = new CloudWatchLogsClient({ region: REGION, credentials });
-  for (const m of [mockClient(batch), mockClient(logs)])
-    m.onAnyCommand().callsFake(async () => {
-      throw awsNetworkError('ECONNREFUSED');
-    });
+  const down = async () => {
+    throw awsNetworkError('ECONNREFUSED');
+  };
+  mockClient(batch).onAnyCommand().callsFake(down);
+  mockClient(logs).onAnyCommand().callsFake(down);
   return create(batch, logs);
 }
 

@@ -87,3 +87,14 @@ describe('backend plugins', () => {
     expect(base.types()).not.toContain('nomad');
   });
 });
+
+describe('the ECS example', () => {
+  it('packages/backend-ecs/examples/scripthut.yaml validates', async () => {
+    const path = join(import.meta.dirname, '..', '..', 'backend-ecs', 'examples', 'scripthut.yaml');
+    const loaded = await loadConfig({ path, checkFiles: false });
+    expect(loaded.config.backends.map((b) => [b.name, b.type])).toEqual([
+      ['ecs', 'ecs'],
+      ['ecs-gpu', 'ecs'],
+    ]);
+  });
+});
