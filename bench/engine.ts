@@ -34,7 +34,7 @@ function percentile(sorted: number[], p: number): number {
 async function main() {
   const loadStart = loadavg()[0]!;
   const t0 = performance.now();
-  const tasks: object[] = [];
+  let tasks: object[] = [];
   for (let g = 0; g < groups; g++) {
     tasks.push({ id: `g${g}.setup`, name: `setup ${g}`, command: `echo setup ${g}` });
     for (let w = 0; w < workers; w++) {
@@ -47,11 +47,13 @@ async function main() {
     }
     tasks.push({ id: `g${g}.merge`, name: `merge ${g}`, command: 'echo merge', deps: [`g${g}.w*`] });
   }
-  const json = JSON.stringify({ tasks });
+  let json = JSON.stringify({ tasks });
+  tasks = []; // the runtime keeps neither the task objects nor the document text once parsed
   const tParse = performance.now();
   const parsed = parseTaskDocument(json, { knownEnvironments: [] });
   const parseMs = performance.now() - tParse;
   sampleRss();
+  const rssAfterParse = process.memoryUsage().rss;
 
   const dbDir = storeKind === 'sqlite' ? mkdtempSync(join(tmpdir(), 'scripthut-bench-')) : null;
   const sqlite = dbDir ? openSqliteStore(join(dbDir, 'scripthut.db')) : null;
@@ -74,7 +76,10 @@ async function main() {
     maxConcurrent: null,
   });
   const createMs = performance.now() - tCreate;
+  json = '';
   sampleRss();
+  const rssAfterCreate = process.memoryUsage().rss;
+  const heapAfterCreate = process.memoryUsage().heapUsed;
 
   const passes: number[] = [];
   const tRun = performance.now();
@@ -118,6 +123,9 @@ async function main() {
     passP95Ms: Number(percentile(sorted, 95).toFixed(2)),
     passMaxMs: Number((sorted[sorted.length - 1] ?? 0).toFixed(2)),
     peakRssMiB: Math.round(peakRss / 1024 / 1024),
+    rssAfterParseMiB: Math.round(rssAfterParse / 1024 / 1024),
+    rssAfterCreateRunMiB: Math.round(rssAfterCreate / 1024 / 1024),
+    heapAfterCreateRunMiB: Math.round(heapAfterCreate / 1024 / 1024),
   };
   const rows: [string, string][] = [
     ['tasks', String(result.tasks)],
@@ -135,6 +143,8 @@ async function main() {
     ['run (all passes)', `${result.runMs} ms`],
     ['total', `${result.totalMs} ms`],
     ['peak RSS', `${result.peakRssMiB} MiB`],
+    ['RSS after parse / after createRun', `${result.rssAfterParseMiB} / ${result.rssAfterCreateRunMiB} MiB`],
+    ['JS heap after createRun', `${result.heapAfterCreateRunMiB} MiB`],
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   console.log(`\nScriptHut engine benchmark (${process.version})`);
