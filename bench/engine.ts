@@ -3,17 +3,21 @@
  * depending on it and a fan-in depending on `g<N>.w*` — driven on FakeBackend in instant mode with
  * maxConcurrent 1000 and MemoryRunStore.
  *
- * Run: `pnpm tsx bench/engine.ts [groups] [workersPerGroup]`. Writes bench/results/engine.json.
+ * Run: `pnpm tsx bench/engine.ts [groups] [workersPerGroup] [memory|sqlite]`. With `sqlite` the run
+ * is kept in the real SQLite store (a fresh file in a temporary directory, as the runtime opens it)
+ * instead of MemoryRunStore. Writes bench/results/engine.json (engine-sqlite.json for SQLite).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine, MemoryRunStore, parseTaskDocument } from '@scripthut/core';
 import { FakeBackend } from '@scripthut/core/testing';
+import { openSqliteStore } from '@scripthut/store';
 
 const groups = Number(process.argv[2] ?? 1000);
 const workers = Number(process.argv[3] ?? 98);
+const storeKind = process.argv[4] === 'sqlite' ? 'sqlite' : 'memory';
 const maxConcurrent = 1000;
 
 let peakRss = process.memoryUsage().rss;
@@ -30,7 +34,7 @@ function percentile(sorted: number[], p: number): number {
 async function main() {
   const loadStart = loadavg()[0]!;
   const t0 = performance.now();
-  const tasks: object[] = [];
+  let tasks: object[] = [];
   for (let g = 0; g < groups; g++) {
     tasks.push({ id: `g${g}.setup`, name: `setup ${g}`, command: `echo setup ${g}` });
     for (let w = 0; w < workers; w++) {
@@ -43,13 +47,17 @@ async function main() {
     }
     tasks.push({ id: `g${g}.merge`, name: `merge ${g}`, command: 'echo merge', deps: [`g${g}.w*`] });
   }
-  const json = JSON.stringify({ tasks });
+  let json = JSON.stringify({ tasks });
+  tasks = []; // the runtime keeps neither the task objects nor the document text once parsed
   const tParse = performance.now();
   const parsed = parseTaskDocument(json, { knownEnvironments: [] });
   const parseMs = performance.now() - tParse;
   sampleRss();
+  const rssAfterParse = process.memoryUsage().rss;
 
-  const store = new MemoryRunStore({ keepTransitions: false });
+  const dbDir = storeKind === 'sqlite' ? mkdtempSync(join(tmpdir(), 'scripthut-bench-')) : null;
+  const sqlite = dbDir ? openSqliteStore(join(dbDir, 'scripthut.db')) : null;
+  const store = sqlite ?? new MemoryRunStore({ keepTransitions: false });
   const backend = new FakeBackend({ name: 'fake', maxConcurrent, instant: true });
   const engine = new Engine({
     store,
@@ -68,7 +76,10 @@ async function main() {
     maxConcurrent: null,
   });
   const createMs = performance.now() - tCreate;
+  json = '';
   sampleRss();
+  const rssAfterCreate = process.memoryUsage().rss;
+  const heapAfterCreate = process.memoryUsage().heapUsed;
 
   const passes: number[] = [];
   const tRun = performance.now();
@@ -95,6 +106,7 @@ async function main() {
     cpus: availableParallelism(),
     loadAvg1mAtStart: Number(loadStart.toFixed(2)),
     tasks: parsed.tasks.length,
+    store: storeKind,
     groups,
     workersPerGroup: workers,
     maxConcurrent,
@@ -111,9 +123,13 @@ async function main() {
     passP95Ms: Number(percentile(sorted, 95).toFixed(2)),
     passMaxMs: Number((sorted[sorted.length - 1] ?? 0).toFixed(2)),
     peakRssMiB: Math.round(peakRss / 1024 / 1024),
+    rssAfterParseMiB: Math.round(rssAfterParse / 1024 / 1024),
+    rssAfterCreateRunMiB: Math.round(rssAfterCreate / 1024 / 1024),
+    heapAfterCreateRunMiB: Math.round(heapAfterCreate / 1024 / 1024),
   };
   const rows: [string, string][] = [
     ['tasks', String(result.tasks)],
+    ['store', storeKind === 'sqlite' ? 'SQLite (file)' : 'MemoryRunStore'],
     ['host: cpus / load avg (1 min)', `${result.cpus} / ${result.loadAvg1mAtStart}`],
     ['max concurrent (backend)', String(maxConcurrent)],
     ['max jobs in flight seen', String(result.maxJobsInFlight)],
@@ -127,11 +143,21 @@ async function main() {
     ['run (all passes)', `${result.runMs} ms`],
     ['total', `${result.totalMs} ms`],
     ['peak RSS', `${result.peakRssMiB} MiB`],
+    ['RSS after parse / after createRun', `${result.rssAfterParseMiB} / ${result.rssAfterCreateRunMiB} MiB`],
+    ['JS heap after createRun', `${result.heapAfterCreateRunMiB} MiB`],
   ];
   const w = Math.max(...rows.map(([k]) => k.length));
   console.log(`\nScriptHut engine benchmark (${process.version})`);
   for (const [k, v] of rows) console.log(`  ${k.padEnd(w)}  ${v}`);
-  const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'engine.json');
+  if (dbDir) {
+    sqlite?.close();
+    rmSync(dbDir, { recursive: true, force: true });
+  }
+  const out = join(
+    dirname(fileURLToPath(import.meta.url)),
+    'results',
+    storeKind === 'sqlite' ? 'engine-sqlite.json' : 'engine.json',
+  );
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
   console.log(`\n${JSON.stringify(result)}\nwritten to ${out}`);

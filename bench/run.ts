@@ -138,6 +138,14 @@ if (wanted('engine')) {
       `parse ${g.parseMs} ms, createRun ${g.createRunMs} ms, run ${g.runMs} ms, total ${g.totalMs} ms, pass p50 ${g.passMedianMs} ms, peak RSS ${g.peakRssMiB} MiB`,
     );
   }
+  // The same 100,000-task run kept in the real SQLite store (targets: peak RSS < 400 MiB, pass p50 < 50 ms).
+  const q = runTs('bench/engine.ts', ['1000', '98', 'sqlite']) as Any;
+  save('engine-sqlite', { machine, ...q });
+  row(
+    'engine',
+    `${q.tasks.toLocaleString('en-US')} tasks (FakeBackend instant, SQLite store)`,
+    `parse ${q.parseMs} ms, createRun ${q.createRunMs} ms, run ${q.runMs} ms, total ${q.totalMs} ms, pass p50 ${q.passMedianMs} ms, peak RSS ${q.peakRssMiB} MiB`,
+  );
 }
 
 if (wanted('api')) {

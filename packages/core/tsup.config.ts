@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/testing/index.ts', 'src/testing/contract.ts'],
+  entry: ['src/index.ts', 'src/testing/index.ts', 'src/testing/contract.ts', 'src/plugin/config-fields.ts'],
   format: ['esm'],
   dts: true,
   sourcemap: true,

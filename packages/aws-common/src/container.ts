@@ -2,6 +2,7 @@
  * The task script that runs inside a container (AWS Batch job, EC2 instance): environment NAMES in
  * a comment (values travel out of band), `extra_init`, the git clone block, checked `cd`, command.
  */
+import { gzipSync } from 'node:zlib';
 import { buildJobScript, type SubmitRequest } from '@scripthut/core';
 
 /** Where containers clone git workflows unless SCRIPTHUT_CLONE_DIR says otherwise. */
@@ -72,4 +73,18 @@ export function renderContainerScript(request: SubmitRequest): string {
     envDelivery: 'comment',
     preamble: request.git ? gitCloneBlock() : undefined,
   });
+}
+
+/**
+ * `bash -c` that unpacks a gzip+base64 script and runs it in the same shell (`eval`, so `exit`,
+ * traps and `$?` behave as with the plain script). Needs `base64` and `gzip` in the image, and says
+ * so (exit 127) when they are missing.
+ */
+export function compressedCommand(script: string): string[] {
+  const packed = gzipSync(Buffer.from(script, 'utf8'), { level: 9 }).toString('base64');
+  return [
+    'bash',
+    '-c',
+    `_scripthut_script="$(printf %s '${packed}' | base64 -d | gzip -dc)" || { echo 'ScriptHut: cannot unpack the job script (the image needs base64 and gzip)' >&2; exit 127; }; eval "$_scripthut_script"`,
+  ];
 }

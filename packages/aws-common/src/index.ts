@@ -14,7 +14,9 @@ export {
   chunk,
   errorText,
 } from './caller.js';
+export { type GetLogEvents, type LogEventsPage, readCloudWatchStream } from './cloudwatch-logs.js';
 export {
+  compressedCommand,
   containerEnvAndDir,
   DEFAULT_CLONE_DIR,
   gitCloneBlock,
@@ -45,6 +47,7 @@ export {
 } from './kit.js';
 export { localCommandRunner } from './local-runner.js';
 export { TokenBucket } from './rate-limit.js';
+export { FARGATE_SIZES, gpuCount } from './resources.js';
 export {
   backoffDelay,
   type RetryOptions,

@@ -129,6 +129,7 @@ export function createBatchBackend(options: BatchBackendOptions): BatchBackend {
 
     async cancel(jobs) {
       const ids = [...new Set(jobs.map((j) => j.jobId).filter(Boolean))];
+      const outage: BackendError[] = [];
       await Promise.all(
         ids.map(async (jobId) => {
           // CancelJob stops a queued job, TerminateJob a running one: both, best effort.
@@ -141,11 +142,15 @@ export function createBatchBackend(options: BatchBackendOptions): BatchBackend {
                 before: () => ctx.bucket.take(),
               });
             } catch (err) {
-              warn(`${label} ${jobId} failed: ${errorText(err)}`, { jobId });
+              const e = aws.toBackendError(err, `${label} ${jobId}`);
+              // AWS could not be reached: the engine must retry the cancel, not take it as done.
+              if (e.transient) outage.push(e);
+              else warn(`${label} ${jobId} failed: ${errorText(err)}`, { jobId });
             }
           }
         }),
       );
+      if (outage.length > 0) throw outage[0];
     },
 
     readLog: (request, opts) => readBatchLog(ctx, request, opts),

@@ -49,5 +49,6 @@ export {
   containerOverridesSize,
   ECS_CONTAINER_OVERRIDES_LIMIT,
 } from './overrides.js';
+export { batchBackend } from './plugin.js';
 export { type BatchPlatform, QueueDirectory, type QueueFacts } from './queues.js';
 export { DESCRIBE_EXPIRY_HORIZON_MS, logStreamOf } from './status.js';

@@ -4,6 +4,7 @@
  * tailed with `startFromHead: false`, and still found after DescribeJobs has forgotten the job.
  */
 import { GetLogEventsCommand, type GetLogEventsCommandInput } from '@aws-sdk/client-cloudwatch-logs';
+import { readCloudWatchStream } from '@scripthut/aws-common';
 import type { LogChunk, LogReadOptions, LogRequest } from '@scripthut/core';
 import type { BatchContext } from './context.js';
 import { mapJobDetail } from './mapping.js';
@@ -11,8 +12,6 @@ import { describeJobs, logGroupOf, logStreamOf, recordFinished } from './status.
 
 const STDERR_NOTE =
   'AWS Batch writes stdout and stderr to a single CloudWatch Logs stream: stderr is merged into the output stream (see the output tab).';
-/** Pages read per call at most (each page is up to 1 MB / 10 000 events). */
-const MAX_PAGES = 100;
 
 type Target = { group: string; stream: string } | { note: string };
 
@@ -62,54 +61,6 @@ export async function readBatchLog(
   if (!request.jobId) return { content: '', nextOffset: start, missing: true };
   const target = await logTarget(ctx, request, request.jobId);
   if ('note' in target) return { content: '', nextOffset: start, missing: true, note: target.note };
-  const maxBytes = opts.maxBytes ?? 1024 * 1024;
   const base = { logGroupName: target.group, logStreamName: target.stream };
-
-  if (opts.tailBytes !== undefined && opts.offset === undefined && !opts.nextToken) {
-    const res = await getEvents(ctx, {
-      ...base,
-      startFromHead: false,
-      limit: Math.max(1, Math.min(10_000, opts.tailBytes)),
-    });
-    if (!res) return { content: '', nextOffset: 0, missing: true };
-    let content = (res.events ?? []).map((e) => `${e.message ?? ''}\n`).join('');
-    const buf = Buffer.from(content, 'utf8');
-    if (buf.length > opts.tailBytes) content = buf.subarray(buf.length - opts.tailBytes).toString('utf8');
-    return { content, nextOffset: Buffer.byteLength(content), nextToken: res.nextForwardToken ?? null };
-  }
-
-  // From the head (skipping `offset` bytes) or from a continuation token, paging forward.
-  let token = opts.nextToken ?? undefined;
-  let skip = token ? 0 : start;
-  let content = '';
-  let bytes = 0;
-  for (let page = 0; page < MAX_PAGES && bytes < maxBytes; page++) {
-    const res = await getEvents(ctx, {
-      ...base,
-      startFromHead: true,
-      ...(token ? { nextToken: token } : {}),
-    });
-    if (!res) return { content, nextOffset: start + bytes, missing: page === 0, nextToken: token ?? null };
-    for (const e of res.events ?? []) {
-      let text = `${e.message ?? ''}\n`;
-      if (skip > 0) {
-        const b = Buffer.from(text, 'utf8');
-        if (b.length <= skip) {
-          skip -= b.length;
-          continue;
-        }
-        text = b.subarray(skip).toString('utf8');
-        skip = 0;
-      }
-      content += text;
-      bytes += Buffer.byteLength(text);
-    }
-    // Only a forward token that comes back unchanged marks the end: CloudWatch answers empty pages
-    // for stretches of time without events before the end of a stream.
-    const next = res.nextForwardToken;
-    const done = !next || next === token;
-    token = next ?? token;
-    if (done) break;
-  }
-  return { content, nextOffset: start + bytes, nextToken: token ?? null };
+  return readCloudWatchStream((input) => getEvents(ctx, { ...base, ...input }), opts);
 }

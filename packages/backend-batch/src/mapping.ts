@@ -3,11 +3,11 @@
  * generated script (environment delivered out of band) and the git clone block.
  */
 import type { JobStatus as BatchJobStatus, JobDetail, ResourceRequirement } from '@aws-sdk/client-batch';
-import { containerEnvAndDir, renderContainerScript } from '@scripthut/aws-common';
+import { containerEnvAndDir, FARGATE_SIZES, gpuCount, renderContainerScript } from '@scripthut/aws-common';
 import type { JobStatus, SubmitRequest, TaskSpec } from '@scripthut/core';
 import { isValidEnvName } from '@scripthut/core';
 
-export { DEFAULT_CLONE_DIR, gitCloneBlock } from '@scripthut/aws-common';
+export { DEFAULT_CLONE_DIR, FARGATE_SIZES, gitCloneBlock, gpuCount } from '@scripthut/aws-common';
 
 /** The working dir and environment of a request once git workflow rules are applied. */
 export const batchEnvAndDir: (request: SubmitRequest) => { env: Record<string, string>; workingDir: string } =
@@ -36,23 +36,6 @@ export function resolveQueue(task: Pick<TaskSpec, 'partition'>, defaultQueue: st
   return p && p !== DEFAULT_PARTITION ? p : defaultQueue;
 }
 
-/** GPU count of a gres string: `gpu:2` → 2, `gpu:v100:1` → 1, `gpu` → 1; anything else → 0. */
-export function gpuCount(gres: string | null | undefined): number {
-  if (!gres) return 0;
-  let total = 0;
-  for (const part of gres.split(',')) {
-    const fields = part.trim().split(':');
-    if (fields[0] !== 'gpu') continue;
-    if (fields.length === 1) {
-      total += 1;
-      continue;
-    }
-    const n = Number.parseInt(fields[fields.length - 1]!, 10);
-    total += Number.isFinite(n) && n > 0 ? n : 1;
-  }
-  return total;
-}
-
 /** VCPU, MEMORY (MiB) and GPU requirements of a task, as Batch wants them (string values). */
 export function resourceRequirements(
   task: Pick<TaskSpec, 'cpus' | 'memoryMiB' | 'gres'>,
@@ -64,23 +47,6 @@ export function resourceRequirements(
   const gpus = gpuCount(task.gres);
   if (gpus > 0) reqs.push({ type: 'GPU', value: String(gpus) });
   return reqs;
-}
-
-/** Fargate's vCPU → memory (MiB) combinations, smallest first. */
-export const FARGATE_SIZES: readonly { vcpu: number; memory: readonly number[] }[] = [
-  { vcpu: 0.25, memory: [512, 1024, 2048] },
-  { vcpu: 0.5, memory: [1024, 2048, 3072, 4096] },
-  { vcpu: 1, memory: steps(2048, 8192, 1024) },
-  { vcpu: 2, memory: steps(4096, 16384, 1024) },
-  { vcpu: 4, memory: steps(8192, 30720, 1024) },
-  { vcpu: 8, memory: steps(16384, 61440, 4096) },
-  { vcpu: 16, memory: steps(32768, 122880, 8192) },
-];
-
-function steps(from: number, to: number, step: number): number[] {
-  const out: number[] = [];
-  for (let v = from; v <= to; v += step) out.push(v);
-  return out;
 }
 
 /**

@@ -6,8 +6,10 @@
  * compresses the script when they are too big, and fails the task at once when even that does not
  * fit.
  */
-import { gzipSync } from 'node:zlib';
 import type { ContainerOverrides, KeyValuePair, ResourceRequirement } from '@aws-sdk/client-batch';
+import { compressedCommand } from '@scripthut/aws-common';
+
+export { compressedCommand };
 
 /** ECS's limit on the JSON of a task's container overrides. */
 export const ECS_CONTAINER_OVERRIDES_LIMIT = 8192;
@@ -23,20 +25,6 @@ export const CONTAINER_OVERRIDES_BUDGET = ECS_CONTAINER_OVERRIDES_LIMIT - BATCH_
 /** The size AWS counts: the UTF-8 bytes of the JSON of the overrides (never less than characters). */
 export function containerOverridesSize(overrides: ContainerOverrides): number {
   return Buffer.byteLength(JSON.stringify(overrides), 'utf8');
-}
-
-/**
- * `bash -c` that unpacks a gzip+base64 script and runs it in the same shell (`eval`, so `exit`,
- * traps and `$?` behave as with the plain script). Needs `base64` and `gzip` in the image, and says
- * so (exit 127) when they are missing.
- */
-export function compressedCommand(script: string): string[] {
-  const packed = gzipSync(Buffer.from(script, 'utf8'), { level: 9 }).toString('base64');
-  return [
-    'bash',
-    '-c',
-    `_scripthut_script="$(printf %s '${packed}' | base64 -d | gzip -dc)" || { echo 'ScriptHut: cannot unpack the job script (the image needs base64 and gzip)' >&2; exit 127; }; eval "$_scripthut_script"`,
-  ];
 }
 
 /** The overrides of a job, and whether the script had to be compressed to fit. */

@@ -81,6 +81,8 @@ export interface JobOutcome {
   containerReason?: string;
   /** Lines the job writes to its log stream. */
   logLines?: string[];
+  /** The job keeps running (until a later `outcome` says otherwise). */
+  hold?: boolean;
 }
 
 interface FakeJob extends JobDetail {
@@ -192,6 +194,33 @@ export class FakeAws {
     const list = this.failures.get(op) ?? [];
     for (let i = 0; i < n; i++) list.push(typeof error === 'function' ? error() : error);
     this.failures.set(op, list);
+  }
+
+  /**
+   * With a latency, calls are answered in rounds: every call made while a round is open waits for
+   * it and is answered with it; a call made after that opens the next round. `roundTrips` counts
+   * the rounds, i.e. the sequential waits a caller went through (concurrent calls share one).
+   */
+  latencyMs = 0;
+  /** Rounds of answers so far (with `latencyMs`), see above. */
+  roundTrips = 0;
+  private round: Promise<void> | null = null;
+
+  /** What the mocked clients call: the current round (with `latencyMs`), then {@link run}. */
+  private async serve<T>(op: Op, fn: () => T): Promise<T> {
+    if (this.latencyMs > 0) {
+      if (!this.round) {
+        this.roundTrips++;
+        this.round = new Promise((resolve) =>
+          setTimeout(() => {
+            this.round = null;
+            resolve();
+          }, this.latencyMs),
+        );
+      }
+      await this.round;
+    }
+    return this.run(op, fn);
   }
 
   /** Runs an operation the way the mocked clients do: counted, with injected failures first. */
@@ -513,6 +542,7 @@ export class FakeAws {
         continue;
       }
       const o = this.outcome(job);
+      if (o.hold) continue;
       if (o.exitCode === 0) {
         this.finish(job, 'SUCCEEDED', 'Essential container in task exited', 0);
         continue;
@@ -626,32 +656,28 @@ export class FakeAws {
     });
     const batchMock = mockClient(batch);
     const logsMock = mockClient(logs);
-    batchMock.on(SubmitJobCommand).callsFake(async (i) => this.run('SubmitJob', () => this.submitJob(i)));
+    batchMock.on(SubmitJobCommand).callsFake((i) => this.serve('SubmitJob', () => this.submitJob(i)));
     batchMock
       .on(DescribeJobsCommand)
-      .callsFake(async (i) => this.run('DescribeJobs', () => this.describeJobs(i)));
-    batchMock.on(ListJobsCommand).callsFake(async (i) => this.run('ListJobs', () => this.listJobs(i)));
-    batchMock.on(CancelJobCommand).callsFake(async (i) => this.run('CancelJob', () => this.cancelJob(i)));
+      .callsFake((i) => this.serve('DescribeJobs', () => this.describeJobs(i)));
+    batchMock.on(ListJobsCommand).callsFake((i) => this.serve('ListJobs', () => this.listJobs(i)));
+    batchMock.on(CancelJobCommand).callsFake((i) => this.serve('CancelJob', () => this.cancelJob(i)));
     batchMock
       .on(TerminateJobCommand)
-      .callsFake(async (i) => this.run('TerminateJob', () => this.terminateJob(i)));
+      .callsFake((i) => this.serve('TerminateJob', () => this.terminateJob(i)));
     batchMock
       .on(RegisterJobDefinitionCommand)
-      .callsFake(async (i) => this.run('RegisterJobDefinition', () => this.registerJobDefinition(i)));
+      .callsFake((i) => this.serve('RegisterJobDefinition', () => this.registerJobDefinition(i)));
     batchMock
       .on(DescribeJobDefinitionsCommand)
-      .callsFake(async (i) => this.run('DescribeJobDefinitions', () => this.describeJobDefinitions(i)));
+      .callsFake((i) => this.serve('DescribeJobDefinitions', () => this.describeJobDefinitions(i)));
     batchMock
       .on(DescribeJobQueuesCommand)
-      .callsFake(async (i) => this.run('DescribeJobQueues', () => this.describeJobQueues(i)));
+      .callsFake((i) => this.serve('DescribeJobQueues', () => this.describeJobQueues(i)));
     batchMock
       .on(DescribeComputeEnvironmentsCommand)
-      .callsFake(async (i) =>
-        this.run('DescribeComputeEnvironments', () => this.describeComputeEnvironments(i)),
-      );
-    logsMock
-      .on(GetLogEventsCommand)
-      .callsFake(async (i) => this.run('GetLogEvents', () => this.getLogEvents(i)));
+      .callsFake((i) => this.serve('DescribeComputeEnvironments', () => this.describeComputeEnvironments(i)));
+    logsMock.on(GetLogEventsCommand).callsFake((i) => this.serve('GetLogEvents', () => this.getLogEvents(i)));
     return { batch, logs, batchMock, logsMock };
   }
 }

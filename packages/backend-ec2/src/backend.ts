@@ -13,7 +13,6 @@ import {
   errorText,
   localCommandRunner,
 } from '@scripthut/aws-common';
-import type { Ec2BackendConfig } from '@scripthut/config';
 import { type Backend, BackendError, type ClusterInfo, type SubmitOutcome } from '@scripthut/core';
 import { EC2_CAPACITY_ERRORS } from './capacity.js';
 import type { Ec2Context, Verdict } from './context.js';
@@ -21,6 +20,7 @@ import { backendFilter, describeInstances, findByTags, resync } from './fleet.js
 import { launchOne } from './launch.js';
 import { readEc2Log } from './logs.js';
 import { renderTaskScript, tagKeys } from './mapping.js';
+import type { Ec2BackendConfig } from './plugin.js';
 import { SessionPool } from './sessions.js';
 import { ec2Status } from './status.js';
 import { cancelJobs } from './terminate.js';

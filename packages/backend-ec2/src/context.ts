@@ -2,9 +2,9 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { EC2InstanceConnectClient } from '@aws-sdk/client-ec2-instance-connect';
 import type { AwsBackendLogger, AwsCaller, FinishedJobStore } from '@scripthut/aws-common';
-import type { Ec2BackendConfig } from '@scripthut/config';
 import type { JobState } from '@scripthut/core';
 import type { tagKeys } from './mapping.js';
+import type { Ec2BackendConfig } from './plugin.js';
 
 /** Structured logger; every method optional. Messages never contain env values. */
 export type Ec2Logger = AwsBackendLogger;

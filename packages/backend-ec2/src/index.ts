@@ -35,6 +35,7 @@ export {
   type UserDataOptions,
   wantsGpu,
 } from './mapping.js';
+export { type Ec2BackendConfig, ec2Backend, ec2ConfigSchema } from './plugin.js';
 export { InstanceSession, type RemoteRange, type SessionDeps } from './session.js';
 export {
   AL2023_AMI_PARAMETER,

@@ -23,10 +23,10 @@ import {
 } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { awsCredentials, errorText, realSleep, type Sleep } from '@scripthut/aws-common';
-import { validateConfigText } from '@scripthut/config';
 import { ScriptHutError } from '@scripthut/core';
 import { isMap, isSeq, parseDocument, type YAMLSeq } from 'yaml';
 import { EC2_IAM_TEMPLATE } from './cfn-template.js';
+import { ec2ConfigSchema } from './plugin.js';
 
 /** SSM public parameter of the latest Amazon Linux 2023 AMI (x86_64). */
 export const AL2023_AMI_PARAMETER = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
@@ -62,6 +62,26 @@ export interface SetupAwsEc2Options {
   sleep?: Sleep;
   /** Clock for the backup file name. */
   now?: () => Date;
+  /**
+   * Validates the whole config text after the backend was added: its problems, each with the
+   * field path (`backends[2].ami`). The CLI passes the configuration loader's validation; by
+   * default only the generated backend is checked against the EC2 plugin's schema.
+   */
+  validateConfig?: (text: string, configPath: string) => { path: string; message: string }[];
+}
+
+/** The default of {@link SetupAwsEc2Options.validateConfig}: the generated entry against its schema. */
+function validateStanza(
+  backend: Record<string, unknown>,
+  index: number,
+): { path: string; message: string }[] {
+  const { name: _name, type: _type, ...fields } = backend;
+  const r = ec2ConfigSchema.safeParse(fields);
+  if (r.success) return [];
+  return r.error.issues.map((i) => ({
+    path: [`backends[${index}]`, ...i.path.map(String)].join('.'),
+    message: i.message,
+  }));
 }
 
 /** What {@link setupAwsEc2} did. */
@@ -320,10 +340,12 @@ export async function setupAwsEc2(options: SetupAwsEc2Options = {}): Promise<Set
   };
   const before = existsSync(configPath) ? readFileSync(configPath, 'utf8') : '';
   const { text, replaced, index } = addBackendToConfigText(before, backend);
-  const check = validateConfigText(text, configPath, { checkFiles: false });
-  const ours = check.issues.filter((i) => i.path.startsWith(`backends[${index}]`));
+  const issues = options.validateConfig
+    ? options.validateConfig(text, configPath)
+    : validateStanza(backend, index);
+  const ours = issues.filter((i) => i.path.startsWith(`backends[${index}]`));
   if (ours.length) fail(`the generated backend does not validate: ${ours[0]!.path}: ${ours[0]!.message}`);
-  for (const i of check.issues) log(`warning: ${configPath}: ${i.path}: ${i.message} (not changed by setup)`);
+  for (const i of issues) log(`warning: ${configPath}: ${i.path}: ${i.message} (not changed by setup)`);
   let backupPath: string | null = null;
   if (existsSync(configPath)) {
     backupPath = `${configPath}.bak.${backupStamp((options.now ?? (() => new Date()))())}`;

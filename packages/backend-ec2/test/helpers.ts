@@ -1,6 +1,6 @@
 import { containerRequest, trackedJob } from '@scripthut/aws-common/testing';
-import type { Ec2BackendConfig } from '@scripthut/config';
 import type { SubmitRequest, TrackedJob } from '@scripthut/core';
+import type { Ec2BackendConfig } from '../src/plugin.js';
 
 /** A submit request of task `build` with a fresh tag. */
 export const request = containerRequest;

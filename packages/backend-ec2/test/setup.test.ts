@@ -1,10 +1,9 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { validateConfigText } from '@scripthut/config';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { addBackendToConfigText, EC2_IAM_TEMPLATE, setupAwsEc2 } from '../src/index.js';
+import { addBackendToConfigText, EC2_IAM_TEMPLATE, ec2Backend, setupAwsEc2 } from '../src/index.js';
 import { FakeAws } from './fake-aws.js';
 
 const ORIGINAL = `# My ScriptHut config — keep this comment!
@@ -80,8 +79,11 @@ describe('setupAwsEc2', () => {
       instance_profile_arn: 'arn:aws:iam::123456789012:instance-profile/scripthut-ec2-task',
     });
     expect(parsed.settings.poll_interval).toBe(30);
-    const check = validateConfigText(text, 'scripthut.yaml', { checkFiles: false });
-    expect(check.issues).toEqual([]);
+    // The written entry is a valid ec2 backend (the whole file is validated by the CLI's loader).
+    const { name, type, ...fields } = parsed.backends[1];
+    expect([name, type]).toEqual(['aws-ec2', 'ec2']);
+    const check = ec2Backend.configSchema.safeParse(fields);
+    expect(check.success ? [] : check.error.issues).toEqual([]);
 
     // The stack: created once with the embedded template and named-IAM capability, then waited for.
     expect(fake.stackCalls).toHaveLength(1);

@@ -45,6 +45,7 @@ export {
   splitJsonDocuments,
   toPbsMemory,
 } from './parse.js';
+export { pbsBackend } from './plugin.js';
 export {
   buildCancelProgram,
   buildFindByTagsProgram,

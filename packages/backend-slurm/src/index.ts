@@ -46,6 +46,7 @@ export {
   type VerdictEvidence,
 } from './parse.js';
 export { explainPendingReason } from './pending.js';
+export { slurmBackend } from './plugin.js';
 export {
   buildCancelProgram,
   buildFindByTagsProgram,

@@ -48,15 +48,11 @@ export function checkBackendFiles(backend: BackendConfig): void {
 }
 
 /**
- * Call before building a backend: rejects backend types that are parsed but not implemented
- * (`ecs`), then runs {@link checkBackendFiles}.
+ * Call before building a backend: runs {@link checkBackendFiles}. (Every installed backend type can
+ * be built; an unknown type is refused when the configuration is validated.)
  *
- * @throws ScriptHutError `not_implemented` ("ecs backend 'x' is not implemented yet") or `config_invalid`.
+ * @throws ScriptHutError `config_invalid` listing missing files.
  */
 export function assertBackendUsable(backend: BackendConfig): void {
-  if (backend.type === 'ecs')
-    throw new ScriptHutError('not_implemented', `ecs backend '${backend.name}' is not implemented yet`, {
-      details: { backend: backend.name },
-    });
   checkBackendFiles(backend);
 }

@@ -16,11 +16,12 @@
 import { z } from 'zod';
 import { show } from './suggest.js';
 
+// `partition_map` is declared by the backend plugins that have partitions; its schema lives with
+// the other shared backend fields.
+export { PARTITION_NAME_RE, PartitionMapSchema } from '@scripthut/core/config-fields';
+
 /** Valid environment variable name. */
 export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** Scheduler partition names accepted by `partition_map` (never starting with `-`). */
-export const PARTITION_NAME_RE = /^[A-Za-z0-9_.,:+@][A-Za-z0-9_.,:+@-]*$/;
-
 const scalar = z
   .union([z.string(), z.number(), z.boolean()], {
     error: (iss) => `expected a string (numbers and booleans are converted), got ${show(iss.input)}`,
@@ -92,18 +93,6 @@ export const EnvGroupsSchema = z
   .record(z.string().min(1), EnvRulesSchema)
   .describe('Named lists of env rules for `include`.')
   .meta({ id: 'EnvGroups' });
-
-/** `partition_map`: logical partition name → the backend's real one. */
-export const PartitionMapSchema = z
-  .record(
-    z.string().regex(PARTITION_NAME_RE, { error: 'is not a valid partition name' }),
-    z.string().regex(PARTITION_NAME_RE, {
-      error: (iss) =>
-        `expected a partition name (letters, digits, _.,:+@-; not starting with "-"), got ${show(iss.input)}`,
-    }),
-  )
-  .describe('Logical partition (task `partition`) -> partition (queue) of this backend.')
-  .meta({ id: 'PartitionMap' });
 
 /** A parsed env rule (values are strings). */
 export type EnvRule = z.output<typeof EnvRuleSchema>;

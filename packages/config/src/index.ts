@@ -22,6 +22,16 @@ export {
   PartitionMapSchema,
   partitionMapChain,
 } from './env-rules.js';
+export {
+  batchBackend,
+  ec2Backend,
+  ecsBackend,
+  INSTALLED_BACKENDS,
+  installedBackendRegistry,
+  localBackend,
+  pbsBackend,
+  slurmBackend,
+} from './installed-backends.js';
 export { configJsonSchema } from './json-schema.js';
 export {
   type BackendOrigin,
@@ -43,10 +53,13 @@ export {
   validateConfigText,
 } from './load.js';
 export { configErrorMap, unknownKeyMessage } from './messages.js';
+export { loadBackendPlugins } from './plugins.js';
 export { configSecretValues, REDACTED, redactConfig, redactConfigText } from './redact.js';
 export {
   BACKEND_TYPES,
+  backendEntrySchema,
   ConfigFileSchema,
+  configFileSchemaFor,
   DEFAULT_CLONE_DIR,
   DEFAULT_DATA_DIR,
   DEFAULT_PRICE_SOURCE,

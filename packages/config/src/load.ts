@@ -5,14 +5,16 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { cpus, homedir } from 'node:os';
-import { isAbsolute, join, relative, resolve } from 'node:path';
-import { type Issue, isSecretEnvName, ScriptHutError } from '@scripthut/core';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { type BackendRegistry, type Issue, isSecretEnvName, ScriptHutError } from '@scripthut/core';
 import { type Document, LineCounter, parseDocument } from 'yaml';
 import { DEFAULT_CONFIG_YAML } from './default-config.js';
 import { envCrossFieldIssues, envWarnings } from './env-checks.js';
+import { installedBackendRegistry } from './installed-backends.js';
 import { locate, type Position } from './locate.js';
 import { configErrorMap } from './messages.js';
-import { ConfigFileSchema, MIN_REMOTE_TOKEN_LENGTH, SettingsSchema } from './schema.js';
+import { loadBackendPlugins } from './plugins.js';
+import { ConfigFileSchema, configFileSchemaFor, MIN_REMOTE_TOKEN_LENGTH, SettingsSchema } from './schema.js';
 import { didYouMean, formatPath } from './suggest.js';
 import type { BackendConfig, EnvironmentConfig, ScriptHutConfig, SettingsConfig } from './types.js';
 
@@ -25,6 +27,11 @@ export interface ValidateOptions {
    * a local price_source) exist, reporting missing ones as warnings. Default: true.
    */
   checkFiles?: boolean;
+  /**
+   * The backend types accepted in `backends[]`. Default: the installed ones
+   * ({@link installedBackendRegistry}); {@link loadConfig} adds those of its `plugins` option.
+   */
+  backends?: BackendRegistry;
 }
 
 /** Result of {@link validateConfigText}; `config` is set exactly when `issues` is empty. */
@@ -42,12 +49,21 @@ export interface LoadConfigOptions extends ValidateOptions {
   path?: string;
   /** Directory searched for scripthut.yaml / scripthut.yml and base of a relative `path`. Default: cwd. */
   cwd?: string;
+  /**
+   * Modules that add backend types (third-party backend packages, see `loadBackendPlugins`):
+   * package names, resolved from the config file's directory (else `cwd`), or module paths.
+   */
+  plugins?: readonly string[];
 }
 
 /** What {@link loadConfig} returns: the config, its origin, and load-time warnings. */
-export type LoadedConfig =
+export type LoadedConfig = (
   | { source: 'file'; path: string; config: ScriptHutConfig; warnings: Issue[] }
-  | { source: 'default'; config: ScriptHutConfig; warnings: Issue[] };
+  | { source: 'default'; config: ScriptHutConfig; warnings: Issue[] }
+) & {
+  /** The backend types the config was validated with: the installed ones plus `settings.plugins`. */
+  backends: BackendRegistry;
+};
 
 /** File names searched, in order, when no explicit path is given. */
 export const CONFIG_FILE_NAMES = ['scripthut.yaml', 'scripthut.yml'] as const;
@@ -110,7 +126,7 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
 const isUnset = (v: unknown) => v === undefined || v === null;
 
 /** Cross-field checks on the raw document; tolerant of any shape (the schema reports type errors). */
-function crossFieldIssues(raw: unknown): RawIssue[] {
+function crossFieldIssues(raw: unknown, registry: BackendRegistry): RawIssue[] {
   if (!isObject(raw)) return [];
   const out: RawIssue[] = [];
   const list = (section: string): unknown[] => {
@@ -173,17 +189,19 @@ function crossFieldIssues(raw: unknown): RawIssue[] {
       });
   }
   list('backends').forEach((b, i) => {
-    if (!isObject(b) || b.type !== 'batch') return;
-    if (isUnset(b.job_definition) && isUnset(b.default_image))
-      out.push({ path: ['backends', i], message: 'a batch backend needs job_definition or default_image' });
-    else if (b.job_definition_mode === 'revisions' && isUnset(b.job_definition))
-      out.push({
-        path: ['backends', i, 'job_definition_mode'],
-        message:
-          'job_definition_mode "revisions" needs job_definition (the template to register revisions of)',
-      });
+    if (!isObject(b) || typeof b.type !== 'string') return;
+    const plugin = registry.get(b.type);
+    for (const issue of plugin?.configIssues?.(b) ?? [])
+      out.push({ path: ['backends', i, ...issue.path], message: issue.message });
   });
   return out;
+}
+
+let installedRegistry: BackendRegistry | undefined;
+/** The installed backend types (one registry, never changed). */
+function installed(): BackendRegistry {
+  installedRegistry ??= installedBackendRegistry();
+  return installedRegistry;
 }
 
 function defaultLocalConcurrency(): number {
@@ -401,7 +419,9 @@ function validate(text: string, fileName: string, options: ValidateOptions): Val
   if (raw === null || raw === undefined) raw = {};
 
   const rawIssues: RawIssue[] = [];
-  const parsed = ConfigFileSchema.safeParse(raw, { error: configErrorMap, reportInput: true });
+  const registry = options.backends ?? installed();
+  const schema = options.backends ? configFileSchemaFor(options.backends) : ConfigFileSchema;
+  const parsed = schema.safeParse(raw, { error: configErrorMap, reportInput: true });
   if (!parsed.success) {
     for (const iss of parsed.error.issues) {
       if (iss.code === 'unrecognized_keys') {
@@ -417,7 +437,7 @@ function validate(text: string, fileName: string, options: ValidateOptions): Val
       } else rawIssues.push({ path: iss.path, message: iss.message });
     }
   }
-  rawIssues.push(...crossFieldIssues(raw), ...envCrossFieldIssues(raw), ...nulByteIssues(raw, []));
+  rawIssues.push(...crossFieldIssues(raw, registry), ...envCrossFieldIssues(raw), ...nulByteIssues(raw, []));
   if (rawIssues.length > 0 || !parsed.success) {
     const seen = new Set<string>();
     const issues = rawIssues
@@ -506,10 +526,15 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
         details: { path: file },
       });
   } else file = findConfigFile(cwd);
-  if (file === undefined) return { source: 'default', config: defaultConfig(options), warnings: [] };
+  const base = options.backends ?? installed();
+  const backends = options.plugins?.length
+    ? await loadBackendPlugins(base, options.plugins, file === undefined ? cwd : dirname(file))
+    : base;
+  if (file === undefined)
+    return { source: 'default', config: defaultConfig({ ...options, backends }), warnings: [], backends };
   const text = await readFile(file, 'utf8');
   const rel = relative(cwd, file);
   const display = rel.startsWith('..') || isAbsolute(rel) ? file : rel;
-  const { config, warnings } = parseConfigText(text, display, options);
-  return { source: 'file', path: file, config, warnings };
+  const { config, warnings } = parseConfigText(text, display, { ...options, backends });
+  return { source: 'file', path: file, config, warnings, backends };
 }

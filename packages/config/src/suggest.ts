@@ -1,3 +1,5 @@
+import { showConfigValue } from '@scripthut/core/config-fields';
+
 /**
  * Small helpers for human-friendly validation messages: edit distance, "did you mean", and a short
  * rendering of an offending value.
@@ -57,19 +59,7 @@ export function didYouMean(input: string, candidates: readonly string[]): string
 }
 
 /** Short human rendering of a YAML value for messages: strings quoted, containers described. */
-export function show(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'null (empty value)';
-  if (typeof value === 'string') {
-    const s = value.length > 60 ? `${value.slice(0, 57)}...` : value;
-    return JSON.stringify(s);
-  }
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
-    return String(value);
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  return typeof value;
-}
+export const show = showConfigValue;
 
 /** Quoted, comma-separated list: `"a", "b", "c"`. */
 export function quoteList(values: readonly unknown[]): string {

@@ -2,6 +2,7 @@
  * Parsed configuration types. Field names stay snake_case, exactly as written in scripthut.yaml.
  * Optional fields without a documented default are `null` when unset.
  */
+import type { SshSchema } from '@scripthut/core/config-fields';
 import type { z } from 'zod';
 import type { EnvGroups, EnvRule } from './env-rules.js';
 import type {
@@ -17,7 +18,6 @@ import type {
   ProjectSchema,
   SettingsSchema,
   SlurmBackendSchema,
-  SshSchema,
   WorkflowGitSchema,
   WorkflowSchema,
 } from './schema.js';
@@ -32,7 +32,7 @@ export type PbsBackendConfig = z.output<typeof PbsBackendSchema>;
 export type BatchBackendConfig = z.output<typeof BatchBackendSchema>;
 /** `type: ec2` backend (one EC2 instance per task). */
 export type Ec2BackendConfig = z.output<typeof Ec2BackendSchema>;
-/** `type: ecs` backend — parsed but not implemented (see `assertBackendUsable`). */
+/** `type: ecs` backend (Amazon ECS, one task per ScriptHut task). */
 export type EcsBackendConfig = z.output<typeof EcsBackendSchema>;
 /** `type: local` backend: tasks run as subprocesses of the ScriptHut host. */
 export type LocalBackendConfig = Omit<z.output<typeof LocalBackendSchema>, 'max_concurrent'> & {

@@ -17,7 +17,7 @@ import {
   parseConfigText,
   validateConfigText,
 } from '../src/index.js';
-import { HOME, LOCAL_EXTRAS, load } from './helpers.js';
+import { fixture, HOME, LOCAL_EXTRAS, load } from './helpers.js';
 
 let dir: string;
 beforeEach(() => {
@@ -195,16 +195,15 @@ workflows: [{name: w, backend: l, command: c, git: {repo: r, deploy_key: /nonexi
     ]);
   });
 
-  it('ecs is parsed but cannot be built', () => {
-    const config = load('backend-ecs.yaml');
-    expect(() => assertBackendUsable(config.backends[0]!)).toThrow(
-      "ecs backend 'production-ecs' is not implemented yet",
-    );
-    try {
-      assertBackendUsable(config.backends[0]!);
-    } catch (e) {
-      expect(ScriptHutError.is(e) && e.code).toBe('not_implemented');
-    }
+  it('ecs: the spec snippet alone names what it lacks; a complete entry is usable', () => {
+    const r = validateConfigText(fixture('backend-ecs.yaml'), 'backend-ecs.yaml', { checkFiles: false });
+    expect(r.issues.map(formatIssue)).toEqual([
+      'backend-ecs.yaml:3:5 backends[0]: an ecs backend needs task_definition or default_image',
+      'backend-ecs.yaml:3:5 backends[0].execution_role_arn: Fargate task definitions that ScriptHut registers need execution_role_arn (to pull the image and send logs)',
+      'backend-ecs.yaml:3:5 backends[0].subnets: Fargate tasks need at least one subnet (awsvpc network mode)',
+    ]);
+    const config = load('backend-ecs-complete.yaml');
+    expect(() => assertBackendUsable(config.backends[0]!)).not.toThrow();
   });
 });
 

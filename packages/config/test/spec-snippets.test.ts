@@ -179,13 +179,25 @@ describe('backend snippets', () => {
     ]);
   });
 
-  it('ecs (parsed; building it is refused elsewhere)', () => {
-    expect(load('backend-ecs.yaml').backends).toEqual([
+  it('ecs (the spec snippet with an image, a role and a subnet)', () => {
+    expect(load('backend-ecs-complete.yaml').backends).toEqual([
       {
         name: 'production-ecs',
         type: 'ecs',
         aws: { profile: 'my-aws-profile', region: 'us-east-1', cluster_name: 'my-cluster' },
         max_concurrent: 100,
+        task_definition: null,
+        container_name: null,
+        default_image: 'python:3.12-slim',
+        task_role_arn: null,
+        execution_role_arn: 'arn:aws:iam::123456789012:role/ecsTaskExecutionRole',
+        launch_type: 'FARGATE',
+        subnets: ['subnet-0abc1234'],
+        security_groups: [],
+        assign_public_ip: true,
+        log_group: '/scripthut/ecs',
+        env: [],
+        env_groups: {},
       },
     ]);
   });

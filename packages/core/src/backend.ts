@@ -245,7 +245,7 @@ export interface CommandLogEntry {
 }
 
 /**
- * A compute backend (Slurm, PBS, Batch, EC2, local).
+ * A compute backend (Slurm, PBS, Batch, EC2, ECS, local, or a third-party plugin's).
  *
  * @example
  * ```ts
@@ -255,7 +255,8 @@ export interface CommandLogEntry {
  */
 export interface Backend {
   readonly name: string;
-  readonly type: 'local' | 'slurm' | 'pbs' | 'batch' | 'ec2';
+  /** The `type` of its plugin (`slurm`, `batch`, …; see `defineBackend`). */
+  readonly type: string;
   /** Max concurrent jobs across all runs on this backend. */
   readonly maxConcurrent: number;
   /** Preferred poll interval in ms (the engine may use the configured value instead). */

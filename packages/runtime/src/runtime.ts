@@ -24,6 +24,7 @@ import {
 } from '@scripthut/config';
 import {
   type Backend,
+  type BackendRegistry,
   Engine,
   type ExternalJob,
   type GitContext,
@@ -81,10 +82,24 @@ import type {
   WorkflowView,
 } from './types.js';
 
+/** `SCRIPTHUT_PLUGINS`: comma-separated modules that add backend types. */
+function pluginsFromEnv(): string[] {
+  return (process.env.SCRIPTHUT_PLUGINS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
 export interface CreateRuntimeOptions {
   /** Explicit config file (must exist). Otherwise ./scripthut.yaml, ./scripthut.yml, else the embedded default. */
   configPath?: string;
   cwd?: string;
+  /**
+   * Modules that add backend types (package names resolved from the config file's directory, or
+   * paths; see `loadBackendPlugins` in @scripthut/config). Default: `SCRIPTHUT_PLUGINS`
+   * (comma-separated).
+   */
+  plugins?: readonly string[];
   /** Overrides `settings.data_dir` (also `SCRIPTHUT_DATA_DIR`). */
   dataDir?: string;
   /** Overrides `settings.poll_interval` (ms), for tests. */
@@ -154,6 +169,10 @@ export class Runtime implements ScriptHutRuntime {
   private externalTimer: NodeJS.Timeout | null = null;
   private lastJobsQueryAt = 0;
   private started = false;
+  /** Backend types the config was validated with (installed + `settings.plugins`). */
+  private backendTypes: BackendRegistry | undefined;
+  /** Modules of third-party backend types (reloads load them again). */
+  private plugins: readonly string[] = [];
 
   private constructor(
     private config: ScriptHutConfig,
@@ -225,9 +244,11 @@ export class Runtime implements ScriptHutRuntime {
       warn: (m: string) => process.stderr.write(`[scripthut] warning: ${m}\n`),
       error: (m: string) => process.stderr.write(`[scripthut] error: ${m}\n`),
     };
+    const plugins = options.plugins ?? pluginsFromEnv();
     const loaded = await loadConfig({
       ...(options.configPath ? { path: options.configPath } : {}),
       cwd: options.cwd ?? process.cwd(),
+      plugins,
     });
     for (const w of loaded.warnings) log.warn(formatIssue(w));
     const config = loaded.config;
@@ -264,6 +285,7 @@ export class Runtime implements ScriptHutRuntime {
           dataDir,
           warn: (m) => log.warn(m),
           secretEnvNames: [...new Set(config.environments.flatMap((e) => e.secret_variables))],
+          registry: loaded.backends,
         })
       ).map((b) =>
         b.backend ? { ...b, backend: adaptBackend(b.backend, b.config, () => serverRules.current) } : b,
@@ -300,7 +322,7 @@ export class Runtime implements ScriptHutRuntime {
       const source: ScriptHutRuntime['configSource'] =
         loaded.source === 'file' ? { kind: 'file', path: loaded.path } : { kind: 'default' };
       const text = loaded.source === 'file' ? await readFile(loaded.path, 'utf8') : DEFAULT_CONFIG_YAML;
-      return new Runtime(
+      const runtime = new Runtime(
         config,
         source,
         text,
@@ -315,6 +337,9 @@ export class Runtime implements ScriptHutRuntime {
         readOnly,
         serverRules,
       );
+      runtime.backendTypes = loaded.backends;
+      runtime.plugins = plugins;
+      return runtime;
     } catch (e) {
       lock?.release();
       throw e;
@@ -1170,6 +1195,7 @@ export class Runtime implements ScriptHutRuntime {
     const r = validateConfigText(
       text,
       this.configSource.kind === 'file' ? this.configSource.path : 'scripthut.yaml',
+      this.backendTypes ? { backends: this.backendTypes } : {},
     );
     return { issues: r.issues, warnings: r.warnings };
   }
@@ -1185,7 +1211,7 @@ export class Runtime implements ScriptHutRuntime {
     }
     let loaded: Awaited<ReturnType<typeof loadConfig>>;
     try {
-      loaded = await loadConfig({ path: this.configSource.path });
+      loaded = await loadConfig({ path: this.configSource.path, plugins: this.plugins });
     } catch (e) {
       if (ScriptHutError.is(e)) return { applied: false, live: [], restart: [], issues: e.issues };
       throw e;

@@ -38,6 +38,7 @@ export {
   isStdinProgram,
   OutputFramer,
 } from './framing.js';
+export { pinnedKnownHostsPath, sshFromConfig } from './from-config.js';
 export {
   fingerprintSha256,
   forgetHostKeyCommand,

@@ -32,6 +32,7 @@ export default command({
   ],
   async run(args, ctx) {
     const { setupAwsEc2 } = await import('@scripthut/backend-ec2');
+    const { validateConfigText } = await import('@scripthut/config');
     const result = await setupAwsEc2({
       ...(args.region ? { region: args.region } : {}),
       ...(args.profile ? { profile: args.profile } : {}),
@@ -40,6 +41,7 @@ export default command({
       configPath: resolve(ctx.cwd, ctx.globals.config ?? 'scripthut.yaml'),
       nonInteractive: args['non-interactive'] === true || !process.stdin.isTTY,
       log: (line) => ctx.out.info(line),
+      validateConfig: (text, path) => validateConfigText(text, path, { checkFiles: false }).issues,
     });
     ctx.out.result(result, () =>
       [

@@ -1,0 +1,79 @@
+/**
+ * Reading one CloudWatch Logs stream as a ScriptHut log: from a byte offset (follow) or a
+ * continuation token, the tail, or everything. Paged with forward tokens until the token comes back
+ * unchanged (CloudWatch answers empty pages for stretches without events before the end of a
+ * stream); each event is one line. The SDK call is the caller's (no dependency on the client here).
+ */
+import type { LogChunk, LogReadOptions } from '@scripthut/core';
+
+/** One GetLogEvents page, as the SDK answers it. */
+export interface LogEventsPage {
+  events?: { message?: string }[];
+  nextForwardToken?: string;
+}
+
+/**
+ * One GetLogEvents call on the stream (the caller adds the group and stream names); resolves to
+ * null when the stream does not exist (ResourceNotFoundException).
+ */
+export type GetLogEvents = (input: {
+  startFromHead: boolean;
+  nextToken?: string;
+  limit?: number;
+}) => Promise<LogEventsPage | null>;
+
+/** Pages read per call at most (each page is up to 1 MB / 10 000 events). */
+const MAX_PAGES = 100;
+
+/**
+ * Reads part of a stream (`Backend.readLog` once the stream is known).
+ *
+ * @example
+ * ```ts
+ * const get: GetLogEvents = (input) => aws.call('GetLogEvents', () =>
+ *   logs.send(new GetLogEventsCommand({ logGroupName, logStreamName, ...input })));
+ * return readCloudWatchStream(get, options);
+ * ```
+ */
+export async function readCloudWatchStream(get: GetLogEvents, opts: LogReadOptions): Promise<LogChunk> {
+  const start = opts.offset ?? 0;
+  const maxBytes = opts.maxBytes ?? 1024 * 1024;
+  if (opts.tailBytes !== undefined && opts.offset === undefined && !opts.nextToken) {
+    const res = await get({ startFromHead: false, limit: Math.max(1, Math.min(10_000, opts.tailBytes)) });
+    if (!res) return { content: '', nextOffset: 0, missing: true };
+    let content = (res.events ?? []).map((e) => `${e.message ?? ''}\n`).join('');
+    const buf = Buffer.from(content, 'utf8');
+    if (buf.length > opts.tailBytes) content = buf.subarray(buf.length - opts.tailBytes).toString('utf8');
+    return { content, nextOffset: Buffer.byteLength(content), nextToken: res.nextForwardToken ?? null };
+  }
+
+  // From the head (skipping `offset` bytes) or from a continuation token, paging forward.
+  let token = opts.nextToken ?? undefined;
+  let skip = token ? 0 : start;
+  let content = '';
+  let bytes = 0;
+  for (let page = 0; page < MAX_PAGES && bytes < maxBytes; page++) {
+    const res = await get({ startFromHead: true, ...(token ? { nextToken: token } : {}) });
+    if (!res) return { content, nextOffset: start + bytes, missing: page === 0, nextToken: token ?? null };
+    for (const e of res.events ?? []) {
+      let text = `${e.message ?? ''}\n`;
+      if (skip > 0) {
+        const b = Buffer.from(text, 'utf8');
+        if (b.length <= skip) {
+          skip -= b.length;
+          continue;
+        }
+        text = b.subarray(skip).toString('utf8');
+        skip = 0;
+      }
+      content += text;
+      bytes += Buffer.byteLength(text);
+    }
+    // Only a forward token that comes back unchanged marks the end.
+    const next = res.nextForwardToken;
+    const done = !next || next === token;
+    token = next ?? token;
+    if (done) break;
+  }
+  return { content, nextOffset: start + bytes, nextToken: token ?? null };
+}

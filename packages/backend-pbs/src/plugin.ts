@@ -1,0 +1,39 @@
+/**
+ * The PBS backend as a plugin (`type: pbs`): its configuration fields and how a validated entry
+ * becomes a backend. Kept apart from the backend so that validating a configuration loads neither
+ * ssh2 nor the backend.
+ */
+import { defineBackend } from '@scripthut/core';
+import { cloneDir, maxConcurrent, optText, partitionMap, SshSchema } from '@scripthut/core/config-fields';
+import { z } from 'zod';
+
+/** `type: pbs`: a PBS Pro / OpenPBS / Torque cluster reached over SSH. */
+export const pbsBackend = defineBackend({
+  type: 'pbs',
+  description: 'PBS/Torque cluster reached over SSH.',
+  configSchema: z.strictObject({
+    ssh: SshSchema,
+    account: optText().describe('PBS account (-A).'),
+    login_shell: z.boolean().default(false).describe('Job scripts use `#!/bin/bash -l`.'),
+    max_concurrent: maxConcurrent(),
+    queue: optText().describe('Default PBS queue; overrides the partition of every task.'),
+    clone_dir: cloneDir(),
+    ...partitionMap(),
+  }),
+  async create(config, ctx) {
+    const [{ sshFromConfig }, { createPbsBackend }] = await Promise.all([
+      import('@scripthut/ssh'),
+      import('./backend.js'),
+    ]);
+    return createPbsBackend({
+      name: config.name,
+      ssh: sshFromConfig(config.ssh, config.name, ctx),
+      account: config.account,
+      loginShell: config.login_shell,
+      maxConcurrent: config.max_concurrent,
+      queue: config.queue,
+      cloneDir: config.clone_dir,
+      user: config.ssh.user,
+    });
+  },
+});
