@@ -1,7 +1,7 @@
 /**
  * The backend plugins this build of ScriptHut installs, in the order messages list their types.
  * Adding a backend package to ScriptHut is one line here (and the package in package.json);
- * others can be added at run time with `settings.plugins` (see `loadBackendPlugins`).
+ * others can be added at run time with the `SCRIPTHUT_PLUGINS` environment variable or the `plugins` option of `loadConfig`/`createRuntime` (see `loadBackendPlugins`).
  */
 import { batchBackend } from '@scripthut/backend-batch/plugin';
 import { ec2Backend } from '@scripthut/backend-ec2/plugin';

@@ -61,7 +61,7 @@ export type LoadedConfig = (
   | { source: 'file'; path: string; config: ScriptHutConfig; warnings: Issue[] }
   | { source: 'default'; config: ScriptHutConfig; warnings: Issue[] }
 ) & {
-  /** The backend types the config was validated with: the installed ones plus `settings.plugins`. */
+  /** The backend types the config was validated with: the installed ones plus the plugins passed in (`SCRIPTHUT_PLUGINS`, `plugins` options). */
   backends: BackendRegistry;
 };
 

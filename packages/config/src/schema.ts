@@ -289,7 +289,7 @@ const fileSchemas = new WeakMap<BackendRegistry, typeof ConfigFileSchema>();
 
 /**
  * The file's schema for the backend types of `registry` (e.g. the installed ones plus those of
- * `settings.plugins`). Entries of types beyond the installed ones are typed as the installed union
+ * `SCRIPTHUT_PLUGINS`). Entries of types beyond the installed ones are typed as the installed union
  * by TypeScript: their plugin reads them.
  */
 export function configFileSchemaFor(registry: BackendRegistry): typeof ConfigFileSchema {

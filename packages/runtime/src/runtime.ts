@@ -169,7 +169,7 @@ export class Runtime implements ScriptHutRuntime {
   private externalTimer: NodeJS.Timeout | null = null;
   private lastJobsQueryAt = 0;
   private started = false;
-  /** Backend types the config was validated with (installed + `settings.plugins`). */
+  /** Backend types the config was validated with (installed + `SCRIPTHUT_PLUGINS` and the `plugins` option). */
   private backendTypes: BackendRegistry | undefined;
   /** Modules of third-party backend types (reloads load them again). */
   private plugins: readonly string[] = [];
