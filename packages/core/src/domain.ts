@@ -52,7 +52,21 @@ export interface TaskSpec {
   exclusive?: ExclusiveMode | null;
   clusters?: string | null;
   extraDirectives?: string[];
+  /**
+   * Result cache (see docs/resume.md). `inputs`: paths/globs (relative to the working dir, or
+   * absolute) whose contents enter the cache key. `outputs`: paths/globs the task must produce (a
+   * task that exits 0 without them fails; a resumed task is reused only while they exist).
+   * `cache` (default true): false = never reused, no key recorded. `cacheScope` (default `commit`):
+   * `inputs` leaves the git commit out of the key. Absent when the task JSON has none.
+   */
+  inputs?: string[];
+  outputs?: string[];
+  cache?: boolean;
+  cacheScope?: CacheScope;
 }
+
+/** What a task's cache key covers besides its own definition: the git commit too, or only its inputs. */
+export type CacheScope = 'commit' | 'inputs';
 
 /**
  * `exclusive` of a task or backend: `true` (whole nodes), `false` (explicitly not, overriding a
@@ -154,6 +168,12 @@ export interface RunRecord {
     string,
     { variables: Record<string, string>; extraInit: string; secretNames?: string[] }
   >;
+  /**
+   * `--resume`: a task whose cache key matches a task completed by an earlier run of the same
+   * workflow on the same backend (and whose declared outputs still exist) is completed as `cached`
+   * without a job. Absent = false.
+   */
+  resume?: boolean;
 }
 
 /** A task of a run, with everything ScriptHut learnt about it. */

@@ -30,6 +30,7 @@ import { BackendLoop } from './loop.js';
 import { defaultLogDir } from './paths.js';
 import { pollStatus, quickPoll } from './poll.js';
 import { flushCancelQueue, queueCancel, reconcileOrphans } from './reconcile.js';
+import { cachingSupported } from './resume.js';
 import {
   type BackendIndex,
   createBackendIndex,
@@ -92,6 +93,7 @@ export class Engine {
       ledger: this.ledger,
       pollIntervalMs,
       lostJobGraceMs: options.lostJobGraceMs ?? 10 * 60 * 1000,
+      outputsGraceMs: options.outputsGraceMs ?? 30_000,
       noteBackendError: (index, message) => {
         const lane = this.lanes.get(index.backend.name);
         if (lane) lane.loop.health.lastError = message;
@@ -240,7 +242,13 @@ export class Engine {
       git: input.git ?? null,
       cancelRequestedAt: null,
       environments: input.environments ?? {},
+      ...(input.resume ? { resume: true } : {}),
     };
+    if (run.resume && !cachingSupported(lane.index.backend))
+      throw new ScriptHutError(
+        'validation_failed',
+        `--resume is unavailable on ${lane.index.backend.type} backend "${input.backendName}": its jobs share no filesystem with ScriptHut to check outputs on (docs/resume.md)`,
+      );
     return this.insertRun(
       run,
       lane,
