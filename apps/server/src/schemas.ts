@@ -56,6 +56,8 @@ export const runOptionsBody = z
   .object({
     backend: nameSchema.optional(),
     maxConcurrent: z.number().int().min(1).max(100_000).nullable().optional(),
+    /** Reuse tasks completed by earlier runs (docs/resume.md). */
+    resume: z.boolean().optional(),
   })
   .strict();
 

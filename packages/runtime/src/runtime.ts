@@ -31,6 +31,7 @@ import {
   type LogChunk,
   type LogReadOptions,
   parseTaskDocument,
+  planReuse,
   previewRun,
   type RunOrigin,
   type RunRecord,
@@ -89,6 +90,8 @@ export interface CreateRuntimeOptions {
   dataDir?: string;
   /** Overrides `settings.poll_interval` (ms), for tests. */
   pollIntervalMs?: number;
+  /** Grace for declared outputs to appear after a job exited 0 (engine default 30 s), for tests. */
+  outputsGraceMs?: number;
   /** Take the data dir's engine lock (default true; ignored with `readOnly`). */
   lock?: boolean;
   /** Recorded in the engine lock: who runs this engine (default `embedded`). */
@@ -114,6 +117,8 @@ interface PreparedRun {
   warnings: Issue[];
   /** The task file's env rules (applied with the config's when the run is created). */
   envRules: DocumentEnvRules;
+  /** `--resume` (docs/resume.md). */
+  resume?: boolean;
 }
 
 const PROJECT_FILE = 'sflow.json';
@@ -273,6 +278,7 @@ export class Runtime implements ScriptHutRuntime {
         store,
         backends: built.flatMap((b) => (b.backend ? [b.backend] : [])),
         pollIntervalMs,
+        ...(options.outputsGraceMs !== undefined ? { outputsGraceMs: options.outputsGraceMs } : {}),
         logger: {
           info: (m: string) => log.info(m),
           warn: (m: string) => log.warn(m),
@@ -558,6 +564,7 @@ export class Runtime implements ScriptHutRuntime {
       baseDir: p.baseDir,
       git: p.git,
       environments: ready.environments,
+      ...(p.resume ? { resume: true } : {}),
     });
     return this.getRun(run.id);
   }
@@ -575,6 +582,28 @@ export class Runtime implements ScriptHutRuntime {
       git: p.git,
       environments: ready.environments,
     });
+    // --resume: which tasks would be reused (one input-hashing and one output-check command)
+    const plans = p.resume
+      ? await planReuse(
+          backend,
+          this.store,
+          {
+            id: 'dryrun00',
+            workflowName: p.workflowName,
+            backendName: p.backendName,
+            origin: p.origin,
+            createdAt: new Date().toISOString(),
+            maxConcurrent: p.maxConcurrent,
+            logDir: preview.logDir,
+            baseDir: p.baseDir,
+            git: p.git,
+            cancelRequestedAt: null,
+            environments: ready.environments,
+            resume: true,
+          },
+          ready.tasks,
+        )
+      : null;
     return {
       workflowName: p.workflowName,
       backendName: p.backendName,
@@ -583,7 +612,13 @@ export class Runtime implements ScriptHutRuntime {
       // the scripts a run would submit, with secret values shown as ***
       tasks: preview.tasks.map((t, i) => {
         const { spec, script } = redactSpecAndScript(t.task, t.script, ready.environments);
-        return { ...t, task: spec, script, environment: ready.views[i]! };
+        return {
+          ...t,
+          task: spec,
+          script,
+          environment: ready.views[i]!,
+          ...(plans ? { cache: plans[i]! } : {}),
+        };
       }),
       warnings: ready.warnings,
       estimate: await this.estimateTasks(ready.tasks),
@@ -591,11 +626,17 @@ export class Runtime implements ScriptHutRuntime {
   }
 
   async dryRunWorkflow(name: string, options: RunOptions = {}): Promise<DryRunResult> {
-    return this.dryRunFrom(await this.prepareWorkflow(name, options));
+    return this.dryRunFrom({
+      ...(await this.prepareWorkflow(name, options)),
+      resume: options.resume === true,
+    });
   }
 
   async runWorkflow(name: string, options: RunOptions = {}): Promise<RunSummary> {
-    return this.createFromPrepared(await this.prepareWorkflow(name, options));
+    return this.createFromPrepared({
+      ...(await this.prepareWorkflow(name, options)),
+      resume: options.resume === true,
+    });
   }
 
   // ---------------------------------------------------------------- sources
@@ -716,11 +757,17 @@ export class Runtime implements ScriptHutRuntime {
   }
 
   async dryRunSourceWorkflow(source: string, file: string, options: RunOptions = {}): Promise<DryRunResult> {
-    return this.dryRunFrom(await this.prepareSource(source, file, options));
+    return this.dryRunFrom({
+      ...(await this.prepareSource(source, file, options)),
+      resume: options.resume === true,
+    });
   }
 
   async runSourceWorkflow(source: string, file: string, options: RunOptions = {}): Promise<RunSummary> {
-    return this.createFromPrepared(await this.prepareSource(source, file, options));
+    return this.createFromPrepared({
+      ...(await this.prepareSource(source, file, options)),
+      resume: options.resume === true,
+    });
   }
 
   // ---------------------------------------------------------------- projects
@@ -807,11 +854,17 @@ export class Runtime implements ScriptHutRuntime {
     file: string,
     options: RunOptions = {},
   ): Promise<DryRunResult> {
-    return this.dryRunFrom(await this.prepareProject(project, file, options));
+    return this.dryRunFrom({
+      ...(await this.prepareProject(project, file, options)),
+      resume: options.resume === true,
+    });
   }
 
   async runProjectWorkflow(project: string, file: string, options: RunOptions = {}): Promise<RunSummary> {
-    return this.createFromPrepared(await this.prepareProject(project, file, options));
+    return this.createFromPrepared({
+      ...(await this.prepareProject(project, file, options)),
+      resume: options.resume === true,
+    });
   }
 
   // ---------------------------------------------------------------- ad-hoc

@@ -12,6 +12,7 @@ import type {
   JobState,
   LogChunk,
   LogReadOptions,
+  ReusePlan,
   RunRecord,
   RunStatus,
   RunSummary,
@@ -82,6 +83,8 @@ export interface DryRunTask {
   stderrPath: string;
   /** Partition (after partition_map) and environment (after env rules) the task would get. */
   environment?: TaskEnvironmentView;
+  /** The task's cache key and whether `--resume` would reuse it (why not, otherwise). */
+  cache?: ReusePlan;
 }
 
 export interface CostEstimate {
@@ -117,6 +120,11 @@ export interface RunOptions {
   /** Override the backend (sources: chosen at run time). */
   backend?: string;
   maxConcurrent?: number | null;
+  /**
+   * Reuse tasks completed by earlier runs of the same workflow on the same backend whose cache key
+   * matches and whose declared outputs exist (docs/resume.md).
+   */
+  resume?: boolean;
 }
 
 export interface AdhocTaskInput {

@@ -324,3 +324,86 @@ export async function verifyOutputs(
   });
   return { changes: kept, error: null };
 }
+
+/** What a dry run says about one task's cache (see {@link planReuse}). */
+export interface ReusePlan {
+  /** The task's cache key, or null (`cache: false`, an input matching nothing...). */
+  key: string | null;
+  /** The run and task whose result `--resume` would reuse, or null. */
+  reuseFrom: { runId: string; taskId: string } | null;
+  /** Why it would not be reused (null when it would). */
+  reason: string | null;
+}
+
+/**
+ * Which tasks of a prospective run `--resume` would reuse, and why the others would not (which key
+ * part changed). Runs ONE input-hashing command and ONE output check for the whole run. A task
+ * with `inputs` below a task that runs again is decided at run time (its inputs may change).
+ */
+export async function planReuse(
+  backend: Pick<Backend, 'commandRunner' | 'type'>,
+  store: RunStore,
+  run: RunRecord,
+  specs: readonly TaskSpec[],
+): Promise<ReusePlan[]> {
+  if (!cachingSupported(backend))
+    return specs.map(() => ({
+      key: null,
+      reuseFrom: null,
+      reason: `resume is unavailable on ${backend.type} backends`,
+    }));
+  const keys = await computeCacheKeys(
+    backend,
+    specs.map((spec, seq) => ({ run, task: { spec, seq } })),
+  );
+  const verdicts = specs.map((spec, i) => reuseVerdict(store, run, spec, keys[i]!));
+  const withEntry = verdicts.flatMap((v, i) => ('entry' in v ? [i] : []));
+  const missing = await missingOutputs(
+    backend,
+    withEntry.map((i) => ({
+      workingDir: workingDirOf(run, {
+        spec: specs[i]!,
+        seq: i,
+        stdoutPath: null,
+        stderrPath: null,
+      } as TaskRecord),
+      outputs: specs[i]!.outputs ?? [],
+    })),
+  );
+  const gone = new Map(withEntry.map((i, j) => [i, missing[j]!]));
+  const plans: ReusePlan[] = specs.map((_, i) => {
+    const k = keys[i]!;
+    const key = 'key' in k ? k.key : null;
+    const v = verdicts[i]!;
+    if (!('entry' in v)) return { key, reuseFrom: null, reason: v.reason };
+    const lost = gone.get(i) ?? [];
+    if (lost.length) return { key, reuseFrom: null, reason: `declared outputs missing: ${lost.join(', ')}` };
+    return { key, reuseFrom: { runId: v.entry.sourceRunId, taskId: v.entry.sourceTaskId }, reason: null };
+  });
+  // Dependencies first (the specs are checked acyclic): a task whose inputs may come from a
+  // dependency that runs again cannot be decided now.
+  const byId = new Map(specs.map((s, i) => [s.id, i]));
+  const decided = new Map<string, boolean>();
+  const reused = (i: number): boolean => {
+    const spec = specs[i]!;
+    const known = decided.get(spec.id);
+    if (known !== undefined) return known;
+    decided.set(spec.id, false);
+    let ok = plans[i]!.reuseFrom !== null;
+    if (ok && spec.inputs?.length) {
+      const rerun = spec.deps.find((d) => byId.has(d) && !reused(byId.get(d)!));
+      if (rerun) {
+        plans[i] = {
+          ...plans[i]!,
+          reuseFrom: null,
+          reason: `decided at run time: dependency ${rerun} runs again and may change its inputs`,
+        };
+        ok = false;
+      }
+    }
+    decided.set(spec.id, ok);
+    return ok;
+  };
+  specs.forEach((_, i) => reused(i));
+  return plans;
+}

@@ -14,14 +14,23 @@ export default command({
       valueHint: 'name',
     },
     scripts: { type: 'boolean', description: 'Also print the job script of every task' },
+    resume: {
+      type: 'boolean',
+      description:
+        'Show which tasks --resume would reuse, and for the others why not (which key part changed)',
+    },
   },
   complete: { name: 'workflows', backend: 'backends' },
-  examples: ['scripthut workflow dry-run demo', 'scripthut workflow dry-run demo --scripts'],
+  examples: [
+    'scripthut workflow dry-run demo',
+    'scripthut workflow dry-run demo --scripts',
+    'scripthut workflow dry-run sweep --resume',
+  ],
   async run(args, ctx) {
-    const result = await (await ctx.api()).dryRunWorkflow(
-      args.name,
-      args.backend ? { backend: args.backend } : {},
-    );
+    const result = await (await ctx.api()).dryRunWorkflow(args.name, {
+      ...(args.backend ? { backend: args.backend } : {}),
+      ...(args.resume ? { resume: true } : {}),
+    });
     ctx.out.result(result, () => renderDryRun(result, ctx.out.style, { scripts: args.scripts }));
     return 0;
   },

@@ -15,6 +15,11 @@ export default command({
       description: 'Cap on tasks of this run in flight at once',
       valueHint: 'n',
     },
+    resume: {
+      type: 'boolean',
+      description:
+        'Reuse tasks completed by earlier runs of this workflow whose cache key matches and whose outputs exist (docs/resume.md)',
+    },
     watch: {
       type: 'boolean',
       alias: 'w',
@@ -28,7 +33,11 @@ export default command({
     },
   },
   complete: { name: 'workflows', backend: 'backends' },
-  examples: ['scripthut workflow run demo --watch', 'scripthut workflow run nightly --backend hpc --json'],
+  examples: [
+    'scripthut workflow run sweep --resume --watch',
+    'scripthut workflow run demo --watch',
+    'scripthut workflow run nightly --backend hpc --json',
+  ],
   async run(args, ctx) {
     const maxConcurrent = numberFlag('max-concurrent', args['max-concurrent'], { min: 1, integer: true });
     const interval = numberFlag('interval', args.interval, { min: 0.2 });
@@ -36,6 +45,7 @@ export default command({
     const summary = await api.runWorkflow(args.name, {
       ...(args.backend ? { backend: args.backend } : {}),
       ...(maxConcurrent !== undefined ? { maxConcurrent } : {}),
+      ...(args.resume ? { resume: true } : {}),
     });
     return reportStartedRun(api, ctx, summary, { watch: args.watch, intervalSeconds: interval });
   },
