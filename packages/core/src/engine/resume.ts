@@ -404,6 +404,6 @@ export async function planReuse(
     decided.set(spec.id, ok);
     return ok;
   };
-  specs.forEach((_, i) => reused(i));
+  for (let i = 0; i < specs.length; i++) reused(i);
   return plans;
 }
