@@ -7,6 +7,7 @@ import type {
   Issue,
   LogChunk,
   LogReadOptions,
+  RerunMode,
   RunSummary,
   TaskRecord,
   TaskTransition,
@@ -55,7 +56,7 @@ export interface CliApi {
   getTask(runId: string, taskId: string): Promise<TaskRecord>;
   taskTransitions(runId: string, taskId: string): Promise<TaskTransition[]>;
   cancelRun(runId: string): Promise<RunSummary>;
-  rerunRun(runId: string, mode: 'all' | 'failed'): Promise<RunSummary>;
+  rerunRun(runId: string, mode: RerunMode): Promise<RunSummary>;
   readTaskLog(
     runId: string,
     taskId: string,

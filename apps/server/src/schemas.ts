@@ -109,7 +109,7 @@ export const logFollowQuery = z.object({
   intervalMs: intish(200, 60_000).optional(),
 });
 
-export const rerunBody = z.object({ mode: z.enum(['all', 'failed']).default('all') }).strict();
+export const rerunBody = z.object({ mode: z.enum(['all', 'failed', 'resume']).default('all') }).strict();
 
 /** `POST /estimate`: a POST because it runs the workflow's generator (and may clone a repository). */
 export const estimateBody = z

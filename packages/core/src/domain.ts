@@ -132,13 +132,20 @@ export interface GitContext {
   cloneDir?: string;
 }
 
+/**
+ * How a rerun copies a run's stored tasks: `all` runs every task again; `failed` keeps completed
+ * tasks as they are; `resume` runs every task again with `resume` on, so that tasks whose cache key
+ * and declared outputs still match are reused (docs/resume.md).
+ */
+export type RerunMode = 'all' | 'failed' | 'resume';
+
 /** What a run was created from. */
 export type RunOrigin =
   | { kind: 'workflow'; name: string }
   | { kind: 'source'; source: string; file: string }
   | { kind: 'project'; project: string; file: string }
   | { kind: 'adhoc' }
-  | { kind: 'rerun'; fromRunId: string; mode: 'all' | 'failed' }
+  | { kind: 'rerun'; fromRunId: string; mode: RerunMode }
   | { kind: 'demo' };
 
 /** A run as stored. Its status is derived from its tasks, never stored. */

@@ -33,6 +33,7 @@ import {
   parseTaskDocument,
   planReuse,
   previewRun,
+  type RerunMode,
   type RunOrigin,
   type RunRecord,
   type RunStore,
@@ -978,7 +979,7 @@ export class Runtime implements ScriptHutRuntime {
     return redactSummary(await this.engine.cancelRun(this.resolveRunId(runId)));
   }
 
-  async rerunRun(runId: string, mode: 'all' | 'failed'): Promise<RunSummary> {
+  async rerunRun(runId: string, mode: RerunMode): Promise<RunSummary> {
     const run = this.engine.rerun(this.resolveRunId(runId), mode);
     return this.getRun(run.id);
   }

@@ -12,6 +12,7 @@ import type {
   JobState,
   LogChunk,
   LogReadOptions,
+  RerunMode,
   ReusePlan,
   RunRecord,
   RunStatus,
@@ -266,7 +267,7 @@ export interface ScriptHutRuntime {
   getTask(runId: string, taskId: string): TaskRecord;
   taskTransitions(runId: string, taskId: string): TaskTransition[];
   cancelRun(runId: string): Promise<RunSummary>;
-  rerunRun(runId: string, mode: 'all' | 'failed'): Promise<RunSummary>;
+  rerunRun(runId: string, mode: RerunMode): Promise<RunSummary>;
   deleteRun(runId: string): void;
   readTaskLog(
     runId: string,

@@ -20,7 +20,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { LogChunk, LogReadOptions } from '../backend.js';
-import type { RunRecord, TaskRecord, TaskSpec } from '../domain.js';
+import type { RerunMode, RunRecord, TaskRecord, TaskSpec } from '../domain.js';
 import { ScriptHutError, toError } from '../errors.js';
 import type { RunSummary } from '../store.js';
 import { findCycles } from '../task-json.js';
@@ -292,14 +292,14 @@ export class Engine {
    * task added are left out: the generator adds them again). `failed`: completed tasks are kept as
    * completed (with their job id and logs), every other task runs again.
    */
-  rerun(runId: string, mode: 'all' | 'failed'): RunRecord {
+  rerun(runId: string, mode: RerunMode): RunRecord {
     if (this.ledger.runs.has(runId))
       throw new ScriptHutError('conflict', `run ${runId} is still active; cancel it first`);
     const old = this.store.getRun(runId);
     if (!old) throw new ScriptHutError('not_found', `run ${runId} not found`);
     const lane = this.needLane(old.backendName);
     let oldTasks = this.store.allTasks(runId);
-    if (mode === 'all') oldTasks = oldTasks.filter((t) => typeof t.meta.generatedBy !== 'string');
+    if (mode !== 'failed') oldTasks = oldTasks.filter((t) => typeof t.meta.generatedBy !== 'string');
     const run: RunRecord = {
       ...structuredClone(old),
       id: this.freeRunId(),
@@ -307,6 +307,14 @@ export class Engine {
       createdAt: this.now().toISOString(),
       cancelRequestedAt: null,
     };
+    if (mode === 'resume') {
+      if (!cachingSupported(lane.index.backend))
+        throw new ScriptHutError(
+          'validation_failed',
+          `resume is unavailable on ${lane.index.backend.type} backend "${old.backendName}" (docs/resume.md)`,
+        );
+      run.resume = true;
+    } else delete run.resume;
     const tasks = oldTasks.map((t, seq): TaskRecord => {
       if (mode === 'failed' && t.state === 'completed') {
         return {

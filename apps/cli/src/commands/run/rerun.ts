@@ -1,4 +1,5 @@
 import { command, numberFlag } from '../../command.js';
+import { UsageError } from '../../errors.js';
 import { reportStartedRun } from '../../watch.js';
 
 export default command({
@@ -13,6 +14,11 @@ export default command({
       type: 'boolean',
       description: 'Keep completed tasks; run only the failed, cancelled and never-run ones again',
     },
+    resume: {
+      type: 'boolean',
+      description:
+        'Run the same tasks with --resume: tasks whose cache key and declared outputs still match are reused (docs/resume.md)',
+    },
     watch: {
       type: 'boolean',
       alias: 'w',
@@ -26,11 +32,16 @@ export default command({
     },
   },
   complete: { id: 'runs' },
-  examples: ['scripthut run rerun 1a2b3c4d --failed-only --watch'],
+  examples: ['scripthut run rerun 1a2b3c4d --failed-only --watch', 'scripthut run rerun 1a2b3c4d --resume'],
   async run(args, ctx) {
     const interval = numberFlag('interval', args.interval, { min: 0.2 });
     const api = await ctx.api();
-    const summary = await api.rerunRun(args.id, args['failed-only'] ? 'failed' : 'all');
+    if (args['failed-only'] && args.resume)
+      throw new UsageError('--failed-only and --resume cannot be combined');
+    const summary = await api.rerunRun(
+      args.id,
+      args.resume ? 'resume' : args['failed-only'] ? 'failed' : 'all',
+    );
     return reportStartedRun(api, ctx, summary, { watch: args.watch, intervalSeconds: interval });
   },
 });

@@ -76,6 +76,17 @@ export const RunSummaryPanel: FC<{
             </Form>
           ) : null}
           {!active ? (
+            <Form action={`/ui/runs/${r.id}/rerun`} ctx={ctx}>
+              <input type="hidden" name="mode" value="resume" />
+              <button
+                type="submit"
+                title="New run of the same tasks: tasks whose cache key and declared outputs still match an earlier completed task are reused (cached), the others run"
+              >
+                Resume
+              </button>
+            </Form>
+          ) : null}
+          {!active ? (
             <Form action={`/ui/runs/${r.id}/delete`} ctx={ctx} confirm="Delete this run and its history?">
               <button type="submit" class="danger">
                 Delete
@@ -110,6 +121,12 @@ export const RunSummaryPanel: FC<{
           <>
             <dt>Git</dt>
             <dd class="mono small">{`${r.git.repo}@${r.git.branch} ${r.git.sha.slice(0, 12)}`}</dd>
+          </>
+        ) : null}
+        {r.resume ? (
+          <>
+            <dt>Resume</dt>
+            <dd>on: tasks whose cache key and outputs match an earlier run are reused (cached)</dd>
           </>
         ) : null}
         <dt>Log directory</dt>
@@ -305,7 +322,8 @@ export function runRoutes(ui: UiApp, x: UiContext): void {
   });
   ui.post('/ui/runs/:id/rerun', async (c) => {
     const id = parseOr400(runIdSchema, c.req.param('id'), 'run id');
-    const mode = (await formString(c, 'mode')) === 'failed' ? 'failed' : 'all';
+    const asked = await formString(c, 'mode');
+    const mode = asked === 'failed' || asked === 'resume' ? asked : 'all';
     const summary = await runtime.rerunRun(id, mode);
     return c.redirect(`/runs/${summary.run.id}`, 303);
   });
