@@ -7,7 +7,6 @@ import type {
   Issue,
   LogChunk,
   LogReadOptions,
-  RerunMode,
   RunSummary,
   TaskRecord,
   TaskTransition,
@@ -25,6 +24,7 @@ import type {
   RunCost,
   RunOptions,
   RunQuery,
+  RunRerunMode,
   SourceView,
   TaskQuery,
   WorkflowView,
@@ -56,7 +56,7 @@ export interface CliApi {
   getTask(runId: string, taskId: string): Promise<TaskRecord>;
   taskTransitions(runId: string, taskId: string): Promise<TaskTransition[]>;
   cancelRun(runId: string): Promise<RunSummary>;
-  rerunRun(runId: string, mode: RerunMode): Promise<RunSummary>;
+  rerunRun(runId: string, mode: RunRerunMode): Promise<RunSummary>;
   readTaskLog(
     runId: string,
     taskId: string,

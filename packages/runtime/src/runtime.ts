@@ -33,7 +33,6 @@ import {
   parseTaskDocument,
   planReuse,
   previewRun,
-  type RerunMode,
   type RunOrigin,
   type RunRecord,
   type RunStore,
@@ -76,6 +75,7 @@ import type {
   RunCost,
   RunOptions,
   RunQuery,
+  RunRerunMode,
   RuntimeEvents,
   ScriptHutRuntime,
   SourceView,
@@ -126,6 +126,32 @@ const PROJECT_FILE = 'sflow.json';
 
 /** How long {@link Runtime.close} lets in-flight work finish before it closes the backends. */
 export const CLOSE_GRACE_MS = 1000;
+
+/**
+ * Check `--branch`/`--commit` (git workflows only, for now): a branch name git would accept that
+ * cannot read as an option, a full commit hash. `notGit`: why the target cannot take them, or null.
+ */
+function checkGitOverride(options: RunOptions, notGit: string | null): void {
+  if (options.branch === undefined && options.commit === undefined) return;
+  if (notGit) throw new ScriptHutError('validation_failed', `--branch/--commit: ${notGit}`);
+  const b = options.branch;
+  if (
+    b !== undefined &&
+    (!/^[A-Za-z0-9._/-]{1,255}$/.test(b) ||
+      b.startsWith('-') ||
+      b.startsWith('/') ||
+      b.endsWith('/') ||
+      b.endsWith('.lock') ||
+      b.includes('..') ||
+      b.includes('//'))
+  )
+    throw new ScriptHutError('validation_failed', `branch: invalid branch name ${JSON.stringify(b)}`);
+  if (options.commit !== undefined && !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(options.commit))
+    throw new ScriptHutError(
+      'validation_failed',
+      `commit: must be a full commit hash (40 or 64 lowercase hex), got ${JSON.stringify(options.commit)}`,
+    );
+}
 
 function notFound(what: string, name: string, known: string[], hint: string): ScriptHutError {
   return new ScriptHutError(
@@ -498,19 +524,26 @@ export class Runtime implements ScriptHutRuntime {
         'scripthut workflow list',
       );
     const backendName = options.backend ?? wf.backend;
+    checkGitOverride(options, wf.git ? null : `workflow "${name}" is not a git workflow`);
     const runner = this.backend(backendName).commandRunner();
     let cwd: string | undefined;
     let git: GitContext | null = null;
     if (wf.git) {
       const clone = await prepareClone(runner, {
         repo: wf.git.repo,
-        branch: wf.git.branch,
+        branch: options.branch ?? wf.git.branch,
         deployKey: wf.git.deploy_key ?? null,
         cloneDir: wf.git.clone_dir,
         postclone: wf.git.postclone ?? null,
+        ...(options.commit ? { commit: options.commit } : {}),
       });
       cwd = clone.path;
-      git = { repo: wf.git.repo, branch: wf.git.branch, sha: clone.sha, cloneDir: clone.path };
+      git = {
+        repo: wf.git.repo,
+        branch: options.branch ?? wf.git.branch,
+        sha: clone.sha,
+        cloneDir: clone.path,
+      };
     }
     // A local generator runs next to its config file (`command: python gen.py` finds gen.py),
     // whatever directory the control plane was started from.
@@ -694,6 +727,7 @@ export class Runtime implements ScriptHutRuntime {
 
   private async prepareSource(source: string, file: string, options: RunOptions): Promise<PreparedRun> {
     const s = this.sourceConfig(source);
+    checkGitOverride(options, 'not available for sources yet (a source runs its synced commit)');
     const backendName = options.backend ?? s.backend;
     const runner = this.backend(backendName).commandRunner();
     const discovered =
@@ -821,6 +855,7 @@ export class Runtime implements ScriptHutRuntime {
 
   private async prepareProject(project: string, file: string, options: RunOptions): Promise<PreparedRun> {
     const p = this.projectConfig(project);
+    checkGitOverride(options, 'not available for projects');
     const known = await this.listProjectWorkflows(project);
     if (!known.some((w) => w.file === file)) {
       throw notFound(
@@ -979,9 +1014,31 @@ export class Runtime implements ScriptHutRuntime {
     return redactSummary(await this.engine.cancelRun(this.resolveRunId(runId)));
   }
 
-  async rerunRun(runId: string, mode: RerunMode): Promise<RunSummary> {
+  async rerunRun(runId: string, mode: RunRerunMode): Promise<RunSummary> {
+    if (mode === 'new') return this.rerunAsNew(this.resolveRunId(runId));
     const run = this.engine.rerun(this.resolveRunId(runId), mode);
     return this.getRun(run.id);
+  }
+
+  /** `rerunRun(id, 'new')`: the generator again (at the run's commit for git workflows), a new run. */
+  private async rerunAsNew(runId: string): Promise<RunSummary> {
+    let run = this.store.getRun(runId);
+    for (let hops = 0; run && run.origin.kind === 'rerun' && hops < 1000; hops++)
+      run = this.store.getRun(run.origin.fromRunId);
+    if (!run) throw new ScriptHutError('not_found', `the run ${runId} was rerun from no longer exists`);
+    const base = { backend: run.backendName, maxConcurrent: run.maxConcurrent };
+    const o = run.origin;
+    if (o.kind === 'workflow')
+      return this.runWorkflow(
+        o.name,
+        run.git ? { ...base, branch: run.git.branch, commit: run.git.sha } : base,
+      );
+    if (o.kind === 'source') return this.runSourceWorkflow(o.source, o.file, base);
+    if (o.kind === 'project') return this.runProjectWorkflow(o.project, o.file, base);
+    throw new ScriptHutError(
+      'conflict',
+      `run ${runId} was not created from a workflow, source or project (${o.kind}): nothing to generate again; use rerun all`,
+    );
   }
 
   /** Delete a run (exact id only: no prefixes for deletion). */

@@ -126,7 +126,18 @@ export interface RunOptions {
    * matches and whose declared outputs exist (docs/resume.md).
    */
   resume?: boolean;
+  /** Git workflows: clone this branch instead of the configured one, for this run only. */
+  branch?: string;
+  /** Git workflows: clone exactly this commit (40 or 64 hex), for this run only. */
+  commit?: string;
 }
+
+/**
+ * How to run a finished run again: the engine's modes on its stored tasks (`all`, `failed`,
+ * `resume`), or `new`: run the workflow's generator again (git workflows: at the run's commit) and
+ * create a new run from its fresh output.
+ */
+export type RunRerunMode = RerunMode | 'new';
 
 export interface AdhocTaskInput {
   command: string;
@@ -267,7 +278,7 @@ export interface ScriptHutRuntime {
   getTask(runId: string, taskId: string): TaskRecord;
   taskTransitions(runId: string, taskId: string): TaskTransition[];
   cancelRun(runId: string): Promise<RunSummary>;
-  rerunRun(runId: string, mode: RerunMode): Promise<RunSummary>;
+  rerunRun(runId: string, mode: RunRerunMode): Promise<RunSummary>;
   deleteRun(runId: string): void;
   readTaskLog(
     runId: string,

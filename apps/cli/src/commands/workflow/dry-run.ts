@@ -14,6 +14,16 @@ export default command({
       valueHint: 'name',
     },
     scripts: { type: 'boolean', description: 'Also print the job script of every task' },
+    branch: {
+      type: 'string',
+      description: 'Git workflows: clone this branch instead of the configured one (this run only)',
+      valueHint: 'name',
+    },
+    commit: {
+      type: 'string',
+      description: 'Git workflows: clone exactly this commit (full hash; this run only)',
+      valueHint: 'sha',
+    },
     resume: {
       type: 'boolean',
       description:
@@ -30,6 +40,8 @@ export default command({
     const result = await (await ctx.api()).dryRunWorkflow(args.name, {
       ...(args.backend ? { backend: args.backend } : {}),
       ...(args.resume ? { resume: true } : {}),
+      ...(args.branch ? { branch: args.branch } : {}),
+      ...(args.commit ? { commit: args.commit } : {}),
     });
     ctx.out.result(result, () => renderDryRun(result, ctx.out.style, { scripts: args.scripts }));
     return 0;

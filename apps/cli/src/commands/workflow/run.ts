@@ -15,6 +15,16 @@ export default command({
       description: 'Cap on tasks of this run in flight at once',
       valueHint: 'n',
     },
+    branch: {
+      type: 'string',
+      description: 'Git workflows: clone this branch instead of the configured one (this run only)',
+      valueHint: 'name',
+    },
+    commit: {
+      type: 'string',
+      description: 'Git workflows: clone exactly this commit (full hash; this run only)',
+      valueHint: 'sha',
+    },
     resume: {
       type: 'boolean',
       description:
@@ -46,6 +56,8 @@ export default command({
       ...(args.backend ? { backend: args.backend } : {}),
       ...(maxConcurrent !== undefined ? { maxConcurrent } : {}),
       ...(args.resume ? { resume: true } : {}),
+      ...(args.branch ? { branch: args.branch } : {}),
+      ...(args.commit ? { commit: args.commit } : {}),
     });
     return reportStartedRun(api, ctx, summary, { watch: args.watch, intervalSeconds: interval });
   },
