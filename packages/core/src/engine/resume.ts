@@ -31,9 +31,15 @@ export interface TaskCacheMeta {
   cached?: { runId: string; taskId: string; key: string };
 }
 
-/** Backends whose jobs share a filesystem with the command runner: Slurm, PBS, local. */
+/** Backend types whose jobs share a filesystem with the command runner (the cache needs it). */
+export const CACHING_BACKEND_TYPES: readonly string[] = ['slurm', 'pbs', 'local'];
+
+/**
+ * True for backends whose jobs share a filesystem with the command runner: Slurm, PBS, local (an
+ * allow-list: AWS Batch, EC2, ECS and unknown plugin types are not).
+ */
 export function cachingSupported(backend: Pick<Backend, 'type'>): boolean {
-  return backend.type !== 'batch' && backend.type !== 'ec2';
+  return CACHING_BACKEND_TYPES.includes(backend.type);
 }
 
 /** The scope keys are reused within: the same backend and the same workflow/source/project name. */
