@@ -24,6 +24,7 @@ import type {
   RunCost,
   RunOptions,
   RunQuery,
+  RunRerunMode,
   SourceView,
   TaskQuery,
   WorkflowView,
@@ -55,7 +56,7 @@ export interface CliApi {
   getTask(runId: string, taskId: string): Promise<TaskRecord>;
   taskTransitions(runId: string, taskId: string): Promise<TaskTransition[]>;
   cancelRun(runId: string): Promise<RunSummary>;
-  rerunRun(runId: string, mode: 'all' | 'failed'): Promise<RunSummary>;
+  rerunRun(runId: string, mode: RunRerunMode): Promise<RunSummary>;
   readTaskLog(
     runId: string,
     taskId: string,

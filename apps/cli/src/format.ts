@@ -137,6 +137,8 @@ export function styleState(state: string, style: Styles): string {
   switch (state) {
     case 'completed':
       return style.green(state);
+    case 'cached':
+      return style.dim(style.green(state));
     case 'failed':
     case 'dep_failed':
     case 'timeout':

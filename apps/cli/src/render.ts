@@ -77,6 +77,19 @@ export function renderRunHeader(s: RunLike, style: Styles, now = Date.now()): st
   ].join('\n');
 }
 
+/** True for a task that `--resume` completed from an earlier run's result (no job). */
+export function isCachedTask(t: TaskRecord): boolean {
+  return t.state === 'completed' && typeof t.meta.cached === 'object' && t.meta.cached !== null;
+}
+function cachedFrom(t: TaskRecord): string {
+  const c = t.meta.cached as { runId?: string; taskId?: string };
+  return c.taskId === t.spec.id ? String(c.runId) : `${c.runId} ${c.taskId}`;
+}
+/** `cached` for a reused task, else the state. */
+function taskStateLabel(t: TaskRecord): string {
+  return isCachedTask(t) ? 'cached' : t.state;
+}
+
 /** The tasks table of a run. */
 export function renderTaskTable(tasks: TaskRecord[], style: Styles, now = Date.now()): string {
   return renderTable(
@@ -84,8 +97,8 @@ export function renderTaskTable(tasks: TaskRecord[], style: Styles, now = Date.n
     [
       { header: 'TASK', get: (t) => t.spec.id, max: 40 },
       { header: 'NAME', get: (t) => t.spec.name, max: 30 },
-      { header: 'STATE', get: (t) => t.state, style: (v) => styleState(v, style) },
-      { header: 'JOB', get: (t) => t.jobId ?? '-' },
+      { header: 'STATE', get: taskStateLabel, style: (v) => styleState(v, style) },
+      { header: 'JOB', get: (t) => t.jobId ?? (isCachedTask(t) ? `(run ${cachedFrom(t)})` : '-') },
       { header: 'EXIT', get: (t) => (t.exitCode === null ? '-' : String(t.exitCode)), align: 'right' },
       {
         header: 'DURATION',
@@ -182,6 +195,23 @@ export function renderDryRun(d: DryRunResult, style: Styles, options: { scripts?
     style,
     '(the workflow produced no tasks)',
   );
+  const resume = d.tasks.some((t) => t.cache)
+    ? renderTable(
+        d.tasks,
+        [
+          { header: 'TASK', get: (t) => t.task.id, max: 40 },
+          {
+            header: 'RESUME',
+            get: (t) =>
+              t.cache?.reuseFrom
+                ? `cached (run ${t.cache.reuseFrom.runId} task ${t.cache.reuseFrom.taskId})`
+                : 'runs',
+          },
+          { header: 'WHY', get: (t) => t.cache?.reason ?? '-' },
+        ],
+        style,
+      )
+    : null;
   const logs = renderTable(
     d.tasks,
     [
@@ -192,6 +222,10 @@ export function renderDryRun(d: DryRunResult, style: Styles, options: { scripts?
     style,
   );
   const parts = [...head, '', table];
+  if (resume) {
+    const reused = d.tasks.filter((t) => t.cache?.reuseFrom).length;
+    parts.push('', style.bold(`With --resume: ${reused} of ${d.tasks.length} task(s) reused`), resume);
+  }
   if (d.tasks.length) parts.push('', style.bold('Log files:'), logs);
   const envs = renderDryRunEnvironments(d, style);
   if (envs) parts.push('', envs);

@@ -56,6 +56,14 @@ export const runOptionsBody = z
   .object({
     backend: nameSchema.optional(),
     maxConcurrent: z.number().int().min(1).max(100_000).nullable().optional(),
+    /** Reuse tasks completed by earlier runs (docs/resume.md). */
+    resume: z.boolean().optional(),
+    /** Git workflows: another branch or an exact commit for this run (checked again by the runtime). */
+    branch: z.string().min(1).max(255).optional(),
+    commit: z
+      .string()
+      .regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/)
+      .optional(),
   })
   .strict();
 
@@ -107,7 +115,9 @@ export const logFollowQuery = z.object({
   intervalMs: intish(200, 60_000).optional(),
 });
 
-export const rerunBody = z.object({ mode: z.enum(['all', 'failed']).default('all') }).strict();
+export const rerunBody = z
+  .object({ mode: z.enum(['all', 'failed', 'resume', 'new']).default('all') })
+  .strict();
 
 /** `POST /estimate`: a POST because it runs the workflow's generator (and may clone a repository). */
 export const estimateBody = z

@@ -9,6 +9,7 @@ import {
   emptyStateCounts,
   type Issue,
   isTerminalTaskState,
+  type RerunMode,
   type RunRecord,
   type RunSummary,
   ScriptHutError,
@@ -438,10 +439,11 @@ export class StubRuntime implements ScriptHutRuntime {
     this.calls.push(`cancel:${runId}`);
     return this.getRun(runId);
   }
-  async rerunRun(runId: string, mode: 'all' | 'failed') {
+  async rerunRun(runId: string, mode: RerunMode) {
     const e = this.entry(runId);
+    this.calls.push(`rerun:${runId}:${mode}`);
     const specs =
-      mode === 'all'
+      mode !== 'failed'
         ? e.tasks.map((t) => t.spec)
         : e.tasks
             .filter((t) => t.state !== 'completed')

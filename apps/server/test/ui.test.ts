@@ -218,6 +218,26 @@ describe('forms are CSRF-protected', () => {
     expect((await s.post('/ui/sources/repo/sync', {})).status).toBe(303);
     expect(rt.calls).toContain('sync:repo');
   });
+  it('run page: a cached task shows as cached with its source; Resume reruns with mode resume', async () => {
+    const s = new Session();
+    const first = (await rt.runWorkflow('demo')).run.id;
+    const id = (await rt.runWorkflow('demo')).run.id;
+    const [a] = rt.listTasks(id).items;
+    rt.setState(id, a!.spec.id, 'completed', {
+      exitCode: 0,
+      meta: { cached: { runId: first, taskId: a!.spec.id, key: 'k' } },
+    });
+    for (const t of rt.listTasks(id).items)
+      if (t.state !== 'completed') rt.setState(id, t.spec.id, 'completed');
+    const { html } = await s.get(`/runs/${id}`);
+    expect(html).toMatch(new RegExp(`data-task="${a!.spec.id}" data-state="completed" data-cached="true"`));
+    expect(html).toContain('<span class="pill cached"');
+    expect(html).toContain(`run ${first} task ${a!.spec.id}</a>`);
+    expect(html).toContain('>Resume</button>');
+    const res = await s.post(`/ui/runs/${id}/rerun`, { mode: 'resume' });
+    expect(res.status).toBe(303);
+    expect(rt.calls).toContain(`rerun:${id}:resume`);
+  });
   it('settings: Save & reload writes nothing on errors, else saves (LF kept) and shows what applied', async () => {
     rt.configSource = { kind: 'file', path: '/tmp/stub/scripthut.yaml' };
     const s = new Session();

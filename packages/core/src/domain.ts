@@ -52,7 +52,21 @@ export interface TaskSpec {
   exclusive?: ExclusiveMode | null;
   clusters?: string | null;
   extraDirectives?: string[];
+  /**
+   * Result cache (see docs/resume.md). `inputs`: paths/globs (relative to the working dir, or
+   * absolute) whose contents enter the cache key. `outputs`: paths/globs the task must produce (a
+   * task that exits 0 without them fails; a resumed task is reused only while they exist).
+   * `cache` (default true): false = never reused, no key recorded. `cacheScope` (default `commit`):
+   * `inputs` leaves the git commit out of the key. Absent when the task JSON has none.
+   */
+  inputs?: string[];
+  outputs?: string[];
+  cache?: boolean;
+  cacheScope?: CacheScope;
 }
+
+/** What a task's cache key covers besides its own definition: the git commit too, or only its inputs. */
+export type CacheScope = 'commit' | 'inputs';
 
 /**
  * `exclusive` of a task or backend: `true` (whole nodes), `false` (explicitly not, overriding a
@@ -118,13 +132,20 @@ export interface GitContext {
   cloneDir?: string;
 }
 
+/**
+ * How a rerun copies a run's stored tasks: `all` runs every task again; `failed` keeps completed
+ * tasks as they are; `resume` runs every task again with `resume` on, so that tasks whose cache key
+ * and declared outputs still match are reused (docs/resume.md).
+ */
+export type RerunMode = 'all' | 'failed' | 'resume';
+
 /** What a run was created from. */
 export type RunOrigin =
   | { kind: 'workflow'; name: string }
   | { kind: 'source'; source: string; file: string }
   | { kind: 'project'; project: string; file: string }
   | { kind: 'adhoc' }
-  | { kind: 'rerun'; fromRunId: string; mode: 'all' | 'failed' }
+  | { kind: 'rerun'; fromRunId: string; mode: RerunMode }
   | { kind: 'demo' };
 
 /** A run as stored. Its status is derived from its tasks, never stored. */
@@ -154,6 +175,12 @@ export interface RunRecord {
     string,
     { variables: Record<string, string>; extraInit: string; secretNames?: string[] }
   >;
+  /**
+   * `--resume`: a task whose cache key matches a task completed by an earlier run of the same
+   * workflow on the same backend (and whose declared outputs still exist) is completed as `cached`
+   * without a job. Absent = false.
+   */
+  resume?: boolean;
 }
 
 /** A task of a run, with everything ScriptHut learnt about it. */

@@ -1,4 +1,7 @@
 export * from './backend.js';
+export * from './cache/fields.js';
+export * from './cache/key.js';
+export * from './cache/programs.js';
 export * from './control-path.js';
 export * from './domain.js';
 export * from './engine/index.js';

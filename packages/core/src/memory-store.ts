@@ -11,7 +11,7 @@ import {
   type TaskTransition,
 } from './domain.js';
 import { ScriptHutError } from './errors.js';
-import type { RunListQuery, RunStore, RunSummary, TaskListQuery, TaskUpdate } from './store.js';
+import type { CacheEntry, RunListQuery, RunStore, RunSummary, TaskListQuery, TaskUpdate } from './store.js';
 
 interface StoredRun {
   run: RunRecord;
@@ -84,6 +84,31 @@ export class MemoryRunStore implements RunStore {
 
   deleteRun(runId: string): void {
     this.runs.delete(runId);
+    this.cacheEntries = this.cacheEntries.filter((e) => e.runId !== runId);
+  }
+
+  /** Cache entries in the order recorded. */
+  private cacheEntries: CacheEntry[] = [];
+
+  recordCacheEntries(entries: CacheEntry[]): void {
+    for (const e of entries) {
+      this.cacheEntries = this.cacheEntries.filter((x) => !(x.runId === e.runId && x.taskId === e.taskId));
+      this.cacheEntries.push(structuredClone(e));
+    }
+  }
+
+  findCacheEntry(scope: string, key: string): CacheEntry | null {
+    return this.lastEntry((e) => e.scope === scope && e.key === key);
+  }
+
+  lastCacheEntryOfTask(scope: string, taskId: string): CacheEntry | null {
+    return this.lastEntry((e) => e.scope === scope && e.taskId === taskId);
+  }
+
+  private lastEntry(match: (e: CacheEntry) => boolean): CacheEntry | null {
+    let best: CacheEntry | null = null;
+    for (const e of this.cacheEntries) if (match(e) && (!best || e.completedAt >= best.completedAt)) best = e;
+    return best ? structuredClone(best) : null;
   }
 
   summarizeRun(runId: string): RunSummary | null {

@@ -6,6 +6,7 @@
  * A store that cannot write (locked, read-only, full) throws a `ScriptHutError` with code
  * `store_error` naming the cause; nothing already stored is lost.
  */
+import type { CacheKeyParts } from './cache/key.js';
 import type { RunRecord, RunStatus, StateCounts, TaskRecord, TaskState, TaskTransition } from './domain.js';
 
 export interface RunSummary {
@@ -65,6 +66,26 @@ export interface TaskUpdate {
   transition?: { to: TaskState; at: string; reason: string | null };
 }
 
+/**
+ * The cache key of a task that completed (or was reused), recorded for `--resume`. See
+ * docs/resume.md.
+ */
+export interface CacheEntry {
+  /** What a key may be reused within: the backend and the workflow name (see `cacheScopeOf`). */
+  scope: string;
+  key: string;
+  runId: string;
+  taskId: string;
+  parts: CacheKeyParts;
+  /** The task's declared outputs (checked on the backend before a reuse). */
+  outputs: string[];
+  /** ISO 8601 UTC. */
+  completedAt: string;
+  /** The run and task whose job produced the result: this task, or the one it was reused from. */
+  sourceRunId: string;
+  sourceTaskId: string;
+}
+
 export interface RunStore {
   /** Insert a run and its tasks atomically. */
   insertRun(run: RunRecord, tasks: TaskRecord[]): void;
@@ -88,6 +109,13 @@ export interface RunStore {
   /** Apply many task updates; each with a transition writes a transition row. Atomic. */
   updateTasks(updates: TaskUpdate[]): void;
   transitions(runId: string, taskId?: string): TaskTransition[];
+
+  /** Record cache keys of tasks that completed (replaces an entry of the same run and task). */
+  recordCacheEntries?(entries: CacheEntry[]): void;
+  /** The most recent entry with this scope and key, or null. */
+  findCacheEntry?(scope: string, key: string): CacheEntry | null;
+  /** The most recent entry of a task id within a scope (tells a dry run which key part changed). */
+  lastCacheEntryOfTask?(scope: string, taskId: string): CacheEntry | null;
 
   /** Run several writes in one transaction. */
   transaction<T>(fn: () => T): T;

@@ -3,6 +3,7 @@
  * `task-json-reference.md`). Everything is checked before anything is submitted and every problem
  * is reported at once, each with a path such as `tasks[3] (id "x").memory`.
  */
+import { CACHE_TASK_FIELDS, parseCacheFields } from './cache/fields.js';
 import type { TaskSpec } from './domain.js';
 import { type Issue, ScriptHutError } from './errors.js';
 import { imageReferenceProblem } from './image-ref.js';
@@ -63,6 +64,7 @@ export const TASK_JSON_FIELDS = [
   'exclusive',
   'clusters',
   'extra_directives',
+  ...CACHE_TASK_FIELDS,
 ] as const;
 
 const KNOWN_FIELDS: ReadonlySet<string> = new Set(TASK_JSON_FIELDS);
@@ -703,6 +705,8 @@ export function parseTaskDocument(
       }
     }
 
+    const cacheFields = parseCacheFields(t, p, err);
+
     const environment = str('environment', NULLABLE) ?? null;
     if (environment !== null && !knownEnvs.has(environment)) {
       const list = [...knownEnvs];
@@ -790,6 +794,7 @@ export function parseTaskDocument(
         envVars,
         generatesSource,
         ...site,
+        ...cacheFields,
       },
     });
   }

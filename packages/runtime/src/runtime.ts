@@ -32,6 +32,7 @@ import {
   type LogChunk,
   type LogReadOptions,
   parseTaskDocument,
+  planReuse,
   previewRun,
   type RunOrigin,
   type RunRecord,
@@ -75,6 +76,7 @@ import type {
   RunCost,
   RunOptions,
   RunQuery,
+  RunRerunMode,
   RuntimeEvents,
   ScriptHutRuntime,
   SourceView,
@@ -104,6 +106,8 @@ export interface CreateRuntimeOptions {
   dataDir?: string;
   /** Overrides `settings.poll_interval` (ms), for tests. */
   pollIntervalMs?: number;
+  /** Grace for declared outputs to appear after a job exited 0 (engine default 30 s), for tests. */
+  outputsGraceMs?: number;
   /** Take the data dir's engine lock (default true; ignored with `readOnly`). */
   lock?: boolean;
   /** Recorded in the engine lock: who runs this engine (default `embedded`). */
@@ -129,12 +133,40 @@ interface PreparedRun {
   warnings: Issue[];
   /** The task file's env rules (applied with the config's when the run is created). */
   envRules: DocumentEnvRules;
+  /** `--resume` (docs/resume.md). */
+  resume?: boolean;
 }
 
 const PROJECT_FILE = 'sflow.json';
 
 /** How long {@link Runtime.close} lets in-flight work finish before it closes the backends. */
 export const CLOSE_GRACE_MS = 1000;
+
+/**
+ * Check `--branch`/`--commit` (git workflows only, for now): a branch name git would accept that
+ * cannot read as an option, a full commit hash. `notGit`: why the target cannot take them, or null.
+ */
+function checkGitOverride(options: RunOptions, notGit: string | null): void {
+  if (options.branch === undefined && options.commit === undefined) return;
+  if (notGit) throw new ScriptHutError('validation_failed', `--branch/--commit: ${notGit}`);
+  const b = options.branch;
+  if (
+    b !== undefined &&
+    (!/^[A-Za-z0-9._/-]{1,255}$/.test(b) ||
+      b.startsWith('-') ||
+      b.startsWith('/') ||
+      b.endsWith('/') ||
+      b.endsWith('.lock') ||
+      b.includes('..') ||
+      b.includes('//'))
+  )
+    throw new ScriptHutError('validation_failed', `branch: invalid branch name ${JSON.stringify(b)}`);
+  if (options.commit !== undefined && !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(options.commit))
+    throw new ScriptHutError(
+      'validation_failed',
+      `commit: must be a full commit hash (40 or 64 lowercase hex), got ${JSON.stringify(options.commit)}`,
+    );
+}
 
 function notFound(what: string, name: string, known: string[], hint: string): ScriptHutError {
   return new ScriptHutError(
@@ -295,6 +327,7 @@ export class Runtime implements ScriptHutRuntime {
         store,
         backends: built.flatMap((b) => (b.backend ? [b.backend] : [])),
         pollIntervalMs,
+        ...(options.outputsGraceMs !== undefined ? { outputsGraceMs: options.outputsGraceMs } : {}),
         logger: {
           info: (m: string) => log.info(m),
           warn: (m: string) => log.warn(m),
@@ -516,19 +549,26 @@ export class Runtime implements ScriptHutRuntime {
         'scripthut workflow list',
       );
     const backendName = options.backend ?? wf.backend;
+    checkGitOverride(options, wf.git ? null : `workflow "${name}" is not a git workflow`);
     const runner = this.backend(backendName).commandRunner();
     let cwd: string | undefined;
     let git: GitContext | null = null;
     if (wf.git) {
       const clone = await prepareClone(runner, {
         repo: wf.git.repo,
-        branch: wf.git.branch,
+        branch: options.branch ?? wf.git.branch,
         deployKey: wf.git.deploy_key ?? null,
         cloneDir: wf.git.clone_dir,
         postclone: wf.git.postclone ?? null,
+        ...(options.commit ? { commit: options.commit } : {}),
       });
       cwd = clone.path;
-      git = { repo: wf.git.repo, branch: wf.git.branch, sha: clone.sha, cloneDir: clone.path };
+      git = {
+        repo: wf.git.repo,
+        branch: options.branch ?? wf.git.branch,
+        sha: clone.sha,
+        cloneDir: clone.path,
+      };
     }
     // A local generator runs next to its config file (`command: python gen.py` finds gen.py),
     // whatever directory the control plane was started from.
@@ -583,6 +623,7 @@ export class Runtime implements ScriptHutRuntime {
       baseDir: p.baseDir,
       git: p.git,
       environments: ready.environments,
+      ...(p.resume ? { resume: true } : {}),
     });
     return this.getRun(run.id);
   }
@@ -600,6 +641,28 @@ export class Runtime implements ScriptHutRuntime {
       git: p.git,
       environments: ready.environments,
     });
+    // --resume: which tasks would be reused (one input-hashing and one output-check command)
+    const plans = p.resume
+      ? await planReuse(
+          backend,
+          this.store,
+          {
+            id: 'dryrun00',
+            workflowName: p.workflowName,
+            backendName: p.backendName,
+            origin: p.origin,
+            createdAt: new Date().toISOString(),
+            maxConcurrent: p.maxConcurrent,
+            logDir: preview.logDir,
+            baseDir: p.baseDir,
+            git: p.git,
+            cancelRequestedAt: null,
+            environments: ready.environments,
+            resume: true,
+          },
+          ready.tasks,
+        )
+      : null;
     return {
       workflowName: p.workflowName,
       backendName: p.backendName,
@@ -608,7 +671,13 @@ export class Runtime implements ScriptHutRuntime {
       // the scripts a run would submit, with secret values shown as ***
       tasks: preview.tasks.map((t, i) => {
         const { spec, script } = redactSpecAndScript(t.task, t.script, ready.environments);
-        return { ...t, task: spec, script, environment: ready.views[i]! };
+        return {
+          ...t,
+          task: spec,
+          script,
+          environment: ready.views[i]!,
+          ...(plans ? { cache: plans[i]! } : {}),
+        };
       }),
       warnings: ready.warnings,
       estimate: await this.estimateTasks(ready.tasks),
@@ -616,11 +685,17 @@ export class Runtime implements ScriptHutRuntime {
   }
 
   async dryRunWorkflow(name: string, options: RunOptions = {}): Promise<DryRunResult> {
-    return this.dryRunFrom(await this.prepareWorkflow(name, options));
+    return this.dryRunFrom({
+      ...(await this.prepareWorkflow(name, options)),
+      resume: options.resume === true,
+    });
   }
 
   async runWorkflow(name: string, options: RunOptions = {}): Promise<RunSummary> {
-    return this.createFromPrepared(await this.prepareWorkflow(name, options));
+    return this.createFromPrepared({
+      ...(await this.prepareWorkflow(name, options)),
+      resume: options.resume === true,
+    });
   }
 
   // ---------------------------------------------------------------- sources
@@ -677,6 +752,7 @@ export class Runtime implements ScriptHutRuntime {
 
   private async prepareSource(source: string, file: string, options: RunOptions): Promise<PreparedRun> {
     const s = this.sourceConfig(source);
+    checkGitOverride(options, 'not available for sources yet (a source runs its synced commit)');
     const backendName = options.backend ?? s.backend;
     const runner = this.backend(backendName).commandRunner();
     const discovered =
@@ -741,11 +817,17 @@ export class Runtime implements ScriptHutRuntime {
   }
 
   async dryRunSourceWorkflow(source: string, file: string, options: RunOptions = {}): Promise<DryRunResult> {
-    return this.dryRunFrom(await this.prepareSource(source, file, options));
+    return this.dryRunFrom({
+      ...(await this.prepareSource(source, file, options)),
+      resume: options.resume === true,
+    });
   }
 
   async runSourceWorkflow(source: string, file: string, options: RunOptions = {}): Promise<RunSummary> {
-    return this.createFromPrepared(await this.prepareSource(source, file, options));
+    return this.createFromPrepared({
+      ...(await this.prepareSource(source, file, options)),
+      resume: options.resume === true,
+    });
   }
 
   // ---------------------------------------------------------------- projects
@@ -798,6 +880,7 @@ export class Runtime implements ScriptHutRuntime {
 
   private async prepareProject(project: string, file: string, options: RunOptions): Promise<PreparedRun> {
     const p = this.projectConfig(project);
+    checkGitOverride(options, 'not available for projects');
     const known = await this.listProjectWorkflows(project);
     if (!known.some((w) => w.file === file)) {
       throw notFound(
@@ -832,11 +915,17 @@ export class Runtime implements ScriptHutRuntime {
     file: string,
     options: RunOptions = {},
   ): Promise<DryRunResult> {
-    return this.dryRunFrom(await this.prepareProject(project, file, options));
+    return this.dryRunFrom({
+      ...(await this.prepareProject(project, file, options)),
+      resume: options.resume === true,
+    });
   }
 
   async runProjectWorkflow(project: string, file: string, options: RunOptions = {}): Promise<RunSummary> {
-    return this.createFromPrepared(await this.prepareProject(project, file, options));
+    return this.createFromPrepared({
+      ...(await this.prepareProject(project, file, options)),
+      resume: options.resume === true,
+    });
   }
 
   // ---------------------------------------------------------------- ad-hoc
@@ -950,9 +1039,31 @@ export class Runtime implements ScriptHutRuntime {
     return redactSummary(await this.engine.cancelRun(this.resolveRunId(runId)));
   }
 
-  async rerunRun(runId: string, mode: 'all' | 'failed'): Promise<RunSummary> {
+  async rerunRun(runId: string, mode: RunRerunMode): Promise<RunSummary> {
+    if (mode === 'new') return this.rerunAsNew(this.resolveRunId(runId));
     const run = this.engine.rerun(this.resolveRunId(runId), mode);
     return this.getRun(run.id);
+  }
+
+  /** `rerunRun(id, 'new')`: the generator again (at the run's commit for git workflows), a new run. */
+  private async rerunAsNew(runId: string): Promise<RunSummary> {
+    let run = this.store.getRun(runId);
+    for (let hops = 0; run && run.origin.kind === 'rerun' && hops < 1000; hops++)
+      run = this.store.getRun(run.origin.fromRunId);
+    if (!run) throw new ScriptHutError('not_found', `the run ${runId} was rerun from no longer exists`);
+    const base = { backend: run.backendName, maxConcurrent: run.maxConcurrent };
+    const o = run.origin;
+    if (o.kind === 'workflow')
+      return this.runWorkflow(
+        o.name,
+        run.git ? { ...base, branch: run.git.branch, commit: run.git.sha } : base,
+      );
+    if (o.kind === 'source') return this.runSourceWorkflow(o.source, o.file, base);
+    if (o.kind === 'project') return this.runProjectWorkflow(o.project, o.file, base);
+    throw new ScriptHutError(
+      'conflict',
+      `run ${runId} was not created from a workflow, source or project (${o.kind}): nothing to generate again; use rerun all`,
+    );
   }
 
   /** Delete a run (exact id only: no prefixes for deletion). */

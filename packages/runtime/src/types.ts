@@ -12,6 +12,8 @@ import type {
   JobState,
   LogChunk,
   LogReadOptions,
+  RerunMode,
+  ReusePlan,
   RunRecord,
   RunStatus,
   RunSummary,
@@ -82,6 +84,8 @@ export interface DryRunTask {
   stderrPath: string;
   /** Partition (after partition_map) and environment (after env rules) the task would get. */
   environment?: TaskEnvironmentView;
+  /** The task's cache key and whether `--resume` would reuse it (why not, otherwise). */
+  cache?: ReusePlan;
 }
 
 export interface CostEstimate {
@@ -117,7 +121,23 @@ export interface RunOptions {
   /** Override the backend (sources: chosen at run time). */
   backend?: string;
   maxConcurrent?: number | null;
+  /**
+   * Reuse tasks completed by earlier runs of the same workflow on the same backend whose cache key
+   * matches and whose declared outputs exist (docs/resume.md).
+   */
+  resume?: boolean;
+  /** Git workflows: clone this branch instead of the configured one, for this run only. */
+  branch?: string;
+  /** Git workflows: clone exactly this commit (40 or 64 hex), for this run only. */
+  commit?: string;
 }
+
+/**
+ * How to run a finished run again: the engine's modes on its stored tasks (`all`, `failed`,
+ * `resume`), or `new`: run the workflow's generator again (git workflows: at the run's commit) and
+ * create a new run from its fresh output.
+ */
+export type RunRerunMode = RerunMode | 'new';
 
 export interface AdhocTaskInput {
   command: string;
@@ -258,7 +278,7 @@ export interface ScriptHutRuntime {
   getTask(runId: string, taskId: string): TaskRecord;
   taskTransitions(runId: string, taskId: string): TaskTransition[];
   cancelRun(runId: string): Promise<RunSummary>;
-  rerunRun(runId: string, mode: 'all' | 'failed'): Promise<RunSummary>;
+  rerunRun(runId: string, mode: RunRerunMode): Promise<RunSummary>;
   deleteRun(runId: string): void;
   readTaskLog(
     runId: string,

@@ -125,11 +125,31 @@ CREATE TABLE store_counters (
 INSERT INTO store_counters (name, value) SELECT 'task_version', COALESCE(MAX(version), 0) FROM tasks;
 `;
 
+/** Result cache (issue 21, `--resume`): the run's resume flag and the keys of completed tasks. */
+const V4_RESUME = `
+ALTER TABLE runs ADD COLUMN resume INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE task_cache_keys (
+  run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+  task_id TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  cache_key TEXT NOT NULL,
+  parts TEXT NOT NULL,
+  outputs TEXT NOT NULL,
+  completed_at TEXT NOT NULL,
+  source_run_id TEXT NOT NULL,
+  source_task_id TEXT NOT NULL,
+  PRIMARY KEY (run_id, task_id)
+);
+CREATE INDEX task_cache_keys_key ON task_cache_keys (scope, cache_key, completed_at);
+CREATE INDEX task_cache_keys_task ON task_cache_keys (scope, task_id, completed_at);
+`;
+
 /** Every migration, in order. The last version is the schema version this code writes. */
 export const migrations: readonly Migration[] = [
   { version: 1, name: 'runs, tasks, task_transitions', sql: V1 },
   { version: 2, name: 'run_stats: per-run state counts maintained on write', sql: V2, after: backfillStatus },
   { version: 3, name: 'store_counters: store-wide monotonic task version', sql: V3 },
+  { version: 4, name: 'resume: runs.resume, task_cache_keys', sql: V4_RESUME },
 ];
 
 /** Latest schema version. */

@@ -21,6 +21,7 @@ export const runs = sqliteTable(
     environments: text('environments', { mode: 'json' })
       .$type<Record<string, { variables: Record<string, string>; extraInit: string }>>()
       .notNull(),
+    resume: integer('resume', { mode: 'boolean' }).notNull().default(false),
   },
   (t) => [index('runs_created_at').on(t.createdAt)],
 );

@@ -8,6 +8,7 @@
 import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
+  type CacheEntry,
   deriveRunStatus,
   type RunListQuery,
   type RunRecord,
@@ -26,6 +27,7 @@ import {
 import Database from 'better-sqlite3';
 import { and, asc, count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
+import { CacheEntryTable } from './cache-entries.js';
 import { describeStoreFailure, errorCode, toStoreError } from './errors.js';
 import { migrate, SCHEMA_VERSION, STATE_COLUMNS } from './migrations.js';
 import * as schema from './schema.js';
@@ -100,6 +102,7 @@ function toRunRecord(row: RunRow): RunRecord {
     git: row.git ?? null,
     cancelRequestedAt: row.cancelRequestedAt,
     environments: row.environments ?? {},
+    ...(row.resume ? { resume: true } : {}),
   };
 }
 
@@ -231,6 +234,7 @@ export class SqliteRunStore implements RunStore {
               git: run.git,
               cancelRequestedAt: run.cancelRequestedAt,
               environments: run.environments ?? {},
+              resume: run.resume === true,
             })
             .run();
           const delta = this.insertTaskRows(run.id, tasks);
@@ -464,6 +468,28 @@ export class SqliteRunStore implements RunStore {
           reason: r.reason,
         }));
     });
+  }
+
+  recordCacheEntries(entries: CacheEntry[]): void {
+    if (!entries.length) return;
+    this.guard('recordCacheEntries', () =>
+      this.sqlite.transaction(() => this.cacheTable().record(entries)).immediate(),
+    );
+  }
+
+  findCacheEntry(scope: string, key: string): CacheEntry | null {
+    return this.guard('findCacheEntry', () => this.cacheTable().findByKey(scope, key));
+  }
+
+  lastCacheEntryOfTask(scope: string, taskId: string): CacheEntry | null {
+    return this.guard('lastCacheEntryOfTask', () => this.cacheTable().lastOfTask(scope, taskId));
+  }
+
+  /** Prepared on first use (a read-only store of an older file never needs it). */
+  private cacheTableStmts: CacheEntryTable | null = null;
+  private cacheTable(): CacheEntryTable {
+    this.cacheTableStmts ??= new CacheEntryTable(this.sqlite);
+    return this.cacheTableStmts;
   }
 
   transaction<T>(fn: () => T): T {

@@ -77,4 +77,39 @@ describe('renderDryRun', () => {
       ].join('\n'),
     );
   });
+
+  it('with --resume: says which tasks would be reused and why the others would not', () => {
+    const d: DryRunResult = {
+      workflowName: 'sweep',
+      backendName: 'hpc',
+      git: null,
+      logDir: '~/logs',
+      tasks: [
+        { id: 'a', cache: { key: 'k1', reuseFrom: { runId: '1a2b3c4d', taskId: 'a' }, reason: null } },
+        { id: 'b', cache: { key: 'k2', reuseFrom: null, reason: 'key changed since run 1a2b3c4d: command' } },
+      ].map(({ id, cache }) => ({
+        task: spec(id, null),
+        workingDir: '~',
+        script: '',
+        stdoutPath: 'o',
+        stderrPath: 'e',
+        cache,
+      })),
+      warnings: [],
+      estimate: {
+        available: false,
+        reason: 'x',
+        upperBound: null,
+        costedTasks: 0,
+        uncostedTasks: 2,
+        currency: 'USD',
+      } as DryRunResult['estimate'],
+    };
+    const rows = renderDryRun(d, makeStyles(false))
+      .split('\n')
+      .map((l) => l.replace(/ {2,}/g, '  ').trimEnd());
+    expect(rows).toContain('With --resume: 1 of 2 task(s) reused');
+    expect(rows).toContain('a  cached (run 1a2b3c4d task a)  -');
+    expect(rows).toContain('b  runs  key changed since run 1a2b3c4d: command');
+  });
 });

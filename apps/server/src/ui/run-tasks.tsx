@@ -5,6 +5,14 @@ import type { FC } from 'hono/jsx';
 import { formatDuration, groupOf, pendingExplanation } from '../views.js';
 import { MaybeLink, Pager, Pill, taskDuration, taskHref } from './components.js';
 
+/** The run and task whose result a cached (reused, no job) task carries, or null. */
+function cachedSource(t: TaskRecord): { runId: string; taskId: string } | null {
+  const c = t.meta.cached as { runId?: unknown; taskId?: unknown } | undefined;
+  if (t.state !== 'completed' || !c || typeof c.runId !== 'string' || typeof c.taskId !== 'string')
+    return null;
+  return { runId: c.runId, taskId: c.taskId };
+}
+
 export interface RunViewParams {
   page: number;
   pageSize: number;
@@ -59,19 +67,35 @@ export const TaskTable: FC<{
                 </tr>
               ) : null;
             lastGroup = g;
-            const why = t.error ?? pendingExplanation(t, depStates);
+            const reused = cachedSource(t);
+            const why =
+              t.error ??
+              (reused
+                ? `cached: result of run ${reused.runId} task ${reused.taskId}`
+                : pendingExplanation(t, depStates));
             return (
               <>
                 {header}
-                <tr data-task={t.spec.id} data-state={t.state}>
+                <tr data-task={t.spec.id} data-state={t.state} data-cached={reused ? 'true' : undefined}>
                   <td class="mono">
                     <MaybeLink href={taskHref(runId, t.spec.id)}>{t.spec.id}</MaybeLink>
                   </td>
                   <td>{t.spec.name}</td>
                   <td>
-                    <Pill state={t.state} title={why} />
+                    <Pill state={reused ? 'cached' : t.state} title={why} />
                   </td>
-                  <td class="small">{why ?? ''}</td>
+                  <td class="small">
+                    {reused ? (
+                      <>
+                        cached: result of{' '}
+                        <a
+                          href={taskHref(reused.runId, reused.taskId) ?? undefined}
+                        >{`run ${reused.runId} task ${reused.taskId}`}</a>
+                      </>
+                    ) : (
+                      (why ?? '')
+                    )}
+                  </td>
                   <td class="mono small">{t.jobId ?? '—'}</td>
                   <td class="small">{t.node ?? '—'}</td>
                   <td>{formatDuration(taskDuration(t, now))}</td>

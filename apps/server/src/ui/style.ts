@@ -30,6 +30,7 @@ tr:last-child td{border-bottom:0}tr.group td{background:#f7f8fa;font-weight:600;
 .pill.running,.pill.completing{background:var(--run-soft);color:var(--run)}
 .pill.queued,.pill.submitted,.pill.submitting,.pill.warn{background:var(--warn-soft);color:var(--warn)}
 .pill.cancelled{background:#ececec;color:#555}
+.pill.cached{background:var(--ok-soft);color:var(--ok);border:1px dashed var(--ok)}
 .bar{display:flex;height:8px;border-radius:4px;overflow:hidden;background:var(--idle-soft);min-width:120px}
 .bar span{display:block;height:100%}
 .s-completed{background:var(--ok)}.s-failed,.s-dep_failed{background:var(--bad)}.s-running{background:var(--run)}

@@ -20,7 +20,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { LogChunk, LogReadOptions } from '../backend.js';
-import type { RunRecord, TaskRecord, TaskSpec } from '../domain.js';
+import type { RerunMode, RunRecord, TaskRecord, TaskSpec } from '../domain.js';
 import { ScriptHutError, toError } from '../errors.js';
 import type { RunSummary } from '../store.js';
 import { findCycles } from '../task-json.js';
@@ -30,6 +30,7 @@ import { BackendLoop } from './loop.js';
 import { defaultLogDir } from './paths.js';
 import { pollStatus, quickPoll } from './poll.js';
 import { flushCancelQueue, queueCancel, reconcileOrphans } from './reconcile.js';
+import { cachingSupported } from './resume.js';
 import {
   type BackendIndex,
   createBackendIndex,
@@ -92,6 +93,7 @@ export class Engine {
       ledger: this.ledger,
       pollIntervalMs,
       lostJobGraceMs: options.lostJobGraceMs ?? 10 * 60 * 1000,
+      outputsGraceMs: options.outputsGraceMs ?? 30_000,
       noteBackendError: (index, message) => {
         const lane = this.lanes.get(index.backend.name);
         if (lane) lane.loop.health.lastError = message;
@@ -240,7 +242,13 @@ export class Engine {
       git: input.git ?? null,
       cancelRequestedAt: null,
       environments: input.environments ?? {},
+      ...(input.resume ? { resume: true } : {}),
     };
+    if (run.resume && !cachingSupported(lane.index.backend))
+      throw new ScriptHutError(
+        'validation_failed',
+        `--resume is unavailable on ${lane.index.backend.type} backend "${input.backendName}": its jobs share no filesystem with ScriptHut to check outputs on (docs/resume.md)`,
+      );
     return this.insertRun(
       run,
       lane,
@@ -284,14 +292,14 @@ export class Engine {
    * task added are left out: the generator adds them again). `failed`: completed tasks are kept as
    * completed (with their job id and logs), every other task runs again.
    */
-  rerun(runId: string, mode: 'all' | 'failed'): RunRecord {
+  rerun(runId: string, mode: RerunMode): RunRecord {
     if (this.ledger.runs.has(runId))
       throw new ScriptHutError('conflict', `run ${runId} is still active; cancel it first`);
     const old = this.store.getRun(runId);
     if (!old) throw new ScriptHutError('not_found', `run ${runId} not found`);
     const lane = this.needLane(old.backendName);
     let oldTasks = this.store.allTasks(runId);
-    if (mode === 'all') oldTasks = oldTasks.filter((t) => typeof t.meta.generatedBy !== 'string');
+    if (mode !== 'failed') oldTasks = oldTasks.filter((t) => typeof t.meta.generatedBy !== 'string');
     const run: RunRecord = {
       ...structuredClone(old),
       id: this.freeRunId(),
@@ -299,6 +307,14 @@ export class Engine {
       createdAt: this.now().toISOString(),
       cancelRequestedAt: null,
     };
+    if (mode === 'resume') {
+      if (!cachingSupported(lane.index.backend))
+        throw new ScriptHutError(
+          'validation_failed',
+          `resume is unavailable on ${lane.index.backend.type} backend "${old.backendName}" (docs/resume.md)`,
+        );
+      run.resume = true;
+    } else delete run.resume;
     const tasks = oldTasks.map((t, seq): TaskRecord => {
       if (mode === 'failed' && t.state === 'completed') {
         return {

@@ -7,6 +7,7 @@
 import type { RunRecord, TaskRecord, TaskState } from '../domain.js';
 import type { RunStore, TaskUpdate } from '../store.js';
 import type { EngineEvents } from './events.js';
+import { cacheEntriesOf } from './resume.js';
 import {
   applyStateChange,
   type BackendIndex,
@@ -99,6 +100,7 @@ export class Ledger {
     });
     this.store.updateTasks(updates);
     const failedByRun = new Map<RunState, string[]>();
+    const completedByRun = new Map<RunState, TaskRecord[]>();
     const emit = this.events.listenerCount('task') > 0;
     for (const c of changes) {
       const rs = c.rs;
@@ -111,6 +113,7 @@ export class Ledger {
       if (c.to !== undefined && c.to !== from) {
         t.state = c.to;
         applyStateChange(rs, t, from, c.to);
+        if (c.to === 'completed') completedByRun.set(rs, [...(completedByRun.get(rs) ?? []), t]);
         if (FAILURE_STATES.has(c.to)) {
           const list = failedByRun.get(rs);
           if (list) list.push(t.spec.id);
@@ -120,6 +123,8 @@ export class Ledger {
       noteTimes(rs, t);
       if (emit) this.emitTask(t, from);
     }
+    if (completedByRun.size && this.store.recordCacheEntries)
+      this.store.recordCacheEntries([...completedByRun].flatMap(([rs, ts]) => cacheEntriesOf(rs, ts, at)));
     for (const [rs, ids] of failedByRun) this.commit(dependentsToFail(rs, ids));
   }
 
@@ -155,6 +160,8 @@ export interface EngineContext {
   pollIntervalMs: number;
   /** Grace before an `unknown` job is lost, or a non-final terminal verdict is acted on. */
   lostJobGraceMs: number;
+  /** Grace for declared outputs to appear after a job exited 0 (`EngineOptions.outputsGraceMs`). */
+  outputsGraceMs?: number;
   /** Show an error of a step that does not fail the tick (e.g. a cancel to retry) as the loop's last error. */
   noteBackendError(backendIndex: BackendIndex, message: string): void;
 }

@@ -8,6 +8,7 @@ import type { JobStatus, TrackedJob } from '../backend.js';
 import type { TaskRecord, TaskState } from '../domain.js';
 import { finishGenerator } from './generators.js';
 import type { EngineContext } from './ledger.js';
+import { verifyOutputs } from './resume.js';
 import { type BackendIndex, type Change, type RunState, taskKey, trackedJob } from './run-index.js';
 import { isTerminalJobState, mapJobStatus, waitsForFinalVerdict } from './status-map.js';
 import type { TransitionCause } from './transitions.js';
@@ -66,12 +67,18 @@ async function apply(
       reason: change.reason,
     });
   }
-  ctx.ledger.commit(changes);
+  const bi = items[0]?.e.rs.backendIndex;
+  const verified = bi ? await verifyOutputs(ctx, bi, changes, by) : { changes, error: null };
+  ctx.ledger.commit(verified.changes);
   if (by === 'marker') ctx.ledger.flushRunEvents();
   const added = generators.length
     ? await Promise.all(generators.map((g) => finishGenerator(ctx, g.rs, g.t, g.st)))
     : [];
-  return { changed: changes.length + generators.length, generated: added.reduce((a, b) => a + b, 0) };
+  if (verified.error) throw verified.error;
+  return {
+    changed: verified.changes.length + generators.length,
+    generated: added.reduce((a, b) => a + b, 0),
+  };
 }
 
 /** The poll step. Resolves true when generators added tasks (another tick should follow at once). */

@@ -17,6 +17,7 @@ import type { EngineContext } from './ledger.js';
 import { jitter, MAX_BACKOFF_MS } from './loop.js';
 import { buildSubmitRequest } from './preview.js';
 import { flushCancelQueue, queueCancel } from './reconcile.js';
+import { keyMetaPatch, resolveCache } from './resume.js';
 import {
   type BackendIndex,
   type Change,
@@ -66,6 +67,7 @@ function prepare(ctx: EngineContext, chosen: { rs: RunState; taskId: string }[])
           stderrPath: request.stderrPath,
           error: null,
           pendingReason: null,
+          ...keyMetaPatch(rs, t),
         },
         to: 'submitting',
         by: 'submit',
@@ -153,6 +155,7 @@ function outcomeChange(
 
 /** The submission step on one backend (see the module comment). */
 export async function submitReady(ctx: EngineContext, bi: BackendIndex): Promise<void> {
+  await resolveCache(ctx, bi);
   const free = bi.backend.maxConcurrent - bi.active;
   if (!(free > 0)) return;
   const nowMs0 = ctx.ledger.now().getTime();

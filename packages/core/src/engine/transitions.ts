@@ -15,7 +15,8 @@ export type TransitionCause =
   | 'marker'
   | 'generator'
   | 'user'
-  | 'dependency';
+  | 'dependency'
+  | 'cache';
 
 /** What each cause is, in the engine's terms. */
 export const TRANSITION_CAUSES: Readonly<Record<TransitionCause, string>> = {
@@ -27,6 +28,8 @@ export const TRANSITION_CAUSES: Readonly<Record<TransitionCause, string>> = {
   generator: 'reading the `generates_source` file of a task whose job completed',
   user: 'the user cancelling the run (`cancelRun`; the scheduler cancel is retried each tick until it succeeds)',
   dependency: 'failure propagation when a task becomes failed, dep_failed or cancelled',
+  cache:
+    'the cache step at the start of a submission step (`resolveCache`, runs created with `resume`; see docs/resume.md)',
 };
 
 /** One allowed state change. `from: null` is a task's first state. */
@@ -71,6 +74,12 @@ export const TASK_TRANSITIONS: readonly TransitionRule[] = [
     when: 'the submit request cannot be built (unknown environment, task sequence out of range)',
   },
   { from: 'pending', to: 'cancelled', by: 'user', when: 'the run is cancelled' },
+  {
+    from: 'pending',
+    to: 'completed',
+    by: 'cache',
+    when: '`--resume`: the cache key matches a task completed earlier (same backend and workflow) and its declared outputs exist: reused, no job (`meta.cached`)',
+  },
   {
     from: 'pending',
     to: 'dep_failed',

@@ -23,6 +23,11 @@ export interface EngineOptions {
   logger?: EngineLogger;
   /** Grace before a job missing from the scheduler is treated as lost (default 10 min). */
   lostJobGraceMs?: number;
+  /**
+   * How long a task that exited 0 may show its declared `outputs` missing before it fails (a file a
+   * compute node wrote can take a while to appear on the login node's NFS view). Default 30 s.
+   */
+  outputsGraceMs?: number;
   /** How often the loops refresh `clusterInfo()` (default 60 s; 0 disables). */
   clusterInfoIntervalMs?: number;
   /**
@@ -49,6 +54,8 @@ export interface CreateRunInput {
   baseDir?: string | null;
   git?: GitContext | null;
   environments?: RunRecord['environments'];
+  /** `--resume`: reuse tasks completed by earlier runs (see docs/resume.md). */
+  resume?: boolean;
 }
 
 /** Health of one backend loop, as shown by the UI. */

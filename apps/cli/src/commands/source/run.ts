@@ -10,6 +10,11 @@ export default command({
       description: 'Workflow file, relative to the source (e.g. .hut/workflows/train.json)',
     },
     backend: { type: 'string', description: "Use this backend instead of the source's", valueHint: 'name' },
+    resume: {
+      type: 'boolean',
+      description:
+        'Reuse tasks completed by earlier runs of this workflow whose cache key matches and whose outputs exist (docs/resume.md)',
+    },
     watch: {
       type: 'boolean',
       alias: 'w',
@@ -27,11 +32,10 @@ export default command({
   async run(args, ctx) {
     const interval = numberFlag('interval', args.interval, { min: 0.2 });
     const api = await ctx.api();
-    const summary = await api.runSourceWorkflow(
-      args.source,
-      args.file,
-      args.backend ? { backend: args.backend } : {},
-    );
+    const summary = await api.runSourceWorkflow(args.source, args.file, {
+      ...(args.backend ? { backend: args.backend } : {}),
+      ...(args.resume ? { resume: true } : {}),
+    });
     return reportStartedRun(api, ctx, summary, { watch: args.watch, intervalSeconds: interval });
   },
 });

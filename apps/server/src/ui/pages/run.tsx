@@ -67,12 +67,36 @@ export const RunSummaryPanel: FC<{
           ) : null}
           <Form action={`/ui/runs/${r.id}/rerun`} ctx={ctx}>
             <input type="hidden" name="mode" value="all" />
-            <button type="submit">Rerun all</button>
+            <button type="submit" title="New run of the same stored tasks, every task runs again">
+              Rerun all
+            </button>
           </Form>
           {!active && failed > 0 ? (
             <Form action={`/ui/runs/${r.id}/rerun`} ctx={ctx}>
               <input type="hidden" name="mode" value="failed" />
               <button type="submit">Rerun failed</button>
+            </Form>
+          ) : null}
+          {!active ? (
+            <Form action={`/ui/runs/${r.id}/rerun`} ctx={ctx}>
+              <input type="hidden" name="mode" value="resume" />
+              <button
+                type="submit"
+                title="New run of the same tasks: tasks whose cache key and declared outputs still match an earlier completed task are reused (cached), the others run"
+              >
+                Resume
+              </button>
+            </Form>
+          ) : null}
+          {!active && r.origin.kind !== 'adhoc' && r.origin.kind !== 'demo' ? (
+            <Form action={`/ui/runs/${r.id}/rerun`} ctx={ctx}>
+              <input type="hidden" name="mode" value="new" />
+              <button
+                type="submit"
+                title="Run the generator again (git workflows: at this run's commit) and start a new run from its fresh tasks"
+              >
+                Rerun as new
+              </button>
             </Form>
           ) : null}
           {!active ? (
@@ -110,6 +134,12 @@ export const RunSummaryPanel: FC<{
           <>
             <dt>Git</dt>
             <dd class="mono small">{`${r.git.repo}@${r.git.branch} ${r.git.sha.slice(0, 12)}`}</dd>
+          </>
+        ) : null}
+        {r.resume ? (
+          <>
+            <dt>Resume</dt>
+            <dd>on: tasks whose cache key and outputs match an earlier run are reused (cached)</dd>
           </>
         ) : null}
         <dt>Log directory</dt>
@@ -305,7 +335,8 @@ export function runRoutes(ui: UiApp, x: UiContext): void {
   });
   ui.post('/ui/runs/:id/rerun', async (c) => {
     const id = parseOr400(runIdSchema, c.req.param('id'), 'run id');
-    const mode = (await formString(c, 'mode')) === 'failed' ? 'failed' : 'all';
+    const asked = await formString(c, 'mode');
+    const mode = asked === 'failed' || asked === 'resume' || asked === 'new' ? asked : 'all';
     const summary = await runtime.rerunRun(id, mode);
     return c.redirect(`/runs/${summary.run.id}`, 303);
   });

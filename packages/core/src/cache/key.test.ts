@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { type CacheKeyInput, cacheKeyOf, cacheKeyParts, changedParts, isScriptHutVariable } from './key.js';
+
+const base: CacheKeyInput = {
+  command: 'python sim.py --seed 1',
+  env: { A: '1', B: '2' },
+  extraInit: '',
+  workingDir: 'runs/1',
+  baseDir: null,
+  image: null,
+  commit: 'a'.repeat(40),
+  inputs: { 'data/*.csv': 'f'.repeat(64), 'params.json': 'e'.repeat(64) },
+};
+const keyOf = (x: CacheKeyInput) => cacheKeyOf(cacheKeyParts(x));
+
+describe('cache key canonicalisation', () => {
+  it('is a 64-hex SHA-256 and stable for the same input', () => {
+    expect(keyOf(base)).toMatch(/^[0-9a-f]{64}$/);
+    expect(keyOf(structuredClone(base))).toBe(keyOf(base));
+  });
+
+  it('does not depend on the order of environment variables or input patterns', () => {
+    const reordered = {
+      ...base,
+      env: { B: '2', A: '1' },
+      inputs: { 'params.json': 'e'.repeat(64), 'data/*.csv': 'f'.repeat(64) },
+    };
+    expect(keyOf(reordered)).toBe(keyOf(base));
+  });
+
+  it("leaves ScriptHut's own variables out (run id, timestamps, reserved job-script names)", () => {
+    const withOwn = { ...base, env: { ...base.env, SCRIPTHUT_RUN_ID: 'abcd1234', __SCRIPTHUT_X: 'y' } };
+    expect(keyOf(withOwn)).toBe(keyOf(base));
+    expect(isScriptHutVariable('SCRIPTHUT_RUN_ID')).toBe(true);
+    expect(isScriptHutVariable('__SCRIPTHUT_MARKER')).toBe(true);
+    expect(isScriptHutVariable('MY_SCRIPTHUT_X')).toBe(false);
+  });
+
+  it.each([
+    ['command', { command: 'python sim.py --seed 2' }],
+    ['environment', { env: { A: '1', B: '3' } }],
+    ['environment', { env: { A: '1', B: '2', C: '' } }],
+    ['environment', { extraInit: 'module load x' }],
+    ['workingDir', { workingDir: 'runs/2' }],
+    ['workingDir', { baseDir: '/data/src' }],
+    ['image', { image: 'python:3.12' }],
+    ['commit', { commit: 'b'.repeat(40) }],
+    ['commit', { commit: null }],
+    ['inputs', { inputs: { 'data/*.csv': '0'.repeat(64), 'params.json': 'e'.repeat(64) } }],
+    ['inputs', { inputs: { 'data/*.csv': 'f'.repeat(64) } }],
+  ] as const)('changes with %s (%o), and names it', (part, change) => {
+    const other = { ...base, ...change } as CacheKeyInput;
+    expect(keyOf(other)).not.toBe(keyOf(base));
+    expect(changedParts(cacheKeyParts(other), cacheKeyParts(base))).toEqual([part]);
+  });
+
+  it('keeps values that differ only in framing apart (no ambiguous concatenation)', () => {
+    expect(keyOf({ ...base, env: { A: '1B=2' } })).not.toBe(keyOf({ ...base, env: { A: '1', B: '2' } }));
+    expect(keyOf({ ...base, workingDir: 'a', baseDir: 'b' })).not.toBe(
+      keyOf({ ...base, workingDir: 'ab', baseDir: null }),
+    );
+  });
+});

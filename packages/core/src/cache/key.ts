@@ -1,0 +1,89 @@
+/**
+ * The cache key of a task (pure): a SHA-256 over the canonical form of what determines its result.
+ * Each part is hashed on its own so that a dry run can say which part changed; the key is the hash
+ * of the parts. Resources (cpus, memory, time, partition...) are not part of it: a task that ran
+ * with more memory produced the same result.
+ */
+import { createHash } from 'node:crypto';
+
+/** Version of the canonical form; bump it when the canonicalisation changes (old keys stop matching). */
+export const CACHE_KEY_VERSION = 1;
+
+/** What enters a task's cache key. */
+export interface CacheKeyInput {
+  /** The task's command, as written. */
+  command: string;
+  /** The resolved environment of the job (ScriptHut's own `SCRIPTHUT_*` variables are dropped). */
+  env: Readonly<Record<string, string>>;
+  /** Init lines of the task's named environment (they run before the command). */
+  extraInit: string;
+  /** The working dir as written in the task JSON (`~`, relative or absolute). */
+  workingDir: string;
+  /**
+   * The directory relative working dirs resolve against, when it says something about the code
+   * (a source path); null for git clones, whose identity is the commit.
+   */
+  baseDir: string | null;
+  image: string | null;
+  /** The git commit of the run, or null (no git, or `cache_scope: inputs`). */
+  commit: string | null;
+  /** Content hash of each `inputs` pattern (see the input hashing program). */
+  inputs: Readonly<Record<string, string>>;
+}
+
+/** The hashed parts of a key, named as a dry run reports them. */
+export interface CacheKeyParts {
+  command: string;
+  environment: string;
+  workingDir: string;
+  image: string;
+  commit: string;
+  inputs: string;
+}
+
+/** The part names, in the order they are reported. */
+export const CACHE_KEY_PART_NAMES: readonly (keyof CacheKeyParts)[] = [
+  'command',
+  'environment',
+  'workingDir',
+  'image',
+  'commit',
+  'inputs',
+];
+
+/** True for the variables ScriptHut sets itself (`SCRIPTHUT_*`, `__SCRIPTHUT_*`): never in a key. */
+export function isScriptHutVariable(name: string): boolean {
+  return /^_*SCRIPTHUT_/.test(name);
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** Entries sorted by name (UTF-16 code units, locale-independent). */
+function sortedEntries(record: Readonly<Record<string, string>>): [string, string][] {
+  return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Hash each part of a key from its canonical JSON form. */
+export function cacheKeyParts(input: CacheKeyInput): CacheKeyParts {
+  const env = Object.fromEntries(Object.entries(input.env).filter(([k]) => !isScriptHutVariable(k)));
+  return {
+    command: sha256(JSON.stringify(input.command)),
+    environment: sha256(JSON.stringify([sortedEntries(env), input.extraInit])),
+    workingDir: sha256(JSON.stringify([input.workingDir, input.baseDir])),
+    image: sha256(JSON.stringify(input.image)),
+    commit: sha256(JSON.stringify(input.commit)),
+    inputs: sha256(JSON.stringify(sortedEntries(input.inputs))),
+  };
+}
+
+/** The key: SHA-256 of the version and the parts in a fixed order. */
+export function cacheKeyOf(parts: CacheKeyParts): string {
+  return sha256(JSON.stringify([CACHE_KEY_VERSION, ...CACHE_KEY_PART_NAMES.map((n) => parts[n])]));
+}
+
+/** The parts that differ between two keys' parts (for "not reused: command changed"). */
+export function changedParts(now: CacheKeyParts, before: CacheKeyParts): (keyof CacheKeyParts)[] {
+  return CACHE_KEY_PART_NAMES.filter((n) => now[n] !== before[n]);
+}
