@@ -12,3 +12,5 @@ export * from './shell.js';
 export * from './site-policy.js';
 export * from './store.js';
 export * from './task-json.js';
+export * from './usage.js';
+export * from './usage-ledger.js';

@@ -6,7 +6,9 @@
  * A store that cannot write (locked, read-only, full) throws a `ScriptHutError` with code
  * `store_error` naming the cause; nothing already stored is lost.
  */
+
 import type { RunRecord, RunStatus, StateCounts, TaskRecord, TaskState, TaskTransition } from './domain.js';
+import type { UsageBucket, UsageLedgerEntry } from './usage-ledger.js';
 
 export interface RunSummary {
   run: RunRecord;
@@ -54,6 +56,7 @@ export type TaskPatch = Partial<
     | 'finishedAt'
     | 'node'
     | 'meta'
+    | 'usage'
   >
 >;
 
@@ -88,6 +91,19 @@ export interface RunStore {
   /** Apply many task updates; each with a transition writes a transition row. Atomic. */
   updateTasks(updates: TaskUpdate[]): void;
   transitions(runId: string, taskId?: string): TaskTransition[];
+
+  /** Tasks whose usage is still `pending` (the engine resumes asking for it after a restart). */
+  tasksAwaitingUsage(): TaskRecord[];
+  /**
+   * Add (or replace) per-task rows of the usage ledger: CPU time and allocation of finished tasks,
+   * kept when their run is deleted (retention) so that totals over time survive.
+   */
+  recordUsage(entries: UsageLedgerEntry[]): void;
+  /**
+   * CPU-hours (allocated and used) per bucket (`day`: `YYYY-MM-DD`, `hour`: `YYYY-MM-DDTHH`, UTC,
+   * by end time) of ledger entries that ended at or after `sinceIso`, oldest first.
+   */
+  usageBuckets(unit: 'day' | 'hour', sinceIso: string): UsageBucket[];
 
   /** Run several writes in one transaction. */
   transaction<T>(fn: () => T): T;

@@ -125,11 +125,36 @@ CREATE TABLE store_counters (
 INSERT INTO store_counters (name, value) SELECT 'task_version', COALESCE(MAX(version), 0) FROM tasks;
 `;
 
+const V4_USAGE = `
+ALTER TABLE tasks ADD COLUMN usage TEXT;
+CREATE INDEX tasks_usage_pending ON tasks (run_id) WHERE json_extract(usage, '$.status') = 'pending';
+
+CREATE TABLE usage_ledger (
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  backend_name TEXT NOT NULL,
+  workflow_name TEXT NOT NULL,
+  started_at TEXT,
+  ended_at TEXT NOT NULL,
+  alloc_cpus INTEGER,
+  elapsed_sec REAL,
+  cpu_time_sec REAL,
+  max_rss_bytes INTEGER,
+  PRIMARY KEY (run_id, task_id)
+);
+CREATE INDEX usage_ledger_ended_at ON usage_ledger (ended_at);
+`;
+
 /** Every migration, in order. The last version is the schema version this code writes. */
 export const migrations: readonly Migration[] = [
   { version: 1, name: 'runs, tasks, task_transitions', sql: V1 },
   { version: 2, name: 'run_stats: per-run state counts maintained on write', sql: V2, after: backfillStatus },
   { version: 3, name: 'store_counters: store-wide monotonic task version', sql: V3 },
+  {
+    version: 4,
+    name: 'usage: per-task resource usage (nullable JSON column) and the usage ledger (kept past run deletion)',
+    sql: V4_USAGE,
+  },
 ];
 
 /** Latest schema version. */

@@ -11,6 +11,7 @@ import type { EngineContext } from './ledger.js';
 import { type BackendIndex, type Change, type RunState, taskKey, trackedJob } from './run-index.js';
 import { isTerminalJobState, mapJobStatus, waitsForFinalVerdict } from './status-map.js';
 import type { TransitionCause } from './transitions.js';
+import { awaitUsage, usagePatchOnEnd } from './usage-step.js';
 
 interface Entry {
   rs: RunState;
@@ -35,6 +36,8 @@ function collect(
   return { entries, jobs };
 }
 
+const TERMINAL_TASK: ReadonlySet<TaskState> = new Set(['completed', 'failed', 'dep_failed', 'cancelled']);
+
 /** Something else (a cancel) changed the task while the backend call was in flight. */
 const movedOn = (e: Entry) =>
   e.t.state !== e.state || e.t.jobId !== e.jobId || e.rs.finalizing.has(e.t.spec.id);
@@ -50,8 +53,13 @@ async function apply(
 ): Promise<{ changed: number; generated: number }> {
   const changes: Change[] = [];
   const generators: { rs: RunState; t: TaskRecord; st: JobStatus }[] = [];
+  const ended: Entry[] = [];
   for (const { e, st, change } of items) {
     if (!change) continue;
+    if (isTerminalJobState(st.state) && e.t.jobId && !TERMINAL_TASK.has(e.t.state)) {
+      Object.assign(change.patch, usagePatchOnEnd(e.rs.backendIndex, ctx.ledger.now().toISOString()));
+      ended.push(e);
+    }
     if (change.to === 'completed' && e.t.spec.generatesSource) {
       e.rs.finalizing.add(e.t.spec.id);
       generators.push({ rs: e.rs, t: e.t, st });
@@ -67,6 +75,7 @@ async function apply(
     });
   }
   ctx.ledger.commit(changes);
+  for (const e of ended) awaitUsage(e.rs.backendIndex, e.t, ctx.ledger.now().getTime());
   if (by === 'marker') ctx.ledger.flushRunEvents();
   const added = generators.length
     ? await Promise.all(generators.map((g) => finishGenerator(ctx, g.rs, g.t, g.st)))

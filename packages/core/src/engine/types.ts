@@ -23,6 +23,11 @@ export interface EngineOptions {
   logger?: EngineLogger;
   /** Grace before a job missing from the scheduler is treated as lost (default 10 min). */
   lostJobGraceMs?: number;
+  /**
+   * How long the engine keeps asking a backend for the usage of an ended job (accounting lag)
+   * before it records the usage as unavailable (default 10 min).
+   */
+  usageGraceMs?: number;
   /** How often the loops refresh `clusterInfo()` (default 60 s; 0 disables). */
   clusterInfoIntervalMs?: number;
   /**
