@@ -36,7 +36,7 @@ export function ledgerEntryOf(
   run: { backendName: string; workflowName: string },
 ): UsageLedgerEntry | null {
   const u = task.usage;
-  if (!u || u.status !== 'ok' || !task.finishedAt) return null;
+  if (u?.status !== 'ok' || !task.finishedAt) return null;
   return {
     runId: task.runId,
     taskId: task.spec.id,
