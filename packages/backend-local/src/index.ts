@@ -20,3 +20,4 @@ export {
 } from './local-backend.js';
 export { readLogFile } from './logs.js';
 export { expandHome, resolveLocal } from './paths.js';
+export { findGnuTime, localUsage, parseTimeOutput, TIME_FORMAT } from './usage.js';
