@@ -13,4 +13,5 @@ export * from './site-policy.js';
 export * from './store.js';
 export * from './task-json.js';
 export * from './usage.js';
+export * from './usage-figures.js';
 export * from './usage-ledger.js';
