@@ -42,6 +42,8 @@ import {
   type TaskRecord,
   type TaskSpec,
   type TaskTransition,
+  taskUsageFigures,
+  type UsageBucket,
   unicodeProblem,
 } from '@scripthut/core';
 import { createPriceBook, type PriceBook } from '@scripthut/pricing';
@@ -964,6 +966,10 @@ export class Runtime implements ScriptHutRuntime {
     }
   }
 
+  usageBuckets(unit: 'day' | 'hour', sinceIso: string): UsageBucket[] {
+    return this.store.usageBuckets(unit, sinceIso);
+  }
+
   listJobs(query: JobQuery = {}): JobView[] {
     // A read never reaches a scheduler: it only marks interest, and the external-jobs timer
     // refreshes the cache on its next tick.
@@ -1002,6 +1008,9 @@ export class Runtime implements ScriptHutRuntime {
           submittedAt: t.submittedAt,
           startedAt: t.startedAt,
           finishedAt: t.finishedAt,
+          ...(t.usage?.status === 'ok'
+            ? (({ cpuEfficiency, maxRssBytes }) => ({ cpuEfficiency, maxRssBytes }))(taskUsageFigures(t))
+            : {}),
         });
       }
     }
