@@ -110,6 +110,9 @@ describe('usage on the real Slurm', () => {
     expect(u.elapsedSec!).toBeGreaterThanOrEqual(3);
     expect(u.elapsedSec!).toBeLessThanOrEqual(3 * 1.5 + 5);
     expect(Date.parse(t.finishedAt!) - Date.parse(t.startedAt!)).toBe(u.elapsedSec! * 1000);
+    console.log(
+      `sacct: node ${t.node}, elapsed ${u.elapsedSec} s, CPU ${u.cpuTimeSec} s, MaxRSS ${u.maxRssBytes} B (truth ≥ 1 s, 209715200 B)`,
+    );
   });
 
   it('100 tasks finishing: every one gets its usage, with at most one sacct per poll', async () => {
