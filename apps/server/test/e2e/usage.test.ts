@@ -93,7 +93,7 @@ describe('usage in the web UI (Chromium)', () => {
     const advice = await page.locator('#run-usage-panel [data-advice] li').allTextContents();
     expect(advice).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^mem\.\*: requested 4G, peak \d+M (p95 \d+M\): (256M|512M) would fit$/),
+        expect.stringMatching(/^mem\.\*: requested 4G, peak \d+M \(p95 \d+M\): (256M|512M) would fit$/),
         expect.stringMatching(/^mem\.\*: cpus 4, efficiency \d+%: 1 CPU would do$/),
       ]),
     );
