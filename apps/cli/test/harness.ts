@@ -77,6 +77,8 @@ export function normalise(text: string, tmp: string): string {
     text
       .split(tmp)
       .join('<TMP>')
+      // the usage block of `run view` (figures and advice depend on the machine and on timing)
+      .replace(/\n\nUsage\n[\s\S]*$/, '\n\n<USAGE>\n')
       .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<TIME>')
       // relative times; `never` too (a backend may or may not have polled yet, depending on the mode)
       .replace(/\b(just now|\d+[smhd] ago|never)\b/g, '<AGO>')

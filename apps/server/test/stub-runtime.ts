@@ -5,10 +5,12 @@
  */
 import { EventEmitter } from 'node:events';
 import {
+  aggregateUsage,
   deriveRunStatus,
   emptyStateCounts,
   type Issue,
   isTerminalTaskState,
+  ledgerEntryOf,
   type RerunMode,
   type RunRecord,
   type RunSummary,
@@ -17,6 +19,8 @@ import {
   type TaskSpec,
   type TaskState,
   type TaskTransition,
+  type UsageBucket,
+  type UsageLedgerEntry,
 } from '@scripthut/core';
 import type {
   AdhocTaskInput,
@@ -480,6 +484,18 @@ export class StubRuntime implements ScriptHutRuntime {
     const start = options.offset ?? Math.max(0, buf.length - (options.tailBytes ?? buf.length));
     return { content: buf.subarray(start).toString(), nextOffset: buf.length };
   }
+  /** Usage ledger (tests may add rows of deleted runs). */
+  readonly ledger: UsageLedgerEntry[] = [];
+  usageBuckets(unit: 'day' | 'hour', sinceIso: string): UsageBucket[] {
+    const entries = [...this.ledger];
+    for (const { run, tasks } of this.runs.values())
+      for (const t of tasks) {
+        const e = ledgerEntryOf(t, run);
+        if (e) entries.push(e);
+      }
+    return aggregateUsage(entries, unit, sinceIso);
+  }
+
   listJobs(query: import('@scripthut/runtime').JobQuery = {}): JobView[] {
     const jobs: JobView[] = [];
     for (const { run, tasks } of this.runs.values()) {

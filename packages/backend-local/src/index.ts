@@ -21,3 +21,4 @@ export {
 export { readLogFile } from './logs.js';
 export { expandHome, resolveLocal } from './paths.js';
 export { localBackend } from './plugin.js';
+export { findGnuTime, localUsage, parseTimeOutput, TIME_FORMAT } from './usage.js';

@@ -41,12 +41,14 @@ import {
   type SubmitOutcome,
   type SubmitRequest,
   type TrackedJob,
+  type UsageReport,
 } from '@scripthut/core';
 import { LocalCommandRunner } from './command-runner.js';
 import { type InheritOptions, inheritedEnvironment } from './environment.js';
 import { readLogFile } from './logs.js';
 import { resolveLocal } from './paths.js';
 import { isGroupAlive, isProcessAlive, processStartTime } from './proc.js';
+import { findGnuTime, localUsage, TIME_FORMAT } from './usage.js';
 
 /** Options of {@link createLocalBackend}. */
 export interface LocalBackendOptions {
@@ -89,6 +91,10 @@ export interface SpoolRecord {
   stderr: string;
   cpus: number;
   cancelledAt?: string | null;
+  /** Memory the task asked for (MiB), for usage reports. */
+  memoryMiB?: number | null;
+  /** Where GNU time writes the job's usage; null/absent when GNU time was not available. */
+  usagePath?: string | null;
 }
 
 /** Max size of a file returned by `readFile`. */
@@ -161,7 +167,7 @@ export class LocalBackend implements Backend {
   }
 
   /** Path of a spool file of a job. */
-  spoolPath(jobId: string, ext: 'sh' | 'json' | 'rc' | 'abandoned'): string {
+  spoolPath(jobId: string, ext: 'sh' | 'json' | 'rc' | 'abandoned' | 'usage'): string {
     return join(this.spoolDir, `${jobId}.${ext}`);
   }
 
@@ -233,6 +239,8 @@ export class LocalBackend implements Backend {
         stdout,
         stderr,
         cpus: request.task.cpus,
+        memoryMiB: request.task.memoryMiB,
+        usagePath: findGnuTime() ? this.spoolPath(jobId, 'usage') : null,
       };
       // Record intent first: after a crash between here and the spawn, findByTags still finds it.
       writeAtomic(this.spoolPath(jobId, 'json'), JSON.stringify(record), 0o600);
@@ -240,7 +248,13 @@ export class LocalBackend implements Backend {
       const errFd = stderr === stdout ? outFd : openSync(stderr, 'w');
       let pid: number | undefined;
       try {
-        const child = spawn('bash', this.loginShell ? ['-l', scriptPath] : [scriptPath], {
+        const bashArgs = this.loginShell ? ['-l', scriptPath] : [scriptPath];
+        const gnuTime = record.usagePath ? findGnuTime() : null;
+        // Under GNU time, the job's usage (wall, CPU of the process tree, peak RSS) is written on exit.
+        const [file, args] = gnuTime
+          ? [gnuTime, ['-f', TIME_FORMAT, '-o', record.usagePath!, 'bash', ...bashArgs]]
+          : ['bash', bashArgs];
+        const child = spawn(file, args, {
           detached: true,
           stdio: ['ignore', outFd, errFd],
           cwd: homedir(),
@@ -397,6 +411,25 @@ export class LocalBackend implements Backend {
     for (const job of jobs) {
       const exit = this.readExit(job.jobId);
       if (exit) out.set(job.jobId, this.finishedStatus(job.jobId, exit, this.readRecord(job.jobId)));
+    }
+    return out;
+  }
+
+  /** Usage of ended jobs from the files GNU time wrote (no process inspection beyond liveness). */
+  async fetchUsage(jobs: TrackedJob[]): Promise<Map<string, UsageReport>> {
+    const out = new Map<string, UsageReport>();
+    for (const job of jobs) {
+      const record = this.readRecord(job.jobId);
+      out.set(
+        job.jobId,
+        localUsage({
+          jobId: job.jobId,
+          record,
+          endedAt: this.readExit(job.jobId)?.at ?? null,
+          alive: record?.pid != null && isProcessAlive(record.pid, record.startTime),
+          node: hostname(),
+        }),
+      );
     }
     return out;
   }

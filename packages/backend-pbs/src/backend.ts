@@ -59,7 +59,8 @@ import {
   parseSubmitAnswer,
 } from './programs.js';
 import { renderPbsScript, TAG_RE } from './script.js';
-import { createStatusPoll } from './status.js';
+import { createStatusPoll, type StatusContext } from './status.js';
+import { createUsageQuery } from './usage.js';
 import { qsubFailure } from './verdict.js';
 
 /** Options accepted by the SSH connection's `exec` (see `BackendExecOptions` in `@scripthut/ssh`). */
@@ -205,7 +206,7 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
       resolvePath,
     });
 
-  const status = createStatusPoll({
+  const statusContext: StatusContext = {
     name: options.name,
     markerDir,
     run,
@@ -218,7 +219,9 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
       return resolvePath(p);
     },
     forcedFormat: options.statusFormat === 'text' ? 'text' : null,
-  });
+  };
+  const status = createStatusPoll(statusContext);
+  const fetchUsage = createUsageQuery(statusContext);
 
   async function findByTags(tags: string[]): Promise<Map<string, string>> {
     const valid = [...new Set(tags.filter((t) => TAG_RE.test(t)))];
@@ -491,6 +494,7 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
     submit,
     status,
     quickStatus,
+    fetchUsage,
     findByTags,
     cancel,
     readLog,

@@ -66,6 +66,7 @@ export {
   ScriptRenderError,
   TAG_RE,
 } from './script.js';
+export { createUsageQuery, pbsMemoryBytes, pbsUsage } from './usage.js';
 export {
   FINISHED_STATES,
   type FinishedFacts,

@@ -20,6 +20,7 @@ import {
   type SubmitRequest,
   shellQuote,
   type TrackedJob,
+  type UsageReport,
 } from '@scripthut/core';
 import {
   type BackendExecOptions,
@@ -59,6 +60,7 @@ import {
 } from './programs.js';
 import { renderSlurmScript, TAG_RE } from './script.js';
 import { createSubmission } from './submission.js';
+import { SACCT_USAGE_FIELDS, sacctUsage } from './usage.js';
 import { fallbackVerdict, queueVerdict, withMarker } from './verdicts.js';
 
 /** Options accepted by the SSH connection's `exec` (see `BackendExecOptions` in `@scripthut/ssh`). */
@@ -304,6 +306,61 @@ export function createSlurmBackend(options: SlurmBackendOptions): SlurmBackend {
   }
 
   /**
+   * Usage of ended jobs: ONE `sacct` program for all of them (by id; beyond
+   * {@link SACCT_BY_ID_LIMIT} ids, the user's jobs since the earliest submission, filtered).
+   */
+  async function fetchUsage(jobs: TrackedJob[]): Promise<Map<string, UsageReport>> {
+    const out = new Map<string, UsageReport>();
+    const valid: { job: TrackedJob; ref: SlurmJobRef }[] = [];
+    for (const job of jobs) {
+      const ref = parseJobRef(job.jobId);
+      if (ref) valid.push({ job, ref });
+      else out.set(job.jobId, { kind: 'unavailable', reason: `invalid Slurm job id ${job.jobId}` });
+    }
+    if (!valid.length) return out;
+    const times = valid
+      .map(({ job }) => (job.submittedAt ? Date.parse(job.submittedAt) : Number.NaN))
+      .filter((t) => Number.isFinite(t));
+    const starttime = times.length
+      ? new Date(Math.min(...times) - 3600_000).toISOString().slice(0, 19)
+      : null;
+    const queries = [...new Map(valid.map(({ ref }) => [formatJobRef(ref), ref])).values()];
+    const r = await run('bash -s', {
+      stdin: buildSacctProgram(queries, starttime, new Map(), 25, SACCT_USAGE_FIELDS),
+      timeoutMs: 40_000,
+      logAs: `SLURM_TIME_FORMAT=standard TZ=UTC sacct -n -P --format=${SACCT_USAGE_FIELDS.join(',')} (${queries.length} ids, usage)${starttime ? ` --starttime=${starttime}` : ''}`,
+    });
+    const answer = parseSacctAnswer(r.stdout);
+    if (!answer.complete) {
+      throw new BackendError(`usage query (sacct) failed on backend ${options.name}`, {
+        transient: true,
+        output: truncate(r.stderr),
+      });
+    }
+    for (const { job, ref } of valid) {
+      const section = answer.sacct.get(ref.cluster ?? '-');
+      if (section?.rc !== 0) {
+        const why = r.stderr.trim().split('\n').slice(-1)[0] ?? '';
+        if (/accounting storage is disabled|not running a supported accounting_storage/i.test(r.stderr))
+          out.set(job.jobId, {
+            kind: 'unavailable',
+            reason: `Slurm accounting is disabled: ${truncate(why, 200)}`,
+          });
+        else out.set(job.jobId, { kind: 'pending', reason: `sacct failed: ${truncate(why, 200)}` });
+        continue;
+      }
+      const rows = parseSacct(section.rows, SACCT_USAGE_FIELDS).get(ref.id);
+      out.set(
+        job.jobId,
+        rows
+          ? sacctUsage(ref.id, rows)
+          : { kind: 'pending', reason: `sacct has no record of job ${job.jobId}` },
+      );
+    }
+    return out;
+  }
+
+  /**
    * Markers of the jobs that may have ended: every job not seen queued, plus at most
    * {@link QUEUED_MARKERS_PER_READ} of the queued ones in rotation (a short job can start and end
    * between two scheduler polls; reading every queued job's marker every 2 s would cost a big
@@ -420,6 +477,7 @@ export function createSlurmBackend(options: SlurmBackendOptions): SlurmBackend {
     submit,
     status,
     quickStatus,
+    fetchUsage,
     findByTags,
     cancel,
     readLog,

@@ -73,3 +73,4 @@ export {
   slurmDirectives,
   TAG_RE,
 } from './script.js';
+export { SACCT_USAGE_FIELDS, sacctUsage, slurmMemoryBytes } from './usage.js';

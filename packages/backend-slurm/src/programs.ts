@@ -262,11 +262,13 @@ export function buildSacctProgram(
   starttime: string | null,
   stderrPaths: ReadonlyMap<string, string>,
   timeoutSeconds = 25,
+  formatFields: readonly string[] = SACCT_FIELDS,
 ): string {
   for (const q of queries) if (!isValidJobId(q.id)) throw new Error(`invalid job id: ${q.id}`);
+  for (const f of formatFields) if (!/^[A-Za-z]+$/.test(f)) throw new Error(`invalid sacct field: ${f}`);
   const byCluster = groupByCluster(queries);
   const st = starttime ? ` --starttime=${shellQuote(starttime)}` : '';
-  const fields = SACCT_FIELDS.join(',');
+  const fields = formatFields.join(',');
   const lines: string[] = [
     'T=$(mktemp -d 2>/dev/null || { d="/tmp/scripthut-sacct.$$"; mkdir -p "$d" && echo "$d"; })',
     `trap 'rm -rf "$T"' EXIT`,

@@ -249,6 +249,11 @@ export const SettingsSchema = z
       .optional()
       .describe('Cache of cloned sources (~ expanded). Default: <data_dir>/sources.'),
     filter_user: optText().describe('Default user of the "My Jobs" filter.'),
+    retention_days: int(0)
+      .default(30)
+      .describe(
+        'Finished runs older than this many days are deleted (store rows and local log copies; the usage ledger keeps their CPU-hours). 0 keeps runs forever.',
+      ),
     auth_token: optText().describe(
       'Secret bearer token for the API and UI. Default: SCRIPTHUT_TOKEN, else a random token kept in <data_dir>/auth_token. At least 32 characters on a non-loopback server_host.',
     ),

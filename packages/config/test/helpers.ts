@@ -52,6 +52,7 @@ export const DEFAULT_SETTINGS = {
   data_dir: '/home/tester/.cache/scripthut',
   sources_cache_dir: '/home/tester/.cache/scripthut/sources',
   filter_user: null,
+  retention_days: 30,
   auth_token: null,
   allowed_hosts: [],
   tls_cert: null,

@@ -325,6 +325,7 @@ describe('workflow, project, environment, pricing and settings snippets', () => 
         data_dir: '/home/tester/.cache/scripthut',
         sources_cache_dir: '/home/tester/.cache/scripthut/sources',
         filter_user: 'your_username',
+        retention_days: 30,
         auth_token: null,
         allowed_hosts: [],
         tls_cert: null,

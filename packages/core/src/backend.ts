@@ -29,6 +29,7 @@
  *    instance type its partition maps to. The runtime priced is `finishedAt − startedAt`.
  */
 import type { GitContext, TaskSpec } from './domain.js';
+import type { UsageReport } from './usage.js';
 
 /** Everything a backend needs to render and submit one task. */
 export interface SubmitRequest {
@@ -299,6 +300,17 @@ export interface Backend {
   quickStatus?(jobs: TrackedJob[]): Promise<Map<string, JobStatus>>;
   /** Interval for {@link quickStatus} in ms (default 1000 when quickStatus exists). */
   readonly quickStatusIntervalMs?: number;
+
+  /**
+   * Resource usage of jobs that ended (node, start, end, elapsed, allocated CPUs, CPU time, peak RSS,
+   * requested memory), in ONE batched accounting query whatever the number of jobs (e.g. one
+   * `sacct` for all). The engine calls it once per poll for the jobs that finished since, and again
+   * for those still `pending` (accounting lag) for a bounded time (`usageGraceMs`), after which it
+   * records the usage as unavailable. A job the source will never report is `unavailable` with the
+   * reason; a figure the source does not give is `null`, never 0. An outage throws (the jobs stay
+   * pending). Optional: a backend without it records no usage.
+   */
+  fetchUsage?(jobs: TrackedJob[]): Promise<Map<string, UsageReport>>;
 
   /**
    * Find jobs whose names carry these tags, in one call (crash recovery, ambiguous submissions).

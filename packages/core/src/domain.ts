@@ -1,6 +1,7 @@
 /**
  * Domain types: task specifications, task and run states, and the records the store keeps.
  */
+import type { TaskUsage } from './usage.js';
 
 /** A task as ScriptHut runs it: the task JSON after validation and defaults (camelCase). */
 export interface TaskSpec {
@@ -211,6 +212,11 @@ export interface TaskRecord {
   node: string | null;
   /** Backend-specific extra data (instance type for EC2, queue for Batch...). */
   meta: Record<string, unknown>;
+  /**
+   * Resources the job used, once it ended (see {@link TaskUsage}); absent/null before, and for tasks
+   * that never had a job.
+   */
+  usage?: TaskUsage | null;
   /** Monotonic counter bumped on every change (for O(changed) live updates). */
   version: number;
 }

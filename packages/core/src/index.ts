@@ -16,3 +16,6 @@ export * from './shell.js';
 export * from './site-policy.js';
 export * from './store.js';
 export * from './task-json.js';
+export * from './usage.js';
+export * from './usage-figures.js';
+export * from './usage-ledger.js';

@@ -12,6 +12,7 @@ import {
 } from './domain.js';
 import { ScriptHutError } from './errors.js';
 import type { CacheEntry, RunListQuery, RunStore, RunSummary, TaskListQuery, TaskUpdate } from './store.js';
+import { aggregateUsage, type UsageBucket, type UsageLedgerEntry } from './usage-ledger.js';
 
 interface StoredRun {
   run: RunRecord;
@@ -20,7 +21,7 @@ interface StoredRun {
 }
 
 function cloneTask(t: TaskRecord): TaskRecord {
-  return { ...t, meta: { ...t.meta } };
+  return { ...t, meta: { ...t.meta }, ...(t.usage ? { usage: { ...t.usage } } : {}) };
 }
 
 /**
@@ -38,6 +39,8 @@ export class MemoryRunStore implements RunStore {
   /** When false, transitions are not kept (benchmarks with very large runs). */
   private readonly keepTransitions: boolean;
   private version = 0;
+  /** The usage ledger (kept when runs are deleted). */
+  private readonly ledger = new Map<string, UsageLedgerEntry>();
   /** Number of `updateTasks` calls (for tests). */
   updateCalls = 0;
 
@@ -197,6 +200,7 @@ export class MemoryRunStore implements RunStore {
       const from = t.state;
       Object.assign(t, u.patch);
       if (u.patch.meta) t.meta = { ...u.patch.meta };
+      if (u.patch.usage) t.usage = { ...u.patch.usage };
       t.version = ++this.version;
       if (u.transition) {
         t.state = u.transition.to;
@@ -217,6 +221,21 @@ export class MemoryRunStore implements RunStore {
   transitions(runId: string, taskId?: string): TaskTransition[] {
     const list = this.runs.get(runId)?.transitions ?? [];
     return (taskId === undefined ? list : list.filter((t) => t.taskId === taskId)).map((t) => ({ ...t }));
+  }
+
+  tasksAwaitingUsage(): TaskRecord[] {
+    const out: TaskRecord[] = [];
+    for (const r of this.runs.values())
+      for (const t of r.tasks.values()) if (t.usage?.status === 'pending') out.push(cloneTask(t));
+    return out;
+  }
+
+  recordUsage(entries: UsageLedgerEntry[]): void {
+    for (const e of entries) this.ledger.set(`${e.runId}\u0000${e.taskId}`, { ...e });
+  }
+
+  usageBuckets(unit: 'day' | 'hour', sinceIso: string): UsageBucket[] {
+    return aggregateUsage(this.ledger.values(), unit, sinceIso);
   }
 
   transaction<T>(fn: () => T): T {

@@ -8,6 +8,7 @@
  */
 import type { CacheKeyParts } from './cache/key.js';
 import type { RunRecord, RunStatus, StateCounts, TaskRecord, TaskState, TaskTransition } from './domain.js';
+import type { UsageBucket, UsageLedgerEntry } from './usage-ledger.js';
 
 export interface RunSummary {
   run: RunRecord;
@@ -55,6 +56,7 @@ export type TaskPatch = Partial<
     | 'finishedAt'
     | 'node'
     | 'meta'
+    | 'usage'
   >
 >;
 
@@ -116,6 +118,18 @@ export interface RunStore {
   findCacheEntry?(scope: string, key: string): CacheEntry | null;
   /** The most recent entry of a task id within a scope (tells a dry run which key part changed). */
   lastCacheEntryOfTask?(scope: string, taskId: string): CacheEntry | null;
+  /** Tasks whose usage is still `pending` (the engine resumes asking for it after a restart). */
+  tasksAwaitingUsage(): TaskRecord[];
+  /**
+   * Add (or replace) per-task rows of the usage ledger: CPU time and allocation of finished tasks,
+   * kept when their run is deleted (retention) so that totals over time survive.
+   */
+  recordUsage(entries: UsageLedgerEntry[]): void;
+  /**
+   * CPU-hours (allocated and used) per bucket (`day`: `YYYY-MM-DD`, `hour`: `YYYY-MM-DDTHH`, UTC,
+   * by end time) of ledger entries that ended at or after `sinceIso`, oldest first.
+   */
+  usageBuckets(unit: 'day' | 'hour', sinceIso: string): UsageBucket[];
 
   /** Run several writes in one transaction. */
   transaction<T>(fn: () => T): T;

@@ -44,6 +44,8 @@ import {
   type TaskRecord,
   type TaskSpec,
   type TaskTransition,
+  taskUsageFigures,
+  type UsageBucket,
   unicodeProblem,
 } from '@scripthut/core';
 import { createPriceBook, type PriceBook } from '@scripthut/pricing';
@@ -54,6 +56,11 @@ import { configTextHash, restoreRedactedLines, writeConfigFileAtomically } from 
 import { generateTasks, prepareClone, runGeneratorCommand } from './generator.js';
 import { EngineLock, type EngineRole } from './lock.js';
 import { redactRun, redactSpecAndScript, redactSummary, redactTask } from './redact.js';
+import { sweepRetention } from './retention.js';
+
+/** How often finished runs are checked against `settings.retention_days`. */
+const RETENTION_INTERVAL_MS = 3_600_000;
+
 import { type DiscoveredSource, SourceCatalog } from './sources.js';
 import {
   type DocumentEnvRules,
@@ -419,6 +426,31 @@ export class Runtime implements ScriptHutRuntime {
     const interval = Math.max(this.config.settings.poll_interval * 1000 * 2, 10_000);
     this.externalTimer = setInterval(() => void this.refreshExternalJobs(), interval);
     this.externalTimer.unref();
+    // Retention: once at start, then hourly (reads the setting each time: it reloads live).
+    this.runRetention();
+    this.retentionTimer = setInterval(() => this.runRetention(), RETENTION_INTERVAL_MS);
+    this.retentionTimer.unref();
+  }
+
+  private retentionTimer: NodeJS.Timeout | null = null;
+
+  /** Delete finished runs older than `settings.retention_days` (see retention.ts). */
+  runRetention(nowMs: number = Date.now()): string[] {
+    try {
+      return sweepRetention(
+        {
+          store: this.store,
+          deleteRun: (id) => this.engine.deleteRun(id),
+          backendType: (name) => this.built.find((b) => b.config.name === name)?.config.type ?? null,
+          log: this.log,
+          now: () => nowMs,
+        },
+        this.config.settings.retention_days ?? 30,
+      );
+    } catch (e) {
+      this.log.warn(`retention sweep failed: ${(e as Error).message}`);
+      return [];
+    }
   }
 
   private closing: Promise<void> | null = null;
@@ -433,6 +465,7 @@ export class Runtime implements ScriptHutRuntime {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.externalTimer) clearInterval(this.externalTimer);
+      if (this.retentionTimer) clearInterval(this.retentionTimer);
       const stopped = this.engine.stop();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -1100,6 +1133,10 @@ export class Runtime implements ScriptHutRuntime {
     }
   }
 
+  usageBuckets(unit: 'day' | 'hour', sinceIso: string): UsageBucket[] {
+    return this.store.usageBuckets(unit, sinceIso);
+  }
+
   listJobs(query: JobQuery = {}): JobView[] {
     // A read never reaches a scheduler: it only marks interest, and the external-jobs timer
     // refreshes the cache on its next tick.
@@ -1138,6 +1175,9 @@ export class Runtime implements ScriptHutRuntime {
           submittedAt: t.submittedAt,
           startedAt: t.startedAt,
           finishedAt: t.finishedAt,
+          ...(t.usage?.status === 'ok'
+            ? (({ cpuEfficiency, maxRssBytes }) => ({ cpuEfficiency, maxRssBytes }))(taskUsageFigures(t))
+            : {}),
         });
       }
     }

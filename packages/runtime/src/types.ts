@@ -21,6 +21,7 @@ import type {
   TaskSpec,
   TaskState,
   TaskTransition,
+  UsageBucket,
 } from '@scripthut/core';
 import type { TaskEnvironmentView } from './task-env.js';
 
@@ -174,6 +175,10 @@ export interface JobView {
   submittedAt: string | null;
   startedAt: string | null;
   finishedAt: string | null;
+  /** CPU time / (elapsed × CPUs) of a finished task whose usage is known (0..1). */
+  cpuEfficiency?: number | null;
+  /** Peak RSS of a finished task (bytes), when accounting recorded it. */
+  maxRssBytes?: number | null;
 }
 
 export interface JobQuery {
@@ -288,6 +293,11 @@ export interface ScriptHutRuntime {
   ): Promise<LogChunk>;
 
   listJobs(query?: JobQuery): JobView[];
+  /**
+   * CPU-hours per day or hour (UTC) from the usage ledger, which keeps the totals of deleted runs
+   * (see `RunStore.usageBuckets`).
+   */
+  usageBuckets(unit: 'day' | 'hour', sinceIso: string): UsageBucket[];
 
   runCost(runId: string): Promise<RunCost>;
   estimateWorkflow(kind: WorkflowView['kind'], name: string, options?: RunOptions): Promise<CostEstimate>;

@@ -144,12 +144,38 @@ CREATE INDEX task_cache_keys_key ON task_cache_keys (scope, cache_key, completed
 CREATE INDEX task_cache_keys_task ON task_cache_keys (scope, task_id, completed_at);
 `;
 
+/** Usage (issue 16): per-task resource usage (nullable JSON) and the ledger that outlives runs. */
+const V5_USAGE = `
+ALTER TABLE tasks ADD COLUMN usage TEXT;
+CREATE INDEX tasks_usage_pending ON tasks (run_id) WHERE json_extract(usage, '$.status') = 'pending';
+
+CREATE TABLE usage_ledger (
+  run_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  backend_name TEXT NOT NULL,
+  workflow_name TEXT NOT NULL,
+  started_at TEXT,
+  ended_at TEXT NOT NULL,
+  alloc_cpus INTEGER,
+  elapsed_sec REAL,
+  cpu_time_sec REAL,
+  max_rss_bytes INTEGER,
+  PRIMARY KEY (run_id, task_id)
+);
+CREATE INDEX usage_ledger_ended_at ON usage_ledger (ended_at);
+`;
+
 /** Every migration, in order. The last version is the schema version this code writes. */
 export const migrations: readonly Migration[] = [
   { version: 1, name: 'runs, tasks, task_transitions', sql: V1 },
   { version: 2, name: 'run_stats: per-run state counts maintained on write', sql: V2, after: backfillStatus },
   { version: 3, name: 'store_counters: store-wide monotonic task version', sql: V3 },
   { version: 4, name: 'resume: runs.resume, task_cache_keys', sql: V4_RESUME },
+  {
+    version: 5,
+    name: 'usage: per-task resource usage (nullable JSON column) and the usage ledger (kept past run deletion)',
+    sql: V5_USAGE,
+  },
 ];
 
 /** Latest schema version. */

@@ -2,8 +2,8 @@
  * Drizzle table definitions of the store. They mirror the SQL of {@link migrations} (the SQL is the
  * source of truth for the file layout; these definitions give typed queries).
  */
-import type { GitContext, RunOrigin, TaskSpec, TaskState } from '@scripthut/core';
-import { index, integer, primaryKey, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import type { GitContext, RunOrigin, TaskSpec, TaskState, TaskUsage } from '@scripthut/core';
+import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 
 export const runs = sqliteTable(
   'runs',
@@ -48,6 +48,8 @@ export const tasks = sqliteTable(
     node: text('node'),
     meta: text('meta', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
     version: integer('version').notNull(),
+    /** Resource usage of the job (schema v4), null until known. */
+    usage: text('usage', { mode: 'json' }).$type<TaskUsage | null>(),
   },
   (t) => [
     primaryKey({ columns: [t.runId, t.taskId] }),
@@ -91,4 +93,22 @@ export const runStats = sqliteTable(
     lastFinishedAt: text('last_finished_at'),
   },
   (t) => [index('run_stats_status').on(t.status)],
+);
+
+/** One row per finished task with known usage; not deleted with its run (schema v4). */
+export const usageLedger = sqliteTable(
+  'usage_ledger',
+  {
+    runId: text('run_id').notNull(),
+    taskId: text('task_id').notNull(),
+    backendName: text('backend_name').notNull(),
+    workflowName: text('workflow_name').notNull(),
+    startedAt: text('started_at'),
+    endedAt: text('ended_at').notNull(),
+    allocCpus: integer('alloc_cpus'),
+    elapsedSec: real('elapsed_sec'),
+    cpuTimeSec: real('cpu_time_sec'),
+    maxRssBytes: integer('max_rss_bytes'),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.taskId] }), index('usage_ledger_ended_at').on(t.endedAt)],
 );

@@ -23,6 +23,8 @@ import {
   type TaskState,
   type TaskTransition,
   type TaskUpdate,
+  type UsageBucket,
+  type UsageLedgerEntry,
 } from '@scripthut/core';
 import Database from 'better-sqlite3';
 import { and, asc, count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
@@ -45,7 +47,7 @@ type TaskRow = typeof schema.tasks.$inferSelect;
 type StatsRow = typeof schema.runStats.$inferSelect;
 
 /** Maps a patch key to its column, and how its value is written. */
-const PATCH_COLUMNS: Record<keyof TaskPatch, { column: string; json?: boolean }> = {
+const PATCH_COLUMNS: Record<keyof TaskPatch, { column: string; json?: boolean; nullable?: boolean }> = {
   state: { column: 'state' },
   submitTag: { column: 'submit_tag' },
   jobId: { column: 'job_id' },
@@ -60,6 +62,7 @@ const PATCH_COLUMNS: Record<keyof TaskPatch, { column: string; json?: boolean }>
   finishedAt: { column: 'finished_at' },
   node: { column: 'node' },
   meta: { column: 'meta', json: true },
+  usage: { column: 'usage', json: true, nullable: true },
 };
 
 const ACTIVE_SUM = 'pending + submitting + submitted + queued + running';
@@ -126,6 +129,7 @@ function toTaskRecord(row: TaskRow): TaskRecord {
     node: row.node,
     meta: row.meta ?? {},
     version: row.version,
+    ...(row.usage ? { usage: row.usage } : {}),
   };
 }
 
@@ -411,7 +415,9 @@ export class SqliteRunStore implements RunStore {
             keys.sort();
             const params = keys.map((k) => {
               const v = patch[k];
-              return PATCH_COLUMNS[k].json ? JSON.stringify(v ?? {}) : (v ?? null);
+              const c = PATCH_COLUMNS[k];
+              if (c.json && c.nullable) return v == null ? null : JSON.stringify(v);
+              return c.json ? JSON.stringify(v ?? {}) : (v ?? null);
             });
             // Store-wide monotonic: a reader can ask for "tasks changed since version N".
             version = Math.max(version, current.version) + 1;
@@ -490,6 +496,60 @@ export class SqliteRunStore implements RunStore {
   private cacheTable(): CacheEntryTable {
     this.cacheTableStmts ??= new CacheEntryTable(this.sqlite);
     return this.cacheTableStmts;
+  }
+
+  tasksAwaitingUsage(): TaskRecord[] {
+    return this.guard('tasksAwaitingUsage', () =>
+      this.db
+        .select()
+        .from(schema.tasks)
+        .where(sql`json_extract(${schema.tasks.usage}, '$.status') = 'pending'`)
+        .all()
+        .map(toTaskRecord),
+    );
+  }
+
+  recordUsage(entries: UsageLedgerEntry[]): void {
+    if (entries.length === 0) return;
+    this.guard('recordUsage', () =>
+      this.sqlite
+        .transaction(() => {
+          for (const e of entries)
+            this.db
+              .insert(schema.usageLedger)
+              .values(e)
+              .onConflictDoUpdate({
+                target: [schema.usageLedger.runId, schema.usageLedger.taskId],
+                set: {
+                  startedAt: e.startedAt,
+                  endedAt: e.endedAt,
+                  allocCpus: e.allocCpus,
+                  elapsedSec: e.elapsedSec,
+                  cpuTimeSec: e.cpuTimeSec,
+                  maxRssBytes: e.maxRssBytes,
+                },
+              })
+              .run();
+        })
+        .immediate(),
+    );
+  }
+
+  usageBuckets(unit: 'day' | 'hour', sinceIso: string): UsageBucket[] {
+    const width = unit === 'day' ? 10 : 13;
+    return this.guard('usageBuckets', () =>
+      (
+        this.sqlite
+          .prepare(
+            `SELECT substr(ended_at, 1, ?) AS bucket,
+                    COALESCE(SUM(COALESCE(elapsed_sec, 0) * COALESCE(alloc_cpus, 0)), 0) / 3600.0 AS a,
+                    COALESCE(SUM(COALESCE(cpu_time_sec, 0)), 0) / 3600.0 AS u,
+                    COUNT(*) AS n
+             FROM usage_ledger WHERE ended_at >= ? GROUP BY bucket ORDER BY bucket`,
+          )
+          .all(width, sinceIso) as { bucket: string; a: number; u: number; n: number }[]
+      ).map((r) => ({ bucket: r.bucket, cpuHoursAllocated: r.a, cpuHoursUsed: r.u, tasks: r.n })),
+    );
   }
 
   transaction<T>(fn: () => T): T {

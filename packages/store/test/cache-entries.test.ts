@@ -77,7 +77,7 @@ describe('cache entries (migration 4)', () => {
     ).run();
     db.close();
     store = openSqliteStore(path());
-    expect(store.schemaVersion()).toBe(4);
+    expect(store.schemaVersion()).toBe(5);
     expect(store.getRun('old00001')).toMatchObject({ id: 'old00001' });
     expect(store.getRun('old00001')!.resume).toBeUndefined();
   });

@@ -4,12 +4,13 @@
  * so the same components render full pages and the SSE fragments that keep them live.
  */
 import type { Issue, RunSummary, TaskRecord, TaskState } from '@scripthut/core';
-import { TASK_STATES } from '@scripthut/core';
+import { formatBytes, TASK_STATES } from '@scripthut/core';
 import type { BackendView, JobView, RunCost, WorkflowView } from '@scripthut/runtime';
 import type { Child, FC, PropsWithChildren } from 'hono/jsx';
 import { CSRF_FIELD } from '../security.js';
 import { durationOf, formatDuration, progressOf, type TaskGroup } from '../views.js';
 import { STYLE } from './style.js';
+import { fmtPercent } from './usage.js';
 
 /**
  * `encodeURIComponent` that never throws: null for text holding a lone UTF-16 surrogate (old stored
@@ -226,6 +227,8 @@ export const JobsTable: FC<{ jobs: JobView[] }> = ({ jobs }) =>
           <th>State</th>
           <th>Backend</th>
           <th>Resources</th>
+          <th title="CPU time / (elapsed × CPUs), from accounting">CPU eff.</th>
+          <th title="Peak resident memory, from accounting">MaxRSS</th>
           <th>Submitted</th>
         </tr>
       </thead>
@@ -257,6 +260,8 @@ export const JobsTable: FC<{ jobs: JobView[] }> = ({ jobs }) =>
                 .filter(Boolean)
                 .join(' · ') || '—'}
             </td>
+            <td class="small num">{fmtPercent(j.cpuEfficiency ?? null)}</td>
+            <td class="small num">{j.maxRssBytes != null ? formatBytes(j.maxRssBytes) : '—'}</td>
             <td class="small">{fmtTime(j.submittedAt)}</td>
           </tr>
         ))}

@@ -138,7 +138,11 @@ export const Timeline: FC<{ runId: string; tasks: TaskRecord[]; total: number; p
   const now = Date.now();
   const timed = tasks.filter((t) => t.submittedAt);
   if (timed.length === 0) return <div class="panel empty">No task has been submitted yet.</div>;
-  const start = Math.min(...timed.map((t) => Date.parse(t.submittedAt as string)));
+  // accounting start times (whole seconds) may precede the recorded submission by a fraction
+  const start = Math.min(
+    ...timed.map((t) => Date.parse(t.submittedAt as string)),
+    ...timed.filter((t) => t.startedAt).map((t) => Date.parse(t.startedAt as string)),
+  );
   const end = Math.max(...timed.map((t) => (t.finishedAt ? Date.parse(t.finishedAt) : now)), start + 1000);
   const span = end - start;
   const pct = (ms: number) => `${(((ms - start) / span) * 100).toFixed(3)}%`;

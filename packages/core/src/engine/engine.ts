@@ -41,6 +41,7 @@ import {
 import { submitReady } from './submit.js';
 import { IllegalTransitionError } from './transitions.js';
 import type { BackendLoopState, CreateRunInput, EngineLogger, EngineOptions } from './types.js';
+import { DEFAULT_USAGE_GRACE_MS, fetchUsageStep, restoreAwaitingUsage } from './usage-step.js';
 
 export type { BackendLoopState, CreateRunInput, EngineLogger, EngineOptions } from './types.js';
 
@@ -80,12 +81,14 @@ export class Engine {
   private readonly autoLoop: boolean;
   private started = false;
   private readonly pendingWork = new Set<Promise<unknown>>();
+  private readonly usageGraceMs: number;
 
   constructor(options: EngineOptions) {
     this.now = options.now ?? (() => new Date());
     this.log = options.logger ?? NOOP_LOGGER;
     this.clusterInfoIntervalMs = options.clusterInfoIntervalMs ?? 60_000;
     this.autoLoop = options.autoLoop ?? true;
+    this.usageGraceMs = options.usageGraceMs ?? DEFAULT_USAGE_GRACE_MS;
     const strict = options.strictTransitions ?? process.env.VITEST !== undefined;
     this.ledger = new Ledger(options.store, this.events, this.now, this.log, strict);
     const pollIntervalMs = Math.max(0, options.pollIntervalMs);
@@ -166,6 +169,7 @@ export class Engine {
         }
       }),
     );
+    for (const { index } of this.lanes.values()) restoreAwaitingUsage(this.ctx, index);
     this.ledger.flushRunEvents();
     if (this.autoLoop) for (const { loop } of this.lanes.values()) loop.start();
   }
@@ -419,6 +423,7 @@ export class Engine {
       await step(async () => {
         again = await pollStatus(this.ctx, index);
       });
+    await fetchUsageStep(this.ctx, index, this.usageGraceMs);
     this.ledger.flushRunEvents();
     // Submission is skipped while the backend is failing (likely unreachable).
     if (errors.length === 0) await step(() => submitReady(this.ctx, index));

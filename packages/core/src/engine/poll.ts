@@ -12,6 +12,7 @@ import { verifyOutputs } from './resume.js';
 import { type BackendIndex, type Change, type RunState, taskKey, trackedJob } from './run-index.js';
 import { isTerminalJobState, mapJobStatus, waitsForFinalVerdict } from './status-map.js';
 import type { TransitionCause } from './transitions.js';
+import { awaitUsage, usagePatchOnEnd } from './usage-step.js';
 
 interface Entry {
   rs: RunState;
@@ -36,6 +37,8 @@ function collect(
   return { entries, jobs };
 }
 
+const TERMINAL_TASK: ReadonlySet<TaskState> = new Set(['completed', 'failed', 'dep_failed', 'cancelled']);
+
 /** Something else (a cancel) changed the task while the backend call was in flight. */
 const movedOn = (e: Entry) =>
   e.t.state !== e.state || e.t.jobId !== e.jobId || e.rs.finalizing.has(e.t.spec.id);
@@ -51,8 +54,13 @@ async function apply(
 ): Promise<{ changed: number; generated: number }> {
   const changes: Change[] = [];
   const generators: { rs: RunState; t: TaskRecord; st: JobStatus }[] = [];
+  const ended: Entry[] = [];
   for (const { e, st, change } of items) {
     if (!change) continue;
+    if (isTerminalJobState(st.state) && e.t.jobId && !TERMINAL_TASK.has(e.t.state)) {
+      Object.assign(change.patch, usagePatchOnEnd(e.rs.backendIndex, ctx.ledger.now().toISOString()));
+      ended.push(e);
+    }
     if (change.to === 'completed' && e.t.spec.generatesSource) {
       e.rs.finalizing.add(e.t.spec.id);
       generators.push({ rs: e.rs, t: e.t, st });
@@ -70,6 +78,12 @@ async function apply(
   const bi = items[0]?.e.rs.backendIndex;
   const verified = bi ? await verifyOutputs(ctx, bi, changes, by) : { changes, error: null };
   ctx.ledger.commit(verified.changes);
+  // Usage is awaited for the jobs whose end was recorded (an output check may hold some back).
+  const recorded = new Set(verified.changes.map((c) => `${c.rs.run.id}\u0000${c.taskId}`));
+  for (const e of ended) {
+    if (recorded.has(`${e.rs.run.id}\u0000${e.t.spec.id}`) || e.rs.finalizing.has(e.t.spec.id))
+      awaitUsage(e.rs.backendIndex, e.t, ctx.ledger.now().getTime());
+  }
   if (by === 'marker') ctx.ledger.flushRunEvents();
   const added = generators.length
     ? await Promise.all(generators.map((g) => finishGenerator(ctx, g.rs, g.t, g.st)))

@@ -28,6 +28,11 @@ export interface EngineOptions {
    * compute node wrote can take a while to appear on the login node's NFS view). Default 30 s.
    */
   outputsGraceMs?: number;
+  /**
+   * How long the engine keeps asking a backend for the usage of an ended job (accounting lag)
+   * before it records the usage as unavailable (default 10 min).
+   */
+  usageGraceMs?: number;
   /** How often the loops refresh `clusterInfo()` (default 60 s; 0 disables). */
   clusterInfoIntervalMs?: number;
   /**

@@ -6,6 +6,7 @@ import type { FC } from 'hono/jsx';
 import { coalesce, liveStream } from '../../sse.js';
 import { BackendCards, JobsTable, Layout, type PageContext, RunsTable, Section } from '../components.js';
 import { html, type UiApp, type UiContext } from '../context.js';
+import { dashboardUsage, UsageHeatmap } from '../usage.js';
 
 export const Dashboard: FC<{
   ctx: PageContext;
@@ -14,6 +15,7 @@ export const Dashboard: FC<{
   mine: boolean;
   runs: RunSummary[];
   costs: Map<string, RunCost | null>;
+  usage?: ReturnType<typeof dashboardUsage>;
 }> = (p) => (
   <Layout title="Dashboard" active="/" ctx={p.ctx}>
     <div data-live={`/live/dashboard${p.mine ? '?mine=1' : ''}`}>
@@ -26,6 +28,13 @@ export const Dashboard: FC<{
           <ActiveRuns runs={p.runs} costs={p.costs} ctx={p.ctx} />
         </div>
       </Section>
+      {p.usage ? (
+        <Section title="CPU-hours">
+          <div id="usage-ledger">
+            <UsageHeatmap days={p.usage.days} hours={p.usage.hours} />
+          </div>
+        </Section>
+      ) : null}
       <Section
         title="Jobs"
         right={
@@ -73,6 +82,7 @@ export function dashboardRoutes(ui: UiApp, x: UiContext): void {
           mine={mine}
           runs={runs}
           costs={await costsOf(runs)}
+          usage={dashboardUsage(runtime)}
         />,
       ),
     );

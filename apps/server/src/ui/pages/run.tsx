@@ -3,7 +3,13 @@
  * One run (`/runs/:id`): summary with actions, groups, and the task table or timeline, kept live over
  * SSE; the cancel / rerun / delete actions.
  */
-import { type RunSummary, TASK_STATES, type TaskRecord, type TaskState } from '@scripthut/core';
+import {
+  type RunSummary,
+  type RunUsageSummary,
+  TASK_STATES,
+  type TaskRecord,
+  type TaskState,
+} from '@scripthut/core';
 import type { RunCost } from '@scripthut/runtime';
 import type { Context } from 'hono';
 import type { FC } from 'hono/jsx';
@@ -31,6 +37,7 @@ import {
   type UiEnv,
 } from '../context.js';
 import { type RunViewParams, runQueryString, TaskTable, Timeline } from '../run-tasks.js';
+import { RunUsagePanel, runUsageOf } from '../usage.js';
 
 const TASKS_PAGE = 100;
 
@@ -166,6 +173,7 @@ export const RunDetailPage: FC<{
   total: number;
   params: RunViewParams;
   depStates: Map<string, TaskState>;
+  usage?: RunUsageSummary;
 }> = (p) => {
   const id = p.summary.run.id;
   return (
@@ -177,6 +185,13 @@ export const RunDetailPage: FC<{
         <div id="run-summary">
           <RunSummaryPanel ctx={p.ctx} summary={p.summary} cost={p.cost} params={p.params} />
         </div>
+        {p.usage ? (
+          <Section title="Usage">
+            <div id="run-usage">
+              <RunUsagePanel usage={p.usage} />
+            </div>
+          </Section>
+        ) : null}
         <Section title="Groups">
           <div id="run-groups">
             <GroupsPanel runId={id} groups={p.groups} prefix={p.params.prefix} />
@@ -255,6 +270,7 @@ export function runRoutes(ui: UiApp, x: UiContext): void {
           total={total}
           params={params}
           depStates={depStatesOf(id, items)}
+          usage={runUsageOf(runtime, id)}
         />,
       ),
     );
@@ -281,6 +297,7 @@ export function runRoutes(ui: UiApp, x: UiContext): void {
             'run-summary': await html(
               <RunSummaryPanel ctx={ctx} summary={summary} cost={await costOf(summary)} params={params} />,
             ),
+            'run-usage': await html(<RunUsagePanel usage={runUsageOf(runtime, id)} />),
             'run-groups': await html(
               <GroupsPanel runId={id} groups={groups.get(runtime, id)} prefix={params.prefix} />,
             ),

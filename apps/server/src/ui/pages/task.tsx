@@ -16,6 +16,7 @@ import {
   uriComponent,
 } from '../components.js';
 import { html, parseOr400, type UiApp, type UiContext } from '../context.js';
+import { TaskUsageRows } from '../usage.js';
 
 export type TaskTab = 'stdout' | 'stderr' | 'script' | 'json' | 'history';
 
@@ -47,6 +48,7 @@ export const TaskInfo: FC<{ task: TaskRecord; depStates: Map<string, TaskState> 
         <dd>{fmtTime(task.finishedAt)}</dd>
         <dt>Duration</dt>
         <dd>{formatDuration(taskDuration(task))}</dd>
+        <TaskUsageRows task={task} />
         <dt>Resources</dt>
         <dd>{`${task.spec.cpus} cpu · ${task.spec.memory} · ${task.spec.timeLimit} · ${task.spec.partition ?? 'default partition'}${task.spec.gres ? ` · ${task.spec.gres}` : ''}`}</dd>
         <dt>Dependencies</dt>
