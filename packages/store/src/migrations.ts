@@ -5,6 +5,7 @@
  */
 import { deriveRunStatus, type StateCounts, TASK_STATES } from '@scripthut/core';
 import type { Database } from 'better-sqlite3';
+import { OUTPUTS_NOTIFICATIONS_SQL } from './outputs-schema.js';
 
 export interface Migration {
   /** 1, 2, 3... strictly increasing. */
@@ -130,6 +131,11 @@ export const migrations: readonly Migration[] = [
   { version: 1, name: 'runs, tasks, task_transitions', sql: V1 },
   { version: 2, name: 'run_stats: per-run state counts maintained on write', sql: V2, after: backfillStatus },
   { version: 3, name: 'store_counters: store-wide monotonic task version', sql: V3 },
+  {
+    version: 4,
+    name: 'task_outputs, run_notifications (outbox filled by a run_stats trigger)',
+    sql: OUTPUTS_NOTIFICATIONS_SQL,
+  },
 ];
 
 /** Latest schema version. */
