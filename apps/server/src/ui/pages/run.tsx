@@ -4,7 +4,7 @@
  * SSE; the cancel / rerun / delete actions.
  */
 import { type RunSummary, TASK_STATES, type TaskRecord, type TaskState } from '@scripthut/core';
-import type { RunCost } from '@scripthut/runtime';
+import type { RunCost, RunSummaryView } from '@scripthut/runtime';
 import type { Context } from 'hono';
 import type { FC } from 'hono/jsx';
 import { runIdSchema } from '../../schemas.js';
@@ -31,6 +31,7 @@ import {
   type UiEnv,
 } from '../context.js';
 import { type RunViewParams, runQueryString, TaskTable, Timeline } from '../run-tasks.js';
+import { RunOutputSummary } from './outputs.js';
 
 const TASKS_PAGE = 100;
 
@@ -136,6 +137,7 @@ export const RunDetailPage: FC<{
   total: number;
   params: RunViewParams;
   depStates: Map<string, TaskState>;
+  outputSummary?: RunSummaryView | null;
 }> = (p) => {
   const id = p.summary.run.id;
   return (
@@ -147,6 +149,7 @@ export const RunDetailPage: FC<{
         <div id="run-summary">
           <RunSummaryPanel ctx={p.ctx} summary={p.summary} cost={p.cost} params={p.params} />
         </div>
+        <RunOutputSummary view={p.outputSummary ?? null} />
         <Section title="Groups">
           <div id="run-groups">
             <GroupsPanel runId={id} groups={p.groups} prefix={p.params.prefix} />
@@ -225,6 +228,7 @@ export function runRoutes(ui: UiApp, x: UiContext): void {
           total={total}
           params={params}
           depStates={depStatesOf(id, items)}
+          outputSummary={runtime.runSummary(id)}
         />,
       ),
     );
