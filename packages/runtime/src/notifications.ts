@@ -269,14 +269,29 @@ export class WebhookNotifier {
 
   /** POST the payload; null on a 2xx answer, else the reason (never the URL). */
   private async post(url: string, payload: RunFinishedPayload): Promise<string | null> {
+    let target: URL;
     try {
-      const res = await this.fetchFn(url, {
+      target = new URL(url);
+    } catch {
+      return 'settings.notify_url is not a valid URL';
+    }
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': 'ScriptHut-webhook',
+      'x-scripthut-delivery': payload.runId,
+    };
+    // fetch refuses credentials in a URL: they travel as HTTP basic authentication instead
+    if (target.username || target.password) {
+      const user = decodeURIComponent(target.username);
+      const pass = decodeURIComponent(target.password);
+      headers.authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+      target.username = '';
+      target.password = '';
+    }
+    try {
+      const res = await this.fetchFn(target, {
         method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'ScriptHut-webhook',
-          'x-scripthut-delivery': payload.runId,
-        },
+        headers,
         body: JSON.stringify(payload),
         redirect: 'manual',
         signal: AbortSignal.timeout(this.o.timeoutMs ?? 10_000),
