@@ -3,7 +3,7 @@
  * (`hc<ApiType>`). Handlers stay thin: validate with zod, call the runtime, return JSON.
  */
 import { isTerminalTaskState, type RunSummary, ScriptHutError, type TaskRecord } from '@scripthut/core';
-import type { ScriptHutRuntime } from '@scripthut/runtime';
+import type { NotificationEvent, ScriptHutRuntime } from '@scripthut/runtime';
 import { Hono } from 'hono';
 import { jsonError } from './errors.js';
 import {
@@ -15,6 +15,7 @@ import {
   loginLinkBody,
   logQuery,
   nameParams,
+  outputFileQuery,
   rerunBody,
   runDetailQuery,
   runOptionsBody,
@@ -268,6 +269,49 @@ export function createApi({ runtime, version, streams, groups, mintLoginUrl }: A
       runtime.getTask(id, taskId);
       return c.json({ items: runtime.taskTransitions(id, taskId) });
     })
+    // ---- task outputs, run summary, notifications ------------------------------------------------
+    .get('/runs/:id/summary', zv('param', runParams), (c) =>
+      c.json(runtime.runSummary(c.req.valid('param').id)),
+    )
+    .get('/runs/:id/tasks/:taskId/outputs', zv('param', taskParams), (c) => {
+      const { id, taskId } = c.req.valid('param');
+      return c.json(runtime.taskOutputs(id, taskId));
+    })
+    .get(
+      '/runs/:id/tasks/:taskId/outputs/file',
+      zv('param', taskParams),
+      zv('query', outputFileQuery),
+      async (c) => {
+        const { id, taskId } = c.req.valid('param');
+        const { path, download } = c.req.valid('query');
+        const file = await runtime.readTaskOutputFile(id, taskId, path);
+        const name = path.slice(path.lastIndexOf('/') + 1).replace(/[^\w.-]/g, '_') || 'output';
+        const inline = file.kind === 'image' && download !== '1';
+        return c.body(new Uint8Array(file.data), 200, {
+          'Content-Type': file.contentType,
+          'Content-Disposition': `${inline ? 'inline' : 'attachment'}; filename="${name}"`,
+          'Content-Security-Policy': "default-src 'none'; sandbox",
+          'X-Content-Type-Options': 'nosniff',
+          'Cache-Control': 'private, max-age=60',
+        });
+      },
+    )
+    .get('/notifications/stats', (c) => c.json(runtime.notificationStats()))
+    .get('/notifications/events', (c) =>
+      liveStream(c, streams, (send) => {
+        const stats = () => send({ event: 'stats', data: JSON.stringify(runtime.notificationStats()) });
+        const tick = coalesce(stats, 1000);
+        const onNotification = (e: NotificationEvent) =>
+          send({ event: 'notification', id: e.id, data: JSON.stringify(e) });
+        const onRun = () => tick.trigger();
+        runtime.events.on('notification', onNotification).on('run', onRun).on('run-created', onRun);
+        stats();
+        return () => {
+          tick.cancel();
+          runtime.events.off('notification', onNotification).off('run', onRun).off('run-created', onRun);
+        };
+      }),
+    )
     .get('/runs/:id/tasks/:taskId/log', zv('param', taskParams), zv('query', logQuery), async (c) => {
       const { id, taskId } = c.req.valid('param');
       const { stream, tail, offset, maxBytes } = c.req.valid('query');

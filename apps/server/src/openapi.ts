@@ -12,6 +12,7 @@ import {
   loginLinkBody,
   logQuery,
   nameParams,
+  outputFileQuery,
   rerunBody,
   runDetailQuery,
   runOptionsBody,
@@ -241,6 +242,43 @@ export const API_ROUTES: RouteDoc[] = [
     summary: 'State history of a task',
     tag: 'tasks',
     params: taskParams,
+  },
+  {
+    method: 'get',
+    path: '/runs/:id/summary',
+    summary: "Run summary: the tasks' SCRIPTHUT_RUN_SUMMARY fragments in task order",
+    tag: 'runs',
+    params: runParams,
+  },
+  {
+    method: 'get',
+    path: '/runs/:id/tasks/:taskId/outputs',
+    summary:
+      'Recorded outputs of a task (files under SCRIPTHUT_OUTPUT_DIR, task summary), or why there are none',
+    tag: 'tasks',
+    params: taskParams,
+  },
+  {
+    method: 'get',
+    path: '/runs/:id/tasks/:taskId/outputs/file',
+    summary:
+      'One recorded output file (only paths the listing recorded; raster images inline, anything else as an attachment)',
+    tag: 'tasks',
+    params: taskParams,
+    query: outputFileQuery,
+  },
+  {
+    method: 'get',
+    path: '/notifications/stats',
+    summary: 'Live counts of the active runs (running, waiting, completed, failed tasks)',
+    tag: 'system',
+  },
+  {
+    method: 'get',
+    path: '/notifications/events',
+    summary: 'SSE: `notification` (a run finished, a task failed) and `stats` events',
+    tag: 'system',
+    sse: true,
   },
   {
     method: 'get',

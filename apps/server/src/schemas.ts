@@ -101,6 +101,12 @@ export const runDetailQuery = z.object({
   taskOffset: intish(0, 10_000_000).optional(),
 });
 
+/** One recorded output file of a task (`path` relative to its output directory). */
+export const outputFileQuery = z.object({
+  path: z.string().min(1).max(512),
+  download: z.enum(['0', '1']).optional(),
+});
+
 export const logQuery = z.object({
   stream: z.enum(['stdout', 'stderr']).default('stdout'),
   tail: intish(1, 10_000_000).optional(),

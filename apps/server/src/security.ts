@@ -27,10 +27,13 @@ export function sessionValue(token: string): string {
 export const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
-/** CSP, no framing, no sniffing, no referrer leaks. */
+/**
+ * CSP, no framing, no sniffing, no referrer leaks. A route may set a stricter CSP of its own (task
+ * output files: `default-src 'none'; sandbox`), which is kept.
+ */
 export const securityHeaders: MiddlewareHandler = async (c, next) => {
   await next();
-  c.res.headers.set('Content-Security-Policy', CSP);
+  if (!c.res.headers.has('Content-Security-Policy')) c.res.headers.set('Content-Security-Policy', CSP);
   c.res.headers.set('X-Frame-Options', 'DENY');
   c.res.headers.set('X-Content-Type-Options', 'nosniff');
   c.res.headers.set('Referrer-Policy', 'same-origin');

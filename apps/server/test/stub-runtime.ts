@@ -11,6 +11,9 @@ import {
   type Issue,
   isTerminalTaskState,
   ledgerEntryOf,
+  OUTPUT_LIMITS,
+  outputContentType,
+  outputKind,
   type RerunMode,
   type RunRecord,
   type RunSummary,
@@ -31,14 +34,19 @@ import type {
   CostEstimate,
   DryRunResult,
   JobView,
+  NotificationStats,
+  OutputFileContent,
   ProjectView,
   RunCost,
   RunOptions,
+  RunSummaryView,
   RuntimeEvents,
   ScriptHutRuntime,
   SourceView,
+  TaskOutputsView,
   WorkflowView,
 } from '@scripthut/runtime';
+import { statsOf } from '@scripthut/runtime';
 
 function spec(id: string, deps: string[] = [], command = `echo ${id}`): TaskSpec {
   return {
@@ -599,5 +607,61 @@ export class StubRuntime implements ScriptHutRuntime {
       backupPath: '/tmp/stub/scripthut.yaml.bak',
       reload: await this.reloadConfig(),
     };
+  }
+
+  // ---- task outputs and notifications ----
+  /** Recorded outputs per `<runId>/<taskId>` (files and their bytes), set by tests. */
+  readonly outputs = new Map<
+    string,
+    { files: Record<string, Buffer>; taskSummary?: string; runSummary?: string }
+  >();
+
+  taskOutputs(runId: string, taskId: string): TaskOutputsView {
+    const task = this.getTask(runId, taskId);
+    const o = this.outputs.get(`${runId}/${taskId}`);
+    return {
+      runId,
+      taskId: task.spec.id,
+      status: o ? 'listed' : 'waiting',
+      reason: o ? null : 'the outputs are listed shortly after the task ends',
+      listedAt: o ? new Date(0).toISOString() : null,
+      missing: false,
+      files: Object.entries(o?.files ?? {}).map(([path, data]) => ({
+        path,
+        size: data.length,
+        mtime: new Date(0).toISOString(),
+        kind: outputKind(path),
+      })),
+      truncated: false,
+      skipped: 0,
+      taskSummary: o?.taskSummary ? { text: o.taskSummary, truncated: false } : null,
+      error: null,
+      limits: { maxFiles: OUTPUT_LIMITS.maxFiles, maxFileBytes: OUTPUT_LIMITS.maxFileBytes },
+    };
+  }
+
+  async readTaskOutputFile(runId: string, taskId: string, path: string): Promise<OutputFileContent> {
+    this.getTask(runId, taskId);
+    const data = this.outputs.get(`${runId}/${taskId}`)?.files[path];
+    if (!data) throw new ScriptHutError('not_found', `task ${taskId} has no recorded output ${path}`);
+    return { path, kind: outputKind(path), contentType: outputContentType(path), data };
+  }
+
+  runSummary(runId: string): RunSummaryView {
+    const e = this.runs.get(runId);
+    if (!e) throw new ScriptHutError('not_found', `unknown run "${runId}"`);
+    return {
+      runId,
+      available: true,
+      reason: null,
+      fragments: e.tasks.flatMap((t) => {
+        const text = this.outputs.get(`${runId}/${t.spec.id}`)?.runSummary;
+        return text ? [{ taskId: t.spec.id, text, truncated: false }] : [];
+      }),
+    };
+  }
+
+  notificationStats(): NotificationStats {
+    return statsOf([...this.runs.keys()].map((id) => this.getRun(id)));
   }
 }

@@ -37,7 +37,10 @@ import {
   type LogChunk,
   type LogReadOptions,
   type LogRequest,
+  type OutputListing,
+  type OutputListingRequest,
   redactScript,
+  resolveOutputPaths,
   type SubmitOutcome,
   type SubmitRequest,
   type TrackedJob,
@@ -46,6 +49,7 @@ import {
 import { LocalCommandRunner } from './command-runner.js';
 import { type InheritOptions, inheritedEnvironment } from './environment.js';
 import { readLogFile } from './logs.js';
+import { listLocalOutputs, readLocalOutputFile } from './outputs.js';
 import { resolveLocal } from './paths.js';
 import { isGroupAlive, isProcessAlive, processStartTime } from './proc.js';
 import { findGnuTime, localUsage, TIME_FORMAT } from './usage.js';
@@ -186,6 +190,7 @@ export class LocalBackend implements Backend {
       secretEnvNames: request.secretEnvNames,
       extraInit: request.extraInit,
       exitMarkerPath: marker,
+      outputs: resolveOutputPaths(request.outputs, (p) => resolveLocal(p)),
       loginShell: this.loginShell,
     });
   }
@@ -528,6 +533,14 @@ export class LocalBackend implements Backend {
       });
     }
     return readFileSync(full, 'utf8');
+  }
+
+  async listOutputs(requests: OutputListingRequest[]): Promise<Map<string, OutputListing>> {
+    return listLocalOutputs(requests);
+  }
+
+  async readOutputFile(outputDir: string, relPath: string, maxBytes: number): Promise<Buffer> {
+    return readLocalOutputFile(outputDir, relPath, maxBytes);
   }
 
   async clusterInfo(): Promise<ClusterInfo> {

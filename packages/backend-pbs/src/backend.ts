@@ -23,10 +23,12 @@ import {
   type BackendSsh,
   backendExec,
   chunkSubmitRequests,
+  listRemoteOutputs,
   prepareSubmission,
   readExitMarkers,
   readRemoteFile,
   readRemoteLog,
+  readRemoteOutputFile,
   remoteHome,
   splitSections,
   truncateOutput as truncate,
@@ -499,6 +501,14 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
     cancel,
     readLog,
     readFile,
+    listOutputs: async (requests) => {
+      await homeDir();
+      return listRemoteOutputs(run, requests, resolvePath, options.name);
+    },
+    readOutputFile: async (dir, relPath, maxBytes) => {
+      await homeDir();
+      return readRemoteOutputFile(run, resolvePath(dir), relPath, maxBytes, options.name);
+    },
     clusterInfo,
     externalJobs,
     commandRunner: () => ssh,

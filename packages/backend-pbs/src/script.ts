@@ -2,7 +2,7 @@
  * The PBS job script: `#PBS` directives (Torque `nodes=…:ppn=…` or PBS Pro `select=…` resources)
  * above the shared body from `@scripthut/core`.
  */
-import { buildJobScript, jobNameFor, type SubmitRequest } from '@scripthut/core';
+import { buildJobScript, jobNameFor, resolveOutputPaths, type SubmitRequest } from '@scripthut/core';
 import { formatWalltime, gpuCountFromGres, type PbsFlavour, toPbsMemory } from './parse.js';
 
 /** Raised when a request cannot be turned into a safe job script (the task fails, not the batch). */
@@ -92,6 +92,7 @@ export function renderPbsScript(request: SubmitRequest, options: PbsScriptOption
       secretEnvNames: request.secretEnvNames,
       extraInit: request.extraInit,
       exitMarkerPath: options.exitMarkerPath ?? null,
+      outputs: resolveOutputPaths(request.outputs, options.resolvePath ?? ((p: string) => p)),
       loginShell: options.loginShell ?? false,
       directives,
     });

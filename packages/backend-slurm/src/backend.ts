@@ -26,10 +26,12 @@ import {
   type BackendExecOptions,
   type BackendSsh,
   backendExec,
+  listRemoteOutputs,
   markerCleanup,
   readExitMarkers,
   readRemoteFile,
   readRemoteLog,
+  readRemoteOutputFile,
   remoteHome,
   splitSections,
   truncateOutput as truncate,
@@ -482,6 +484,14 @@ export function createSlurmBackend(options: SlurmBackendOptions): SlurmBackend {
     cancel,
     readLog,
     readFile,
+    listOutputs: async (requests) => {
+      await homeDir();
+      return listRemoteOutputs(run, requests, resolvePath, options.name);
+    },
+    readOutputFile: async (dir, relPath, maxBytes) => {
+      await homeDir();
+      return readRemoteOutputFile(run, resolvePath(dir), relPath, maxBytes, options.name);
+    },
     clusterInfo,
     externalJobs,
     commandRunner: () => ssh,

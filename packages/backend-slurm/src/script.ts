@@ -6,6 +6,7 @@ import {
   effectiveSitePolicy,
   jobNameFor,
   parseSbatchDirective,
+  resolveOutputPaths,
   type SitePolicy,
   type SubmitRequest,
 } from '@scripthut/core';
@@ -117,6 +118,7 @@ export function renderSlurmScript(request: SubmitRequest, options: SlurmScriptOp
       secretEnvNames: request.secretEnvNames,
       extraInit: request.extraInit,
       exitMarkerPath: options.exitMarkerPath ?? null,
+      outputs: resolveOutputPaths(request.outputs, options.resolvePath ?? ((p: string) => p)),
       loginShell: options.loginShell ?? false,
       directives,
     });

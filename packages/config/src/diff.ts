@@ -48,7 +48,7 @@ const RESTART_SETTINGS: ReadonlySet<keyof SettingsConfig> = new Set([
   'tls_key',
 ]);
 /** Settings whose values are never printed. */
-const SECRET_SETTINGS: ReadonlySet<keyof SettingsConfig> = new Set(['auth_token']);
+const SECRET_SETTINGS: ReadonlySet<keyof SettingsConfig> = new Set(['auth_token', 'notify_url']);
 
 /**
  * Compares two configurations. Live: environments, env, env_groups, workflows, projects, sources,

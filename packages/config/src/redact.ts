@@ -6,13 +6,14 @@ import type { ScriptHutConfig } from './types.js';
 export const REDACTED = '***';
 
 /**
- * A deep copy of `config` with secrets replaced by `"***"`: `settings.auth_token` and the values of
+ * A deep copy of `config` with secrets replaced by `"***"`: `settings.auth_token`, `settings.notify_url` and the values of
  * secret environment variables (`secret_variables` of each environment). Key *paths* are not
  * secrets and are kept.
  */
 export function redactConfig(config: ScriptHutConfig): ScriptHutConfig {
   const copy = structuredClone(config);
   if (copy.settings.auth_token !== null) copy.settings.auth_token = REDACTED;
+  if (copy.settings.notify_url != null) copy.settings.notify_url = REDACTED;
   for (const env of copy.environments) {
     for (const name of env.secret_variables) if (name in env.variables) env.variables[name] = REDACTED;
   }
@@ -23,6 +24,7 @@ export function redactConfig(config: ScriptHutConfig): ScriptHutConfig {
 export function configSecretValues(config: ScriptHutConfig): string[] {
   const values = new Set<string>();
   if (config.settings.auth_token) values.add(config.settings.auth_token);
+  if (config.settings.notify_url) values.add(config.settings.notify_url);
   for (const env of config.environments) {
     for (const name of env.secret_variables) {
       const v = env.variables[name];
@@ -50,6 +52,7 @@ export function redactConfigText(text: string, config: ScriptHutConfig): string 
       if (isScalar(node) && range) ranges.push([range[0], range[1]]);
     };
     addScalar(get(get(root, 'settings'), 'auth_token'));
+    addScalar(get(get(root, 'settings'), 'notify_url'));
     const envs = get(root, 'environments') as { items?: unknown[] } | undefined;
     config.environments.forEach((env, i) => {
       const vars = get(envs?.items?.[i], 'variables');

@@ -270,6 +270,14 @@ export const SettingsSchema = z
       ),
     tls_cert: optText().describe('PEM certificate (chain) file: serve https (~ expanded). Needs tls_key.'),
     tls_key: optText().describe('PEM private key file of tls_cert (~ expanded).'),
+    notify_url: text()
+      .refine((v) => /^https?:\/\/[^\s]+$/i.test(v), {
+        error: (iss) => `expected an http(s) URL, got ${show(iss.input)}`,
+      })
+      .describe(
+        'Webhook: a JSON document {runId, workflow, status, counts, durationMs...} is POSTed here once per finished run (retried with backoff). Treated as a secret (never shown or logged).',
+      )
+      .optional(),
   })
   .describe('Global settings.');
 

@@ -190,7 +190,7 @@ pricing:
   it('unknown keys without a close match list the allowed fields; top level too', () => {
     expect(lines('stacks: []\nsettings:\n  zzz: 1\n')).toEqual([
       'scripthut.yaml:1:1 stacks: unknown field "stacks" (allowed: backends, sources, workflows, projects, environments, env, env_groups, pricing, settings)',
-      'scripthut.yaml:3:3 settings.zzz: unknown field "zzz" (allowed: poll_interval, server_host, server_port, data_dir, sources_cache_dir, filter_user, retention_days, auth_token, allowed_hosts, tls_cert, tls_key)',
+      'scripthut.yaml:3:3 settings.zzz: unknown field "zzz" (allowed: poll_interval, server_host, server_port, data_dir, sources_cache_dir, filter_user, retention_days, auth_token, allowed_hosts, tls_cert, tls_key, notify_url)',
     ]);
   });
 

@@ -159,3 +159,21 @@ describe('variable entries with several problems', () => {
     expect(issues.length).toBeGreaterThan(0);
   });
 });
+
+describe('settings.notify_url', () => {
+  const text = 'settings:\n  notify_url: "https://hooks.example.org/services/T0/B0/SECRETPART"\n';
+
+  it('is a secret: redacted in the config view and in the file text', () => {
+    const config = parse(text)!;
+    expect(config.settings.notify_url).toBe('https://hooks.example.org/services/T0/B0/SECRETPART');
+    expect(redactConfig(config).settings.notify_url).toBe('***');
+    expect(redactConfigText(text, config)).not.toContain('SECRETPART');
+    expect(parse('settings: {}\n')!.settings.notify_url).toBeUndefined();
+  });
+
+  it('must be an http(s) URL, named by its path', () => {
+    expect(lines('settings:\n  notify_url: "ftp://x/y"\n')).toEqual([
+      'scripthut.yaml:2:3 settings.notify_url: expected an http(s) URL, got "ftp://x/y"',
+    ]);
+  });
+});

@@ -29,6 +29,7 @@
  *    instance type its partition maps to. The runtime priced is `finishedAt − startedAt`.
  */
 import type { GitContext, TaskSpec } from './domain.js';
+import type { OutputListing, OutputListingRequest, TaskOutputPaths } from './outputs.js';
 import type { UsageReport } from './usage.js';
 
 /** Everything a backend needs to render and submit one task. */
@@ -57,6 +58,12 @@ export interface SubmitRequest {
   /** Directory on the backend for default logs (created before submission). */
   logDir: string;
   git: GitContext | null;
+  /**
+   * Output directory and summary files of the task (`SCRIPTHUT_OUTPUT_DIR`, `SCRIPTHUT_TASK_SUMMARY`,
+   * `SCRIPTHUT_RUN_SUMMARY`): backends that can list outputs ({@link Backend.listOutputs}) export
+   * them in the job script, which creates the directories before the command.
+   */
+  outputs?: TaskOutputPaths | null;
 }
 
 /**
@@ -358,6 +365,20 @@ export interface Backend {
 
   /** Recent remote commands (SSH backends). */
   commandLog?(): CommandLogEntry[];
+
+  /**
+   * List the output directories of many ended tasks in ONE round trip (paths passed on stdin, never
+   * one command per task), bounded as {@link OUTPUT_LIMITS} says, with the summaries' text. An
+   * answer for every request key; an outage throws a transient {@link BackendError}. Absent on
+   * backends without outputs (Batch, EC2).
+   */
+  listOutputs?(requests: OutputListingRequest[]): Promise<Map<string, OutputListing>>;
+
+  /**
+   * Read one file below an output directory (`relPath` checked by {@link isSafeOutputPath}; the
+   * directory and the file must not be symbolic links), at most `maxBytes`.
+   */
+  readOutputFile?(outputDir: string, relPath: string, maxBytes: number): Promise<Buffer>;
 
   /** Resolve `~` / `$HOME`-relative paths on the backend (cached). */
   homeDir?(): Promise<string>;

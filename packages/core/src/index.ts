@@ -9,6 +9,8 @@ export * from './environment.js';
 export * from './errors.js';
 export * from './image-ref.js';
 export * from './memory-store.js';
+export * from './notifications.js';
+export * from './outputs.js';
 export * from './plugin/define.js';
 export * from './script.js';
 export * from './secrets.js';

@@ -11,6 +11,7 @@ import {
   type TaskTransition,
 } from './domain.js';
 import { ScriptHutError } from './errors.js';
+import type { CapturedSummary, StoredOutputListing, TaskOutputStore } from './outputs.js';
 import type { CacheEntry, RunListQuery, RunStore, RunSummary, TaskListQuery, TaskUpdate } from './store.js';
 import { aggregateUsage, type UsageBucket, type UsageLedgerEntry } from './usage-ledger.js';
 
@@ -34,7 +35,7 @@ function cloneTask(t: TaskRecord): TaskRecord {
  * const engine = new Engine({ store, backends: [backend], pollIntervalMs: 1000 });
  * ```
  */
-export class MemoryRunStore implements RunStore {
+export class MemoryRunStore implements RunStore, TaskOutputStore {
   private readonly runs = new Map<string, StoredRun>();
   /** When false, transitions are not kept (benchmarks with very large runs). */
   private readonly keepTransitions: boolean;
@@ -243,4 +244,43 @@ export class MemoryRunStore implements RunStore {
   }
 
   close(): void {}
+
+  // --- task outputs ---------------------------------------------------------------------------
+
+  private readonly outputs = new Map<string, StoredOutputListing>();
+
+  saveTaskOutputs(listing: StoredOutputListing): void {
+    this.need(listing.runId);
+    this.outputs.set(`${listing.runId}\n${listing.taskId}`, structuredClone(listing));
+  }
+
+  getTaskOutputs(runId: string, taskId: string): StoredOutputListing | null {
+    const l = this.outputs.get(`${runId}\n${taskId}`);
+    return l ? structuredClone(l) : null;
+  }
+
+  runSummaryFragments(runId: string): { taskId: string; seq: number; summary: CapturedSummary }[] {
+    const r = this.runs.get(runId);
+    if (!r) return [];
+    return [...r.tasks.values()]
+      .sort((a, b) => a.seq - b.seq)
+      .flatMap((t) => {
+        const summary = this.outputs.get(`${runId}\n${t.spec.id}`)?.runSummary;
+        return summary ? [{ taskId: t.spec.id, seq: t.seq, summary: { ...summary } }] : [];
+      });
+  }
+
+  tasksAwaitingOutputs(backendNames: readonly string[], limit: number): { runId: string; taskId: string }[] {
+    const out: { runId: string; taskId: string }[] = [];
+    for (const { run, tasks } of this.runs.values()) {
+      if (!backendNames.includes(run.backendName)) continue;
+      for (const t of tasks.values()) {
+        if (out.length >= limit) return out;
+        const ended = t.state === 'completed' || t.state === 'failed' || t.state === 'cancelled';
+        if (ended && t.jobId && t.meta.keptFrom === undefined && !this.outputs.has(`${run.id}\n${t.spec.id}`))
+          out.push({ runId: run.id, taskId: t.spec.id });
+      }
+    }
+    return out;
+  }
 }

@@ -7,8 +7,10 @@
  * Every interpolated value goes through the audited quoting helper ({@link shellQuote}); the task's
  * command is inserted verbatim (it *is* the program to run), everything else is data.
  */
+
+import type { TaskOutputPaths } from './outputs.js';
 import { redactSecretsInText } from './secrets.js';
-import { isValidEnvName, shellExport, shellQuote, shellQuotePath } from './shell.js';
+import { isValidEnvName, shellExport, shellExportParts, shellQuote, shellQuotePath } from './shell.js';
 
 export interface ScriptBodyOptions {
   taskId: string;
@@ -34,6 +36,31 @@ export interface ScriptBodyOptions {
    * when it ends, so the control plane can learn completion without asking the scheduler.
    */
   exitMarkerPath?: string | null;
+  /**
+   * Output paths of the task: exported as `SCRIPTHUT_OUTPUT_DIR`, `SCRIPTHUT_TASK_SUMMARY` and
+   * `SCRIPTHUT_RUN_SUMMARY` (a leading `~/` expands to `$HOME` of the job) before the task's own
+   * variables (which cannot set `SCRIPTHUT_*`), and their directories created (errors ignored).
+   */
+  outputs?: TaskOutputPaths | null;
+}
+
+/** `export NAME=<path>` with a leading `~`/`~/` expanded by the job's shell. */
+function exportPath(name: string, path: string): string {
+  if (path === '~') return shellExportParts(name, [{ ref: 'HOME' }]);
+  if (path.startsWith('~/')) return shellExportParts(name, [{ ref: 'HOME' }, path.slice(1)]);
+  return shellExport(name, path);
+}
+
+/** Lines that export the output variables and create their directories. */
+export function outputLines(o: TaskOutputPaths): string[] {
+  return [
+    '# --- task outputs ---',
+    exportPath('SCRIPTHUT_OUTPUT_DIR', o.dir),
+    exportPath('SCRIPTHUT_TASK_SUMMARY', o.taskSummary),
+    exportPath('SCRIPTHUT_RUN_SUMMARY', o.runSummary),
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a bash parameter expansion
+    'command -p mkdir -p -- "$SCRIPTHUT_OUTPUT_DIR" "${SCRIPTHUT_RUN_SUMMARY%/*}" 2>/dev/null',
+  ];
 }
 
 /**
@@ -99,6 +126,8 @@ export function buildScriptBody(o: ScriptBodyOptions): string {
   }
   lines.push(`__SCRIPTHUT_WORKDIR=${shellQuotePath(o.workingDir)}`, 'readonly __SCRIPTHUT_WORKDIR');
   lines.push('(');
+  // Before the task's variables: `$HOME` is still the job's own when `~/` expands.
+  if (o.outputs) lines.push(...outputLines(o.outputs));
   if ((o.envDelivery ?? 'export') === 'export') {
     for (const name of names) lines.push(shellExport(name, o.env[name]!));
   } else if (names.length) {

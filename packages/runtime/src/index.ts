@@ -37,6 +37,24 @@ export {
   readEngineLock,
 } from './lock.js';
 export { type MasterLogin, masterLoginFor } from './login.js';
+export {
+  type NotificationEvent,
+  NotificationHub,
+  type NotificationStats,
+  type RunFinishedPayload,
+  runFinishedPayload,
+  statsOf,
+  urlOrigin,
+  WebhookNotifier,
+  type WebhookNotifierOptions,
+} from './notifications.js';
+export {
+  type OutputFileContent,
+  type OutputFileView,
+  outputsUnavailableReason,
+  type RunSummaryView,
+  type TaskOutputsView,
+} from './outputs.js';
 export { CLOSE_GRACE_MS, type CreateRuntimeOptions, createRuntime, Runtime } from './runtime.js';
 export { type DiscoveredSource, SourceCatalog } from './sources.js';
 export {

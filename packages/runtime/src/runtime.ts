@@ -34,6 +34,7 @@ import {
   parseTaskDocument,
   planReuse,
   previewRun,
+  type RunNotificationOutbox,
   type RunOrigin,
   type RunRecord,
   type RunStore,
@@ -41,6 +42,7 @@ import {
   ScriptHutError,
   shellQuote,
   shellQuotePath,
+  type TaskOutputStore,
   type TaskRecord,
   type TaskSpec,
   type TaskTransition,
@@ -55,6 +57,15 @@ import { type BuiltBackend, buildBackends } from './backends.js';
 import { configTextHash, restoreRedactedLines, writeConfigFileAtomically } from './config-file.js';
 import { generateTasks, prepareClone, runGeneratorCommand } from './generator.js';
 import { EngineLock, type EngineRole } from './lock.js';
+import { NotificationHub, type NotificationStats, statsOf, WebhookNotifier } from './notifications.js';
+import {
+  type OutputFileContent,
+  type RunSummaryView,
+  readTaskOutputFile,
+  runSummaryView,
+  type TaskOutputsView,
+  taskOutputsView,
+} from './outputs.js';
 import { redactRun, redactSpecAndScript, redactSummary, redactTask } from './redact.js';
 import { sweepRetention } from './retention.js';
 
@@ -237,7 +248,20 @@ export class Runtime implements ScriptHutRuntime {
       );
     }
     this.emitter.setMaxListeners(1000);
+    this.hub = new NotificationHub((e) => this.emitter.emit('notification', e));
+    this.engine.events.on('task', (e) => {
+      if (e.task.state === 'failed') this.hub.onTask(e, this.store.getRun(e.runId)?.workflowName ?? e.runId);
+    });
+    this.engine.events.on('run', (e) => {
+      this.hub.onRun(e.summary);
+      if (e.summary.status !== 'running' && e.summary.status !== 'pending') this.webhook?.kick();
+    });
   }
+
+  /** UI notifications (run finished, task failed). */
+  private readonly hub: NotificationHub;
+  /** The `settings.notify_url` webhook (only while the engine runs). */
+  private webhook: WebhookNotifier | null = null;
 
   /** Environment snapshots of recent runs, for redacting task events without a store read each. */
   private readonly runEnvironments = new Map<string, RunRecord['environments']>();
@@ -335,6 +359,7 @@ export class Runtime implements ScriptHutRuntime {
         backends: built.flatMap((b) => (b.backend ? [b.backend] : [])),
         pollIntervalMs,
         ...(options.outputsGraceMs !== undefined ? { outputsGraceMs: options.outputsGraceMs } : {}),
+        outputStore: store,
         logger: {
           info: (m: string) => log.info(m),
           warn: (m: string) => log.warn(m),
@@ -426,6 +451,13 @@ export class Runtime implements ScriptHutRuntime {
     const interval = Math.max(this.config.settings.poll_interval * 1000 * 2, 10_000);
     this.externalTimer = setInterval(() => void this.refreshExternalJobs(), interval);
     this.externalTimer.unref();
+    this.webhook = new WebhookNotifier({
+      outbox: this.store as unknown as RunNotificationOutbox,
+      url: () => this.config.settings.notify_url ?? null,
+      summary: (runId) => this.store.summarizeRun(runId),
+      log: this.log,
+    });
+    this.webhook.start();
     // Retention: once at start, then hourly (reads the setting each time: it reloads live).
     this.runRetention();
     this.retentionTimer = setInterval(() => this.runRetention(), RETENTION_INTERVAL_MS);
@@ -466,6 +498,7 @@ export class Runtime implements ScriptHutRuntime {
     this.closing ??= (async () => {
       if (this.externalTimer) clearInterval(this.externalTimer);
       if (this.retentionTimer) clearInterval(this.retentionTimer);
+      const webhookStopped = this.webhook?.stop();
       const stopped = this.engine.stop();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -477,6 +510,7 @@ export class Runtime implements ScriptHutRuntime {
       clearTimeout(timer);
       await Promise.all(this.built.map((b) => b.backend?.close().catch(() => undefined)));
       await stopped;
+      await webhookStopped;
       this.store.close();
       this.lock?.release();
     })();
@@ -1115,6 +1149,42 @@ export class Runtime implements ScriptHutRuntime {
   ): Promise<LogChunk> {
     const t = this.getTask(runId, taskId);
     return this.engine.readTaskLog(t.runId, taskId, stream, options);
+  }
+
+  // ---------------------------------------------------------------- outputs, notifications
+
+  private get outputStore(): TaskOutputStore {
+    return this.store as unknown as TaskOutputStore;
+  }
+
+  taskOutputs(runId: string, taskId: string): TaskOutputsView {
+    const { run } = this.summary(runId);
+    const task = this.getTask(run.id, taskId);
+    return taskOutputsView(this.outputStore, run, task, this.builtBackendOrNull(run.backendName));
+  }
+
+  async readTaskOutputFile(runId: string, taskId: string, path: string): Promise<OutputFileContent> {
+    const { run } = this.summary(runId);
+    const task = this.getTask(run.id, taskId);
+    return readTaskOutputFile(this.outputStore, run, task, this.builtBackendOrNull(run.backendName), path);
+  }
+
+  runSummary(runId: string): RunSummaryView {
+    const { run } = this.summary(runId);
+    return runSummaryView(this.outputStore, run, this.builtBackendOrNull(run.backendName));
+  }
+
+  notificationStats(): NotificationStats {
+    return statsOf(
+      this.engine.activeRunIds().flatMap((id) => {
+        const s = this.engine.summary(id);
+        return s ? [s] : [];
+      }),
+    );
+  }
+
+  private builtBackendOrNull(name: string): Backend | null {
+    return this.built.find((b) => b.config.name === name)?.backend ?? null;
   }
 
   // ---------------------------------------------------------------- jobs

@@ -23,6 +23,8 @@ import type {
   TaskTransition,
   UsageBucket,
 } from '@scripthut/core';
+import type { NotificationEvent, NotificationStats } from './notifications.js';
+import type { OutputFileContent, RunSummaryView, TaskOutputsView } from './outputs.js';
 import type { TaskEnvironmentView } from './task-env.js';
 
 export interface BackendView {
@@ -232,6 +234,8 @@ export interface RuntimeEvents {
   ): this;
   on(event: 'run-created', listener: (e: { run: RunRecord }) => void): this;
   on(event: 'run-deleted', listener: (e: { runId: string }) => void): this;
+  /** A run finished or a task failed (toasts, desktop notifications). */
+  on(event: 'notification', listener: (e: NotificationEvent) => void): this;
   off(event: string, listener: (...args: never[]) => void): this;
 }
 
@@ -313,4 +317,14 @@ export interface ScriptHutRuntime {
    * editor started from, as shown by `configView`), and `config_not_found` when no file is in use.
    */
   saveConfigText(text: string, options?: { baseHash?: string; dryRun?: boolean }): Promise<ConfigSaveResult>;
+
+  // ---- task outputs and notifications ----
+  /** The recorded outputs of a task (files, task summary), or why there are none. */
+  taskOutputs(runId: string, taskId: string): TaskOutputsView;
+  /** One recorded output file of a task, read from its backend (only recorded paths). */
+  readTaskOutputFile(runId: string, taskId: string, path: string): Promise<OutputFileContent>;
+  /** The run summary made of the tasks' `SCRIPTHUT_RUN_SUMMARY` fragments. */
+  runSummary(runId: string): RunSummaryView;
+  /** Live counts for the page title (active runs' tasks). */
+  notificationStats(): NotificationStats;
 }

@@ -78,6 +78,15 @@ export {
   truncateOutput,
 } from './remote-files.js';
 export {
+  buildListOutputsProgram,
+  buildReadOutputFileProgram,
+  listRemoteOutputs,
+  parseFindRecords,
+  parseListOutputsAnswer,
+  parseReadOutputFileAnswer,
+  readRemoteOutputFile,
+} from './remote-outputs.js';
+export {
   chunkSubmitRequests,
   dirOf,
   diskUsageCommand,

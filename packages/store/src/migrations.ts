@@ -5,6 +5,7 @@
  */
 import { deriveRunStatus, type StateCounts, TASK_STATES } from '@scripthut/core';
 import type { Database } from 'better-sqlite3';
+import { OUTPUTS_NOTIFICATIONS_SQL } from './outputs-schema.js';
 
 export interface Migration {
   /** 1, 2, 3... strictly increasing. */
@@ -175,6 +176,11 @@ export const migrations: readonly Migration[] = [
     version: 5,
     name: 'usage: per-task resource usage (nullable JSON column) and the usage ledger (kept past run deletion)',
     sql: V5_USAGE,
+  },
+  {
+    version: 6,
+    name: 'task_outputs, run_notifications (outbox filled by a run_stats trigger)',
+    sql: OUTPUTS_NOTIFICATIONS_SQL,
   },
 ];
 

@@ -9,15 +9,20 @@ import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path';
 import {
   type CacheEntry,
+  type CapturedSummary,
   deriveRunStatus,
   type RunListQuery,
+  type RunNotificationOutbox,
+  type RunNotificationRecord,
   type RunRecord,
   type RunStore,
   type RunSummary,
   ScriptHutError,
   type StateCounts,
+  type StoredOutputListing,
   TASK_STATES,
   type TaskListQuery,
+  type TaskOutputStore,
   type TaskPatch,
   type TaskRecord,
   type TaskState,
@@ -32,6 +37,7 @@ import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3'
 import { CacheEntryTable } from './cache-entries.js';
 import { describeStoreFailure, errorCode, toStoreError } from './errors.js';
 import { migrate, SCHEMA_VERSION, STATE_COLUMNS } from './migrations.js';
+import * as outputs from './outputs-store.js';
 import * as schema from './schema.js';
 
 /** Options of {@link openSqliteStore}. */
@@ -158,7 +164,7 @@ interface StatsDelta {
  * throw `ScriptHutError('store_error')` when the file cannot be written (locked, read-only, full);
  * a failed write rolls back entirely.
  */
-export class SqliteRunStore implements RunStore {
+export class SqliteRunStore implements RunStore, TaskOutputStore, RunNotificationOutbox {
   /** Absolute path of the database file (or `:memory:`). */
   readonly path: string;
   /** The underlying better-sqlite3 connection (advanced use and tests). */
@@ -554,6 +560,43 @@ export class SqliteRunStore implements RunStore {
 
   transaction<T>(fn: () => T): T {
     return this.guard('transaction', () => this.sqlite.transaction(fn).immediate());
+  }
+
+  // --- task outputs and run notifications (task_outputs, run_notifications) -------------------
+
+  saveTaskOutputs(listing: StoredOutputListing): void {
+    this.guard('saveTaskOutputs', () => outputs.saveTaskOutputs(this.sqlite, listing));
+  }
+
+  getTaskOutputs(runId: string, taskId: string): StoredOutputListing | null {
+    return this.guard('getTaskOutputs', () => outputs.getTaskOutputs(this.sqlite, runId, taskId));
+  }
+
+  runSummaryFragments(runId: string): { taskId: string; seq: number; summary: CapturedSummary }[] {
+    return this.guard('runSummaryFragments', () => outputs.runSummaryFragments(this.sqlite, runId));
+  }
+
+  /** Tasks without a listing that ended in the last two days (older ones are not looked for). */
+  tasksAwaitingOutputs(backendNames: readonly string[], limit: number): { runId: string; taskId: string }[] {
+    const since = new Date(Date.now() - 2 * 24 * 3600 * 1000).toISOString();
+    return this.guard('tasksAwaitingOutputs', () =>
+      outputs.tasksAwaitingOutputs(this.sqlite, backendNames, limit, since),
+    );
+  }
+
+  dueRunNotifications(nowIso: string, limit: number): RunNotificationRecord[] {
+    return this.guard('dueRunNotifications', () => outputs.dueRunNotifications(this.sqlite, nowIso, limit));
+  }
+
+  getRunNotification(runId: string): RunNotificationRecord | null {
+    return this.guard('getRunNotification', () => outputs.getRunNotification(this.sqlite, runId));
+  }
+
+  updateRunNotification(
+    runId: string,
+    patch: Parameters<RunNotificationOutbox['updateRunNotification']>[1],
+  ): void {
+    this.guard('updateRunNotification', () => outputs.updateRunNotification(this.sqlite, runId, patch));
   }
 
   close(): void {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { CacheEntry } from '@scripthut/core';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { migrate, openSqliteStore, type SqliteRunStore } from '../src/index.js';
+import { migrate, openSqliteStore, SCHEMA_VERSION, type SqliteRunStore } from '../src/index.js';
 import { makeRun, makeTasks } from './fixtures.js';
 
 let dir: string;
@@ -77,7 +77,7 @@ describe('cache entries (migration 4)', () => {
     ).run();
     db.close();
     store = openSqliteStore(path());
-    expect(store.schemaVersion()).toBe(5);
+    expect(store.schemaVersion()).toBe(SCHEMA_VERSION);
     expect(store.getRun('old00001')).toMatchObject({ id: 'old00001' });
     expect(store.getRun('old00001')!.resume).toBeUndefined();
   });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deriveRunStatus, emptyStateCounts, TASK_STATES, type TaskRecord } from '@scripthut/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openSqliteStore, type SqliteRunStore } from '../src/index.js';
+import { migrations, openSqliteStore, SCHEMA_VERSION, type SqliteRunStore } from '../src/index.js';
 import { makeRun, makeTask, makeTasks } from './fixtures.js';
 
 let dir: string;
@@ -25,7 +25,7 @@ describe('opening', () => {
     expect(store.sqlite.pragma('busy_timeout', { simple: true })).toBe(5000);
     expect(store.sqlite.pragma('synchronous', { simple: true })).toBe(1); // NORMAL
     expect(store.sqlite.pragma('foreign_keys', { simple: true })).toBe(1);
-    expect(store.schemaVersion()).toBe(5);
+    expect(store.schemaVersion()).toBe(SCHEMA_VERSION);
   });
 
   it('reopens an existing file without re-running migrations', () => {
@@ -34,7 +34,7 @@ describe('opening', () => {
     store = openSqliteStore(join(dir, 'data', 'scripthut.db'));
     expect(store.getRun('aaaa0001')?.id).toBe('aaaa0001');
     const rows = store.sqlite.prepare('SELECT version FROM schema_migrations ORDER BY version').all();
-    expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
+    expect(rows).toEqual(migrations.map((m) => ({ version: m.version })));
   });
 });
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pendingUsage, type TaskUsage } from '@scripthut/core';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { migrate, openSqliteStore } from '../src/index.js';
+import { migrate, openSqliteStore, SCHEMA_VERSION } from '../src/index.js';
 import { makeRun, makeTask } from './fixtures.js';
 
 let dir: string;
@@ -40,7 +40,7 @@ describe('usage in the SQLite store', () => {
     ).run();
     db.close();
     const store = openSqliteStore(file);
-    expect(store.schemaVersion()).toBe(5);
+    expect(store.schemaVersion()).toBe(SCHEMA_VERSION);
     const t = store.getTask('old00001', 'a')!;
     expect(t.state).toBe('completed');
     expect(t.usage ?? null).toBeNull();

@@ -28,7 +28,10 @@ export const APP_JS = `(function () {
       open.forEach(function (o) { var d = document.getElementById(o); if (d) d.open = true; });
     });
     var title = document.querySelector('[data-title]');
-    if (title) document.title = title.getAttribute('data-title');
+    if (title) {
+      var prefix = (document.title.match(/^\\([^)]*\\) /) || [''])[0];
+      document.title = prefix + title.getAttribute('data-title');
+    }
   }
   document.querySelectorAll('[data-live]').forEach(function (el) {
     var es = new EventSource(el.getAttribute('data-live'));
@@ -75,6 +78,57 @@ export const APP_JS = `(function () {
     var msg = form && form.getAttribute && form.getAttribute('data-confirm');
     if (msg && !window.confirm(msg)) ev.preventDefault();
   }, true);
+  var TITLE_PREFIX = /^\\([^)]*\\) /;
+  function setTitleCounts(s) {
+    var base = document.title.replace(TITLE_PREFIX, '');
+    document.title = s.activeRuns > 0
+      ? '(' + s.running + ' running, ' + s.waiting + ' waiting' + (s.failed ? ', ' + s.failed + ' failed' : '') + ') ' + base
+      : base;
+  }
+  var toasts = document.querySelector('[data-notify]');
+  var enable = document.getElementById('notify-enable');
+  var canNotify = typeof window.Notification === 'function';
+  if (enable && canNotify && Notification.permission === 'default') {
+    enable.hidden = false;
+    enable.addEventListener('click', function () {
+      Notification.requestPermission().then(function () { enable.hidden = true; });
+    });
+  }
+  function toast(n) {
+    var el = document.createElement('div');
+    el.className = 'toast ' + n.level;
+    el.setAttribute('role', 'status');
+    el.setAttribute('data-kind', n.kind);
+    var close = document.createElement('button');
+    close.type = 'button';
+    close.className = 'close';
+    close.textContent = '×';
+    close.addEventListener('click', function () { el.remove(); });
+    var a = document.createElement('a');
+    a.href = n.url;
+    a.textContent = n.title;
+    var body = document.createElement('div');
+    body.textContent = n.body;
+    el.appendChild(close); el.appendChild(a); el.appendChild(body);
+    toasts.appendChild(el);
+    while (toasts.children.length > 5) toasts.removeChild(toasts.firstChild);
+    setTimeout(function () { el.remove(); }, 15000);
+  }
+  if (toasts && window.EventSource) {
+    var ns = new EventSource(toasts.getAttribute('data-notify'));
+    ns.addEventListener('stats', function (ev) {
+      try { setTitleCounts(JSON.parse(ev.data)); } catch (e) { console.error(e); }
+    });
+    ns.addEventListener('notification', function (ev) {
+      var n;
+      try { n = JSON.parse(ev.data); } catch (e) { return; }
+      toast(n);
+      if (canNotify && Notification.permission === 'granted' && document.visibilityState !== 'visible') {
+        try { new Notification(n.title, { body: n.body, tag: n.runId + ':' + n.kind + ':' + (n.taskId || '') }); } catch (e) { /* ignore */ }
+      }
+    });
+    window.addEventListener('pagehide', function () { ns.close(); });
+  }
   if (!document.querySelector('[data-live],[data-follow]')) setLive('static');
 })();
 `;

@@ -79,11 +79,15 @@ export const Layout: FC<PropsWithChildren<{ title: string; active: string; ctx: 
         <span id="live-indicator" class="live-dot">
           static
         </span>
+        <button type="button" id="notify-enable" hidden>
+          Desktop notifications
+        </button>
         <Form action="/logout" ctx={ctx}>
           <button type="submit">Sign out</button>
         </Form>
       </header>
       <main>{children}</main>
+      <div id="toasts" data-notify="/api/v1/notifications/events" aria-live="polite" />
       <script src="/assets/app.js" defer />
     </body>
   </html>

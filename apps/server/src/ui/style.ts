@@ -68,4 +68,10 @@ details.group .body{padding:6px 12px 10px;font-size:13px}
 .gantt .axis{position:relative;height:18px;margin-left:230px;font-size:11px;color:var(--muted)}.gantt .axis span{position:absolute;transform:translateX(-50%)}
 .empty{padding:24px;text-align:center;color:var(--muted)}
 .login{max-width:360px;margin:80px auto}
+#toasts{position:fixed;right:16px;bottom:16px;display:flex;flex-direction:column;gap:8px;z-index:10;max-width:360px}
+.toast{background:var(--panel);border:1px solid var(--line);border-left:4px solid var(--accent);border-radius:8px;padding:10px 12px;box-shadow:0 4px 14px rgba(0,0,0,.12);font-size:13px}
+.toast.success{border-left-color:var(--ok)}.toast.error{border-left-color:var(--bad)}.toast .close{float:right;border:0;padding:0 4px;background:none}
+#notify-enable{font-size:12px;padding:3px 8px;background:#2a3547;color:#c9d3e1;border-color:#3a4557}
+.markdown img{max-width:100%}.markdown table{width:auto}
+.outputs-images{display:flex;flex-wrap:wrap;gap:12px;margin-bottom:16px}.outputs-images figure{margin:0;background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:8px;max-width:100%}.outputs-images img{max-width:560px;max-height:420px;display:block}
 `;

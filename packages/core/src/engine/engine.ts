@@ -20,13 +20,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { LogChunk, LogReadOptions } from '../backend.js';
-import type { RerunMode, RunRecord, TaskRecord, TaskSpec } from '../domain.js';
+import type { RerunMode, RunRecord, TaskRecord, TaskSpec, TaskState } from '../domain.js';
 import { ScriptHutError, toError } from '../errors.js';
 import type { RunSummary } from '../store.js';
 import { findCycles } from '../task-json.js';
 import { EngineEvents } from './events.js';
 import { type EngineContext, Ledger } from './ledger.js';
 import { BackendLoop } from './loop.js';
+import { OutputCollector } from './outputs.js';
 import { defaultLogDir } from './paths.js';
 import { pollStatus, quickPoll } from './poll.js';
 import { flushCancelQueue, queueCancel, reconcileOrphans } from './reconcile.js';
@@ -82,6 +83,8 @@ export class Engine {
   private started = false;
   private readonly pendingWork = new Set<Promise<unknown>>();
   private readonly usageGraceMs: number;
+  /** Task output listings (null without `outputStore`). */
+  private readonly outputs: OutputCollector | null;
 
   constructor(options: EngineOptions) {
     this.now = options.now ?? (() => new Date());
@@ -102,6 +105,10 @@ export class Engine {
         if (lane) lane.loop.health.lastError = message;
       },
     };
+    this.outputs = options.outputStore
+      ? new OutputCollector(options.outputStore, options.store, this.now, this.log)
+      : null;
+    if (this.outputs) this.events.on('task', (e) => this.noteEndedTask(e.runId, e.task, e.from));
     for (const backend of options.backends) {
       if (this.lanes.has(backend.name))
         throw new ScriptHutError('config_invalid', `duplicate backend ${backend.name}`);
@@ -171,6 +178,7 @@ export class Engine {
     );
     for (const { index } of this.lanes.values()) restoreAwaitingUsage(this.ctx, index);
     this.ledger.flushRunEvents();
+    this.outputs?.restore([...this.lanes.values()].map((l) => l.index.backend));
     if (this.autoLoop) for (const { loop } of this.lanes.values()) loop.start();
   }
 
@@ -427,9 +435,19 @@ export class Engine {
     this.ledger.flushRunEvents();
     // Submission is skipped while the backend is failing (likely unreachable).
     if (errors.length === 0) await step(() => submitReady(this.ctx, index));
+    if (this.outputs?.isDue(index.backend.name)) await this.outputs.collect(index.backend);
     await this.refreshClusterInfo(index, loop);
     if (errors.length) throw errors[0];
     return again;
+  }
+
+  /** A task that ended with a job is queued for its output listing. */
+  private noteEndedTask(runId: string, task: TaskRecord, from: TaskState | null): void {
+    const ended = task.state === 'completed' || task.state === 'failed' || task.state === 'cancelled';
+    if (!ended || from === task.state || from === null || !task.jobId) return;
+    const backendName = this.ledger.runs.get(runId)?.run.backendName ?? this.store.getRun(runId)?.backendName;
+    const lane = backendName ? this.lanes.get(backendName) : undefined;
+    if (lane) this.outputs?.enqueue(lane.index.backend, runId, task.spec.id);
   }
 
   private async refreshClusterInfo(index: BackendIndex, loop: BackendLoop): Promise<void> {

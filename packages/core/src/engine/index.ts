@@ -1,5 +1,6 @@
 export * from './engine.js';
 export * from './events.js';
+export { MAX_OUTPUT_ATTEMPTS, MISSING_RECHECK_MS, OUTPUT_BATCH, OutputCollector } from './outputs.js';
 export * from './paths.js';
 export * from './preview.js';
 export * from './resume.js';

@@ -5,6 +5,7 @@
 import type { Backend, SubmitRequest } from '../backend.js';
 import type { RunRecord, TaskRecord, TaskSpec } from '../domain.js';
 import { injectedEnvironment, resolveTaskEnvironment } from '../environment.js';
+import { taskOutputPaths } from '../outputs.js';
 import { defaultLogDir, defaultLogPaths, resolveWorkingDir } from './paths.js';
 import type { CreateRunInput } from './types.js';
 
@@ -42,6 +43,7 @@ export function buildSubmitRequest(
     stderrPath: task.stderrPath ?? task.spec.errorFile ?? logs.err,
     logDir: run.logDir,
     git: run.git,
+    outputs: taskOutputPaths(run.logDir, run.id, task.spec.id, task.seq),
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import type { Backend, ClusterInfo } from '../backend.js';
 import type { GitContext, RunOrigin, RunRecord, TaskSpec } from '../domain.js';
+import type { TaskOutputStore } from '../outputs.js';
 import type { RunStore } from '../store.js';
 
 /** Minimal structured logger. */
@@ -47,6 +48,11 @@ export interface EngineOptions {
    * vitest (`process.env.VITEST` set), otherwise `false`.
    */
   strictTransitions?: boolean;
+  /**
+   * Where task output listings are recorded (usually the run store itself). When set, every task
+   * that ends with a job on a backend with `listOutputs` is listed by the backend's next tick.
+   */
+  outputStore?: TaskOutputStore;
 }
 
 export interface CreateRunInput {

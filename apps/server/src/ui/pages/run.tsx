@@ -10,7 +10,7 @@ import {
   type TaskRecord,
   type TaskState,
 } from '@scripthut/core';
-import type { RunCost } from '@scripthut/runtime';
+import type { RunCost, RunSummaryView } from '@scripthut/runtime';
 import type { Context } from 'hono';
 import type { FC } from 'hono/jsx';
 import { runIdSchema } from '../../schemas.js';
@@ -38,6 +38,7 @@ import {
 } from '../context.js';
 import { type RunViewParams, runQueryString, TaskTable, Timeline } from '../run-tasks.js';
 import { RunUsagePanel, runUsageOf } from '../usage.js';
+import { RunOutputSummary } from './outputs.js';
 
 const TASKS_PAGE = 100;
 
@@ -174,6 +175,7 @@ export const RunDetailPage: FC<{
   params: RunViewParams;
   depStates: Map<string, TaskState>;
   usage?: RunUsageSummary;
+  outputSummary?: RunSummaryView | null;
 }> = (p) => {
   const id = p.summary.run.id;
   return (
@@ -192,6 +194,7 @@ export const RunDetailPage: FC<{
             </div>
           </Section>
         ) : null}
+        <RunOutputSummary view={p.outputSummary ?? null} />
         <Section title="Groups">
           <div id="run-groups">
             <GroupsPanel runId={id} groups={p.groups} prefix={p.params.prefix} />
@@ -271,6 +274,7 @@ export function runRoutes(ui: UiApp, x: UiContext): void {
           params={params}
           depStates={depStatesOf(id, items)}
           usage={runUsageOf(runtime, id)}
+          outputSummary={runtime.runSummary(id)}
         />,
       ),
     );

@@ -1,6 +1,7 @@
 /** @jsxImportSource hono/jsx */
 /** One task (`/runs/:id/tasks/:taskId`): live info, and tabs for logs, script, JSON and history. */
 import type { RunSummary, TaskRecord, TaskState, TaskTransition } from '@scripthut/core';
+import type { TaskOutputsView } from '@scripthut/runtime';
 import type { FC } from 'hono/jsx';
 import { runIdSchema, taskIdSchema } from '../../schemas.js';
 import { coalesce, liveStream } from '../../sse.js';
@@ -17,8 +18,9 @@ import {
 } from '../components.js';
 import { html, parseOr400, type UiApp, type UiContext } from '../context.js';
 import { TaskUsageRows } from '../usage.js';
+import { inlineMarkdown, TaskOutputsTab } from './outputs.js';
 
-export type TaskTab = 'stdout' | 'stderr' | 'script' | 'json' | 'history';
+export type TaskTab = 'stdout' | 'stderr' | 'script' | 'json' | 'history' | 'outputs';
 
 export const TaskInfo: FC<{ task: TaskRecord; depStates: Map<string, TaskState> }> = ({
   task,
@@ -78,6 +80,7 @@ export const TaskPage: FC<{
   log: { content: string; nextOffset: number; missing?: boolean; note?: string; error?: string } | null;
   transitions: TaskTransition[];
   json: string;
+  outputs?: { view: TaskOutputsView; markdown: Awaited<ReturnType<typeof inlineMarkdown>> } | null;
 }> = (p) => {
   // Task pages are only reachable for ids a URL can carry (see uriComponent).
   const id = uriComponent(p.task.spec.id) ?? '';
@@ -89,6 +92,7 @@ export const TaskPage: FC<{
     ['script', 'Script'],
     ['json', 'JSON'],
     ['history', 'History'],
+    ['outputs', 'Outputs'],
   ];
   return (
     <Layout title={`${p.task.spec.id} · ${p.run.run.id}`} active="/runs" ctx={p.ctx}>
@@ -130,6 +134,9 @@ export const TaskPage: FC<{
       ) : null}
       {p.tab === 'script' ? <pre>{p.task.script ?? '(the script is generated at submission)'}</pre> : null}
       {p.tab === 'json' ? <pre class="light">{p.json}</pre> : null}
+      {p.tab === 'outputs' && p.outputs ? (
+        <TaskOutputsTab view={p.outputs.view} markdown={p.outputs.markdown} />
+      ) : null}
       {p.tab === 'history' ? (
         <table>
           <thead>
@@ -168,7 +175,9 @@ export function taskRoutes(ui: UiApp, x: UiContext): void {
     const task = runtime.getTask(id, taskId);
     const tabQ = c.req.query('tab');
     const tab: TaskTab =
-      tabQ === 'stderr' || tabQ === 'script' || tabQ === 'json' || tabQ === 'history' ? tabQ : 'stdout';
+      tabQ === 'stderr' || tabQ === 'script' || tabQ === 'json' || tabQ === 'history' || tabQ === 'outputs'
+        ? tabQ
+        : 'stdout';
     let log: {
       content: string;
       nextOffset: number;
@@ -197,6 +206,10 @@ export function taskRoutes(ui: UiApp, x: UiContext): void {
       }
     }
     const transitions = tab === 'history' ? runtime.taskTransitions(id, taskId) : [];
+    const outputsView = tab === 'outputs' ? runtime.taskOutputs(id, taskId) : null;
+    const outputs = outputsView
+      ? { view: outputsView, markdown: await inlineMarkdown(runtime, outputsView) }
+      : null;
     const { script: _script, ...rest } = task;
     return c.html(
       await html(
@@ -209,6 +222,7 @@ export function taskRoutes(ui: UiApp, x: UiContext): void {
           log={log}
           transitions={transitions}
           json={JSON.stringify(rest, null, 2)}
+          outputs={outputs}
         />,
       ),
     );
