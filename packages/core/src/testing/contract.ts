@@ -152,17 +152,19 @@ export function backendContract<B extends Backend>(
       const [ok, bad] = jobs as [TrackedJob, TrackedJob];
       await driver.finish(ok, 0);
       await driver.finish(bad, 3);
-      // quickStatus first: once `status` has delivered a final verdict a backend may forget the
-      // evidence quickStatus reads (the Slurm and PBS backends delete exit markers then).
+      // quickStatus first, its reports gathered over calls: a backend may forget the evidence it
+      // read once it reported it (the Slurm backend deletes reported exit markers on its next
+      // read, the Slurm and PBS backends after a final status).
       if (backend.quickStatus) {
         const quickStatus = backend.quickStatus.bind(backend);
         const deadline = Date.now() + timeoutMs;
-        let quick = await quickStatus(jobs);
-        while (!(quick.has(ok.jobId) && quick.has(bad.jobId))) {
+        const quick = new Map<string, JobStatus>();
+        for (;;) {
+          for (const [id, st] of await quickStatus(jobs)) if (!quick.has(id)) quick.set(id, st);
+          if (quick.has(ok.jobId) && quick.has(bad.jobId)) break;
           if (Date.now() > deadline)
             throw new Error(`quickStatus never reported both jobs: ${JSON.stringify([...quick.values()])}`);
           await new Promise((r) => setTimeout(r, pollMs));
-          quick = await quickStatus(jobs);
         }
         expect(quick.get(ok.jobId)).toMatchObject({ state: 'completed', exitCode: 0 });
         expect(quick.get(bad.jobId)).toMatchObject({ state: 'failed', exitCode: 3 });
