@@ -92,6 +92,7 @@ export class Engine {
       ledger: this.ledger,
       pollIntervalMs,
       lostJobGraceMs: options.lostJobGraceMs ?? 10 * 60 * 1000,
+      arrays: (name) => options.arrays?.[name] ?? {},
       noteBackendError: (index, message) => {
         const lane = this.lanes.get(index.backend.name);
         if (lane) lane.loop.health.lastError = message;

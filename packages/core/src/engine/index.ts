@@ -1,3 +1,4 @@
+export * from './arrays.js';
 export * from './engine.js';
 export * from './events.js';
 export * from './paths.js';

@@ -5,6 +5,7 @@
 import type { Backend, ClusterInfo } from '../backend.js';
 import type { GitContext, RunOrigin, RunRecord, TaskSpec } from '../domain.js';
 import type { RunStore } from '../store.js';
+import type { ArrayOptions } from './arrays.js';
 
 /** Minimal structured logger. */
 export interface EngineLogger {
@@ -37,6 +38,11 @@ export interface EngineOptions {
    * vitest (`process.env.VITEST` set), otherwise `false`.
    */
   strictTransitions?: boolean;
+  /**
+   * Job arrays per backend name (`mode: 'auto' | 'off'`, `minSize`): homogeneous ready tasks of a
+   * run go out as one array job on backends that support arrays. Default `auto`, min size 2.
+   */
+  arrays?: Record<string, ArrayOptions>;
 }
 
 export interface CreateRunInput {
