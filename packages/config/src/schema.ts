@@ -137,6 +137,19 @@ const cloneDir = () =>
     .default(DEFAULT_CLONE_DIR)
     .describe('Path ON THE BACKEND (not expanded locally) whose disk usage is shown in the UI.');
 
+/** `array` and `array_min_size` of a scheduler backend: job arrays for homogeneous fan-outs. */
+const arraySettings = () => ({
+  array: z
+    .enum(['auto', 'off'])
+    .default('auto')
+    .describe(
+      'auto: ready tasks of a run that the scheduler cannot tell apart (partition, cpus, memory, time, gres, account, site policy) go out as ONE job array; off: one job per task.',
+    ),
+  array_min_size: int(2)
+    .default(2)
+    .describe('Smallest group of such tasks submitted as an array (>= 2); smaller groups go one job per task.'),
+});
+
 /** `env` and `env_groups` of a backend: env rules applied to every task that runs on it. */
 const backendEnv = () => ({
   env: EnvRulesSchema.default([]).describe(
@@ -225,6 +238,7 @@ export const SlurmBackendSchema = z
       .max(MAX_EXTRA_DIRECTIVES, { error: `at most ${MAX_EXTRA_DIRECTIVES} entries` })
       .default([])
       .describe('Further #SBATCH options for every job, one per entry: "--name" or "--name=value".'),
+    ...arraySettings(),
     ...partitionMap(),
     ...backendEnv(),
   })

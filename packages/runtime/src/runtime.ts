@@ -273,6 +273,11 @@ export class Runtime implements ScriptHutRuntime {
         store,
         backends: built.flatMap((b) => (b.backend ? [b.backend] : [])),
         pollIntervalMs,
+        arrays: Object.fromEntries(
+          config.backends.flatMap((b) =>
+            'array' in b ? [[b.name, { mode: b.array, minSize: b.array_min_size }] as const] : [],
+          ),
+        ),
         logger: {
           info: (m: string) => log.info(m),
           warn: (m: string) => log.warn(m),
