@@ -147,7 +147,9 @@ const arraySettings = () => ({
     ),
   array_min_size: int(2)
     .default(2)
-    .describe('Smallest group of such tasks submitted as an array (>= 2); smaller groups go one job per task.'),
+    .describe(
+      'Smallest group of such tasks submitted as an array (>= 2); smaller groups go one job per task.',
+    ),
 });
 
 /** `env` and `env_groups` of a backend: env rules applied to every task that runs on it. */
