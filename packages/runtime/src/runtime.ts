@@ -570,16 +570,20 @@ export class Runtime implements ScriptHutRuntime {
   private async dryRunFrom(p: PreparedRun): Promise<DryRunResult> {
     const backend = this.backend(p.backendName);
     const ready = this.readyTasks(p);
-    const preview = previewRun(backend, {
-      workflowName: p.workflowName,
-      backendName: p.backendName,
-      origin: p.origin,
-      tasks: ready.tasks,
-      maxConcurrent: p.maxConcurrent,
-      baseDir: p.baseDir,
-      git: p.git,
-      environments: ready.environments,
-    });
+    const preview = previewRun(
+      backend,
+      {
+        workflowName: p.workflowName,
+        backendName: p.backendName,
+        origin: p.origin,
+        tasks: ready.tasks,
+        maxConcurrent: p.maxConcurrent,
+        baseDir: p.baseDir,
+        git: p.git,
+        environments: ready.environments,
+      },
+      await this.dryRunArrays(backend, p.backendName),
+    );
     return {
       workflowName: p.workflowName,
       backendName: p.backendName,
@@ -593,6 +597,23 @@ export class Runtime implements ScriptHutRuntime {
       warnings: ready.warnings,
       estimate: await this.estimateTasks(ready.tasks),
     };
+  }
+
+  /** Array grouping of a dry run: null when the backend has no arrays or `array: off`. */
+  private async dryRunArrays(
+    backend: Backend,
+    backendName: string,
+  ): Promise<{ minSize: number; maxSize: number } | null> {
+    const config = this.config.backends.find((b) => b.name === backendName);
+    if (!backend.arrays || !config || !('array' in config) || config.array === 'off') return null;
+    try {
+      return { minSize: config.array_min_size, maxSize: await backend.arrays.maxSize() };
+    } catch (e) {
+      this.log.warn(
+        `dry run: cannot read the array limit of backend ${backendName}: ${(e as Error).message}`,
+      );
+      return null;
+    }
   }
 
   async dryRunWorkflow(name: string, options: RunOptions = {}): Promise<DryRunResult> {

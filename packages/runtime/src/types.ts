@@ -82,6 +82,11 @@ export interface DryRunTask {
   stderrPath: string;
   /** Partition (after partition_map) and environment (after env rules) the task would get. */
   environment?: TaskEnvironmentView;
+  /**
+   * The job array the task would go in (array number from 1, index, size) when the backend has
+   * `array: auto` and tasks of its shape and dependencies become ready together; absent: alone.
+   */
+  array?: { group: number; index: number; size: number };
 }
 
 export interface CostEstimate {

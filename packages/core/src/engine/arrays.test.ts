@@ -212,3 +212,41 @@ describe('engine: job arrays', () => {
     expect(store.allTasks(run.id).every((t) => t.state === 'pending')).toBe(true);
   });
 });
+
+describe('previewRun: array grouping of a dry run', () => {
+  it('groups tasks of one shape and the same deps, within the caps; others go alone', async () => {
+    const { previewRun } = await import('./preview.js');
+    const fake = new (await import('../testing/index.js')).FakeBackend({
+      maxConcurrent: 3,
+      arrays: { maxSize: 1000 },
+    });
+    const tasks = specs(
+      ...fan(4),
+      { id: 'big', memory: '64G' },
+      { id: 'm1', deps: ['t0'] },
+      { id: 'm2', deps: ['t0'] },
+      { id: 'm3', deps: ['t1'] },
+    );
+    const input = {
+      workflowName: 'wf',
+      backendName: 'fake',
+      origin: { kind: 'adhoc' as const },
+      tasks,
+      maxConcurrent: null,
+    };
+    const preview = previewRun(fake, input, { minSize: 2, maxSize: 1000 });
+    const arrays = Object.fromEntries(preview.tasks.map((t) => [t.task.id, t.array ?? null]));
+    // The backend cap (3) bounds an array: t0…t2 together, t3 alone (a group of one).
+    expect(arrays).toEqual({
+      t0: { group: 1, index: 0, size: 3 },
+      t1: { group: 1, index: 1, size: 3 },
+      t2: { group: 1, index: 2, size: 3 },
+      t3: null,
+      big: null,
+      m1: { group: 2, index: 0, size: 2 },
+      m2: { group: 2, index: 1, size: 2 },
+      m3: null,
+    });
+    expect(previewRun(fake, input).tasks.every((t) => t.array === undefined)).toBe(true);
+  });
+});

@@ -169,3 +169,42 @@ export function foundJobId(
   }
   return t.submitTag ? found.get(t.submitTag) : undefined;
 }
+
+/** A task's array in a dry run: array number (1, 2, …), its index and the array's size. */
+export interface PreviewArray {
+  group: number;
+  index: number;
+  size: number;
+}
+
+/**
+ * How a dry run groups tasks into arrays: tasks with the same key AND the same dependencies become
+ * ready together, so they are grouped as a run would group them when they are chosen in one tick
+ * (arrays of at most `maxSize`, the smaller of the backend's array limit and the caps). `null` for
+ * a task that would be submitted alone.
+ */
+export function previewArrayGroups(
+  backend: Backend,
+  items: readonly { request: SubmitRequest; deps: readonly string[] }[],
+  minSize: number,
+  maxSize: number,
+): (PreviewArray | null)[] {
+  const support = backend.arrays;
+  const out: (PreviewArray | null)[] = items.map(() => null);
+  if (!support) return out;
+  const keys = items.map(({ request, deps }) => {
+    let k: string | null;
+    try {
+      k = arrayKeyOf(request, support.key(request));
+    } catch {
+      k = null;
+    }
+    return k === null ? null : `${k}|${JSON.stringify([...deps].sort())}`;
+  });
+  groupForArrays(keys, minSize, maxSize).forEach((group, g) => {
+    group.forEach((pos, index) => {
+      out[pos] = { group: g + 1, index, size: group.length };
+    });
+  });
+  return out;
+}
