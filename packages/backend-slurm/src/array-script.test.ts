@@ -116,7 +116,9 @@ describe('array ids and limits', () => {
     expect(slurmElementJobId('123', 7)).toBe('123_7');
     expect(slurmElementJobId('123;c1', 0)).toBe('123_0;c1');
     expect(() => slurmElementJobId('123_4', 1)).toThrow();
-    expect(parseMaxArraySize('MaxArrayCount = 3\nMaxArraySize            = 1001\nMaxJobCount = 10')).toBe(1001);
+    expect(parseMaxArraySize('MaxArrayCount = 3\nMaxArraySize            = 1001\nMaxJobCount = 10')).toBe(
+      1001,
+    );
     expect(parseMaxArraySize('nothing')).toBeNull();
     const program = buildArraySubmitProgram(
       '#!/bin/bash\necho hi\n',
@@ -126,6 +128,6 @@ describe('array ids and limits', () => {
       '~/m',
     );
     expect(program).toContain(`ln -sfn -- '/logs/it'\\''s here.out' /l/${TAG}.0.out`);
-    expect(program).toContain("sbatch --parsable >\"$T/o\" 2>\"$T/e\" <<'");
+    expect(program).toContain('sbatch --parsable >"$T/o" 2>"$T/e" <<\'');
   });
 });

@@ -6,7 +6,6 @@
  */
 import {
   type ArraySupport,
-  BackendError,
   type ExecResult,
   type SubmitOutcome,
   type SubmitRequest,
@@ -87,15 +86,13 @@ export function buildArraySubmitProgram(
 export function createSlurmArrays(ctx: ArrayContext): ArraySupport {
   let maxArraySize: Promise<number> | null = null;
 
+  /**
+   * MaxArraySize; 0 (no arrays on this connection: every task is its own job) when scontrol answers
+   * without it — a site may restrict scontrol, which must not stop submissions. An outage throws.
+   */
   async function readMaxSize(): Promise<number> {
     const r = await ctx.run('scontrol show config', { timeoutMs: 30_000 });
-    const n = parseMaxArraySize(r.stdout);
-    if (r.exitCode !== 0 || n === null)
-      throw new BackendError(`cannot read MaxArraySize on backend ${ctx.name} (scontrol show config)`, {
-        transient: true,
-        output: truncate(r.stderr),
-      });
-    return n;
+    return (r.exitCode === 0 ? parseMaxArraySize(r.stdout) : null) ?? 0;
   }
 
   async function maxSize(): Promise<number> {

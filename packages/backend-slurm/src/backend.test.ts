@@ -392,6 +392,25 @@ class ScriptedSsh implements SlurmSsh {
   async close(): Promise<void> {}
 }
 
+describe('job arrays (scripted)', () => {
+  it('MaxArraySize is read once per connection; a restricted scontrol means no arrays, not a failure', async () => {
+    let rc = 0;
+    const ssh = new ScriptedSsh((command) => ({
+      stdout: command.includes('scontrol show config') ? 'MaxArraySize            = 1001\n' : '',
+      stderr: rc ? 'scontrol: error: access denied' : '',
+      exitCode: rc,
+    }));
+    const b = createSlurmBackend({ name: 'x', ssh, maxConcurrent: 1 });
+    expect(await b.arrays!.maxSize()).toBe(1000); // capped so the script stays below max_script_size
+    expect(await b.arrays!.maxSize()).toBe(1000);
+    expect(ssh.calls.filter((c) => c.command.includes('scontrol show config'))).toHaveLength(1);
+    rc = 1;
+    const restricted = createSlurmBackend({ name: 'y', ssh, maxConcurrent: 1 });
+    expect(await restricted.arrays!.maxSize()).toBe(0);
+    expect(createSlurmBackend({ name: 'z', ssh, maxConcurrent: 1, arrays: false }).arrays).toBeUndefined();
+  });
+});
+
 describe('clusterInfo, findByTags, externalJobs (scripted)', () => {
   it('clusterInfo: partitions, totals, pending reasons and disk in ONE exec', async () => {
     const ssh = new ScriptedSsh(() => ({
@@ -442,7 +461,13 @@ describe('clusterInfo, findByTags, externalJobs (scripted)', () => {
       exitCode: 0,
     }));
     const b = createSlurmBackend({ name: 'x', ssh, maxConcurrent: 1 });
-    const found = await b.findByTags(['sh0a1b2c3d11', 'sh0a1b2c3d21', 'sh0a1b2c3d31', 'sh0a1b2c3d41', 'not a tag']);
+    const found = await b.findByTags([
+      'sh0a1b2c3d11',
+      'sh0a1b2c3d21',
+      'sh0a1b2c3d31',
+      'sh0a1b2c3d41',
+      'not a tag',
+    ]);
     // An array (its elements `20_3`, `20_[4-9%2]`) is found by its job id.
     expect(Object.fromEntries(found)).toEqual({ sh0a1b2c3d11: '12', sh0a1b2c3d21: '9', sh0a1b2c3d31: '20' });
     expect(ssh.calls).toHaveLength(1);
