@@ -6,7 +6,9 @@
  * - Engine (bench/engine.ts, owned by core): 100,000 tasks, plus 10k/30k for the growth table.
  * - API (apps/server/bench/api.ts, owned by the server), when present.
  *
- * Options (env): BENCH_ONLY=slurm,engine,api to run a subset; BENCH_SKIP_CLUSTER_UP=1 to skip up.sh.
+ * - Job arrays (bench/arrays.ts, local cluster): array vs per-task submission and makespan.
+ *
+ * Options (env): BENCH_ONLY=slurm,arrays,engine,api to run a subset; BENCH_SKIP_CLUSTER_UP=1 to skip up.sh.
  * Each benchmark runs as its own process (clean heap, its own peak RSS).
  */
 import { spawnSync } from 'node:child_process';
@@ -120,6 +122,31 @@ if (wanted('slurm')) {
     `status poll of ${z.large.jobs} vs ${z.small.jobs} tracked jobs (unknown ids)`,
     `${z.large.medianMs} ms vs ${z.small.medianMs} ms = ${z.ratio}× (${z.large.sshRoundTrips} vs ${z.small.sshRoundTrips} SSH round trips)`,
   );
+}
+
+if (wanted('arrays')) {
+  process.stderr.write('arrays (local cluster, bench/arrays.ts)\n');
+  const a = runTs('bench/arrays.ts') as Any;
+  save('arrays', { machine, ...a });
+  const sub = a.submit;
+  row(
+    'arrays',
+    `submit ${sub.tasks} tasks, engine with job arrays (created → all have job ids)`,
+    `${(sub.engineArraysMs / 1000).toFixed(2)} s`,
+  );
+  row(
+    'arrays',
+    `submit ${sub.tasks} tasks, engine one job per task`,
+    `${(sub.enginePerTaskMs / 1000).toFixed(2)} s`,
+  );
+  row('arrays', `submit ${sub.tasks} tasks, bare sbatch --array`, `${(sub.bareArrayMs / 1000).toFixed(2)} s`);
+  for (const m of a.makespan) {
+    row(
+      'arrays',
+      `makespan ${m.tasks} × sleep 1: engine arrays / bare sbatch --array`,
+      `${(m.engineArraysMs / 1000).toFixed(1)} s / ${(m.bareArrayMs / 1000).toFixed(1)} s = ${m.ratioArrays}×${m.enginePerTaskMs ? ` (one job per task ${(m.enginePerTaskMs / 1000).toFixed(1)} s = ${m.ratioPerTask}×)` : ''}`,
+    );
+  }
 }
 
 if (wanted('engine')) {

@@ -227,6 +227,8 @@ export function renderDryRun(d: DryRunResult, style: Styles, options: { scripts?
     parts.push('', style.bold(`With --resume: ${reused} of ${d.tasks.length} task(s) reused`), resume);
   }
   if (d.tasks.length) parts.push('', style.bold('Log files:'), logs);
+  const arrays = renderDryRunArrays(d, style);
+  if (arrays) parts.push('', arrays);
   const envs = renderDryRunEnvironments(d, style);
   if (envs) parts.push('', envs);
   if (d.warnings.length) parts.push('', renderIssues(d.warnings, style));
@@ -239,6 +241,29 @@ export function renderDryRun(d: DryRunResult, style: Styles, options: { scripts?
     parts.push(style.dim('(add --scripts to print each job script)'));
   }
   return parts.join('\n');
+}
+
+/**
+ * `Job arrays:` one line per array the run would submit (its size and first/last task), then how many
+ * tasks go alone; empty when no task would be in an array.
+ */
+function renderDryRunArrays(d: DryRunResult, style: Styles): string {
+  const groups = new Map<number, string[]>();
+  for (const t of d.tasks) {
+    if (!t.array) continue;
+    const list = groups.get(t.array.group);
+    if (list) list.push(t.task.id);
+    else groups.set(t.array.group, [t.task.id]);
+  }
+  if (!groups.size) return '';
+  const lines = [style.bold('Job arrays:')];
+  for (const [group, ids] of groups) {
+    const span = ids.length > 1 ? `${e1(ids[0]!)} … ${e1(ids.at(-1)!)}` : e1(ids[0]!);
+    lines.push(`  array ${group}: ${ids.length} tasks (${span})`);
+  }
+  const alone = d.tasks.length - [...groups.values()].reduce((n, ids) => n + ids.length, 0);
+  lines.push(`  ${alone} task(s) submitted one job each`);
+  return lines.join('\n');
 }
 
 /** `long (cpu)` when partition_map changed the task file's partition; `-` for the scheduler default. */

@@ -171,7 +171,7 @@ describe('status', () => {
       tracked('5', 'te'),
     ]);
     expect(runner.readState('squeue.args').trim().split('\n')).toEqual([
-      `-h -t all -u ${userInfo().username} -o %i|%T|%r|%N|%S`,
+      `-h -r -t all -u ${userInfo().username} -o %i|%T|%r|%N|%S`,
     ]);
     // Only the markers of ended jobs are read (2, 3, 5): pending and running ones are left alone.
     expect(runner.log.at(-1)!.command).toMatch(/squeue -h -t all -u \$USER/);
@@ -206,7 +206,7 @@ describe('status', () => {
     const sacctArgs = runner.readState('sacct.args').trim().split('\n');
     expect(sacctArgs).toHaveLength(1);
     expect(sacctArgs[0]).toBe(
-      '-n -P --format=JobIDRaw,State,ExitCode,Start,End,NodeList,Reason --starttime=2026-02-11T09:00:00 -j 7,8,9,10',
+      '-n -P --format=JobID,State,ExitCode,Start,End,NodeList,Reason --starttime=2026-02-11T09:00:00 -j 7,8,9,10',
     );
     expect(res.get('7')).toMatchObject({
       state: 'failed',
@@ -392,6 +392,25 @@ class ScriptedSsh implements SlurmSsh {
   async close(): Promise<void> {}
 }
 
+describe('job arrays (scripted)', () => {
+  it('MaxArraySize is read once per connection; a restricted scontrol means no arrays, not a failure', async () => {
+    let rc = 0;
+    const ssh = new ScriptedSsh((command) => ({
+      stdout: command.includes('scontrol show config') ? 'MaxArraySize            = 1001\n' : '',
+      stderr: rc ? 'scontrol: error: access denied' : '',
+      exitCode: rc,
+    }));
+    const b = createSlurmBackend({ name: 'x', ssh, maxConcurrent: 1 });
+    expect(await b.arrays!.maxSize()).toBe(1000); // capped so the script stays below max_script_size
+    expect(await b.arrays!.maxSize()).toBe(1000);
+    expect(ssh.calls.filter((c) => c.command.includes('scontrol show config'))).toHaveLength(1);
+    rc = 1;
+    const restricted = createSlurmBackend({ name: 'y', ssh, maxConcurrent: 1 });
+    expect(await restricted.arrays!.maxSize()).toBe(0);
+    expect(createSlurmBackend({ name: 'z', ssh, maxConcurrent: 1, arrays: false }).arrays).toBeUndefined();
+  });
+});
+
 describe('clusterInfo, findByTags, externalJobs (scripted)', () => {
   it('clusterInfo: partitions, totals, pending reasons and disk in ONE exec', async () => {
     const ssh = new ScriptedSsh(() => ({
@@ -437,19 +456,26 @@ describe('clusterInfo, findByTags, externalJobs (scripted)', () => {
   it("findByTags: one exec listing the user's jobs, names matched by tag prefix", async () => {
     const ssh = new ScriptedSsh(() => ({
       stdout:
-        'noise\n@@squeue -\n12|sh0a1b2c3d11-train_a\n\n@@sacct -\n9|sh0a1b2c3d21\n13|sh0a1b2c3d111-other\n14|sh0a1b2c3d11x\n@@end\n',
+        'noise\n@@squeue -\n12|sh0a1b2c3d11-train_a\n20|sh0a1b2c3d31-array5_x\n\n@@sacct -\n9|sh0a1b2c3d21\n13|sh0a1b2c3d111-other\n14|sh0a1b2c3d11x\n20_3|sh0a1b2c3d31-array5_x\n20_[4-9%2]|sh0a1b2c3d31-array5_x\n7_x|sh0a1b2c3d41\n@@end\n',
       stderr: '',
       exitCode: 0,
     }));
     const b = createSlurmBackend({ name: 'x', ssh, maxConcurrent: 1 });
-    const found = await b.findByTags(['sh0a1b2c3d11', 'sh0a1b2c3d21', 'not a tag']);
-    expect(Object.fromEntries(found)).toEqual({ sh0a1b2c3d11: '12', sh0a1b2c3d21: '9' });
+    const found = await b.findByTags([
+      'sh0a1b2c3d11',
+      'sh0a1b2c3d21',
+      'sh0a1b2c3d31',
+      'sh0a1b2c3d41',
+      'not a tag',
+    ]);
+    // An array (its elements `20_3`, `20_[4-9%2]`) is found by its job id.
+    expect(Object.fromEntries(found)).toEqual({ sh0a1b2c3d11: '12', sh0a1b2c3d21: '9', sh0a1b2c3d31: '20' });
     expect(ssh.calls).toHaveLength(1);
     expect(ssh.calls[0]!.command).toBe('bash -s');
     const program = String(ssh.calls[0]!.options?.stdin);
-    expect(program).toContain(`squeue -h -t all -u "$u" -o '%i|%j' | grep -F -f <(__scripthut_tags)`);
-    expect(program).toContain('sacct -n -P -X -u "$u" --format=JobIDRaw,JobName --starttime now-7days');
-    expect(program).toContain('\nsh0a1b2c3d11\nsh0a1b2c3d21\nSCRIPTHUT_TAGS\n');
+    expect(program).toContain(`squeue -h -t all -u "$u" -o '%F|%j' | grep -F -f <(__scripthut_tags)`);
+    expect(program).toContain('sacct -n -P -X -u "$u" --format=JobID,JobName --starttime now-7days');
+    expect(program).toContain('\nsh0a1b2c3d11\nsh0a1b2c3d21\nsh0a1b2c3d31\nsh0a1b2c3d41\nSCRIPTHUT_TAGS\n');
     expect(program).not.toContain('not a tag');
   });
 

@@ -36,6 +36,7 @@ import {
   splitSections,
   truncateOutput as truncate,
 } from '@scripthut/ssh';
+import { createSlurmArrays } from './array-submission.js';
 import {
   formatJobRef,
   parseDfPk,
@@ -102,6 +103,11 @@ export interface SlurmBackendOptions {
    * file per running job on the login node's file system (an NFS lookup on most clusters).
    */
   markerPollIntervalMs?: number;
+  /**
+   * Job arrays (`array: auto` in the configuration, default true): the engine may submit tasks the
+   * scheduler cannot tell apart as one `sbatch --array` job. false: every task is its own job.
+   */
+  arrays?: boolean;
 }
 
 const DEFAULT_MARKER_DIR = '~/.cache/scripthut/markers';
@@ -158,14 +164,14 @@ export function createSlurmBackend(options: SlurmBackendOptions): SlurmBackend {
   const home = remoteHome(run, options.name);
   const { resolvePath, homeDir } = home;
 
+  const scriptOptions = () => ({
+    account: options.account ?? null,
+    loginShell: options.loginShell ?? false,
+    resolvePath,
+    policy,
+  });
   const render = (request: SubmitRequest): string =>
-    renderSlurmScript(request, {
-      account: options.account ?? null,
-      loginShell: options.loginShell ?? false,
-      exitMarkerPath: resolvePath(markerPath(request.tag)),
-      resolvePath,
-      policy,
-    });
+    renderSlurmScript(request, { ...scriptOptions(), exitMarkerPath: resolvePath(markerPath(request.tag)) });
 
   /**
    * Run `fn` with the cleanup of the reported markers as program text to run first; the tags are
@@ -193,6 +199,21 @@ export function createSlurmBackend(options: SlurmBackendOptions): SlurmBackend {
     chunkSize,
     knownClusters,
   });
+
+  const arrays =
+    options.arrays === false
+      ? undefined
+      : createSlurmArrays({
+          name: options.name,
+          run,
+          scriptOptions,
+          resolvePath,
+          homeDir,
+          markerDir,
+          markerPath,
+          findByTags,
+          knownClusters,
+        });
 
   async function status(jobs: TrackedJob[]): Promise<Map<string, JobStatus>> {
     const result = new Map<string, JobStatus>();
@@ -290,7 +311,7 @@ export function createSlurmBackend(options: SlurmBackendOptions): SlurmBackend {
       r = await run('bash -s', {
         stdin: buildSacctProgram(queries, starttime, stderrPaths),
         timeoutMs: 40_000,
-        logAs: `SLURM_TIME_FORMAT=standard TZ=UTC sacct -n -P --format=JobIDRaw,State,ExitCode,Start,End,NodeList,Reason (${queries.length} ids)${starttime ? ` --starttime=${starttime}` : ''}`,
+        logAs: `SLURM_TIME_FORMAT=standard TZ=UTC sacct -n -P --format=JobID,State,ExitCode,Start,End,NodeList,Reason (${queries.length} ids)${starttime ? ` --starttime=${starttime}` : ''}`,
       });
     } catch {
       return out; // accounting is best effort: these jobs stay unknown this poll
@@ -481,6 +502,7 @@ export function createSlurmBackend(options: SlurmBackendOptions): SlurmBackend {
     quickStatus,
     fetchUsage,
     findByTags,
+    arrays,
     cancel,
     readLog,
     readFile,

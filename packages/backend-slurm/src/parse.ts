@@ -262,7 +262,7 @@ export function isInvalidJobIdError(stderr: string): boolean {
 // ---------------------------------------------------------------------------------------------
 
 /** Fields requested by {@link Backend.status}'s accounting query, in order. */
-export const SACCT_FIELDS = ['JobIDRaw', 'State', 'ExitCode', 'Start', 'End', 'NodeList', 'Reason'] as const;
+export const SACCT_FIELDS = ['JobID', 'State', 'ExitCode', 'Start', 'End', 'NodeList', 'Reason'] as const;
 
 /** One sacct row (job or step) keyed by field name. */
 export type SacctRow = Record<string, string>;
@@ -377,7 +377,7 @@ export function sacctVerdict(
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Merge `id|name` rows (from squeue `%i|%j` and sacct `JobIDRaw,JobName`) into tag → job id.
+ * Merge `id|name` rows (from squeue `%F|%j` and sacct `JobID,JobName`) into tag → job id (an array's job id for its elements).
  * Only names carrying a tag in `tags` count (see `jobNameFor`); if a tag has several jobs, the
  * highest id wins.
  */
@@ -388,9 +388,11 @@ export function parseTagRows(
 ): Map<string, string> {
   for (const r of parsePipeRows(stdout, ['id', 'name'] as const)) {
     const tag = tagOfJobName(r.name);
-    if (!/^\d+$/.test(r.id) || tag === null || !tags.has(tag)) continue;
+    // An array is known by its job id (`%F`; sacct's `123_7` or `123_[8-99]` → `123`).
+    const id = /^(\d+)(?:_(?:\d+|\[[0-9,%[\]-]*\]))?$/.exec(r.id)?.[1];
+    if (!id || tag === null || !tags.has(tag)) continue;
     const prev = into.get(tag);
-    if (!prev || Number(r.id) > Number(prev)) into.set(tag, r.id);
+    if (!prev || Number(id) > Number(prev)) into.set(tag, id);
   }
   return into;
 }

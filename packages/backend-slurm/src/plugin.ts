@@ -14,6 +14,7 @@ import {
 } from '@scripthut/core';
 import {
   cloneDir,
+  int,
   maxConcurrent,
   optMatching,
   optText,
@@ -62,6 +63,17 @@ export const slurmBackend = defineBackend({
       .max(MAX_EXTRA_DIRECTIVES, { error: `at most ${MAX_EXTRA_DIRECTIVES} entries` })
       .default([])
       .describe('Further #SBATCH options for every job, one per entry: "--name" or "--name=value".'),
+    array: z
+      .enum(['auto', 'off'])
+      .default('auto')
+      .describe(
+        'auto: ready tasks of a run that the scheduler cannot tell apart (partition, cpus, memory, time, gres, account, site policy) go out as ONE job array; off: one job per task.',
+      ),
+    array_min_size: int(2)
+      .default(2)
+      .describe(
+        'Smallest group of such tasks submitted as an array (>= 2); smaller groups go one job per task.',
+      ),
     ...partitionMap(),
   }),
   async create(config, ctx) {

@@ -168,7 +168,7 @@ export function buildStatusProgram(queries: readonly StatusQuery[], markerDir: s
   for (const cluster of clusters) {
     lines.push(
       `printf '@@squeue %s\\n' ${cluster ?? '-'}`,
-      `SLURM_TIME_FORMAT=standard TZ=UTC squeue -h -t all -u "$u"${clusterFlag(cluster)} -o ${shellQuote(SQUEUE_STATUS_FORMAT)} >"$T/q"; rc=$?`,
+      `SLURM_TIME_FORMAT=standard TZ=UTC squeue -h -r -t all -u "$u"${clusterFlag(cluster)} -o ${shellQuote(SQUEUE_STATUS_FORMAT)} >"$T/q"; rc=$?`,
       `awk -F'|' -v cl=${cluster ?? '-'} -v tags="$T/tags" 'FILENAME == ARGV[1] { if ($1 == cl) want[$2] = $3; next } ($1 in want) { print; seen[$1] = 1; if ($2 !~ /^(${active})$/ && want[$1] != "-") print want[$1] >> tags } END { for (id in want) if (!(id in seen) && want[id] != "-") print want[id] >> tags }' "$T/want" "$T/q"`,
       `printf '@@rc %s\\n' "$rc"`,
     );
@@ -343,9 +343,9 @@ export function buildFindByTagsProgram(tags: readonly string[], clusters: readon
     const name = cluster ?? '-';
     lines.push(
       `printf '@@squeue %s\\n' ${name}`,
-      `squeue -h -t all -u "$u"${clusterFlag(cluster)} -o '%i|%j' | grep -F -f <(__scripthut_tags)`,
+      `squeue -h -t all -u "$u"${clusterFlag(cluster)} -o '%F|%j' | grep -F -f <(__scripthut_tags)`,
       `printf '\\n@@sacct %s\\n' ${name}`,
-      `SLURM_TIME_FORMAT=standard TZ=UTC timeout 25 sacct -n -P -X -u "$u"${clusterFlag(cluster)} --format=JobIDRaw,JobName --starttime now-7days | grep -F -f <(__scripthut_tags)`,
+      `SLURM_TIME_FORMAT=standard TZ=UTC timeout 25 sacct -n -P -X -u "$u"${clusterFlag(cluster)} --format=JobID,JobName --starttime now-7days | grep -F -f <(__scripthut_tags)`,
       `printf '\\n'`,
     );
   }

@@ -37,14 +37,14 @@ echo "$n\${cluster:+;$cluster}"
 const FAKE_SQUEUE = `#!/bin/bash
 echo "$*" >> "$FAKE_STATE/squeue.args"
 env | grep -E '^(SBATCH|SQUEUE|SACCT|SLURM)_' | sort >> "$FAKE_STATE/squeue.env"
-if [ "\${*: -1}" = "%i|%j" ]; then
+if [ "\${*: -1}" = "%F|%j" ]; then
   # tag lookup: every "submitted" job with its name (none while lookup.hidden exists)
   [ -f "$FAKE_STATE/lookup.hidden" ] && exit 0
   for f in "$FAKE_STATE"/job-*.sh; do [ -f "$f" ] || continue; id=\${f##*/job-}; id=\${id%.sh}
     printf '%s|%s\\n' "$id" "$(sed -n 's/^#SBATCH --job-name=//p' "$f")"; done
   exit 0
 fi
-if [ "\${*: -1}" = "%i" ]; then
+if [ "\${*: -1}" = "%i" ] || [ "\${*: -1}" = "%F" ]; then
   # verification: print the ids that were "submitted"
   ids=""; prev=""; for a in "$@"; do [ "$prev" = "-j" ] && ids="$a"; prev="$a"; done
   for id in \${ids//,/ }; do [ -f "$FAKE_STATE/job-$id.sh" ] && [ ! -f "$FAKE_STATE/hide-$id" ] && echo "$id"; done

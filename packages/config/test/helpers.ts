@@ -23,6 +23,8 @@ export const SLURM_POLICY_DEFAULTS = {
   exclusive: null,
   clusters: null,
   extra_directives: [],
+  array: 'auto',
+  array_min_size: 2,
 };
 
 export const HPC_BACKEND = {

@@ -64,6 +64,56 @@ export interface SubmitRequest {
    * them in the job script, which creates the directories before the command.
    */
   outputs?: TaskOutputPaths | null;
+  /**
+   * Set when the request is one element of a job array (see {@link ArraySupport}): the array's tag
+   * (the job name carries it instead of `tag`), this element's index and the array's size.
+   */
+  array?: ArrayPlacement;
+}
+
+/** Where one request sits in a job array (stored with the task before submission). */
+export interface ArrayPlacement {
+  /** Tag of the whole array (the tag of its element 0): the array job's name carries it. */
+  tag: string;
+  /** Index of this element, `0 … size-1` (the scheduler's array index). */
+  index: number;
+  /** Number of elements. */
+  size: number;
+}
+
+/**
+ * Optional capability of schedulers with job arrays (Slurm `--array`, PBS Pro `-J`, Batch array
+ * jobs): ready tasks that the scheduler cannot tell apart (same {@link ArraySupport.key}) are
+ * submitted as ONE array job whose script dispatches on the array index to each task's own
+ * command, working dir, environment and log files. Every element is still one task to the engine:
+ * its own job id (`123_7`), state, exit code, logs, retries and cancel.
+ *
+ * Crash safety is the engine's: each element's {@link ArrayPlacement} is stored with the task before
+ * {@link ArraySupport.submitArray}; after a crash or an ambiguous answer the array is looked up by
+ * its tag ({@link Backend.findByTags} returns the array's job id for it) and each element adopted
+ * with {@link ArraySupport.elementJobId}.
+ */
+export interface ArraySupport {
+  /**
+   * Largest array this backend accepts (e.g. Slurm's `MaxArraySize`, read once per connection).
+   * Throws like any backend call when the scheduler cannot be asked.
+   */
+  maxSize(): Promise<number>;
+  /**
+   * What the scheduler sees of a request beyond the engine's own key (partition, cpus, memory,
+   * time, gres, image): requests with equal keys may share an array. `null`: never in an array
+   * (e.g. a request too large for an array script).
+   */
+  key(request: SubmitRequest): string | null;
+  /**
+   * Submit `requests` (every one with {@link SubmitRequest.array} set, indexes `0 … n-1`, same key)
+   * as ONE array job; one outcome per element, in order, with the element's job id. `throttle`:
+   * the most elements the scheduler may run at once (Slurm `%M`), null for no limit. Errors follow
+   * {@link Backend.submit}: a lost answer is a transient throw or `maybeSubmitted` outcomes.
+   */
+  submitArray(requests: SubmitRequest[], options: { throttle: number | null }): Promise<SubmitOutcome[]>;
+  /** The job id of element `index` of the array job `arrayJobId` (Slurm `123` + 7 → `123_7`). */
+  elementJobId(arrayJobId: string, index: number): string;
 }
 
 /**
@@ -382,6 +432,9 @@ export interface Backend {
 
   /** Resolve `~` / `$HOME`-relative paths on the backend (cached). */
   homeDir?(): Promise<string>;
+
+  /** Job arrays (optional capability, see {@link ArraySupport}); absent or undefined: none. */
+  readonly arrays?: ArraySupport;
 
   /** Release connections. */
   close(): Promise<void>;

@@ -62,6 +62,19 @@ export function adaptBackend(backend: Backend, config: BackendConfig, server: ()
     get(target, prop) {
       if (prop === 'submit') return (requests: SubmitRequest[]) => target.submit(requests.map(adapt));
       if (prop === 'renderScript') return (request: SubmitRequest) => target.renderScript(adapt(request));
+      if (prop === 'arrays') {
+        // Array elements get the same partition_map and env rules as tasks submitted alone.
+        const arrays = target.arrays;
+        return (
+          arrays && {
+            maxSize: () => arrays.maxSize(),
+            key: (request: SubmitRequest) => arrays.key(adapt(request)),
+            submitArray: (requests: SubmitRequest[], options: { throttle: number | null }) =>
+              arrays.submitArray(requests.map(adapt), options),
+            elementJobId: (arrayJobId: string, index: number) => arrays.elementJobId(arrayJobId, index),
+          }
+        );
+      }
       const value = Reflect.get(target, prop, target);
       return typeof value === 'function' ? value.bind(target) : value;
     },

@@ -360,6 +360,11 @@ export class Runtime implements ScriptHutRuntime {
         pollIntervalMs,
         ...(options.outputsGraceMs !== undefined ? { outputsGraceMs: options.outputsGraceMs } : {}),
         outputStore: store,
+        arrays: Object.fromEntries(
+          config.backends.flatMap((b) =>
+            'array' in b ? [[b.name, { mode: b.array, minSize: b.array_min_size }] as const] : [],
+          ),
+        ),
         logger: {
           info: (m: string) => log.info(m),
           warn: (m: string) => log.warn(m),
@@ -698,16 +703,20 @@ export class Runtime implements ScriptHutRuntime {
   private async dryRunFrom(p: PreparedRun): Promise<DryRunResult> {
     const backend = this.backend(p.backendName);
     const ready = this.readyTasks(p);
-    const preview = previewRun(backend, {
-      workflowName: p.workflowName,
-      backendName: p.backendName,
-      origin: p.origin,
-      tasks: ready.tasks,
-      maxConcurrent: p.maxConcurrent,
-      baseDir: p.baseDir,
-      git: p.git,
-      environments: ready.environments,
-    });
+    const preview = previewRun(
+      backend,
+      {
+        workflowName: p.workflowName,
+        backendName: p.backendName,
+        origin: p.origin,
+        tasks: ready.tasks,
+        maxConcurrent: p.maxConcurrent,
+        baseDir: p.baseDir,
+        git: p.git,
+        environments: ready.environments,
+      },
+      await this.dryRunArrays(backend, p.backendName),
+    );
     // --resume: which tasks would be reused (one input-hashing and one output-check command)
     const plans = p.resume
       ? await planReuse(
@@ -749,6 +758,23 @@ export class Runtime implements ScriptHutRuntime {
       warnings: ready.warnings,
       estimate: await this.estimateTasks(ready.tasks),
     };
+  }
+
+  /** Array grouping of a dry run: null when the backend has no arrays or `array: off`. */
+  private async dryRunArrays(
+    backend: Backend,
+    backendName: string,
+  ): Promise<{ minSize: number; maxSize: number } | null> {
+    const config = this.config.backends.find((b) => b.name === backendName);
+    if (!backend.arrays || !config || !('array' in config) || config.array === 'off') return null;
+    try {
+      return { minSize: config.array_min_size, maxSize: await backend.arrays.maxSize() };
+    } catch (e) {
+      this.log.warn(
+        `dry run: cannot read the array limit of backend ${backendName}: ${(e as Error).message}`,
+      );
+      return null;
+    }
   }
 
   async dryRunWorkflow(name: string, options: RunOptions = {}): Promise<DryRunResult> {

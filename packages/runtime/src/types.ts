@@ -89,6 +89,11 @@ export interface DryRunTask {
   environment?: TaskEnvironmentView;
   /** The task's cache key and whether `--resume` would reuse it (why not, otherwise). */
   cache?: ReusePlan;
+  /**
+   * The job array the task would go in (array number from 1, index, size) when the backend has
+   * `array: auto` and tasks of its shape and dependencies become ready together; absent: alone.
+   */
+  array?: { group: number; index: number; size: number };
 }
 
 export interface CostEstimate {

@@ -112,4 +112,43 @@ describe('renderDryRun', () => {
     expect(rows).toContain('a  cached (run 1a2b3c4d task a)  -');
     expect(rows).toContain('b  runs  key changed since run 1a2b3c4d: command');
   });
+
+  it('lists the job arrays a run would submit and the tasks that go alone', () => {
+    const d: DryRunResult = {
+      workflowName: 'sweep',
+      backendName: 'hpc',
+      git: null,
+      logDir: '~/logs',
+      tasks: ['p0', 'p1', 'p2', 'q0', 'q1', 'merge'].map((id, i) => ({
+        task: spec(id, null),
+        workingDir: '~',
+        script: '',
+        stdoutPath: 'o',
+        stderrPath: 'e',
+        ...(i < 3 ? { array: { group: 1, index: i, size: 3 } } : {}),
+        ...(i === 3 || i === 4 ? { array: { group: 2, index: i - 3, size: 2 } } : {}),
+      })),
+      warnings: [],
+      estimate: {
+        available: false,
+        reason: 'pricing is not configured',
+        upperBound: null,
+        costedTasks: 0,
+        uncostedTasks: 6,
+        currency: 'USD',
+      },
+    };
+    const out = renderDryRun(d, makeStyles(false));
+    expect(out).toContain(
+      [
+        'Job arrays:',
+        '  array 1: 3 tasks (p0 … p2)',
+        '  array 2: 2 tasks (q0 … q1)',
+        '  1 task(s) submitted one job each',
+      ].join('\n'),
+    );
+    expect(
+      renderDryRun({ ...d, tasks: d.tasks.map(({ array: _a, ...t }) => t) }, makeStyles(false)),
+    ).not.toContain('Job arrays:');
+  });
 });

@@ -25,6 +25,8 @@ beforeAll(async () => {
     backends: [makeBackend(ssh, MAX)],
     pollIntervalMs: 5000,
     clusterInfoIntervalMs: 0,
+    // One job per task is what this file checks (job arrays: arrays.test.ts).
+    arrays: { local: { mode: 'off' } },
   });
   await engine.start();
 });

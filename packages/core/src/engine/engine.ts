@@ -100,6 +100,7 @@ export class Engine {
       pollIntervalMs,
       lostJobGraceMs: options.lostJobGraceMs ?? 10 * 60 * 1000,
       outputsGraceMs: options.outputsGraceMs ?? 30_000,
+      arrays: (name) => options.arrays?.[name] ?? {},
       noteBackendError: (index, message) => {
         const lane = this.lanes.get(index.backend.name);
         if (lane) lane.loop.health.lastError = message;

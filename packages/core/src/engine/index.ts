@@ -1,3 +1,4 @@
+export * from './arrays.js';
 export * from './engine.js';
 export * from './events.js';
 export { MAX_OUTPUT_ATTEMPTS, MISSING_RECHECK_MS, OUTPUT_BATCH, OutputCollector } from './outputs.js';

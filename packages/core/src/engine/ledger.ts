@@ -6,6 +6,7 @@
  */
 import type { RunRecord, TaskRecord, TaskState } from '../domain.js';
 import type { RunStore, TaskUpdate } from '../store.js';
+import type { ArrayOptions } from './arrays.js';
 import type { EngineEvents } from './events.js';
 import { cacheEntriesOf } from './resume.js';
 import {
@@ -164,4 +165,6 @@ export interface EngineContext {
   outputsGraceMs?: number;
   /** Show an error of a step that does not fail the tick (e.g. a cancel to retry) as the loop's last error. */
   noteBackendError(backendIndex: BackendIndex, message: string): void;
+  /** How a backend's ready tasks are grouped into job arrays (see `arrays.ts`). */
+  arrays(backendName: string): ArrayOptions;
 }

@@ -6,6 +6,7 @@ import type { Backend, SubmitRequest } from '../backend.js';
 import type { RunRecord, TaskRecord, TaskSpec } from '../domain.js';
 import { injectedEnvironment, resolveTaskEnvironment } from '../environment.js';
 import { taskOutputPaths } from '../outputs.js';
+import { type PreviewArray, previewArrayGroups } from './arrays.js';
 import { defaultLogDir, defaultLogPaths, resolveWorkingDir } from './paths.js';
 import type { CreateRunInput } from './types.js';
 
@@ -49,11 +50,27 @@ export function buildSubmitRequest(
 
 export interface RunPreview {
   logDir: string;
-  tasks: { task: TaskSpec; workingDir: string; script: string; stdoutPath: string; stderrPath: string }[];
+  tasks: {
+    task: TaskSpec;
+    workingDir: string;
+    script: string;
+    stdoutPath: string;
+    stderrPath: string;
+    /** The job array the task would be part of (with `arrays`), absent when it goes alone. */
+    array?: PreviewArray;
+  }[];
 }
 
-/** Render every task of a prospective run without creating it (dry run). Run id shown as `dryrun00`. */
-export function previewRun(backend: Backend, input: CreateRunInput): RunPreview {
+/**
+ * Render every task of a prospective run without creating it (dry run). Run id shown as `dryrun00`.
+ * With `arrays` (the backend's array limit and the minimum group size), also how tasks would be
+ * grouped into job arrays ({@link previewArrayGroups}), within the run's and the backend's caps.
+ */
+export function previewRun(
+  backend: Backend,
+  input: CreateRunInput,
+  arrays: { minSize: number; maxSize: number } | null = null,
+): RunPreview {
   const run: RunRecord = {
     id: 'dryrun00',
     workflowName: input.workflowName,
@@ -67,20 +84,29 @@ export function previewRun(backend: Backend, input: CreateRunInput): RunPreview 
     cancelRequestedAt: null,
     environments: input.environments ?? {},
   };
+  const requests = input.tasks.map((spec, seq) =>
+    buildSubmitRequest(run, { spec, seq, stdoutPath: null, stderrPath: null }, `shdryrun${seq.toString(36)}`),
+  );
+  const cap = Math.min(backend.maxConcurrent, input.maxConcurrent ?? Number.POSITIVE_INFINITY);
+  const groups = arrays
+    ? previewArrayGroups(
+        backend,
+        requests.map((request) => ({ request, deps: request.task.deps })),
+        arrays.minSize,
+        Math.min(arrays.maxSize, cap),
+      )
+    : [];
   return {
     logDir: run.logDir,
-    tasks: input.tasks.map((spec, seq) => {
-      const request = buildSubmitRequest(
-        run,
-        { spec, seq, stdoutPath: null, stderrPath: null },
-        `shdryrun${seq.toString(36)}`,
-      );
+    tasks: requests.map((request, seq) => {
+      const array = groups[seq];
       return {
-        task: spec,
+        task: input.tasks[seq]!,
         workingDir: request.workingDir,
         script: backend.renderScript(request),
         stdoutPath: request.stdoutPath,
         stderrPath: request.stderrPath,
+        ...(array ? { array } : {}),
       };
     }),
   };

@@ -14,6 +14,7 @@
 import type { TaskRecord } from '../domain.js';
 import { isActiveTaskState } from '../domain.js';
 import { toError } from '../errors.js';
+import { foundJobId, lookupTagOf } from './arrays.js';
 import type { EngineContext } from './ledger.js';
 import {
   type BackendIndex,
@@ -28,7 +29,14 @@ import {
 export async function reconcileOrphans(ctx: EngineContext, bi: BackendIndex): Promise<void> {
   const { ledger } = ctx;
   const entries = [...bi.orphans.values()];
-  const tags = entries.map((e) => e.rs.tasks.get(e.taskId)?.submitTag).filter((t): t is string => !!t);
+  const tags = [
+    ...new Set(
+      entries.map((e) => {
+        const t = e.rs.tasks.get(e.taskId);
+        return t ? lookupTagOf(t) : null;
+      }),
+    ),
+  ].filter((t): t is string => !!t);
   // Taken before the lookup: a "not found" only counts if the lookup started after the window.
   const nowMs = ledger.now().getTime();
   const found = tags.length ? await bi.backend.findByTags(tags) : new Map<string, string>();
@@ -40,7 +48,7 @@ export async function reconcileOrphans(ctx: EngineContext, bi: BackendIndex): Pr
     const t = rs.tasks.get(taskId);
     const k = taskKey(rs.run.id, taskId);
     if (t?.state !== 'submitting' || bi.orphans.get(k)?.since !== since) continue;
-    const jobId = t.submitTag ? found.get(t.submitTag) : undefined;
+    const jobId = foundJobId(bi.backend, t, found);
     if (jobId) {
       changes.push({
         rs,

@@ -13,6 +13,7 @@
 import type { SubmitOutcome, SubmitRequest } from '../backend.js';
 import type { TaskRecord } from '../domain.js';
 import { BackendError, ScriptHutError, toError } from '../errors.js';
+import { arrayLimit, metaWithPlacement, minSizeOf, planArrays } from './arrays.js';
 import type { EngineContext } from './ledger.js';
 import { jitter, MAX_BACKOFF_MS } from './loop.js';
 import { buildSubmitRequest } from './preview.js';
@@ -45,8 +46,16 @@ function orphan(bi: BackendIndex, rs: RunState, taskId: string, since: number): 
   bi.orphans.set(taskKey(rs.run.id, taskId), { rs, taskId, since });
 }
 
-/** Build the requests and store the intent. Returns the batch to submit. */
-function prepare(ctx: EngineContext, chosen: { rs: RunState; taskId: string }[]): Item[] {
+/**
+ * Build the requests and store the intent. Returns the batch to submit. With `arrayMax` (the
+ * backend's array limit), the arrays are planned first and each element's place is part of its intent.
+ */
+function prepare(
+  ctx: EngineContext,
+  bi: BackendIndex,
+  chosen: { rs: RunState; taskId: string }[],
+  arrayMax: number | null = null,
+): Item[] {
   const batch: Item[] = [];
   const intent: Change[] = [];
   const broken: Change[] = [];
@@ -80,6 +89,11 @@ function prepare(ctx: EngineContext, chosen: { rs: RunState; taskId: string }[])
   }
   ctx.ledger.commit(broken);
   if (!batch.length) return batch;
+  if (arrayMax !== null) {
+    const minSize = minSizeOf(ctx.arrays(bi.backend.name));
+    for (const [pos, placement] of planArrays(bi.backend, batch, minSize, arrayMax))
+      intent[pos]!.patch.meta = metaWithPlacement(batch[pos]!.t.meta, placement);
+  }
   // Intent first: a crash after this point is recovered by tag, never resubmitted blindly.
   ctx.ledger.commit(intent);
   ctx.ledger.flushRunEvents();
@@ -162,12 +176,51 @@ export async function submitReady(ctx: EngineContext, bi: BackendIndex): Promise
   for (const rs of bi.runs) if (!rs.run.cancelRequestedAt) releaseDueRetries(rs, nowMs0);
   const chosen = chooseReady(bi.runs, free);
   if (!chosen.length) return;
-  const batch = prepare(ctx, chosen);
+  const arrayMax = await arrayLimit(bi.backend, ctx.arrays(bi.backend.name));
+  const batch = prepare(ctx, bi, chosen, arrayMax);
   if (!batch.length) return;
+  // Each array is one call; every other task goes in ONE submit() call.
+  const arrays = new Map<string, Item[]>();
+  const singles: Item[] = [];
+  for (const b of batch) {
+    const a = b.request.array;
+    if (!a) singles.push(b);
+    else if (arrays.has(a.tag)) arrays.get(a.tag)!.push(b);
+    else arrays.set(a.tag, [b]);
+  }
+  let firstError: unknown = null;
+  for (const items of arrays.values()) {
+    try {
+      await settle(ctx, bi, items, (requests) =>
+        bi.backend.arrays!.submitArray(requests, { throttle: null }),
+      );
+    } catch (e) {
+      firstError ??= e;
+    }
+  }
+  if (singles.length) {
+    try {
+      await settle(ctx, bi, singles, (requests) => bi.backend.submit(requests));
+    } catch (e) {
+      firstError ??= e;
+    }
+  }
+  if (firstError !== null) throw firstError;
+}
 
+/**
+ * One submission call for `batch` and its outcomes (see the module comment); throws what the call
+ * threw, after recording it.
+ */
+async function settle(
+  ctx: EngineContext,
+  bi: BackendIndex,
+  batch: Item[],
+  call: (requests: SubmitRequest[]) => Promise<SubmitOutcome[]>,
+): Promise<void> {
   let outcomes: SubmitOutcome[];
   try {
-    outcomes = await bi.backend.submit(batch.map((b) => b.request));
+    outcomes = await call(batch.map((b) => b.request));
   } catch (e) {
     const err = toError(e);
     const stillSubmitting = batch.filter((b) => b.t.state === 'submitting');

@@ -6,6 +6,7 @@ import type { Backend, ClusterInfo } from '../backend.js';
 import type { GitContext, RunOrigin, RunRecord, TaskSpec } from '../domain.js';
 import type { TaskOutputStore } from '../outputs.js';
 import type { RunStore } from '../store.js';
+import type { ArrayOptions } from './arrays.js';
 
 /** Minimal structured logger. */
 export interface EngineLogger {
@@ -53,6 +54,11 @@ export interface EngineOptions {
    * that ends with a job on a backend with `listOutputs` is listed by the backend's next tick.
    */
   outputStore?: TaskOutputStore;
+  /**
+   * Job arrays per backend name (`mode: 'auto' | 'off'`, `minSize`): homogeneous ready tasks of a
+   * run go out as one array job on backends that support arrays. Default `auto`, min size 2.
+   */
+  arrays?: Record<string, ArrayOptions>;
 }
 
 export interface CreateRunInput {

@@ -2,6 +2,7 @@
  * {@link FakeBackend}: a scripted, stateful in-memory scheduler for tests and benchmarks.
  */
 import type {
+  ArraySupport,
   Backend,
   BackendHealth,
   ClusterInfo,
@@ -81,6 +82,11 @@ export interface FakeBackendOptions {
   submitDelayMs?: number;
   /** {@link Backend.submitRetryWindowMs} (default: not set, i.e. 0). */
   submitRetryWindowMs?: number;
+  /**
+   * Job arrays ({@link Backend.arrays}): the largest array, and optionally the backend's part of the
+   * grouping key (default: every request may share an array). Elements get ids `<array id>_<index>`.
+   */
+  arrays?: { maxSize: number; key?: (request: SubmitRequest) => string | null };
 }
 
 /**
@@ -97,6 +103,12 @@ export class FakeBackend implements Backend {
   readonly submitRetryWindowMs: number | undefined;
   /** When set, every call that would reach the scheduler throws this error (an outage). */
   unreachable: Error | null = null;
+  /** Job arrays, when enabled by the `arrays` option. */
+  readonly arrays: ArraySupport | undefined;
+  /** Array submissions: the requests and throttle of each call. */
+  readonly arrayCalls: { requests: SubmitRequest[]; throttle: number | null }[] = [];
+  /** Array job id by array tag. */
+  private readonly arrayTags = new Map<string, string>();
 
   /** Every job ever submitted (or injected), by id. */
   readonly jobs = new Map<string, FakeJob>();
@@ -139,6 +151,18 @@ export class FakeBackend implements Backend {
     this.pollsToComplete = options.pollsToComplete ?? 2;
     this.submitDelayMs = options.submitDelayMs ?? 0;
     this.submitRetryWindowMs = options.submitRetryWindowMs;
+    const arrayOptions = options.arrays;
+    this.arrays = arrayOptions
+      ? {
+          maxSize: async () => {
+            this.reachable();
+            return arrayOptions.maxSize;
+          },
+          key: (request) => (arrayOptions.key ? arrayOptions.key(request) : 'any'),
+          submitArray: (requests, opts) => this.submitArray(requests, opts),
+          elementJobId: (arrayJobId, index) => `${arrayJobId}_${index}`,
+        }
+      : undefined;
   }
 
   /** Scheduler round trips so far (submit, status, findByTags and cancel calls). */
@@ -273,15 +297,38 @@ export class FakeBackend implements Backend {
   }
 
   async submit(requests: SubmitRequest[]): Promise<SubmitOutcome[]> {
-    this.submitCount++;
     if (!this.instant) this.submitCalls.push(requests.slice());
+    return this.createJobs(requests, () => String(this.nextId++));
+  }
+
+  /** {@link ArraySupport.submitArray}: one call, element ids `<array id>_<index>`. */
+  private async submitArray(
+    requests: SubmitRequest[],
+    options: { throttle: number | null },
+  ): Promise<SubmitOutcome[]> {
+    if (!this.instant) this.arrayCalls.push({ requests: requests.slice(), throttle: options.throttle });
+    const tag = requests[0]?.array?.tag;
+    requests.forEach((r, i) => {
+      if (r.array?.tag !== tag || r.array?.index !== i || r.array?.size !== requests.length)
+        throw new Error(`fake: request ${i} is not element ${i} of array ${tag}`);
+    });
+    const base = String(this.nextId++);
+    if (tag) this.arrayTags.set(tag, base);
+    return this.createJobs(requests, (i) => `${base}_${i}`);
+  }
+
+  private async createJobs(
+    requests: SubmitRequest[],
+    idFor: (i: number) => string,
+  ): Promise<SubmitOutcome[]> {
+    this.submitCount++;
     if (requests.length > this.maxBatch) this.maxBatch = requests.length;
     if (this.submitDelayMs) await new Promise((r) => setTimeout(r, this.submitDelayMs));
     this.reachable();
     const err = this.submitErrors.shift();
     if (err) throw err;
     const outcomes: SubmitOutcome[] = [];
-    for (const req of requests) {
+    for (const [i, req] of requests.entries()) {
       const b = this.behaviours.get(req.taskId);
       const attempt = (this.attempts.get(req.taskId) ?? 0) + 1;
       if (!this.instant) this.attempts.set(req.taskId, attempt);
@@ -304,7 +351,7 @@ export class FakeBackend implements Backend {
         continue;
       }
       const j: FakeJob = {
-        jobId: String(this.nextId++),
+        jobId: idFor(i),
         runId: req.runId,
         taskId: req.taskId,
         tag: req.tag,
@@ -430,7 +477,14 @@ export class FakeBackend implements Backend {
     if (err) throw err;
     const wanted = new Set(tags);
     const out = new Map<string, string>();
-    for (const j of this.jobs.values()) if (wanted.has(j.tag) && !j.hidden) out.set(j.tag, j.jobId);
+    // Like a scheduler, the fake knows an array element by its array's tag only (the job name).
+    for (const j of this.jobs.values())
+      if (wanted.has(j.tag) && !j.hidden && !j.jobId.includes('_')) out.set(j.tag, j.jobId);
+    for (const [tag, base] of this.arrayTags) {
+      if (!wanted.has(tag)) continue;
+      const visible = [...this.jobs.values()].some((j) => j.jobId.startsWith(`${base}_`) && !j.hidden);
+      if (visible) out.set(tag, base);
+    }
     return out;
   }
 

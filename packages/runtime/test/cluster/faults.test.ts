@@ -5,6 +5,8 @@
  *    control plane is a child process (faults-control-plane.ts) restarted on the same data dir after
  *    every kill. Afterwards: sacct lists exactly one job per task (job names are our submit tags;
  *    each tag once; 100 jobs) and every task has exactly one transition into a terminal state.
+ *    Run twice: with job arrays (`array: auto`, elements `<id>_<index>` named with their array's
+ *    tag: each (array tag, index) once) and with one job per task (`array: off`).
  * b. sshd (with its live sessions) and slurmctld restarted mid-run: the run completes and no task
  *    fails because of the outage.
  *
@@ -31,7 +33,10 @@ function env(key: string): string {
 }
 
 /** A scripthut.yaml (JSON is YAML) with one slurm backend on the test sshd and a fan-out workflow. */
-function writeConfig(dir: string, opts: { tasks: number; maxConcurrent: number; command: string }): string {
+function writeConfig(
+  dir: string,
+  opts: { tasks: number; maxConcurrent: number; command: string; array?: 'auto' | 'off' },
+): string {
   // The generator runs on the login node (over SSH) and prints the task JSON.
   const task = `{"id":"t%s","name":"t%s","command":"${opts.command}","memory":"50M","time_limit":"0:05:00"}`;
   const generator = [
@@ -52,6 +57,7 @@ function writeConfig(dir: string, opts: { tasks: number; maxConcurrent: number; 
           known_hosts: env('SSH_KNOWN_HOSTS'),
         },
         max_concurrent: opts.maxConcurrent,
+        array: opts.array ?? 'auto',
       },
     ],
     workflows: [{ name: 'fanout', backend: 'slurm', command: generator }],
@@ -72,14 +78,17 @@ function sshConnect(): SshConnection {
   });
 }
 
-/** Jobs of this run in Slurm accounting: submit tag (from the job name) → job ids. Waits out accounting lag. */
+/**
+ * Jobs of this run in Slurm accounting: submit tag (from the job name) → job ids; an array element
+ * (`<id>_<index>`) is keyed `<array tag>#<index>`. Waits out accounting lag.
+ */
 async function accountedJobs(runId: string, since: Date, expected: number): Promise<Map<string, string[]>> {
   const ssh = sshConnect();
   try {
     const start = new Date(since.getTime() - 120_000).toISOString().slice(0, 19);
     const look = async () => {
       const r = await ssh.exec(
-        `sacct -n -P -X -u ${env('SSH_USER')} --starttime ${start} --format=JobIDRaw,JobName`,
+        `sacct -n -P -X -u ${env('SSH_USER')} --starttime ${start} --format=JobID,JobName`,
         { timeoutMs: 30_000 },
       );
       const byTag = new Map<string, string[]>();
@@ -87,7 +96,9 @@ async function accountedJobs(runId: string, since: Date, expected: number): Prom
         const [id, name] = line.trim().split('|');
         const tag = name ? tagOfJobName(name) : null;
         if (!id || !tag || parseSubmitTag(tag)?.runId !== runId) continue;
-        byTag.set(tag, [...(byTag.get(tag) ?? []), id]);
+        const element = /^\d+_(\d+)$/.exec(id);
+        const key = element ? `${tag}#${element[1]}` : tag;
+        byTag.set(key, [...(byTag.get(key) ?? []), id]);
       }
       return byTag;
     };
@@ -180,89 +191,100 @@ function startControlPlane(config: string, dataDir: string): Child {
   return { proc, ready, exited, lastStatus: () => last, stderr: () => err };
 }
 
-describe('control plane killed with SIGKILL at random moments (real Slurm)', () => {
-  it('a 100-task run survives ≥10 kills: one Slurm job per task, one terminal transition per task', async () => {
-    const TASKS = 100;
-    const MIN_KILLS = 10;
-    const dir = tempDir('sh-faults-kill-');
-    const dataDir = join(dir, 'data');
-    const config = writeConfig(dir, { tasks: TASKS, maxConcurrent: 20, command: 'sleep 0.$RANDOM' });
-    const startedAt = new Date();
-    const t0 = Date.now();
-    let kills = 0;
-    let runId: string | null = null;
-    const killMoments: number[] = [];
-    for (let launch = 0; ; launch++) {
-      expect(launch, 'too many launches').toBeLessThan(60);
-      const child = startControlPlane(config, dataDir);
-      const readyOrExit = await Promise.race([
-        child.ready.then((id) => ({ id })),
-        child.exited.then((x) => ({ exit: x })),
-        sleep(90_000).then(() => ({ timeout: true })),
-      ]);
-      if ('exit' in readyOrExit)
-        throw new Error(
-          `control plane exited before ready: ${JSON.stringify(readyOrExit.exit)}\n${child.stderr()}`,
-        );
-      if ('timeout' in readyOrExit) throw new Error(`control plane not ready in 90 s\n${child.stderr()}`);
-      runId ??= readyOrExit.id;
-      expect(readyOrExit.id).toBe(runId);
-      if (kills < MIN_KILLS) {
-        // A random moment: anywhere from right after start (mid-submission) to several seconds in.
-        const delay = Math.floor(Math.random() * 6000);
-        const outcome = await Promise.race([
-          sleep(delay).then(() => 'kill'),
-          child.exited.then(() => 'ended'),
+/** The accounting key of a task's job (see {@link accountedJobs}). */
+function jobKey(t: TaskRecord): string {
+  const a = t.meta.array as { tag: string; index: number } | undefined;
+  return a ? `${a.tag}#${a.index}` : t.submitTag!;
+}
+
+describe.each(['auto', 'off'] as const)(
+  'control plane killed with SIGKILL at random moments (real Slurm, array: %s)',
+  (array) => {
+    it('a 100-task run survives ≥10 kills: one Slurm job per task, one terminal transition per task', async () => {
+      const TASKS = 100;
+      const MIN_KILLS = 10;
+      const dir = tempDir('sh-faults-kill-');
+      const dataDir = join(dir, 'data');
+      const config = writeConfig(dir, { tasks: TASKS, maxConcurrent: 20, command: 'sleep 0.$RANDOM', array });
+      const startedAt = new Date();
+      const t0 = Date.now();
+      let kills = 0;
+      let runId: string | null = null;
+      const killMoments: number[] = [];
+      for (let launch = 0; ; launch++) {
+        expect(launch, 'too many launches').toBeLessThan(60);
+        const child = startControlPlane(config, dataDir);
+        const readyOrExit = await Promise.race([
+          child.ready.then((id) => ({ id })),
+          child.exited.then((x) => ({ exit: x })),
+          sleep(90_000).then(() => ({ timeout: true })),
         ]);
-        if (outcome === 'kill') {
-          child.proc.kill('SIGKILL');
-          const x = await child.exited;
-          expect(x.signal).toBe('SIGKILL');
-          kills++;
-          killMoments.push(Date.now() - t0);
-          continue;
+        if ('exit' in readyOrExit)
+          throw new Error(
+            `control plane exited before ready: ${JSON.stringify(readyOrExit.exit)}\n${child.stderr()}`,
+          );
+        if ('timeout' in readyOrExit) throw new Error(`control plane not ready in 90 s\n${child.stderr()}`);
+        runId ??= readyOrExit.id;
+        expect(readyOrExit.id).toBe(runId);
+        if (kills < MIN_KILLS) {
+          // A random moment: anywhere from right after start (mid-submission) to several seconds in.
+          const delay = Math.floor(Math.random() * 6000);
+          const outcome = await Promise.race([
+            sleep(delay).then(() => 'kill'),
+            child.exited.then(() => 'ended'),
+          ]);
+          if (outcome === 'kill') {
+            child.proc.kill('SIGKILL');
+            const x = await child.exited;
+            expect(x.signal).toBe('SIGKILL');
+            kills++;
+            killMoments.push(Date.now() - t0);
+            continue;
+          }
+        } else {
+          const x = await Promise.race([child.exited, sleep(600_000).then(() => null)]);
+          if (!x) throw new Error(`run did not end in 10 min: ${JSON.stringify(child.lastStatus())}`);
         }
-      } else {
-        const x = await Promise.race([child.exited, sleep(600_000).then(() => null)]);
-        if (!x) throw new Error(`run did not end in 10 min: ${JSON.stringify(child.lastStatus())}`);
+        const last = child.lastStatus();
+        expect(last?.status, child.stderr()).toBe('completed');
+        break;
       }
-      const last = child.lastStatus();
-      expect(last?.status, child.stderr()).toBe('completed');
-      break;
-    }
-    const elapsed = (Date.now() - t0) / 1000;
-    expect(kills).toBeGreaterThanOrEqual(MIN_KILLS);
+      const elapsed = (Date.now() - t0) / 1000;
+      expect(kills).toBeGreaterThanOrEqual(MIN_KILLS);
 
-    // ---- the store: every task completed, exactly one terminal transition each.
-    const store = openSqliteStore(join(dataDir, 'scripthut.db'), { readonly: true });
-    let tasks: TaskRecord[];
-    try {
-      tasks = store.allTasks(runId!);
-      expect(tasks).toHaveLength(TASKS);
+      // ---- the store: every task completed, exactly one terminal transition each.
+      const store = openSqliteStore(join(dataDir, 'scripthut.db'), { readonly: true });
+      let tasks: TaskRecord[];
+      try {
+        tasks = store.allTasks(runId!);
+        expect(tasks).toHaveLength(TASKS);
+        for (const t of tasks) {
+          expect(t.state, `${t.spec.id}: ${t.error}`).toBe('completed');
+          expect(terminalTransitions(store, runId!, t.spec.id), t.spec.id).toBe(1);
+        }
+      } finally {
+        store.close();
+      }
+
+      // ---- Slurm accounting: exactly one job per task, named with the tag the store recorded.
+      const byTag = await accountedJobs(runId!, startedAt, TASKS);
+      const jobs = [...byTag.values()].flat();
+      const duplicates = [...byTag.entries()].filter(([, ids]) => ids.length > 1);
+      expect(duplicates).toEqual([]);
+      expect(jobs).toHaveLength(TASKS);
+      expect(new Set(tasks.map(jobKey)).size).toBe(TASKS);
       for (const t of tasks) {
-        expect(t.state, `${t.spec.id}: ${t.error}`).toBe('completed');
-        expect(terminalTransitions(store, runId!, t.spec.id), t.spec.id).toBe(1);
+        expect(byTag.get(jobKey(t)), `${t.spec.id} job ${jobKey(t)}`).toEqual([t.jobId]);
       }
-    } finally {
-      store.close();
-    }
-
-    // ---- Slurm accounting: exactly one job per task, named with the tag the store recorded.
-    const byTag = await accountedJobs(runId!, startedAt, TASKS);
-    const jobs = [...byTag.values()].flat();
-    const duplicates = [...byTag.entries()].filter(([, ids]) => ids.length > 1);
-    const seqs = new Set([...byTag.keys()].map((tag) => parseSubmitTag(tag)!.seq));
-    expect(duplicates).toEqual([]);
-    expect(jobs).toHaveLength(TASKS);
-    expect(seqs.size).toBe(TASKS);
-    for (const t of tasks) {
-      expect(byTag.get(t.submitTag!), `${t.spec.id} tag ${t.submitTag}`).toEqual([t.jobId]);
-    }
-    process.stdout.write(
-      `[faults] kill-9: ${TASKS} tasks, ${kills} SIGKILLs at ${killMoments.map((m) => (m / 1000).toFixed(1)).join(', ')} s; run ended after ${elapsed.toFixed(0)} s; sacct jobs ${jobs.length}, duplicate tags ${duplicates.length}\n`,
-    );
-  }, 900_000);
-});
+      const elements = tasks.filter((t) => t.meta.array).length;
+      if (array === 'off') expect(elements).toBe(0);
+      else expect(elements).toBeGreaterThan(0);
+      process.stdout.write(
+        `[faults] kill-9 (array: ${array}, ${elements} tasks as array elements): ${TASKS} tasks, ${kills} SIGKILLs at ${killMoments.map((m) => (m / 1000).toFixed(1)).join(', ')} s; run ended after ${elapsed.toFixed(0)} s; sacct jobs ${jobs.length}, duplicate tags ${duplicates.length}\n`,
+      );
+    }, 900_000);
+  },
+);
 
 describe('sshd and slurmctld restarted mid-run (real Slurm)', () => {
   let rt: Runtime | null = null;
