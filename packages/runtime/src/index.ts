@@ -45,4 +45,17 @@ export {
   RULES_ENVIRONMENT_PREFIX,
   type TaskEnvironmentView,
 } from './task-env.js';
+export {
+  attachCommand,
+  checkJobId,
+  checkNodeName,
+  debugAttachCommand,
+  firstPbsNode,
+  type OpenedTerminal,
+  type TerminalCapable,
+  type TerminalRequest,
+  type TerminalTarget,
+  taskAttachProblem,
+  terminalRunner,
+} from './terminals.js';
 export type * from './types.js';

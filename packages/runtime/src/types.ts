@@ -21,6 +21,7 @@ import type {
   TaskTransition,
 } from '@scripthut/core';
 import type { TaskEnvironmentView } from './task-env.js';
+import type { OpenedTerminal, TerminalRequest } from './terminals.js';
 
 export interface BackendView {
   name: string;
@@ -235,6 +236,11 @@ export interface ScriptHutRuntime {
 
   listBackends(): BackendView[];
   getBackend(name: string): BackendDetail;
+  /**
+   * Opens a terminal (PTY channel) on an SSH backend: a login shell, a shell in a running task's
+   * allocation, or a task's debug session. Optional: runtimes without terminals leave it out.
+   */
+  openTerminal?(backendName: string, request: TerminalRequest): Promise<OpenedTerminal>;
 
   listWorkflows(): WorkflowView[];
   dryRunWorkflow(name: string, options?: RunOptions): Promise<DryRunResult>;

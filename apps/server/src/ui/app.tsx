@@ -28,6 +28,7 @@ import { runsRoutes } from './pages/runs.js';
 import { settingsRoutes } from './pages/settings.js';
 import { sourcesRoutes } from './pages/sources.js';
 import { taskRoutes } from './pages/task.js';
+import { terminalPageRoutes } from './pages/terminal.js';
 import { workflowsRoutes } from './pages/workflows.js';
 
 export type { UiDeps } from './context.js';
@@ -94,5 +95,6 @@ export function createUi(deps: UiDeps) {
   runRoutes(ui, x);
   taskRoutes(ui, x);
   settingsRoutes(ui, x);
+  terminalPageRoutes(ui, x);
   return ui;
 }
