@@ -15,6 +15,7 @@ import { createApi } from './api.js';
 import { APP_JS } from './assets/app-js.js';
 import { terminalAssetRoutes } from './assets/xterm-assets.js';
 import { clientAddress, FailureThrottle, LoginCodes, runtimeTokenSource, type TokenSource } from './auth.js';
+import { debugRoutes } from './debug-routes.js';
 import { jsonError } from './errors.js';
 import { HostAllowList } from './hosts.js';
 import { buildOpenApi } from './openapi.js';
@@ -241,6 +242,7 @@ export function createApp(runtime: ScriptHutRuntime, options: AppOptions = {}) {
     sessions: terminals,
     ...(options.terminalIdleMs ? { idleMs: options.terminalIdleMs } : {}),
   });
+  debugRoutes(app, runtime);
   logoutRoute(app);
   app.get('/assets/app.js', (c) => {
     c.header('Cache-Control', 'private, max-age=300');

@@ -11,6 +11,12 @@ export {
 export { pinnedKnownHostsPath } from './backends.js';
 export { configTextHash, restoreRedactedLines, writeConfigFileAtomically } from './config-file.js';
 export {
+  type DebugSession,
+  type DebugSessionView,
+  debugCommand,
+  releaseCommand,
+} from './debug-jobs.js';
+export {
   type EnvRuleLayer,
   type EnvValue,
   envValueText,

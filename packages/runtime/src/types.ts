@@ -20,6 +20,7 @@ import type {
   TaskState,
   TaskTransition,
 } from '@scripthut/core';
+import type { DebugSessionView } from './debug-jobs.js';
 import type { TaskEnvironmentView } from './task-env.js';
 import type { OpenedTerminal, TerminalRequest } from './terminals.js';
 
@@ -241,6 +242,12 @@ export interface ScriptHutRuntime {
    * allocation, or a task's debug session. Optional: runtimes without terminals leave it out.
    */
   openTerminal?(backendName: string, request: TerminalRequest): Promise<OpenedTerminal>;
+  /** Submits a debug job of a task (same resources and environment, a tmux session that waits). */
+  debugTask?(runId: string, taskId: string): Promise<DebugSessionView>;
+  /** The debug jobs of a task with their scheduler state (one batched status query). */
+  debugSessions?(runId: string, taskId: string): Promise<DebugSessionView[]>;
+  /** Ends a debug job's wait (or cancels it when it has not started). */
+  releaseDebug?(runId: string, taskId: string, session: string): Promise<DebugSessionView>;
 
   listWorkflows(): WorkflowView[];
   dryRunWorkflow(name: string, options?: RunOptions): Promise<DryRunResult>;

@@ -21,6 +21,7 @@ import { ErrorPage } from './components.js';
 import { createUiContext, html, type UiDeps, type UiEnv } from './context.js';
 import { backendRoutes } from './pages/backend.js';
 import { dashboardRoutes } from './pages/dashboard.js';
+import { debugPageRoutes } from './pages/debug.js';
 import { dryRunRoutes } from './pages/dry-run.js';
 import { projectsRoutes } from './pages/projects.js';
 import { runRoutes } from './pages/run.js';
@@ -96,5 +97,6 @@ export function createUi(deps: UiDeps) {
   taskRoutes(ui, x);
   settingsRoutes(ui, x);
   terminalPageRoutes(ui, x);
+  debugPageRoutes(ui, x);
   return ui;
 }

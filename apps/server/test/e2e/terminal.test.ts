@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRuntime, type Runtime } from '@scripthut/runtime';
+import { SshConnection } from '@scripthut/ssh';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -238,5 +239,83 @@ describe('terminal on an SSH backend, in Chromium', () => {
       opened: true,
       status: 101,
     });
+  });
+});
+
+describe('interactive debug of a failed Slurm task, in Chromium', () => {
+  it('opens the task environment in tmux on the node, runs the original command, and Release completes the job', async () => {
+    const created = await rt.runAdhocTask({
+      backend: 'hpc',
+      id: 'flaky',
+      command: 'echo "probe=$DEBUG_PROBE in $PWD"; exit 3',
+      env: { DEBUG_PROBE: 'visible-42' },
+      memory: '50M',
+      timeLimit: '0:05:00',
+    });
+    const runId = created.run.id;
+    await expect.poll(() => rt.getRun(runId).status, { timeout: 120_000, interval: 500 }).toBe('failed');
+    const taskUrl = `${server.url}/runs/${runId}/tasks/flaky`;
+    await page.goto(taskUrl);
+    await page.locator('#task-debug').click();
+    await page.waitForURL(taskUrl);
+    // the debug job is linked to the task and shown on its page
+    await expect
+      .poll(
+        async () => {
+          await page.goto(taskUrl);
+          return page.locator('#debug-sessions tr[data-debug-state="running"]').count();
+        },
+        { timeout: 120_000, interval: 1000 },
+      )
+      .toBe(1);
+    const session = (await page
+      .locator('#debug-sessions tr[data-debug-session]')
+      .getAttribute('data-debug-session'))!;
+    const [debugJob] = await rt.debugSessions(runId, 'flaky');
+    expect(debugJob).toMatchObject({ session, state: 'running', taskId: 'flaky' });
+    expect(debugJob!.jobId).not.toBe(rt.getTask(runId, 'flaky').jobId);
+
+    await page.locator(`a[data-attach="${session}"]`).click();
+    await expect
+      .poll(() => page.locator('#terminal-status').getAttribute('data-state'), { timeout: 30_000 })
+      .toBe('open');
+    await expect.poll(() => screenText(page), { timeout: 30_000 }).toContain('Run it with');
+    await type(page, 'echo "env=$DEBUG_PROBE on $(hostname)"');
+    await expect.poll(() => screenText(page), { timeout: 20_000 }).toMatch(/^env=visible-42 on \S+$/m);
+    await type(page, 'bash "$SCRIPTHUT_DEBUG_DIR/command.sh"; echo "rc=$?"');
+    await expect.poll(() => screenText(page), { timeout: 20_000 }).toMatch(/^rc=3$/m);
+    expect(await screenText(page)).toMatch(/^probe=visible-42 in \//m);
+    await page.screenshot({ path: join(SHOTS, 'debug-session.png') });
+
+    await page.goto(taskUrl);
+    await page.locator(`button[data-release="${session}"]`).click();
+    await page.waitForURL(taskUrl);
+    const ssh = new SshConnection({
+      host: env('SSH_HOST'),
+      port: Number(env('SSH_PORT')),
+      user: env('SSH_USER'),
+      keyPath: env('SSH_KEY'),
+      knownHostsPath: env('SSH_KNOWN_HOSTS'),
+    });
+    try {
+      await expect
+        .poll(
+          async () =>
+            (await ssh.exec(`sacct -n -X -P -j ${debugJob!.jobId} -o State,ExitCode`)).stdout.trim(),
+          {
+            timeout: 60_000,
+            interval: 1000,
+          },
+        )
+        .toBe('COMPLETED|0:0');
+    } finally {
+      await ssh.close();
+    }
+    await expect
+      .poll(async () => (await rt.debugSessions(runId, 'flaky'))[0]?.state, {
+        timeout: 60_000,
+        interval: 1000,
+      })
+      .toBe('completed');
   });
 });

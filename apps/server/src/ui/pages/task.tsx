@@ -16,6 +16,7 @@ import {
   uriComponent,
 } from '../components.js';
 import { html, parseOr400, type UiApp, type UiContext } from '../context.js';
+import { type HandsOn, handsOnOf, TaskHandsOn } from './debug.js';
 
 export type TaskTab = 'stdout' | 'stderr' | 'script' | 'json' | 'history';
 
@@ -76,6 +77,8 @@ export const TaskPage: FC<{
   log: { content: string; nextOffset: number; missing?: boolean; note?: string; error?: string } | null;
   transitions: TaskTransition[];
   json: string;
+  /** Terminal and debug actions (SSH backends only). */
+  handsOn?: HandsOn | null;
 }> = (p) => {
   // Task pages are only reachable for ids a URL can carry (see uriComponent).
   const id = uriComponent(p.task.spec.id) ?? '';
@@ -99,6 +102,7 @@ export const TaskPage: FC<{
           <TaskInfo task={p.task} depStates={p.depStates} />
         </div>
       </div>
+      {p.handsOn ? <TaskHandsOn ctx={p.ctx} h={p.handsOn} /> : null}
       <div class="tabs">
         {tabs.map(([t, label]) => (
           <a class={p.tab === t ? 'active' : ''} href={`${base}?tab=${t}`}>
@@ -207,6 +211,7 @@ export function taskRoutes(ui: UiApp, x: UiContext): void {
           log={log}
           transitions={transitions}
           json={JSON.stringify(rest, null, 2)}
+          handsOn={await handsOnOf(runtime, run, task)}
         />,
       ),
     );
