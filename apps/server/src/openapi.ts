@@ -281,6 +281,53 @@ export const API_ROUTES: RouteDoc[] = [
     tag: 'config',
     body: saveConfigBody,
   },
+  {
+    method: 'get',
+    path: '/backends/:name/terminal',
+    summary:
+      'WebSocket (upgrade): a terminal on an SSH backend. Query: `kind` (login | task | debug), `run` and `task` (task, debug), `cols`, `rows`. Needs an `Origin` naming this server.',
+    tag: 'terminals',
+    params: nameParams,
+    query: z.object({
+      kind: z.enum(['login', 'task', 'debug']).optional(),
+      run: z.string().optional(),
+      task: z.string().optional(),
+      cols: z.string().optional(),
+      rows: z.string().optional(),
+    }),
+    status: 101,
+  },
+  { method: 'get', path: '/terminals', summary: 'Open browser terminals', tag: 'terminals' },
+  {
+    method: 'delete',
+    path: '/terminals/:id',
+    summary: 'Close a browser terminal (ends its SSH channel)',
+    tag: 'terminals',
+    params: z.object({ id: z.string() }),
+    status: 204,
+  },
+  {
+    method: 'get',
+    path: '/runs/:id/tasks/:taskId/debug',
+    summary: "A task's debug jobs with their scheduler state",
+    tag: 'debug',
+    params: taskParams,
+  },
+  {
+    method: 'post',
+    path: '/runs/:id/tasks/:taskId/debug',
+    summary: 'Submit a debug job of a task (same resources and environment, waits in a tmux session)',
+    tag: 'debug',
+    params: taskParams,
+    status: 201,
+  },
+  {
+    method: 'post',
+    path: '/runs/:id/tasks/:taskId/debug/:session/release',
+    summary: 'Release a debug job (ends its tmux session; cancels it when it has not started)',
+    tag: 'debug',
+    params: taskParams.extend({ session: z.string() }),
+  },
 ];
 
 const errorSchema = {
