@@ -18,6 +18,7 @@ import { clientAddress, FailureThrottle, LoginCodes, runtimeTokenSource, type To
 import { debugRoutes } from './debug-routes.js';
 import { jsonError } from './errors.js';
 import { HostAllowList } from './hosts.js';
+import { jobActionRoutes } from './job-actions.js';
 import { buildOpenApi } from './openapi.js';
 import {
   CSRF_HEADER,
@@ -243,6 +244,7 @@ export function createApp(runtime: ScriptHutRuntime, options: AppOptions = {}) {
     ...(options.terminalIdleMs ? { idleMs: options.terminalIdleMs } : {}),
   });
   debugRoutes(app, runtime);
+  jobActionRoutes(app, runtime);
   logoutRoute(app);
   app.get('/assets/app.js', (c) => {
     c.header('Cache-Control', 'private, max-age=300');

@@ -328,6 +328,22 @@ export const API_ROUTES: RouteDoc[] = [
     tag: 'debug',
     params: taskParams.extend({ session: z.string() }),
   },
+  {
+    method: 'post',
+    path: '/jobs/:backend/:jobId/cancel',
+    summary: 'Cancel one of your own jobs that ScriptHut did not start (scancel / qdel)',
+    tag: 'jobs',
+    params: z.object({ backend: z.string(), jobId: z.string() }),
+    status: 204,
+  },
+  {
+    method: 'post',
+    path: '/jobs/:backend/:jobId/forget',
+    summary: 'Hide a finished job (a task row or a job ScriptHut did not start) from the jobs list',
+    tag: 'jobs',
+    params: z.object({ backend: z.string(), jobId: z.string() }),
+    status: 204,
+  },
 ];
 
 const errorSchema = {

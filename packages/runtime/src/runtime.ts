@@ -28,6 +28,7 @@ import {
   type ExternalJob,
   type GitContext,
   type Issue,
+  isTerminalJobState,
   type LogChunk,
   type LogReadOptions,
   parseTaskDocument,
@@ -514,6 +515,67 @@ export class Runtime implements ScriptHutRuntime {
       logAs: `terminal: ${description}: ${command}`,
     });
     return { channel, description };
+  }
+
+  // ---------------------------------------------------------------- the user's other jobs
+
+  /** Finished jobs hidden from {@link listJobs} (`backend:jobId`). */
+  private readonly forgottenJobs = new Set<string>();
+
+  /** An external job of the jobs list (not a ScriptHut task) and whether it is the SSH user's own. */
+  private externalJob(backendName: string, jobId: string): { job: ExternalJob; own: boolean } {
+    const b = this.builtBackend(backendName);
+    const job = this.externalJobs.get(backendName)?.jobs.find((j) => j.jobId === jobId);
+    if (!job)
+      throw new ScriptHutError(
+        'not_found',
+        `job ${jobId} is not in the jobs list of backend "${backendName}"`,
+      );
+    if (this.listJobs({ backend: backendName }).some((r) => r.kind === 'task' && r.jobId === jobId))
+      throw new ScriptHutError('conflict', `job ${jobId} is a ScriptHut task: cancel its run instead`);
+    const me = 'ssh' in b.config ? b.config.ssh.user : null;
+    return { job, own: me !== null && job.user === me };
+  }
+
+  /** Cancels one of the user's own jobs that ScriptHut did not start (scancel / qdel). */
+  async cancelExternalJob(backendName: string, jobId: string): Promise<void> {
+    const { job, own } = this.externalJob(backendName, jobId);
+    if (!own) throw new ScriptHutError('conflict', `job ${jobId} belongs to ${job.user}, not to you`);
+    if (isTerminalJobState(job.state)) throw new ScriptHutError('conflict', `job ${jobId} has already ended`);
+    await this.backend(backendName).cancel([
+      {
+        jobId,
+        runId: '',
+        taskId: '',
+        tag: '',
+        stdoutPath: null,
+        stderrPath: null,
+        submittedAt: null,
+        lastState: job.state,
+        meta: {},
+      },
+    ]);
+  }
+
+  /**
+   * Hides a finished job from the jobs list until the server restarts: a task row (its run stays)
+   * or a job ScriptHut did not start.
+   */
+  forgetJob(backendName: string, jobId: string): void {
+    this.builtBackend(backendName);
+    const row = this.listJobs({ backend: backendName }).find((r) => r.jobId === jobId);
+    if (!row)
+      throw new ScriptHutError(
+        'not_found',
+        `job ${jobId} is not in the jobs list of backend "${backendName}"`,
+      );
+    const ended = ['completed', 'failed', 'cancelled', 'dep_failed', 'timeout', 'out_of_memory', 'node_fail'];
+    if (!ended.includes(row.state))
+      throw new ScriptHutError(
+        'conflict',
+        `job ${jobId} is ${row.state}: only finished jobs can be forgotten`,
+      );
+    this.forgottenJobs.add(`${backendName}:${jobId}`);
   }
 
   // ---------------------------------------------------------------- debug sessions
@@ -1129,6 +1191,7 @@ export class Runtime implements ScriptHutRuntime {
       }).items;
       for (const t of tasks) {
         if (t.finishedAt && Date.parse(t.finishedAt) < since) continue;
+        if (t.jobId && this.forgottenJobs.has(`${run.backendName}:${t.jobId}`)) continue;
         if (t.jobId) owned.add(`${run.backendName}:${t.jobId}`);
         rows.push({
           kind: 'task',
@@ -1154,11 +1217,14 @@ export class Runtime implements ScriptHutRuntime {
     const filterUser = this.config.settings.filter_user ?? null;
     for (const [backend, cached] of this.externalJobs) {
       if (query.backend && query.backend !== backend) continue;
+      const sshConfig = this.built.find((b) => b.config.name === backend)?.config;
+      const sshUser = sshConfig && 'ssh' in sshConfig ? sshConfig.ssh.user : null;
       for (const j of cached.jobs) {
-        if (owned.has(`${backend}:${j.jobId}`)) continue;
+        if (owned.has(`${backend}:${j.jobId}`) || this.forgottenJobs.has(`${backend}:${j.jobId}`)) continue;
         if (query.mine && filterUser && j.user !== filterUser) continue;
         rows.push({
           kind: 'external',
+          own: sshUser !== null && j.user === sshUser,
           backend,
           jobId: j.jobId,
           name: j.name,

@@ -156,6 +156,8 @@ export interface JobView {
   submittedAt: string | null;
   startedAt: string | null;
   finishedAt: string | null;
+  /** External jobs: true when it belongs to the backend's SSH user (it may be cancelled from ScriptHut). */
+  own?: boolean;
 }
 
 export interface JobQuery {
@@ -242,6 +244,10 @@ export interface ScriptHutRuntime {
    * allocation, or a task's debug session. Optional: runtimes without terminals leave it out.
    */
   openTerminal?(backendName: string, request: TerminalRequest): Promise<OpenedTerminal>;
+  /** Cancels one of the user's own jobs that ScriptHut did not start (from the jobs list). */
+  cancelExternalJob?(backendName: string, jobId: string): Promise<void>;
+  /** Hides a finished job (a task row or a job ScriptHut did not start) from the jobs list. */
+  forgetJob?(backendName: string, jobId: string): void;
   /** Submits a debug job of a task (same resources and environment, a tmux session that waits). */
   debugTask?(runId: string, taskId: string): Promise<DebugSessionView>;
   /** The debug jobs of a task with their scheduler state (one batched status query). */

@@ -23,6 +23,7 @@ import { backendRoutes } from './pages/backend.js';
 import { dashboardRoutes } from './pages/dashboard.js';
 import { debugPageRoutes } from './pages/debug.js';
 import { dryRunRoutes } from './pages/dry-run.js';
+import { jobActionPageRoutes } from './pages/job-actions.js';
 import { projectsRoutes } from './pages/projects.js';
 import { runRoutes } from './pages/run.js';
 import { runsRoutes } from './pages/runs.js';
@@ -98,5 +99,6 @@ export function createUi(deps: UiDeps) {
   settingsRoutes(ui, x);
   terminalPageRoutes(ui, x);
   debugPageRoutes(ui, x);
+  jobActionPageRoutes(ui, x);
   return ui;
 }

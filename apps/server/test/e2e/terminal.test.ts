@@ -319,3 +319,53 @@ describe('interactive debug of a failed Slurm task, in Chromium', () => {
       .toBe('completed');
   });
 });
+
+describe('jobs view: your other jobs, in Chromium', () => {
+  it('cancels your own job that ScriptHut did not start (after confirming), and forgets a finished task row', async () => {
+    const ssh = new SshConnection({
+      host: env('SSH_HOST'),
+      port: Number(env('SSH_PORT')),
+      user: env('SSH_USER'),
+      keyPath: env('SSH_KEY'),
+      knownHostsPath: env('SSH_KNOWN_HOSTS'),
+    });
+    try {
+      const sub = await ssh.exec("sbatch --parsable -J by-hand --mem=20M -t 0:05:00 --wrap 'sleep 240'");
+      expect(sub.exitCode).toBe(0);
+      const jobId = sub.stdout.trim().split(';')[0]!;
+      const dialogs: string[] = [];
+      page.on('dialog', (d) => dialogs.push(d.message()));
+      await expect
+        .poll(
+          async () => {
+            await page.goto(`${server.url}/`);
+            return page.locator(`button[data-cancel="${jobId}"]`).count();
+          },
+          { timeout: 90_000, interval: 2000 },
+        )
+        .toBe(1);
+      await page.locator(`button[data-cancel="${jobId}"]`).click();
+      await page.waitForURL(`${server.url}/#jobs`);
+      expect(dialogs.some((m) => m.includes(`Cancel job ${jobId}`))).toBe(true);
+      await expect
+        .poll(async () => (await ssh.exec(`sacct -n -X -P -j ${jobId} -o State`)).stdout.trim(), {
+          timeout: 60_000,
+          interval: 1000,
+        })
+        .toMatch(/^CANCELLED/);
+
+      // the failed task of the debug test is a finished row: Forget hides it
+      const run = rt.listRuns({ limit: 50 }).items.find((r) => r.run.workflowName.includes('flaky'));
+      const taskJob = run ? rt.getTask(run.run.id, 'flaky').jobId : null;
+      expect(taskJob).toMatch(/^\d+$/);
+      await page.goto(`${server.url}/`);
+      await page.locator(`button[data-forget="${taskJob}"]`).click();
+      await page.waitForURL(`${server.url}/#jobs`);
+      expect(await page.locator(`button[data-forget="${taskJob}"]`).count()).toBe(0);
+      expect(rt.listJobs().some((j) => j.jobId === taskJob)).toBe(false);
+      await page.screenshot({ path: join(SHOTS, 'jobs-actions.png'), fullPage: true });
+    } finally {
+      await ssh.close();
+    }
+  });
+});
