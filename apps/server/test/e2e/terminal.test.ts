@@ -75,7 +75,10 @@ beforeAll(async () => {
   profileDir = mkdtempSync(join(tmpdir(), 'scripthut-e2e-terminal-chromium-'));
   writeFileSync(
     join(local, 'scripthut.yaml'),
-    `backends:
+    // poll_interval 5: the jobs list refreshes jobs ScriptHut did not start every 10 s (default 120 s)
+    `settings:
+  poll_interval: 5
+backends:
   - name: hpc
     type: slurm
     ssh:
