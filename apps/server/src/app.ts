@@ -7,14 +7,18 @@
  *    failed token checks throttled per client address → 429;
  * 5. CSRF rules for state-changing requests.
  */
+import type { Server } from 'node:http';
 import type { ScriptHutRuntime } from '@scripthut/runtime';
 import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { createApi } from './api.js';
 import { APP_JS } from './assets/app-js.js';
+import { terminalAssetRoutes } from './assets/xterm-assets.js';
 import { clientAddress, FailureThrottle, LoginCodes, runtimeTokenSource, type TokenSource } from './auth.js';
+import { debugRoutes } from './debug-routes.js';
 import { jsonError } from './errors.js';
 import { HostAllowList } from './hosts.js';
+import { jobActionRoutes } from './job-actions.js';
 import { buildOpenApi } from './openapi.js';
 import {
   CSRF_HEADER,
@@ -29,6 +33,7 @@ import {
   securityHeaders,
 } from './security.js';
 import { StreamRegistry } from './sse.js';
+import { TerminalSessions, terminalRoutes } from './terminals.js';
 import { createUi } from './ui/app.js';
 import { loginPage, loginRoutes, logoutRoute } from './ui/pages/login.js';
 import { GroupCache } from './views.js';
@@ -53,12 +58,16 @@ export interface AppOptions {
   throttle?: FailureThrottle;
   /** Environment for the token lookup (`SCRIPTHUT_TOKEN`). Default `process.env`. */
   env?: NodeJS.ProcessEnv;
+  /** Terminals without input or output for this long are closed. Default 30 minutes. */
+  terminalIdleMs?: number;
 }
 
 interface AppState {
   streams: StreamRegistry;
   codes: LoginCodes;
   token: TokenSource;
+  terminals: TerminalSessions;
+  injectWebSocket: (server: Server) => void;
 }
 const appStates = new WeakMap<object, AppState>();
 
@@ -67,9 +76,24 @@ export function openStreamCount(app: object): number {
   return appStates.get(app)?.streams.size ?? 0;
 }
 
-/** Ends every open SSE stream of an app (server shutdown). */
+/** Ends every open SSE stream and terminal of an app (server shutdown). */
 export function closeStreams(app: object): void {
   appStates.get(app)?.streams.closeAll();
+  appStates.get(app)?.terminals.closeAll('the server is shutting down');
+}
+
+/** Lets `server` accept the app's terminal WebSockets (see `terminals.ts`). */
+export function attachWebSockets(app: object, server: Server): void {
+  const state = appStates.get(app);
+  if (!state) throw new Error('not a ScriptHut app');
+  state.injectWebSocket(server);
+}
+
+/** The open terminal sessions of an app. */
+export function terminalSessions(app: object): TerminalSessions {
+  const state = appStates.get(app);
+  if (!state) throw new Error('not a ScriptHut app');
+  return state.terminals;
 }
 
 /**
@@ -213,11 +237,20 @@ export function createApp(runtime: ScriptHutRuntime, options: AppOptions = {}) {
     return next();
   });
 
+  const terminals = new TerminalSessions();
+  const terminalWs = terminalRoutes(app, {
+    runtime,
+    sessions: terminals,
+    ...(options.terminalIdleMs ? { idleMs: options.terminalIdleMs } : {}),
+  });
+  debugRoutes(app, runtime);
+  jobActionRoutes(app, runtime);
   logoutRoute(app);
   app.get('/assets/app.js', (c) => {
     c.header('Cache-Control', 'private, max-age=300');
     return c.body(APP_JS, 200, { 'Content-Type': 'text/javascript; charset=utf-8' });
   });
+  terminalAssetRoutes(app);
   app.get('/favicon.ico', (c) => c.body(null, 204));
   app.get('/api/v1/openapi.json', (c) => c.json(openapi));
   const api = createApi({
@@ -228,14 +261,14 @@ export function createApp(runtime: ScriptHutRuntime, options: AppOptions = {}) {
     mintLoginUrl: (baseUrl, path) => mintLoginUrl(app, baseUrl, path),
   });
   app.route('/api/v1', api);
-  app.route('/', createUi({ runtime, version, streams, groups }));
+  app.route('/', createUi({ runtime, version, streams, groups, terminals }));
   app.onError(jsonError);
   app.notFound((c) =>
     c.req.path.startsWith('/api/')
       ? c.json({ code: 'not_found', message: `no route ${c.req.method} ${c.req.path}`, details: null }, 404)
       : c.text('Not found', 404),
   );
-  appStates.set(app, { streams, codes, token });
+  appStates.set(app, { streams, codes, token, terminals, injectWebSocket: terminalWs.inject });
   return app;
 }
 

@@ -4,6 +4,7 @@
  * `MIN_REMOTE_TOKEN_LENGTH` characters. At start it logs a one-time sign-in URL for the browser.
  */
 import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
@@ -14,7 +15,7 @@ import {
   resolveAuthToken,
   type ScriptHutRuntime,
 } from '@scripthut/runtime';
-import { closeStreams, createApp, mintLoginUrl } from './app.js';
+import { attachWebSockets, closeStreams, createApp, mintLoginUrl } from './app.js';
 import { runtimeTokenSource, type TokenSource } from './auth.js';
 import { isLoopbackHost, isWildcardHost } from './hosts.js';
 
@@ -30,6 +31,8 @@ export interface StartServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer } | null;
   /** Request body limit in bytes. Default 1 MiB. */
   maxBodyBytes?: number;
+  /** Terminals idle (no input, no output) this long are closed. Default 30 minutes. */
+  terminalIdleMs?: number;
   /** Environment for the token lookup (`SCRIPTHUT_TOKEN`). Default `process.env`. */
   env?: NodeJS.ProcessEnv;
 }
@@ -101,6 +104,7 @@ export async function startServer(
     env,
     ...(options.version ? { version: options.version } : {}),
     ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
+    ...(options.terminalIdleMs ? { terminalIdleMs: options.terminalIdleMs } : {}),
   });
   const log = options.log ?? (() => {});
   const tokenFrom =
@@ -152,6 +156,7 @@ export async function startServer(
         });
       },
     );
+    attachWebSockets(app, server as unknown as Server);
     server.once('error', (err: Error) => reject(err));
   });
 }

@@ -11,6 +11,12 @@ export {
 export { pinnedKnownHostsPath } from './backends.js';
 export { configTextHash, restoreRedactedLines, writeConfigFileAtomically } from './config-file.js';
 export {
+  type DebugSession,
+  type DebugSessionView,
+  debugCommand,
+  releaseCommand,
+} from './debug-jobs.js';
+export {
   type EnvRuleLayer,
   type EnvValue,
   envValueText,
@@ -63,4 +69,17 @@ export {
   RULES_ENVIRONMENT_PREFIX,
   type TaskEnvironmentView,
 } from './task-env.js';
+export {
+  attachCommand,
+  checkJobId,
+  checkNodeName,
+  debugAttachCommand,
+  firstPbsNode,
+  type OpenedTerminal,
+  type TerminalCapable,
+  type TerminalRequest,
+  type TerminalTarget,
+  taskAttachProblem,
+  terminalRunner,
+} from './terminals.js';
 export type * from './types.js';

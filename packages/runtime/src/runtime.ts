@@ -29,6 +29,7 @@ import {
   type ExternalJob,
   type GitContext,
   type Issue,
+  isTerminalJobState,
   type LogChunk,
   type LogReadOptions,
   parseTaskDocument,
@@ -55,6 +56,14 @@ import { openSqliteStore } from '@scripthut/store';
 import { adaptBackend } from './backend-adapter.js';
 import { type BuiltBackend, buildBackends } from './backends.js';
 import { configTextHash, restoreRedactedLines, writeConfigFileAtomically } from './config-file.js';
+import {
+  type DebugSession,
+  DebugSessionStore,
+  type DebugSessionView,
+  debugTrackedJob,
+  releaseCommand,
+  submitDebugJob,
+} from './debug-jobs.js';
 import { generateTasks, prepareClone, runGeneratorCommand } from './generator.js';
 import { EngineLock, type EngineRole } from './lock.js';
 import { NotificationHub, type NotificationStats, statsOf, WebhookNotifier } from './notifications.js';
@@ -80,6 +89,14 @@ import {
   prepareRunTasks,
   type ServerEnvRules,
 } from './task-env.js';
+import {
+  attachCommand,
+  debugAttachCommand,
+  type OpenedTerminal,
+  type TerminalRequest,
+  taskAttachProblem,
+  terminalRunner,
+} from './terminals.js';
 import type {
   AdhocTaskInput,
   BackendDetail,
@@ -569,6 +586,197 @@ export class Runtime implements ScriptHutRuntime {
   getBackend(name: string): BackendDetail {
     const b = this.builtBackend(name);
     return { ...this.view(b), commandLog: b.backend?.commandLog?.() ?? [] };
+  }
+
+  // ---------------------------------------------------------------- terminals
+
+  /**
+   * Opens a terminal on SSH backend `backendName` (see `terminals.ts` for the kinds). Only where
+   * ScriptHut already runs commands: Slurm and PBS backends over the built-in SSH connection.
+   */
+  async openTerminal(backendName: string, request: TerminalRequest): Promise<OpenedTerminal> {
+    const backend = this.backend(backendName);
+    const runner = terminalRunner(backend);
+    if (!runner || (backend.type !== 'slurm' && backend.type !== 'pbs'))
+      throw new ScriptHutError(
+        'conflict',
+        `backend "${backendName}" (${backend.type}) has no terminal: only Slurm and PBS backends do`,
+      );
+    const size = { cols: request.cols, rows: request.rows };
+    const target = request.target;
+    if (target.kind === 'login') {
+      const channel = await runner.openShell({ ...size, logAs: 'terminal: login shell' });
+      return { channel, description: 'login shell' };
+    }
+    const { run } = this.getRun(target.runId);
+    if (run.backendName !== backendName)
+      throw new ScriptHutError(
+        'conflict',
+        `run ${run.id} ran on backend "${run.backendName}", not "${backendName}"`,
+      );
+    const task = this.getTask(run.id, target.taskId);
+    if (target.kind === 'debug') {
+      const views = await this.debugSessions(run.id, task.spec.id);
+      const live = views.find((v) => !v.releasedAt && v.state === 'running');
+      if (!live)
+        throw new ScriptHutError(
+          'conflict',
+          views.some((v) => !v.releasedAt && (v.state === 'pending' || v.state === 'submitted'))
+            ? `the debug job of task ${task.spec.id} is not running yet; try again when it starts`
+            : `task ${task.spec.id} has no running debug job (start one with Debug)`,
+        );
+      const command = debugAttachCommand(backend.type, { jobId: live.jobId, node: live.node }, live.session);
+      const description = `debug session of task ${task.spec.id} of run ${run.id} (job ${live.jobId})`;
+      const channel = await runner.openShell({
+        ...size,
+        command,
+        logAs: `terminal: ${description}: ${command}`,
+      });
+      return { channel, description };
+    }
+    const problem = taskAttachProblem(task);
+    if (problem) throw new ScriptHutError('conflict', problem);
+    const job = { jobId: task.jobId as string, node: task.node };
+    const command = attachCommand(backend.type, job);
+    const description = `task ${task.spec.id} of run ${run.id} (job ${job.jobId}${job.node ? ` on ${job.node}` : ''})`;
+    const channel = await runner.openShell({
+      ...size,
+      command,
+      logAs: `terminal: ${description}: ${command}`,
+    });
+    return { channel, description };
+  }
+
+  // ---------------------------------------------------------------- the user's other jobs
+
+  /** Finished jobs hidden from {@link listJobs} (`backend:jobId`). */
+  private readonly forgottenJobs = new Set<string>();
+
+  /** An external job of the jobs list (not a ScriptHut task) and whether it is the SSH user's own. */
+  private externalJob(backendName: string, jobId: string): { job: ExternalJob; own: boolean } {
+    const b = this.builtBackend(backendName);
+    const job = this.externalJobs.get(backendName)?.jobs.find((j) => j.jobId === jobId);
+    if (!job)
+      throw new ScriptHutError(
+        'not_found',
+        `job ${jobId} is not in the jobs list of backend "${backendName}"`,
+      );
+    if (this.listJobs({ backend: backendName }).some((r) => r.kind === 'task' && r.jobId === jobId))
+      throw new ScriptHutError('conflict', `job ${jobId} is a ScriptHut task: cancel its run instead`);
+    const me = 'ssh' in b.config ? b.config.ssh.user : null;
+    return { job, own: me !== null && job.user === me };
+  }
+
+  /** Cancels one of the user's own jobs that ScriptHut did not start (scancel / qdel). */
+  async cancelExternalJob(backendName: string, jobId: string): Promise<void> {
+    const { job, own } = this.externalJob(backendName, jobId);
+    if (!own) throw new ScriptHutError('conflict', `job ${jobId} belongs to ${job.user}, not to you`);
+    if (isTerminalJobState(job.state)) throw new ScriptHutError('conflict', `job ${jobId} has already ended`);
+    await this.backend(backendName).cancel([
+      {
+        jobId,
+        runId: '',
+        taskId: '',
+        tag: '',
+        stdoutPath: null,
+        stderrPath: null,
+        submittedAt: null,
+        lastState: job.state,
+        meta: {},
+      },
+    ]);
+  }
+
+  /**
+   * Hides a finished job from the jobs list until the server restarts: a task row (its run stays)
+   * or a job ScriptHut did not start.
+   */
+  forgetJob(backendName: string, jobId: string): void {
+    this.builtBackend(backendName);
+    const row = this.listJobs({ backend: backendName }).find((r) => r.jobId === jobId);
+    if (!row)
+      throw new ScriptHutError(
+        'not_found',
+        `job ${jobId} is not in the jobs list of backend "${backendName}"`,
+      );
+    const ended = ['completed', 'failed', 'cancelled', 'dep_failed', 'timeout', 'out_of_memory', 'node_fail'];
+    if (!ended.includes(row.state))
+      throw new ScriptHutError(
+        'conflict',
+        `job ${jobId} is ${row.state}: only finished jobs can be forgotten`,
+      );
+    this.forgottenJobs.add(`${backendName}:${jobId}`);
+  }
+
+  // ---------------------------------------------------------------- debug sessions
+
+  private debugStoreOf: DebugSessionStore | null = null;
+  private get debugStore(): DebugSessionStore {
+    this.debugStoreOf ??= new DebugSessionStore(this.dataDir);
+    return this.debugStoreOf;
+  }
+
+  /** Submits a debug job of a task (see `debug-jobs.ts`); it is linked to the task, not part of the run. */
+  async debugTask(runId: string, taskId: string): Promise<DebugSessionView> {
+    const { run } = this.summary(runId);
+    const task = this.store.getTask(run.id, taskId);
+    if (!task) throw new ScriptHutError('not_found', `run ${run.id} has no task "${taskId}"`);
+    const session = await submitDebugJob(this.backend(run.backendName), run, task);
+    this.debugStore.save(session);
+    return { ...session, state: 'pending', node: null, exitCode: null };
+  }
+
+  /**
+   * The debug jobs of a task with their scheduler state: one batched status query for all of them
+   * (made only when asked, e.g. by the task page).
+   */
+  async debugSessions(runId: string, taskId: string): Promise<DebugSessionView[]> {
+    const { run } = this.summary(runId);
+    const list = this.debugStore.forTask(run.id, taskId);
+    if (list.length === 0) return [];
+    let statuses = new Map<string, { state: string; node?: string | null; exitCode?: number | null }>();
+    try {
+      statuses = await this.backend(run.backendName).status(list.map(debugTrackedJob));
+    } catch {
+      /* unreachable scheduler: states unknown */
+    }
+    return list.map((s) => {
+      const st = statuses.get(s.jobId);
+      return { ...s, state: st?.state ?? 'unknown', node: st?.node ?? null, exitCode: st?.exitCode ?? null };
+    });
+  }
+
+  /** Ends a debug job's wait (its tmux server); a job that has not started yet is cancelled. */
+  async releaseDebug(runId: string, taskId: string, session: string): Promise<DebugSessionView> {
+    const views = await this.debugSessions(runId, taskId);
+    const view = views.find((v) => v.session === session);
+    if (!view) throw new ScriptHutError('not_found', `task ${taskId} has no debug session "${session}"`);
+    const backend = this.backend(view.backend);
+    if (view.state === 'running') {
+      if (backend.type !== 'slurm' && backend.type !== 'pbs')
+        throw new ScriptHutError('conflict', `backend "${view.backend}" has no debug sessions`);
+      const command = releaseCommand(backend.type, view);
+      const r = await backend.commandRunner().exec(command, { timeoutMs: 60_000 });
+      if (r.exitCode !== 0)
+        throw new ScriptHutError(
+          'backend_transient',
+          `releasing debug session ${session} failed: ${r.stderr.trim() || `exit ${r.exitCode}`}`,
+        );
+    } else if (view.state === 'pending' || view.state === 'unknown') {
+      await backend.cancel([debugTrackedJob(view)]);
+    }
+    const released: DebugSession = {
+      session: view.session,
+      runId: view.runId,
+      taskId: view.taskId,
+      backend: view.backend,
+      jobId: view.jobId,
+      stdoutPath: view.stdoutPath,
+      submittedAt: view.submittedAt,
+      releasedAt: new Date().toISOString(),
+    };
+    this.debugStore.save(released);
+    return { ...view, releasedAt: released.releasedAt };
   }
 
   // ---------------------------------------------------------------- workflows
@@ -1252,6 +1460,7 @@ export class Runtime implements ScriptHutRuntime {
       }).items;
       for (const t of tasks) {
         if (t.finishedAt && Date.parse(t.finishedAt) < since) continue;
+        if (t.jobId && this.forgottenJobs.has(`${run.backendName}:${t.jobId}`)) continue;
         if (t.jobId) owned.add(`${run.backendName}:${t.jobId}`);
         rows.push({
           kind: 'task',
@@ -1280,11 +1489,14 @@ export class Runtime implements ScriptHutRuntime {
     const filterUser = this.config.settings.filter_user ?? null;
     for (const [backend, cached] of this.externalJobs) {
       if (query.backend && query.backend !== backend) continue;
+      const sshConfig = this.built.find((b) => b.config.name === backend)?.config;
+      const sshUser = sshConfig && 'ssh' in sshConfig ? sshConfig.ssh.user : null;
       for (const j of cached.jobs) {
-        if (owned.has(`${backend}:${j.jobId}`)) continue;
+        if (owned.has(`${backend}:${j.jobId}`) || this.forgottenJobs.has(`${backend}:${j.jobId}`)) continue;
         if (query.mine && filterUser && j.user !== filterUser) continue;
         rows.push({
           kind: 'external',
+          own: sshUser !== null && j.user === sshUser,
           backend,
           jobId: j.jobId,
           name: j.name,

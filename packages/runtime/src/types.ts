@@ -23,9 +23,11 @@ import type {
   TaskTransition,
   UsageBucket,
 } from '@scripthut/core';
+import type { DebugSessionView } from './debug-jobs.js';
 import type { NotificationEvent, NotificationStats } from './notifications.js';
 import type { OutputFileContent, RunSummaryView, TaskOutputsView } from './outputs.js';
 import type { TaskEnvironmentView } from './task-env.js';
+import type { OpenedTerminal, TerminalRequest } from './terminals.js';
 
 export interface BackendView {
   name: string;
@@ -186,6 +188,8 @@ export interface JobView {
   cpuEfficiency?: number | null;
   /** Peak RSS of a finished task (bytes), when accounting recorded it. */
   maxRssBytes?: number | null;
+  /** External jobs: true when it belongs to the backend's SSH user (it may be cancelled from ScriptHut). */
+  own?: boolean;
 }
 
 export interface JobQuery {
@@ -269,6 +273,21 @@ export interface ScriptHutRuntime {
 
   listBackends(): BackendView[];
   getBackend(name: string): BackendDetail;
+  /**
+   * Opens a terminal (PTY channel) on an SSH backend: a login shell, a shell in a running task's
+   * allocation, or a task's debug session. Optional: runtimes without terminals leave it out.
+   */
+  openTerminal?(backendName: string, request: TerminalRequest): Promise<OpenedTerminal>;
+  /** Cancels one of the user's own jobs that ScriptHut did not start (from the jobs list). */
+  cancelExternalJob?(backendName: string, jobId: string): Promise<void>;
+  /** Hides a finished job (a task row or a job ScriptHut did not start) from the jobs list. */
+  forgetJob?(backendName: string, jobId: string): void;
+  /** Submits a debug job of a task (same resources and environment, a tmux session that waits). */
+  debugTask?(runId: string, taskId: string): Promise<DebugSessionView>;
+  /** The debug jobs of a task with their scheduler state (one batched status query). */
+  debugSessions?(runId: string, taskId: string): Promise<DebugSessionView[]>;
+  /** Ends a debug job's wait (or cancels it when it has not started). */
+  releaseDebug?(runId: string, taskId: string, session: string): Promise<DebugSessionView>;
 
   listWorkflows(): WorkflowView[];
   dryRunWorkflow(name: string, options?: RunOptions): Promise<DryRunResult>;

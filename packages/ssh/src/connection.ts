@@ -35,6 +35,7 @@ import {
 } from './known-hosts.js';
 import { uploadFile, withRemoteTempFile } from './remote-upload.js';
 import { Semaphore } from './semaphore.js';
+import { openPtyChannel, type ShellChannel, type ShellOptions } from './shell-channel.js';
 
 /** Where and as whom to connect. */
 export interface SshTarget {
@@ -75,6 +76,11 @@ export interface SshConnectionOptions {
   onWarning?: (message: string) => void;
   /** Custom socket factory (EC2 uses an SSM tunnel); default TCP to host:port. */
   connectSocket?: () => Promise<Duplex>;
+  /**
+   * Terminals ({@link SshConnection.openShell}) open at once. Each holds one of the `maxChannels`
+   * channels for its whole life, so this stays below it. Default `max(1, maxChannels - 4)`.
+   */
+  maxShells?: number;
 }
 
 /** Options of {@link SshConnection.exec}. */
@@ -153,8 +159,10 @@ function errorMessage(err: unknown): string {
 export class SshConnection implements CommandRunner {
   readonly remote = true as const;
   private readonly sem: Semaphore;
-  private readonly opts: Required<Omit<SshConnectionOptions, 'onWarning' | 'connectSocket'>> &
+  private readonly opts: Required<Omit<SshConnectionOptions, 'onWarning' | 'connectSocket' | 'maxShells'>> &
     Pick<SshConnectionOptions, 'onWarning' | 'connectSocket'>;
+  private readonly maxShells: number;
+  private shells = 0;
   private readonly endpoint: string;
   private client: Client | null = null;
   private loop: Promise<Client> | null = null;
@@ -188,6 +196,10 @@ export class SshConnection implements CommandRunner {
       connectSocket: options.connectSocket,
     };
     this.sem = new Semaphore(this.opts.maxChannels);
+    this.maxShells = Math.min(
+      this.opts.maxChannels,
+      Math.max(1, options.maxShells ?? this.opts.maxChannels - 4),
+    );
     this.endpoint = `${target.user}@${target.host}:${target.port}`;
     this.closedSignal = new Promise<never>((_, reject) => {
       this.rejectClosed = reject;
@@ -270,6 +282,87 @@ export class SshConnection implements CommandRunner {
    */
   async withTempFile<T>(content: Buffer | string, fn: (remotePath: string) => Promise<T>): Promise<T> {
     return withRemoteTempFile((c, o) => this.exec(c, o), this.endpoint, content, fn, this.opts.onWarning);
+  }
+
+  /**
+   * Opens an interactive PTY channel (a terminal) on this connection: the login shell, or
+   * `options.command` on a PTY. It holds one of the `maxChannels` channel slots until it closes, and
+   * at most `maxShells` terminals are open at once (beyond that: a BackendError, at once). Start and
+   * end are recorded in the command log (never what is typed or shown).
+   *
+   * @throws BackendError when not connected within `connectTimeoutMs`, over the terminal limit, or
+   *   when the server refuses the channel; RangeError for a bad size or TERM.
+   */
+  async openShell(options: ShellOptions): Promise<ShellChannel> {
+    const shown =
+      options.logAs ??
+      (options.command !== undefined ? `terminal: ${options.command}` : 'terminal: login shell');
+    if (this.shells >= this.maxShells) {
+      throw new BackendError(
+        `too many terminals open on ${this.endpoint} (at most ${this.maxShells}); close one first`,
+        { transient: true, command: shown, details: { started: false, reason: 'terminal_limit' } },
+      );
+    }
+    this.shells++;
+    let counted = true;
+    const uncount = () => {
+      if (counted) this.shells--;
+      counted = false;
+    };
+    const at = new Date();
+    try {
+      const deadline = Date.now() + this.opts.connectTimeoutMs;
+      const client = await this.waitForClient(deadline, shown);
+      const acquiring = this.sem.acquire();
+      let release: () => void;
+      try {
+        release = await Promise.race([acquiring, this.closedSignal]);
+      } catch {
+        void acquiring.then((r) => r());
+        throw this.closedError(shown, false);
+      }
+      let channel: ShellChannel;
+      try {
+        channel = await openPtyChannel(client, options, (exit) => {
+          release();
+          uncount();
+          this.record({
+            at: new Date().toISOString(),
+            command: `${shown} (ended)`,
+            exitCode: exit.exitCode,
+            durationMs: Date.now() - at.getTime(),
+            stdout: '',
+            stderr: exit.signal ? `signal ${exit.signal}` : '',
+          });
+        });
+      } catch (e) {
+        release();
+        if (e instanceof RangeError) throw e;
+        throw new BackendError(`cannot open a terminal on ${this.endpoint}: ${errorMessage(e)}`, {
+          transient: true,
+          command: shown,
+          cause: e,
+          details: { started: false },
+        });
+      }
+      this.record({
+        at: at.toISOString(),
+        command: `${shown} (started)`,
+        exitCode: null,
+        durationMs: 0,
+        stdout: '',
+        stderr: '',
+      });
+      return channel;
+    } catch (e) {
+      uncount();
+      throw e;
+    }
+  }
+
+  /** Terminals open now ({@link openShell}). */
+  get openShells(): number {
+    return this.shells;
   }
 
   /** Recent commands, oldest first (outputs truncated to 2 KB; stdin is never recorded). */

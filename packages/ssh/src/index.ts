@@ -110,3 +110,11 @@ export {
 } from './remote-programs.js';
 export { type UploadExec, uploadFile, withRemoteTempFile } from './remote-upload.js';
 export { Semaphore } from './semaphore.js';
+export {
+  checkPtySize,
+  checkTerm,
+  openPtyChannel,
+  type ShellChannel,
+  type ShellExit,
+  type ShellOptions,
+} from './shell-channel.js';

@@ -45,6 +45,7 @@ import { runSsh, type SshOutcome, type SshProcessHost, sshProgram } from './open
 import { truncateOutput } from './remote-files.js';
 import { uploadFile, withRemoteTempFile } from './remote-upload.js';
 import { Semaphore } from './semaphore.js';
+import type { ShellChannel, ShellOptions } from './shell-channel.js';
 
 /** Where to run commands: the destination and the master's socket. */
 export interface OpenSshTarget {
@@ -243,6 +244,18 @@ export class OpenSshTransport implements BackendSsh {
   /** Uploads `content` to a fresh 0600 temp file, runs `fn` with its path, removes it afterwards. */
   withTempFile<T>(content: Buffer | string, fn: (remotePath: string) => Promise<T>): Promise<T> {
     return withRemoteTempFile((c, o) => this.exec(c, o), this.endpoint, content, fn, this.opts.onWarning);
+  }
+
+  /**
+   * Terminals are not offered on this transport: a PTY through the master needs a local
+   * pseudo-terminal for `ssh -tt` to follow window size changes, which Node cannot create without a
+   * native module. Always rejects with a permanent {@link BackendError} saying so.
+   */
+  async openShell(_options: ShellOptions): Promise<ShellChannel> {
+    throw new BackendError(
+      `terminal unavailable on this transport: backend ${this.opts.backendName ?? this.endpoint} uses an OpenSSH ControlMaster (ssh.control_path); open a terminal with: ssh -S ${this.socketPath} -p ${this.target.port} ${this.target.user}@${this.target.host}`,
+      { transient: false, details: { started: false, reason: 'terminal_unavailable' } },
+    );
   }
 
   /** Recent commands, oldest first (outputs truncated to 2 KB; stdin is never recorded). */

@@ -21,13 +21,16 @@ import { ErrorPage } from './components.js';
 import { createUiContext, html, type UiDeps, type UiEnv } from './context.js';
 import { backendRoutes } from './pages/backend.js';
 import { dashboardRoutes } from './pages/dashboard.js';
+import { debugPageRoutes } from './pages/debug.js';
 import { dryRunRoutes } from './pages/dry-run.js';
+import { jobActionPageRoutes } from './pages/job-actions.js';
 import { projectsRoutes } from './pages/projects.js';
 import { runRoutes } from './pages/run.js';
 import { runsRoutes } from './pages/runs.js';
 import { settingsRoutes } from './pages/settings.js';
 import { sourcesRoutes } from './pages/sources.js';
 import { taskRoutes } from './pages/task.js';
+import { terminalPageRoutes } from './pages/terminal.js';
 import { workflowsRoutes } from './pages/workflows.js';
 
 export type { UiDeps } from './context.js';
@@ -94,5 +97,8 @@ export function createUi(deps: UiDeps) {
   runRoutes(ui, x);
   taskRoutes(ui, x);
   settingsRoutes(ui, x);
+  terminalPageRoutes(ui, x);
+  debugPageRoutes(ui, x);
+  jobActionPageRoutes(ui, x);
   return ui;
 }

@@ -217,7 +217,7 @@ export const BackendCards: FC<{ backends: BackendView[] }> = ({ backends }) => (
   </div>
 );
 
-export const JobsTable: FC<{ jobs: JobView[] }> = ({ jobs }) =>
+export const JobsTable: FC<{ jobs: JobView[]; ctx?: PageContext }> = ({ jobs, ctx }) =>
   jobs.length === 0 ? (
     <div class="panel empty">No jobs in the last hours.</div>
   ) : (
@@ -234,6 +234,7 @@ export const JobsTable: FC<{ jobs: JobView[] }> = ({ jobs }) =>
           <th title="CPU time / (elapsed × CPUs), from accounting">CPU eff.</th>
           <th title="Peak resident memory, from accounting">MaxRSS</th>
           <th>Submitted</th>
+          {ctx ? <th /> : null}
         </tr>
       </thead>
       <tbody>
@@ -267,11 +268,50 @@ export const JobsTable: FC<{ jobs: JobView[] }> = ({ jobs }) =>
             <td class="small num">{fmtPercent(j.cpuEfficiency ?? null)}</td>
             <td class="small num">{j.maxRssBytes != null ? formatBytes(j.maxRssBytes) : '—'}</td>
             <td class="small">{fmtTime(j.submittedAt)}</td>
+            {ctx ? (
+              <td>
+                <ExternalJobActions job={j} ctx={ctx} own={j.own === true} />
+              </td>
+            ) : null}
           </tr>
         ))}
       </tbody>
     </table>
   );
+
+const ENDED_JOB_STATES = new Set([
+  'completed',
+  'failed',
+  'cancelled',
+  'timeout',
+  'out_of_memory',
+  'node_fail',
+]);
+
+/** Forget (finished jobs) and Cancel (your own active jobs that ScriptHut did not start). */
+export const ExternalJobActions: FC<{ job: JobView; ctx: PageContext; own: boolean }> = ({
+  job,
+  ctx,
+  own,
+}) => {
+  if (!job.jobId) return null;
+  const base = `/jobs/${encodeURIComponent(job.backend)}/${encodeURIComponent(job.jobId)}`;
+  if (ENDED_JOB_STATES.has(job.state))
+    return (
+      <Form action={`${base}/forget`} ctx={ctx}>
+        <button type="submit" data-forget={job.jobId}>
+          Forget
+        </button>
+      </Form>
+    );
+  return own && job.kind === 'external' ? (
+    <Form action={`${base}/cancel`} ctx={ctx} confirm={`Cancel job ${job.jobId} (${job.name})?`}>
+      <button type="submit" data-cancel={job.jobId}>
+        Cancel
+      </button>
+    </Form>
+  ) : null;
+};
 
 export const RunsTable: FC<{ runs: RunSummary[]; costs: Map<string, RunCost | null>; ctx: PageContext }> = ({
   runs,

@@ -8,6 +8,7 @@ import type { RunCost, ScriptHutRuntime } from '@scripthut/runtime';
 import type { Context, Hono } from 'hono';
 import type { z } from 'zod';
 import type { StreamRegistry } from '../sse.js';
+import type { TerminalSessions } from '../terminals.js';
 import type { GroupCache } from '../views.js';
 import type { PageContext } from './components.js';
 
@@ -16,6 +17,8 @@ export interface UiDeps {
   version: string;
   streams: StreamRegistry;
   groups: GroupCache;
+  /** Open browser terminals (absent: the server offers none). */
+  terminals?: TerminalSessions;
 }
 
 export type UiEnv = { Variables: { csrf: string } };

@@ -12,6 +12,16 @@ export const BackendPage: FC<{ ctx: PageContext; backend: BackendDetail }> = ({ 
       Backend {backend.name} <span class="muted small">{backend.type}</span>
     </h1>
     <BackendCards backends={[backend]} />
+    {backend.type === 'slurm' || backend.type === 'pbs' ? (
+      <p>
+        <a class="button" id="open-terminal" href={`/backends/${encodeURIComponent(backend.name)}/terminal`}>
+          Open a terminal
+        </a>{' '}
+        <a class="small" href="/terminals">
+          open terminals
+        </a>
+      </p>
+    ) : null}
     {backend.clusterInfo && backend.clusterInfo.partitions.length > 0 ? (
       <Section title="Partitions">
         <table>

@@ -46,7 +46,7 @@ export const Dashboard: FC<{
         }
       >
         <div id="jobs-table">
-          <JobsTable jobs={p.jobs} />
+          <JobsTable jobs={p.jobs} ctx={p.ctx} />
         </div>
       </Section>
     </div>
@@ -98,7 +98,7 @@ export function dashboardRoutes(ui: UiApp, x: UiContext): void {
           data: JSON.stringify({
             'backend-cards': await html(<BackendCards backends={runtime.listBackends()} />),
             'active-runs': await html(<ActiveRuns runs={runs} costs={await costsOf(runs)} ctx={ctx} />),
-            'jobs-table': await html(<JobsTable jobs={runtime.listJobs({ mine })} />),
+            'jobs-table': await html(<JobsTable jobs={runtime.listJobs({ mine })} ctx={ctx} />),
           }),
         });
       };

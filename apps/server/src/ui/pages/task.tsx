@@ -18,6 +18,7 @@ import {
 } from '../components.js';
 import { html, parseOr400, type UiApp, type UiContext } from '../context.js';
 import { TaskUsageRows } from '../usage.js';
+import { type HandsOn, handsOnOf, TaskHandsOn } from './debug.js';
 import { inlineMarkdown, TaskOutputsTab } from './outputs.js';
 
 export type TaskTab = 'stdout' | 'stderr' | 'script' | 'json' | 'history' | 'outputs';
@@ -81,6 +82,8 @@ export const TaskPage: FC<{
   transitions: TaskTransition[];
   json: string;
   outputs?: { view: TaskOutputsView; markdown: Awaited<ReturnType<typeof inlineMarkdown>> } | null;
+  /** Terminal and debug actions (SSH backends only). */
+  handsOn?: HandsOn | null;
 }> = (p) => {
   // Task pages are only reachable for ids a URL can carry (see uriComponent).
   const id = uriComponent(p.task.spec.id) ?? '';
@@ -105,6 +108,7 @@ export const TaskPage: FC<{
           <TaskInfo task={p.task} depStates={p.depStates} />
         </div>
       </div>
+      {p.handsOn ? <TaskHandsOn ctx={p.ctx} h={p.handsOn} /> : null}
       <div class="tabs">
         {tabs.map(([t, label]) => (
           <a class={p.tab === t ? 'active' : ''} href={`${base}?tab=${t}`}>
@@ -223,6 +227,7 @@ export function taskRoutes(ui: UiApp, x: UiContext): void {
           transitions={transitions}
           json={JSON.stringify(rest, null, 2)}
           outputs={outputs}
+          handsOn={await handsOnOf(runtime, run, task)}
         />,
       ),
     );
