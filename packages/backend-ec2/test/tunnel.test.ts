@@ -15,8 +15,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const FAKE_AWS = `#!/bin/bash
 # Stand-in for "aws ssm start-session": the listener is a child process, like session-manager-plugin.
+# It survives a client that resets its connection (the test destroys its socket), as the real one does.
 for a in "$@"; do case "$a" in portNumber=*) port="\${a##*localPortNumber=}" ;; esac; done
-${JSON.stringify(process.execPath)} -e "require('net').createServer((s) => s.end('SSH-2.0-fake\\\\r\\\\n')).listen($port, '127.0.0.1', () => console.log('Waiting for connections...'))" 2>"${dir}/plugin.err" &
+${JSON.stringify(process.execPath)} -e "require('net').createServer((s) => { s.on('error', () => {}); s.end('SSH-2.0-fake\\\\r\\\\n'); }).listen($port, '127.0.0.1', () => console.log('Waiting for connections...'))" 2>"${dir}/plugin.err" &
 echo $! > "${dir}/plugin.pid"
 wait
 `;
