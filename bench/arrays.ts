@@ -63,6 +63,7 @@ async function engineOn(arrays: boolean, autoLoop: boolean) {
     maxConcurrent: 100_000,
     markerDir: '~/.cache/scripthut/markers-bench',
     user: env.SSH_USER!,
+    arrays,
   });
   const store = new MemoryRunStore();
   const engine = new Engine({

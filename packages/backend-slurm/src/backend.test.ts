@@ -400,14 +400,15 @@ describe('job arrays (scripted)', () => {
       stderr: rc ? 'scontrol: error: access denied' : '',
       exitCode: rc,
     }));
-    const b = createSlurmBackend({ name: 'x', ssh, maxConcurrent: 1 });
+    const b = createSlurmBackend({ name: 'x', ssh, maxConcurrent: 1, arrays: true });
     expect(await b.arrays!.maxSize()).toBe(1000); // capped so the script stays below max_script_size
     expect(await b.arrays!.maxSize()).toBe(1000);
     expect(ssh.calls.filter((c) => c.command.includes('scontrol show config'))).toHaveLength(1);
     rc = 1;
-    const restricted = createSlurmBackend({ name: 'y', ssh, maxConcurrent: 1 });
+    const restricted = createSlurmBackend({ name: 'y', ssh, maxConcurrent: 1, arrays: true });
     expect(await restricted.arrays!.maxSize()).toBe(0);
     expect(createSlurmBackend({ name: 'z', ssh, maxConcurrent: 1, arrays: false }).arrays).toBeUndefined();
+    expect(createSlurmBackend({ name: 'z', ssh, maxConcurrent: 1 }).arrays).toBeUndefined(); // opt-in
   });
 });
 
@@ -460,7 +461,7 @@ describe('clusterInfo, findByTags, externalJobs (scripted)', () => {
       stderr: '',
       exitCode: 0,
     }));
-    const b = createSlurmBackend({ name: 'x', ssh, maxConcurrent: 1 });
+    const b = createSlurmBackend({ name: 'x', ssh, maxConcurrent: 1, arrays: true });
     const found = await b.findByTags([
       'sh0a1b2c3d11',
       'sh0a1b2c3d21',
@@ -485,7 +486,7 @@ describe('clusterInfo, findByTags, externalJobs (scripted)', () => {
       stderr: '',
       exitCode: 0,
     }));
-    const b = createSlurmBackend({ name: 'x', ssh, maxConcurrent: 1 });
+    const b = createSlurmBackend({ name: 'x', ssh, maxConcurrent: 1, arrays: true });
     const jobs = await b.externalJobs!("o'brien");
     expect(jobs[0]).toMatchObject({ jobId: '2', name: 'okjob', state: 'running' });
     expect(ssh.calls[0]!.command).toContain("-u 'o'\\''brien'");
@@ -497,7 +498,7 @@ describe('clusterInfo, findByTags, externalJobs (scripted)', () => {
     const ssh = new ScriptedSsh(() => {
       throw new Error('connection reset');
     });
-    const b = createSlurmBackend({ name: 'x', ssh, maxConcurrent: 1 });
+    const b = createSlurmBackend({ name: 'x', ssh, maxConcurrent: 1, arrays: true });
     const err = await b.status([tracked('1', 'a')]).catch((e) => e);
     expect(BackendError.isTransient(err)).toBe(true);
     expect(String(err.message)).toMatch(/connection reset/);

@@ -104,8 +104,10 @@ export interface SlurmBackendOptions {
    */
   markerPollIntervalMs?: number;
   /**
-   * Job arrays (`array: auto` in the configuration, default true): the engine may submit tasks the
-   * scheduler cannot tell apart as one `sbatch --array` job. false: every task is its own job.
+   * Job arrays (`array: auto` in the configuration; default false, i.e. `array: off`): the engine
+   * may submit tasks the scheduler cannot tell apart as one `sbatch --array` job. false: every task
+   * is its own job. (Opt-in while usage accounting, output listings and resume are checked against
+   * array elements.)
    */
   arrays?: boolean;
 }
@@ -201,7 +203,7 @@ export function createSlurmBackend(options: SlurmBackendOptions): SlurmBackend {
   });
 
   const arrays =
-    options.arrays === false
+    options.arrays !== true
       ? undefined
       : createSlurmArrays({
           name: options.name,

@@ -65,7 +65,7 @@ export const slurmBackend = defineBackend({
       .describe('Further #SBATCH options for every job, one per entry: "--name" or "--name=value".'),
     array: z
       .enum(['auto', 'off'])
-      .default('auto')
+      .default('off')
       .describe(
         'auto: ready tasks of a run that the scheduler cannot tell apart (partition, cpus, memory, time, gres, account, site policy) go out as ONE job array; off: one job per task.',
       ),
@@ -87,6 +87,7 @@ export const slurmBackend = defineBackend({
       account: config.account,
       loginShell: config.login_shell,
       maxConcurrent: config.max_concurrent,
+      arrays: config.array === 'auto',
       cloneDir: config.clone_dir,
       user: config.ssh.user,
       policy: {

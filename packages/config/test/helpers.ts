@@ -23,7 +23,7 @@ export const SLURM_POLICY_DEFAULTS = {
   exclusive: null,
   clusters: null,
   extra_directives: [],
-  array: 'auto',
+  array: 'off',
   array_min_size: 2,
 };
 

@@ -29,7 +29,7 @@ beforeAll(async () => {
   ssh = connect();
   observer = connect();
   store = new MemoryRunStore();
-  backend = makeBackend(ssh, 1000);
+  backend = makeBackend(ssh, 1000, { arrays: true });
   engine = new Engine({ store, backends: [backend], pollIntervalMs: 1000, clusterInfoIntervalMs: 0 });
   await engine.start();
 });

@@ -23,11 +23,12 @@ export function connect(): SshConnection {
 /** A run id unique to this test process (8 hex characters, as the engine's run ids). */
 export const RUN = randomBytes(4).toString('hex');
 
-export function makeBackend(ssh: SshConnection, maxConcurrent = 10) {
+export function makeBackend(ssh: SshConnection, maxConcurrent = 10, options: { arrays?: boolean } = {}) {
   return createSlurmBackend({
     name: 'local',
     ssh,
     maxConcurrent,
+    arrays: options.arrays ?? false,
     cloneDir: '~/scripthut-repos',
     markerDir: `~/.cache/scripthut/markers-test`,
     user: clusterEnv('SSH_USER'),
