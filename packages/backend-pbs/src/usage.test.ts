@@ -61,10 +61,16 @@ describe('pbsUsage', () => {
     });
   });
 
-  it('a job too short to be sampled (mem 0kb) has no peak RSS, with a note, never 0', () => {
+  it('a job too short to be sampled (mem 0kb) has no peak RSS and no CPU time, with a note, never 0', () => {
     const [rec] = parseQstatText(capture('openpbs-23.06.06/on-qstat-x-exit3-text.txt'));
     const u = pbsUsage(rec!);
-    expect(u).toMatchObject({ kind: 'ok', maxRssBytes: null, allocCpus: 1, reqMemBytes: 100 * 1024 ** 2 });
+    expect(u).toMatchObject({
+      kind: 'ok',
+      maxRssBytes: null,
+      cpuTimeSec: null,
+      allocCpus: 1,
+      reqMemBytes: 100 * 1024 ** 2,
+    });
     expect(u.kind === 'ok' && u.note).toMatch(/not sampled/);
   });
 

@@ -37,6 +37,10 @@ export function pbsUsage(rec: PbsJobRecord): UsageReport {
   if (!startedAt) return { kind: 'unavailable', reason: `job ${rec.id} never started` };
   const finishedAt = pbsTimeToIso(attr(rec, 'obittime') ?? attr(rec, 'comp_time') ?? attr(rec, 'mtime'));
   const rss = pbsMemoryBytes(attr(rec, 'resources_used.mem'));
+  // The MOM samples a job's processes every $min_check_poll..$max_check_poll seconds (10..120 by
+  // default) and takes no sample when a job ends: a job it never sampled shows mem 0kb and cput 0,
+  // which mean "not measured", not "used nothing". One sample sets both, so mem tells them apart.
+  const sampled = rss !== null && rss > 0;
   return {
     kind: 'ok',
     node: execHosts(attr(rec, 'exec_host')),
@@ -44,13 +48,12 @@ export function pbsUsage(rec: PbsJobRecord): UsageReport {
     finishedAt,
     elapsedSec: parseDuration(attr(rec, 'resources_used.walltime')),
     allocCpus: num(attr(rec, 'resources_used.ncpus')) ?? num(attr(rec, 'Resource_List.ncpus')),
-    cpuTimeSec: parseDuration(attr(rec, 'resources_used.cput')),
-    // 0kb means MOM took no sample (a job shorter than its polling interval), not "no memory"
-    maxRssBytes: rss ? rss : null,
+    cpuTimeSec: sampled ? parseDuration(attr(rec, 'resources_used.cput')) : null,
+    maxRssBytes: sampled ? rss : null,
     reqMemBytes: pbsMemoryBytes(attr(rec, 'Resource_List.mem')),
-    note: rss
+    note: sampled
       ? null
-      : 'resources_used.mem not sampled by the PBS MOM (job shorter than its polling interval?)',
+      : 'resources_used (CPU time, memory) not sampled by the PBS MOM: the job ended before its next sample (every 10-120 s by default)',
   };
 }
 

@@ -24,7 +24,7 @@ describe(`PBS usage on the real OpenPBS (job history ${MODE})`, () => {
     await pbs?.close();
   });
 
-  it('a job holding ~200 MB after ~1 CPU-second: resources_used within 1.5× (history on) or unavailable with the reason (off)', async () => {
+  it('a job holding ~200 MB after ~1 CPU-second: resources_used within 1.5× when the MOM sampled it, null with the reason when not (history on), unavailable (off)', async () => {
     const task = parseTaskDocument(
       {
         tasks: [
@@ -80,14 +80,18 @@ describe(`PBS usage on the real OpenPBS (job history ${MODE})`, () => {
     if (usage?.kind !== 'ok') throw new Error(`usage not ok: ${JSON.stringify(usage)}`);
     console.log(`PBS usage: ${JSON.stringify(usage)}`);
     expect(usage.node).toBeTruthy();
-    expect(usage.cpuTimeSec!).toBeGreaterThanOrEqual(1 / 1.5);
-    expect(usage.cpuTimeSec!).toBeLessThanOrEqual(1.5);
     expect(usage.elapsedSec!).toBeGreaterThanOrEqual(3);
     expect(usage.reqMemBytes).toBe(1024 ** 3);
-    // the MOM samples memory periodically: a peak it saw is within 1.5×, none is reported as null
-    if (usage.maxRssBytes !== null) {
-      expect(usage.maxRssBytes).toBeGreaterThanOrEqual((200 * 1024 * 1024) / 1.5);
-      expect(usage.maxRssBytes).toBeLessThanOrEqual(200 * 1024 * 1024 * 1.5);
-    } else expect(usage.note).toMatch(/not sampled/);
+    // The MOM samples jobs every 10-120 s and not when they end: a sample it took is within 1.5×;
+    // without one, CPU time and peak RSS are null with the reason (never the 0 PBS prints).
+    if (usage.maxRssBytes === null) {
+      expect(usage.cpuTimeSec).toBeNull();
+      expect(usage.note).toMatch(/not sampled/);
+      return;
+    }
+    expect(usage.cpuTimeSec!).toBeGreaterThanOrEqual(1 / 1.5);
+    expect(usage.cpuTimeSec!).toBeLessThanOrEqual(1.5);
+    expect(usage.maxRssBytes).toBeGreaterThanOrEqual((200 * 1024 * 1024) / 1.5);
+    expect(usage.maxRssBytes).toBeLessThanOrEqual(200 * 1024 * 1024 * 1.5);
   });
 });
