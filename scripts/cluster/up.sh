@@ -176,7 +176,11 @@ fi
 install -d -o slurm -g slurm -m 0755 "$SLB_SLURM" "$SLB_SLURM/state" "$SLB_SLURM/log" "$SLB_SLURM/run"
 install -d -o root -g root -m 0755 "$SLB_SLURM/spool"
 install -d -m 0755 /etc/slurm
-CPUS=$(nproc)
+# The node offers at least 8 CPU slots (SlurmdParameters=config_overrides lets it offer more than the
+# machine has): test jobs mostly sleep, and with 2 slots on a 2-core machine a 100-task test waits
+# on Slurm's per-job start/stop overhead two jobs at a time. SCRIPTHUT_TEST_SLURM_SLOTS overrides.
+CPUS=${SCRIPTHUT_TEST_SLURM_SLOTS:-$(($(nproc) > 8 ? $(nproc) : 8))}
+[[ $CPUS =~ ^[1-9][0-9]{0,3}$ ]] || { echo "up.sh: SCRIPTHUT_TEST_SLURM_SLOTS must be a number of CPU slots, got '$CPUS'" >&2; exit 2; }
 MEM_MB=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 * 0.9 }' /proc/meminfo)
 changed_conf=0
 

@@ -3,7 +3,8 @@
  *
  * a. kill -9 of the control plane at random moments of a 100-task run, at least 10 times: the
  *    control plane is a child process (faults-control-plane.ts) restarted on the same data dir after
- *    every kill. Afterwards: sacct lists exactly one job per task (job names are our submit tags;
+ *    every kill. About half the tasks wait for a gate file opened after the 10th kill, so the run
+ *    cannot end before it on any machine. Afterwards: sacct lists exactly one job per task (job names are our submit tags;
  *    each tag once; 100 jobs) and every task has exactly one transition into a terminal state.
  *    Run twice: with job arrays (`array: auto`, elements `<id>_<index>` named with their array's
  *    tag: each (array tag, index) once) and with one job per task (`array: off`).
@@ -205,7 +206,12 @@ describe.each(['auto', 'off'] as const)(
       const MIN_KILLS = 10;
       const dir = tempDir('sh-faults-kill-');
       const dataDir = join(dir, 'data');
-      const config = writeConfig(dir, { tasks: TASKS, maxConcurrent: 20, command: 'sleep 0.$RANDOM', array });
+      // About half the tasks wait for a gate file that opens after the required kills: with 20 in
+      // flight at most, the run cannot end before them, however fast the cluster; until then, kills
+      // land in submissions, completions and polls of the other half.
+      const gate = join(dir, 'gate');
+      const command = `[ $RANDOM -lt 16384 ] || while [ ! -e ${gate} ]; do sleep 1; done; sleep 0.$RANDOM`;
+      const config = writeConfig(dir, { tasks: TASKS, maxConcurrent: 20, command, array });
       const startedAt = new Date();
       const t0 = Date.now();
       let kills = 0;
@@ -226,6 +232,7 @@ describe.each(['auto', 'off'] as const)(
         if ('timeout' in readyOrExit) throw new Error(`control plane not ready in 90 s\n${child.stderr()}`);
         runId ??= readyOrExit.id;
         expect(readyOrExit.id).toBe(runId);
+        if (kills >= MIN_KILLS) writeFileSync(gate, '');
         if (kills < MIN_KILLS) {
           // A random moment: anywhere from right after start (mid-submission) to several seconds in.
           const delay = Math.floor(Math.random() * 6000);
