@@ -70,6 +70,7 @@ describe('engine lock', () => {
     expect(statSync(join(dir, 'engine.lock')).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'engine.mutex')).mode & 0o777).toBe(0o600);
 
+    expect(a.child.exitCode ?? a.child.signalCode, 'the holder is still running').toBeNull();
     const here = new EngineLock(dir, { waitMs: 50 });
     expect(() => here.acquire()).toThrow(
       expect.objectContaining({ code: 'conflict', details: expect.objectContaining({ pid: a.child.pid }) }),
@@ -96,6 +97,12 @@ describe('engine lock', () => {
     const crowd = Array.from({ length: 8 }, () => contender(dir));
     const verdicts = await Promise.all(crowd.map((c) => c.verdict));
     const winners = crowd.filter((_, i) => verdicts[i] === 'held');
+    // A holder that ended before the others decided frees the lock legitimately: name how it ended
+    // (a second winner after a holder killed from outside is not a lock bug).
+    const ended = winners
+      .filter((w) => w.child.exitCode !== null || w.child.signalCode !== null)
+      .map((w) => `pid ${w.child.pid} ended (${w.child.signalCode ?? `exit ${w.child.exitCode}`})`);
+    expect(ended, 'holders that ended while the others raced').toEqual([]);
     expect(winners).toHaveLength(1);
     const winnerPid = winners[0]!.child.pid;
     // every loser names the winner (or had to give up before the winner described itself)
