@@ -55,7 +55,10 @@ export default defineConfig({
           root: join(root, dir),
           include: ['src/**/*.test.{ts,tsx}', 'test/**/*.test.{ts,tsx}'],
           exclude: ['test/cluster/**', 'test/real-pbs/**', 'test/e2e/**', '**/node_modules/**'],
-          testTimeout: 30_000,
+          // a hang guard, not a speed target: `pnpm test` runs two files at once, and a subprocess
+          // test of the CLI can take 30 s on a busy 2-core machine
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
         },
       })),
       {

@@ -50,13 +50,25 @@ beforeEach(() => {
 
 afterEach(async () => {
   // kill whatever a failed test left running (only our own process groups)
-  for (const pid of started.splice(0)) {
+  const groups = started.splice(0);
+  for (const pid of groups) {
     try {
       process.kill(-pid, 'SIGKILL');
     } catch {
       // gone
     }
   }
+  // A dying job (its shell's EXIT trap, GNU time writing the usage file) can still create files in
+  // the spool: wait until every group is gone before removing the directory.
+  const alive = (pid: number) => {
+    try {
+      process.kill(-pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (let i = 0; i < 200 && groups.some(alive); i++) await new Promise((r) => setTimeout(r, 25));
   await backend.close();
   rmSync(dir, { recursive: true, force: true });
 });
