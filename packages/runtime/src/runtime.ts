@@ -774,7 +774,7 @@ export class Runtime implements ScriptHutRuntime {
     if (view.state === 'running') {
       if (backend.type !== 'slurm' && backend.type !== 'pbs')
         throw new ScriptHutError('conflict', `backend "${view.backend}" has no debug sessions`);
-      const command = releaseCommand(backend.type, view);
+      const command = releaseCommand(view);
       const r = await backend.commandRunner().exec(command, { timeoutMs: 60_000 });
       if (r.exitCode !== 0)
         throw new ScriptHutError(
