@@ -83,7 +83,7 @@ export function debugCommand(o: {
     `trap 'tmux -L ${session} kill-server 2>/dev/null; rm -rf -- "$__sh_dbg"' EXIT`,
     "trap 'exit 143' TERM",
     "trap 'exit 129' HUP",
-    `rm -f -- ${release}`,
+    `command -p mkdir -p -- "$(dirname -- ${release})" 2>/dev/null; rm -f -- ${release}`,
     `tmux -L ${session} new-session -d -s ${session} -x 200 -y 50 -c "$PWD" 'exec bash --rcfile "$SCRIPTHUT_DEBUG_DIR/bashrc" -i' || exit 1`,
     `echo "ScriptHut debug session ${session} is ready on $HOSTNAME: attach from the task page, or run: tmux -L ${session} attach -t ${session} (on $HOSTNAME)"`,
     `while tmux -L ${session} has-session -t ${session} 2>/dev/null && [ ! -e ${release} ]; do sleep 2; done`,
