@@ -4,8 +4,8 @@
  * command ready to run, waits, and exits 0 once released (the release file created by the login
  * node's release command); a job ended otherwise takes its tmux server with it.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -132,6 +132,33 @@ describe('debug job command', () => {
     process.kill(-job.pid!, 'SIGTERM');
     expect(await exited).toBe(143);
     expect(has()).toBe(false);
+  });
+
+  it('says so clearly and fails when tmux is not installed on the node', () => {
+    // a PATH with the shell tools the script uses, but no tmux
+    const bin = join(dir, 'bin-without-tmux');
+    mkdirSync(bin);
+    for (const tool of ['bash', 'mktemp', 'rm', 'dirname', 'mkdir', 'cat', 'sleep'])
+      symlinkSync(
+        execFileSync('bash', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(),
+        join(bin, tool),
+      );
+    const command = debugCommand({
+      originalCommand: 'true',
+      session: `${session}n`,
+      taskId: 't1',
+      runId: '0a1b2c3d',
+      releaseFile: join(dir, 'n.release'),
+    });
+    const r = spawnSync(join(bin, 'bash'), ['-c', command], {
+      cwd: dir,
+      env: { PATH: bin, HOME: dir, HOSTNAME: 'node7' },
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(
+      'ScriptHut debug: tmux is not installed on node7: no debug session; install tmux on the compute nodes',
+    );
   });
 
   it('releases the same way on Slurm and PBS: one quoted command on the login node', () => {
