@@ -132,6 +132,21 @@ describe('cancel', () => {
     expect(readFileSync(join(stub, 'qdel.log'), 'utf8')).toBe('1.s 4.s 5.s 2.s\n');
   });
 
+  it("the backend's command log names the jobs a cancel asked for (a few), or counts them", async () => {
+    setState(false, { '7.s': { state: 'R', name: 'a' } });
+    const logged: (string | undefined)[] = [];
+    const exec = shell.exec.bind(shell);
+    shell.exec = (command: string, options: { stdin?: string; logAs?: string } = {}) => {
+      logged.push(options.logAs);
+      return exec(command, options);
+    };
+    await backend().cancel([tracked('7.s', 'x')]);
+    expect(logged.filter((l) => l?.startsWith('qdel'))).toEqual(['qdel 7.s']);
+    const many = Array.from({ length: 21 }, (_, i) => tracked(`${i + 100}.s`, 'x'));
+    await backend().cancel(many);
+    expect(logged.filter((l) => l?.startsWith('qdel'))).toEqual(['qdel 7.s', 'qdel <21 ids>']);
+  });
+
   it('when the live jobs cannot be listed nothing is deleted and the error says so', async () => {
     setState(false, { '1.s': { state: 'R', name: 'a' } });
     writeFileSync(join(stub, 'state.json'), 'not json'); // every stub command fails

@@ -376,7 +376,8 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
     const r = await run('bash -s', {
       stdin: buildCancelProgram(ids),
       timeoutMs: 30_000 + 10 * ids.length,
-      logAs: `qdel <${ids.length} ids>`,
+      // the ids (validated) when few, as the Slurm backend's scancel entry: the log says which jobs
+      logAs: `qdel ${ids.length <= 20 ? ids.join(' ') : `<${ids.length} ids>`}`,
     });
     const s = splitSections(r.stdout);
     const rc = Number((s.get('rc') ?? '').trim());

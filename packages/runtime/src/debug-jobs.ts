@@ -4,8 +4,11 @@
  * tmux session (its own tmux server, `tmux -L <session>`, so it carries the job's environment) and
  * waits while that session lives. The user attaches from a browser terminal (`srun --overlap --pty
  * tmux attach` on Slurm, `ssh -tt <node> tmux attach` on PBS), runs the original command by hand
- * (`bash "$SCRIPTHUT_DEBUG_DIR/command.sh"`), and "Release" ends the tmux server, so the job ends
- * with exit code 0.
+ * (`bash "$SCRIPTHUT_DEBUG_DIR/command.sh"`), and "Release" creates the job's release file next to
+ * its output (`<log dir>/<session>.debug.release`, one command on the login node, the same on Slurm
+ * and PBS: no `srun` into the allocation or `ssh` to the node needed); the job sees it within 2 s,
+ * ends its tmux server and exits 0. A job ended otherwise (scancel/qdel, time limit) ends its tmux
+ * server too, so nothing outlives the job on the node.
  *
  * Debug sessions are kept in `<data_dir>/debug-sessions.json` (newest last, at most
  * {@link MAX_DEBUG_SESSIONS}); they are not tasks and never change the task's own record.
@@ -18,12 +21,12 @@ import {
   buildSubmitRequest,
   type RunRecord,
   ScriptHutError,
-  shellJoin,
   shellQuote,
+  shellQuotePath,
   type TaskRecord,
   type TrackedJob,
 } from '@scripthut/core';
-import { checkJobId, checkTmuxSession, firstPbsNode } from './terminals.js';
+import { checkTmuxSession } from './terminals.js';
 
 /** Debug sessions remembered per data directory. */
 export const MAX_DEBUG_SESSIONS = 200;
@@ -43,14 +46,22 @@ export interface DebugSession {
   releasedAt: string | null;
 }
 
+/** The release file of a debug job whose output goes to `stdoutPath` (`….debug.out` → `….debug.release`). */
+export function debugReleaseFile(stdoutPath: string): string {
+  return `${stdoutPath.replace(/\.out$/, '')}.release`;
+}
+
 /** The bash that replaces the task's command in a debug job. */
 export function debugCommand(o: {
   originalCommand: string;
   session: string;
   taskId: string;
   runId: string;
+  /** Created by Release (see {@link debugReleaseFile}); `~/` is the user's home. */
+  releaseFile: string;
 }): string {
   const session = checkTmuxSession(o.session);
+  const release = shellQuotePath(o.releaseFile);
   const rc = [
     '[ -f ~/.bashrc ] && . ~/.bashrc',
     'cd -- "$SCRIPTHUT_DEBUG_CWD" 2>/dev/null',
@@ -67,11 +78,17 @@ export function debugCommand(o: {
     `printf '%s\\n' ${shellQuote(o.originalCommand)} > "$__sh_dbg/command.sh"`,
     `printf '%s\\n' ${shellQuote(rc)} > "$__sh_dbg/bashrc"`,
     'export SCRIPTHUT_DEBUG_DIR="$__sh_dbg" SCRIPTHUT_DEBUG_CWD="$PWD"',
-    'if ! command -v tmux >/dev/null 2>&1; then echo "ScriptHut debug: tmux is not installed on $HOSTNAME" >&2; rm -rf -- "$__sh_dbg"; exit 1; fi',
+    'if ! command -v tmux >/dev/null 2>&1; then echo "ScriptHut debug: tmux is not installed on $HOSTNAME: no debug session; install tmux on the compute nodes" >&2; rm -rf -- "$__sh_dbg"; exit 1; fi',
+    // Whatever ends the job (release, scancel/qdel, the time limit), its tmux server goes with it.
+    `trap 'tmux -L ${session} kill-server 2>/dev/null; rm -rf -- "$__sh_dbg"' EXIT`,
+    "trap 'exit 143' TERM",
+    "trap 'exit 129' HUP",
+    `command -p mkdir -p -- "$(dirname -- ${release})" 2>/dev/null; rm -f -- ${release}`,
     `tmux -L ${session} new-session -d -s ${session} -x 200 -y 50 -c "$PWD" 'exec bash --rcfile "$SCRIPTHUT_DEBUG_DIR/bashrc" -i' || exit 1`,
     `echo "ScriptHut debug session ${session} is ready on $HOSTNAME: attach from the task page, or run: tmux -L ${session} attach -t ${session} (on $HOSTNAME)"`,
-    `while tmux -L ${session} has-session -t ${session} 2>/dev/null; do sleep 2; done`,
-    'rm -rf -- "$__sh_dbg"',
+    `while tmux -L ${session} has-session -t ${session} 2>/dev/null && [ ! -e ${release} ]; do sleep 2; done`,
+    `[ -e ${release} ] && echo "ScriptHut debug session ${session} released"`,
+    `rm -f -- ${release}`,
     `echo "ScriptHut debug session ${session} ended"`,
     'exit 0',
   ].join('\n');
@@ -85,24 +102,13 @@ export interface DebugSessionView extends DebugSession {
   exitCode: number | null;
 }
 
-/** The command (on the login node) that releases a running debug job: stop its tmux server. */
-export function releaseCommand(
-  backendType: 'slurm' | 'pbs',
-  s: Pick<DebugSession, 'jobId' | 'session'> & { node: string | null },
-): string {
-  const name = checkTmuxSession(s.session);
-  if (backendType === 'slurm')
-    return shellJoin([
-      'srun',
-      `--jobid=${checkJobId(s.jobId)}`,
-      '--overlap',
-      'tmux',
-      '-L',
-      name,
-      'kill-server',
-    ]);
-  if (!s.node) throw new ScriptHutError('conflict', `debug job ${s.jobId} has no node`);
-  return shellJoin(['ssh', '--', firstPbsNode(s.node), 'tmux', '-L', name, 'kill-server']);
+/**
+ * The command (on the login node) that releases a running debug job, on Slurm and PBS alike: it
+ * creates the job's release file (see {@link debugReleaseFile}); the job ends its tmux session.
+ */
+export function releaseCommand(s: Pick<DebugSession, 'session' | 'stdoutPath'>): string {
+  checkTmuxSession(s.session);
+  return `: > ${shellQuotePath(debugReleaseFile(s.stdoutPath))}`;
 }
 
 /** A debug job as the backend's status and cancel calls take it. */
@@ -172,6 +178,7 @@ export async function submitDebugJob(
     );
   // `db` + run id + base36(seq) + 1 random char: ≤ 15 [a-z0-9] like a submit tag, never parsed as one.
   const session = `db${run.id}${task.seq.toString(36)}${randomBytes(1)[0]!.toString(36).slice(-1)}`;
+  const stdoutPath = `${run.logDir.replace(/\/+$/, '')}/${session}.debug.out`;
   const spec = {
     ...task.spec,
     command: debugCommand({
@@ -179,11 +186,11 @@ export async function submitDebugJob(
       session,
       taskId: task.spec.id,
       runId: run.id,
+      releaseFile: debugReleaseFile(stdoutPath),
     }),
     outputFile: null,
     errorFile: null,
   };
-  const stdoutPath = `${run.logDir.replace(/\/+$/, '')}/${session}.debug.out`;
   const request = {
     ...buildSubmitRequest(run, { spec, seq: task.seq, stdoutPath, stderrPath: stdoutPath }, session),
   };

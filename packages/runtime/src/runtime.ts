@@ -64,6 +64,12 @@ import {
   releaseCommand,
   submitDebugJob,
 } from './debug-jobs.js';
+import {
+  forgottenJobStore,
+  loadForgottenJobs,
+  pruneExpiredForgottenJobs,
+  pruneUnlistedForgottenJobs,
+} from './forgotten-jobs.js';
 import { generateTasks, prepareClone, runGeneratorCommand } from './generator.js';
 import { EngineLock, type EngineRole } from './lock.js';
 import { NotificationHub, type NotificationStats, statsOf, WebhookNotifier } from './notifications.js';
@@ -490,6 +496,14 @@ export class Runtime implements ScriptHutRuntime {
 
   /** Delete finished runs older than `settings.retention_days` (see retention.ts). */
   runRetention(nowMs: number = Date.now()): string[] {
+    if (!this.readOnly)
+      pruneExpiredForgottenJobs(
+        this.store,
+        this.config.settings.retention_days ?? 30,
+        nowMs,
+        this.forgottenJobs,
+        this.log,
+      );
     try {
       return sweepRetention(
         {
@@ -649,8 +663,12 @@ export class Runtime implements ScriptHutRuntime {
 
   // ---------------------------------------------------------------- the user's other jobs
 
-  /** Finished jobs hidden from {@link listJobs} (`backend:jobId`). */
-  private readonly forgottenJobs = new Set<string>();
+  /** Finished jobs hidden from {@link listJobs} (`backend:jobId`), loaded from the store on first use. */
+  private forgottenJobsOf: Set<string> | null = null;
+  private get forgottenJobs(): Set<string> {
+    this.forgottenJobsOf ??= loadForgottenJobs(this.store, this.log);
+    return this.forgottenJobsOf;
+  }
 
   /** An external job of the jobs list (not a ScriptHut task) and whether it is the SSH user's own. */
   private externalJob(backendName: string, jobId: string): { job: ExternalJob; own: boolean } {
@@ -688,8 +706,8 @@ export class Runtime implements ScriptHutRuntime {
   }
 
   /**
-   * Hides a finished job from the jobs list until the server restarts: a task row (its run stays)
-   * or a job ScriptHut did not start.
+   * Hides a finished job from the jobs list: a task row (its run stays) or a job ScriptHut did not
+   * start. Kept in the store (survives restarts) until pruned, see `forgotten-jobs.ts`.
    */
   forgetJob(backendName: string, jobId: string): void {
     this.builtBackend(backendName);
@@ -705,6 +723,7 @@ export class Runtime implements ScriptHutRuntime {
         'conflict',
         `job ${jobId} is ${row.state}: only finished jobs can be forgotten`,
       );
+    forgottenJobStore(this.store).forgetJob(backendName, jobId, new Date().toISOString());
     this.forgottenJobs.add(`${backendName}:${jobId}`);
   }
 
@@ -755,7 +774,7 @@ export class Runtime implements ScriptHutRuntime {
     if (view.state === 'running') {
       if (backend.type !== 'slurm' && backend.type !== 'pbs')
         throw new ScriptHutError('conflict', `backend "${view.backend}" has no debug sessions`);
-      const command = releaseCommand(backend.type, view);
+      const command = releaseCommand(view);
       const r = await backend.commandRunner().exec(command, { timeoutMs: 60_000 });
       if (r.exitCode !== 0)
         throw new ScriptHutError(
@@ -1423,14 +1442,28 @@ export class Runtime implements ScriptHutRuntime {
 
   // ---------------------------------------------------------------- jobs
 
-  private async refreshExternalJobs(): Promise<void> {
+  /**
+   * Lists the jobs ScriptHut did not start on every backend that can (the timer calls it while the
+   * jobs table is being looked at), and prunes the forgotten jobs the scheduler no longer lists.
+   */
+  async refreshExternalJobs(): Promise<void> {
     // Only while someone looked at the jobs table in the last 5 minutes: no idle scheduler load.
     if (Date.now() - this.lastJobsQueryAt > 5 * 60_000) return;
     for (const b of this.built) {
       if (!b.backend?.externalJobs) continue;
       try {
+        const startedAt = new Date().toISOString();
         const jobs = await b.backend.externalJobs(this.config.settings.filter_user ?? null);
         this.externalJobs.set(b.config.name, { at: Date.now(), jobs });
+        if (!this.readOnly)
+          pruneUnlistedForgottenJobs(
+            this.store,
+            b.config.name,
+            jobs,
+            startedAt,
+            this.forgottenJobs,
+            this.log,
+          );
       } catch (e) {
         this.log.warn(`backend ${b.config.name}: listing external jobs failed: ${(e as Error).message}`);
       }

@@ -5,6 +5,7 @@
  */
 import { deriveRunStatus, type StateCounts, TASK_STATES } from '@scripthut/core';
 import type { Database } from 'better-sqlite3';
+import { FORGOTTEN_JOBS_SQL } from './forgotten-jobs.js';
 import { OUTPUTS_NOTIFICATIONS_SQL } from './outputs-schema.js';
 
 export interface Migration {
@@ -181,6 +182,11 @@ export const migrations: readonly Migration[] = [
     version: 6,
     name: 'task_outputs, run_notifications (outbox filled by a run_stats trigger)',
     sql: OUTPUTS_NOTIFICATIONS_SQL,
+  },
+  {
+    version: 7,
+    name: 'forgotten_jobs: jobs hidden from the jobs list by Forget, per backend (issue 22)',
+    sql: FORGOTTEN_JOBS_SQL,
   },
 ];
 

@@ -36,6 +36,8 @@ import { and, asc, count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
 import { CacheEntryTable } from './cache-entries.js';
 import { describeStoreFailure, errorCode, toStoreError } from './errors.js';
+import type { ForgottenJob, ForgottenJobStore } from './forgotten-jobs.js';
+import * as forgotten from './forgotten-jobs.js';
 import { migrate, SCHEMA_VERSION, STATE_COLUMNS } from './migrations.js';
 import * as outputs from './outputs-store.js';
 import * as schema from './schema.js';
@@ -164,7 +166,7 @@ interface StatsDelta {
  * throw `ScriptHutError('store_error')` when the file cannot be written (locked, read-only, full);
  * a failed write rolls back entirely.
  */
-export class SqliteRunStore implements RunStore, TaskOutputStore, RunNotificationOutbox {
+export class SqliteRunStore implements RunStore, TaskOutputStore, RunNotificationOutbox, ForgottenJobStore {
   /** Absolute path of the database file (or `:memory:`). */
   readonly path: string;
   /** The underlying better-sqlite3 connection (advanced use and tests). */
@@ -597,6 +599,32 @@ export class SqliteRunStore implements RunStore, TaskOutputStore, RunNotificatio
     patch: Parameters<RunNotificationOutbox['updateRunNotification']>[1],
   ): void {
     this.guard('updateRunNotification', () => outputs.updateRunNotification(this.sqlite, runId, patch));
+  }
+
+  // --- jobs hidden from the jobs list (forgotten_jobs) ------------------------------------------
+
+  forgetJob(backend: string, jobId: string, atIso: string): void {
+    this.guard('forgetJob', () => forgotten.forgetJob(this.sqlite, backend, jobId, atIso));
+  }
+
+  forgottenJobs(): ForgottenJob[] {
+    return this.guard('forgottenJobs', () => forgotten.forgottenJobs(this.sqlite));
+  }
+
+  pruneForgottenJobsBefore(cutoffIso: string): ForgottenJob[] {
+    return this.guard('pruneForgottenJobsBefore', () =>
+      forgotten.pruneForgottenJobsBefore(this.sqlite, cutoffIso),
+    );
+  }
+
+  pruneUnlistedForgottenJobs(
+    backend: string,
+    listed: readonly string[],
+    listedAfterIso: string,
+  ): ForgottenJob[] {
+    return this.guard('pruneUnlistedForgottenJobs', () =>
+      forgotten.pruneUnlistedForgottenJobs(this.sqlite, backend, listed, listedAfterIso),
+    );
   }
 
   close(): void {
