@@ -146,7 +146,12 @@ describe('job history', () => {
     setState(false, { '1.s': { state: 'R', name: 'a' }, '2.s': { state: 'F', name: 'b', exit: 0 } });
     writeFileSync(join(dir, 'home/markers/sh0a1b2c3d021.rc'), '0\n');
     const pbs = backend();
-    expect(await pbs.serverFacts()).toEqual({ flavour: 'pro', version: '23.06.06', history: false });
+    expect(await pbs.serverFacts()).toEqual({
+      flavour: 'pro',
+      version: '23.06.06',
+      history: false,
+      maxArraySize: null,
+    });
     const st = await pbs.status([tracked('1.s', 'sh0a1b2c3d011'), tracked('2.s', 'sh0a1b2c3d021')]);
     expect(st.get('1.s')).toMatchObject({ state: 'running', final: false });
     expect(st.get('2.s')).toMatchObject({ state: 'completed', exitCode: 0, final: true });
