@@ -299,3 +299,21 @@ describe('what qstat cannot say', () => {
       });
   });
 });
+
+describe('job arrays', () => {
+  it('are opt-in (no capability by default); PBS Pro: min(max_array_size or 10000, 1000); Torque: none', async () => {
+    setState(false, {});
+    expect(backend().arrays).toBeUndefined();
+    const pro = createPbsBackend({ name: 'stub', ssh: shell, maxConcurrent: 10, arrays: true });
+    expect(await pro.arrays!.maxSize()).toBe(1000); // the stub's qstat -Bf shows no max_array_size
+    expect((await pro.serverFacts()).maxArraySize).toBeNull();
+    const torque = createPbsBackend({
+      name: 'stub',
+      ssh: shell,
+      maxConcurrent: 10,
+      arrays: true,
+      flavour: 'torque',
+    });
+    expect(await torque.arrays!.maxSize()).toBe(0);
+  });
+});
