@@ -161,7 +161,12 @@ describe('job history', () => {
     setState(false, { '1.s': { state: 'R', name: 'a' }, '2.s': { state: 'F', name: 'b', exit: 0 } });
     writeFileSync(join(dir, 'home/markers/sh0a1b2c3d021.rc'), '0\n');
     const pbs = backend();
-    expect(await pbs.serverFacts()).toEqual({ flavour: 'pro', version: '23.06.06', history: false });
+    expect(await pbs.serverFacts()).toEqual({
+      flavour: 'pro',
+      version: '23.06.06',
+      history: false,
+      maxArraySize: null,
+    });
     const st = await pbs.status([tracked('1.s', 'sh0a1b2c3d011'), tracked('2.s', 'sh0a1b2c3d021')]);
     expect(st.get('1.s')).toMatchObject({ state: 'running', final: false });
     expect(st.get('2.s')).toMatchObject({ state: 'completed', exitCode: 0, final: true });
@@ -307,5 +312,23 @@ describe('what qstat cannot say', () => {
         final: false,
         reason: expect.stringMatching(/job history is off/),
       });
+  });
+});
+
+describe('job arrays', () => {
+  it('are opt-in (no capability by default); PBS Pro: min(max_array_size or 10000, 1000); Torque: none', async () => {
+    setState(false, {});
+    expect(backend().arrays).toBeUndefined();
+    const pro = createPbsBackend({ name: 'stub', ssh: shell, maxConcurrent: 10, arrays: true });
+    expect(await pro.arrays!.maxSize()).toBe(1000); // the stub's qstat -Bf shows no max_array_size
+    expect((await pro.serverFacts()).maxArraySize).toBeNull();
+    const torque = createPbsBackend({
+      name: 'stub',
+      ssh: shell,
+      maxConcurrent: 10,
+      arrays: true,
+      flavour: 'torque',
+    });
+    expect(await torque.arrays!.maxSize()).toBe(0);
   });
 });

@@ -33,6 +33,7 @@ import {
   splitSections,
   truncateOutput as truncate,
 } from '@scripthut/ssh';
+import { createPbsArrays, parseMaxArraySize } from './arrays.js';
 import {
   detectFlavour,
   jobHistoryEnabled,
@@ -60,7 +61,7 @@ import {
   parseDfPk,
   parseSubmitAnswer,
 } from './programs.js';
-import { renderPbsScript, TAG_RE } from './script.js';
+import { type PbsScriptOptions, renderPbsScript, TAG_RE } from './script.js';
 import { createStatusPoll, type StatusContext } from './status.js';
 import { createUsageQuery } from './usage.js';
 import { qsubFailure } from './verdict.js';
@@ -103,6 +104,12 @@ export interface PbsBackendOptions {
   submitChunkSize?: number;
   /** Preferred poll interval (ms). */
   pollIntervalMs?: number;
+  /**
+   * Job arrays (`array: auto` in the configuration; default false, i.e. `array: off`): on PBS Pro
+   * the engine may submit tasks the scheduler cannot tell apart as one `qsub -J` job. false (and
+   * always on Torque): every task is its own job.
+   */
+  arrays?: boolean;
 }
 
 /** What the backend learned about the PBS server (once per backend, i.e. per connection). */
@@ -116,6 +123,8 @@ export interface PbsServerFacts {
    * `keep_completed` seconds without `-x`).
    */
   history: boolean;
+  /** PBS Pro `max_array_size` from `qstat -Bf` (null when not shown; Torque: null). */
+  maxArraySize: number | null;
 }
 
 /** The PBS backend, with a few PBS-specific extras. */
@@ -188,6 +197,7 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
         flavour: found.flavour,
         version: found.version,
         history: found.flavour === 'pro' && jobHistoryEnabled(server),
+        maxArraySize: found.flavour === 'pro' ? parseMaxArraySize(server) : null,
       };
       return facts;
     })().finally(() => {
@@ -198,15 +208,15 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
 
   const flavour = async (): Promise<PbsFlavour> => forced ?? (await serverFacts()).flavour;
 
-  const render = (request: SubmitRequest, fl: PbsFlavour = forced ?? facts?.flavour ?? 'pro'): string =>
-    renderPbsScript(request, {
-      flavour: fl,
-      queue: options.queue ?? null,
-      account: options.account ?? null,
-      loginShell: options.loginShell ?? false,
-      exitMarkerPath: markerPath(request.tag),
-      resolvePath,
-    });
+  const scriptOptions = (fl: PbsFlavour = forced ?? facts?.flavour ?? 'pro'): PbsScriptOptions => ({
+    flavour: fl,
+    queue: options.queue ?? null,
+    account: options.account ?? null,
+    loginShell: options.loginShell ?? false,
+    resolvePath,
+  });
+  const render = (request: SubmitRequest, fl?: PbsFlavour): string =>
+    renderPbsScript(request, { ...scriptOptions(fl), exitMarkerPath: markerPath(request.tag) });
 
   const statusContext: StatusContext = {
     name: options.name,
@@ -366,6 +376,20 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
     return outcomes;
   }
 
+  const arrays =
+    options.arrays !== true
+      ? undefined
+      : createPbsArrays({
+          run,
+          server: serverFacts,
+          scriptOptions: () => scriptOptions(),
+          resolvePath,
+          homeDir,
+          markerDir,
+          markerPath,
+          findByTags,
+        });
+
   async function quickStatus(jobs: TrackedJob[]) {
     return readExitMarkers(run, markerDir, jobs, (tag) => TAG_RE.test(tag));
   }
@@ -499,6 +523,7 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
     quickStatus,
     fetchUsage,
     findByTags,
+    arrays,
     cancel,
     readLog,
     readFile,

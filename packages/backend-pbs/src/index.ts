@@ -3,6 +3,13 @@
  *
  * @packageDocumentation
  */
+export { pbsArrayKey, renderPbsArrayScript } from './array-script.js';
+export {
+  DEFAULT_MAX_ARRAY_SIZE,
+  isPbsElementJobId,
+  parseMaxArraySize,
+  pbsElementJobId,
+} from './arrays.js';
 export {
   createPbsBackend,
   type PbsBackend,

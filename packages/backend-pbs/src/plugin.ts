@@ -4,7 +4,14 @@
  * ssh2 nor the backend.
  */
 import { defineBackend } from '@scripthut/core';
-import { cloneDir, maxConcurrent, optText, partitionMap, SshSchema } from '@scripthut/core/config-fields';
+import {
+  cloneDir,
+  int,
+  maxConcurrent,
+  optText,
+  partitionMap,
+  SshSchema,
+} from '@scripthut/core/config-fields';
 import { z } from 'zod';
 
 /** `type: pbs`: a PBS Pro / OpenPBS / Torque cluster reached over SSH. */
@@ -18,6 +25,17 @@ export const pbsBackend = defineBackend({
     max_concurrent: maxConcurrent(),
     queue: optText().describe('Default PBS queue; overrides the partition of every task.'),
     clone_dir: cloneDir(),
+    array: z
+      .enum(['auto', 'off'])
+      .default('off')
+      .describe(
+        'auto: on PBS Pro, ready tasks of a run that the scheduler cannot tell apart (queue, cpus, memory, walltime, gpus, account) go out as ONE job array (qsub -J); off: one job per task. Torque always submits one job per task.',
+      ),
+    array_min_size: int(2)
+      .default(2)
+      .describe(
+        'Smallest group of such tasks submitted as an array (>= 2); smaller groups go one job per task.',
+      ),
     ...partitionMap(),
   }),
   async create(config, ctx) {
@@ -33,6 +51,7 @@ export const pbsBackend = defineBackend({
       maxConcurrent: config.max_concurrent,
       queue: config.queue,
       cloneDir: config.clone_dir,
+      arrays: config.array === 'auto',
       user: config.ssh.user,
     });
   },

@@ -179,14 +179,17 @@ export function buildFindByTagsProgram(flavour: PbsFlavour, history: boolean): s
  * refused") on a delete-list request in which a job that never ran is followed by an id the server
  * does not know (`qdel <queued> <finished or unknown>`), in both history modes. Only ids that
  * `qselect` just listed are sent, and unknown ids can only appear by a job that already ran ending
- * meanwhile, which is harmless ahead of the never-ran jobs.
+ * meanwhile, which is harmless ahead of the never-ran jobs. With array elements among the ids
+ * (PBS Pro), `qselect -T` lists jobs and subjobs (plain `qselect` lists only the array `123[]`).
  */
 export function buildCancelProgram(ids: readonly string[]): string {
+  // Array elements (`123[7].server`, PBS Pro only) are listed by `qselect -T` (jobs and subjobs).
+  const t = ids.some((id) => id.includes('[')) ? ' -T' : '';
   return [
     ...programHead('scripthut-qdel'),
     withHeredoc('tr " " "\\n" >"$T/want"', idChunkLines(ids)),
     'u=$(id -un)',
-    `qselect -u "$u" >"$T/live" 2>"$T/e" && qselect -u "$u" -s QHWT >"$T/q" 2>>"$T/e" || { r=$?; printf '@@qselect\\n%s\\n@@err\\n' "$r"; head -c 65536 "$T/e"; printf '\\n@@end\\n'; exit 0; }`,
+    `qselect -u "$u"${t} >"$T/live" 2>"$T/e" && qselect -u "$u"${t} -s QHWT >"$T/q" 2>>"$T/e" || { r=$?; printf '@@qselect\\n%s\\n@@err\\n' "$r"; head -c 65536 "$T/e"; printf '\\n@@end\\n'; exit 0; }`,
     'grep -Fxf "$T/live" "$T/want" >"$T/mine"; grep -Fvxf "$T/q" "$T/mine" >"$T/order"; grep -Fxf "$T/q" "$T/mine" >>"$T/order"',
     `rc=0; xargs -r -n ${IDS_PER_CALL} qdel <"$T/order" 2>"$T/e" || rc=$?`,
     `printf '@@rc\\n%s\\n@@err\\n' "$rc"; head -c 65536 "$T/e"`,

@@ -22,7 +22,9 @@ import {
   splitSections,
   truncateOutput as truncate,
 } from '@scripthut/ssh';
+import { isPbsElementJobId } from './arrays.js';
 import {
+  attr,
   displayJobNumber,
   isValidPbsJobId,
   type PbsFlavour,
@@ -33,7 +35,7 @@ import {
 } from './parse.js';
 import { buildStatusProgram, buildTailsProgram, onlyGoneJobErrors, type StatusFormat } from './programs.js';
 import { TAG_RE } from './script.js';
-import { pbsJobStatus, pbsKillVerdict } from './verdict.js';
+import { FINISHED_STATES, pbsJobStatus, pbsKillVerdict } from './verdict.js';
 
 /** What the status poll needs from its backend. */
 export interface StatusContext {
@@ -69,6 +71,26 @@ export function silentlyMissing(
   const seen = new Set(records.map((r) => displayJobNumber(r.id)));
   for (const token of stderr.split(/\s+/)) if (isValidPbsJobId(token)) seen.add(displayJobNumber(token));
   return ids.filter((id) => !seen.has(displayJobNumber(id)));
+}
+
+/**
+ * The `job_state` and `Exit_status` of an array element (`123[7].server`) that ended, or null for
+ * any other record. OpenPBS 23.06 shows an element that ended while its array still runs as `X`
+ * with an `Exit_status` that is not the element's own: 0 for an element that exited 3 (history
+ * off), and 1 for every ended element once the array is deleted (history on). The element's
+ * exit marker decides instead.
+ */
+export function endedElement(rec: PbsJobRecord): string | null {
+  if (!isPbsElementJobId(rec.id)) return null;
+  const letter = (attr(rec, 'job_state') ?? '').trim();
+  if (!FINISHED_STATES.has(letter)) return null;
+  return `job_state ${letter}, Exit_status ${attr(rec, 'Exit_status')?.trim() ?? 'none'}`;
+}
+
+/** Status of an ended array element from its exit marker (times and node from its record). */
+export function elementStatus(rec: PbsJobRecord, marker: number, flavour: PbsFlavour): JobStatus {
+  const attrs = { ...rec.attrs, Exit_status: String(marker) };
+  return { ...pbsJobStatus({ ...rec, attrs }, marker, flavour), exitCode: marker };
 }
 
 /** The status poll of one backend (keeps the "JSON is broken here" finding across polls). */
@@ -177,6 +199,7 @@ export function createStatusPoll(
     const byNumber = new Map(answer.records.map((rec) => [displayJobNumber(rec.id), rec]));
     const vanished: TrackedJob[] = [];
     const signalled = new Map<string, number>();
+    const endedElements = new Map<string, string>();
     for (const job of valid) {
       const rec = byNumber.get(displayJobNumber(job.jobId));
       const tag = tagOf.get(job.jobId);
@@ -185,7 +208,15 @@ export function createStatusPoll(
       // may have killed the whole job: walltime, memory, qdel): the record or the MoM's kill line
       // decides, the code is only the last resort.
       const marker = found && !found.signal ? found.code : undefined;
-      if (rec) {
+      const element = rec ? endedElement(rec) : null;
+      if (element && marker !== undefined) {
+        // An ended array element's Exit_status is not its own (see endedElement): the marker is.
+        result.set(job.jobId, { ...elementStatus(rec!, marker, flavour), jobId: job.jobId });
+      } else if (element) {
+        vanished.push(job);
+        endedElements.set(job.jobId, element);
+        if (found?.signal) signalled.set(job.jobId, found.code);
+      } else if (rec) {
         result.set(job.jobId, { ...pbsJobStatus(rec, marker, flavour), jobId: job.jobId });
       } else if (found?.signal) {
         vanished.push(job);
@@ -211,16 +242,25 @@ export function createStatusPoll(
         : 'qstat does not know the job';
     for (const job of vanished) {
       const code = signalled.get(job.jobId);
+      const element = endedElements.get(job.jobId);
       const fallback: JobStatus =
-        code === undefined
-          ? { jobId: job.jobId, state: 'unknown', reason: why, final: false }
-          : {
+        element !== undefined && code === undefined
+          ? {
               jobId: job.jobId,
               state: 'failed',
-              exitCode: code,
-              reason: `the command was killed by signal ${code - 128} (exit code ${code} from the exit marker; qstat no longer lists the job)`,
+              exitCode: null,
+              reason: `the array element ended without writing its exit marker (killed or deleted before the end of its script; PBS keeps no exit status of its own for an ended array element: ${element})`,
               final: true,
-            };
+            }
+          : code === undefined
+            ? { jobId: job.jobId, state: 'unknown', reason: why, final: false }
+            : {
+                jobId: job.jobId,
+                state: 'failed',
+                exitCode: code,
+                reason: `the command was killed by signal ${code - 128} (exit code ${code} from the exit marker; qstat no longer lists the job)`,
+                final: true,
+              };
       result.set(job.jobId, kills.get(job.jobId) ?? fallback);
     }
     return result;

@@ -9,7 +9,15 @@
  * every element's stdout and stderr (its own messages too — time limit, out of memory) to the task's
  * files, exactly as for a task submitted alone.
  */
-import { buildScriptBody, jobNameFor, type SubmitRequest, shellQuote } from '@scripthut/core';
+import {
+  arrayDispatch,
+  arrayElementBody,
+  fitsInArrayScript,
+  jobNameFor,
+  MAX_ARRAY_ELEMENT_BYTES,
+  MAX_ARRAY_ELEMENTS,
+  type SubmitRequest,
+} from '@scripthut/core';
 import {
   ScriptRenderError,
   type SlurmScriptOptions,
@@ -21,15 +29,8 @@ import {
 /** `#SBATCH` options that are per element (name, comment, logs) rather than shared by the array. */
 const PER_ELEMENT = /^#SBATCH --(job-name|comment|output|error)=/;
 
-/**
- * Largest task body (command + environment + extra_init, in bytes) that goes into an array: an
- * array of 1,000 such elements stays below Slurm's default `max_script_size` (4 MB). Larger tasks
- * are submitted alone.
- */
-export const MAX_ARRAY_ELEMENT_BYTES = 3000;
-
-/** Most elements in one array script (with {@link MAX_ARRAY_ELEMENT_BYTES}, < 4 MB of script). */
-export const MAX_ARRAY_ELEMENTS = 1000;
+/** Shared with every array script (`@scripthut/core`), re-exported for this package's callers. */
+export { MAX_ARRAY_ELEMENT_BYTES, MAX_ARRAY_ELEMENTS };
 
 /**
  * What the scheduler sees of a request: its shared `#SBATCH` lines and the login shell. Requests with
@@ -37,11 +38,7 @@ export const MAX_ARRAY_ELEMENTS = 1000;
  * directives cannot be rendered: it then fails alone, with its own error).
  */
 export function slurmArrayKey(request: SubmitRequest, options: SlurmScriptOptions): string | null {
-  const size =
-    Buffer.byteLength(request.task.command) +
-    Buffer.byteLength(request.extraInit) +
-    Object.entries(request.env).reduce((n, [k, v]) => n + k.length + Buffer.byteLength(v) + 16, 0);
-  if (size > MAX_ARRAY_ELEMENT_BYTES) return null;
+  if (!fitsInArrayScript(request)) return null;
   let lines: string[];
   try {
     lines = slurmDirectives(request, options);
@@ -111,20 +108,11 @@ export function renderSlurmArrayScript(
       throw new ScriptRenderError(`request ${i} (${r.taskId}) is not element ${i} of array ${tag}`);
     let body: string;
     try {
-      body = buildScriptBody({
-        taskId: r.taskId,
-        taskName: r.task.name,
-        command: r.task.command,
-        workingDir: r.workingDir,
-        env: r.env,
-        secretEnvNames: r.secretEnvNames,
-        extraInit: r.extraInit,
-        exitMarkerPath: resolve(options.markerPathOf(r.tag)),
-      });
+      body = arrayElementBody(r, resolve(options.markerPathOf(r.tag)));
     } catch (e) {
-      throw new ScriptRenderError(`${r.taskId}: ${e instanceof Error ? e.message : String(e)}`);
+      throw new ScriptRenderError((e as Error).message);
     }
-    bodies.push(`${i}) __SCRIPTHUT_ELEMENT=${shellQuote(body)} ;;`);
+    bodies.push(body);
     elementScripts.push(
       `${[shebang, ...head, `# element ${i} of ${k} (SLURM_ARRAY_TASK_ID=${i}) runs:`].join('\n')}\n${body}`,
     );
@@ -141,12 +129,7 @@ export function renderSlurmArrayScript(
     shebang,
     ...head,
     `# ScriptHut job array: element i runs the script of task i.`,
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash parameter expansion
-    'case "${SLURM_ARRAY_TASK_ID:-}" in',
-    ...bodies,
-    `*) echo "ScriptHut: no task for array index \${SLURM_ARRAY_TASK_ID:-(none)}" >&2; exit 98 ;;`,
-    'esac',
-    'eval "$__SCRIPTHUT_ELEMENT"',
+    ...arrayDispatch('SLURM_ARRAY_TASK_ID', bodies),
   ].join('\n');
   return { script: `${script}\n`, elementScripts, links };
 }

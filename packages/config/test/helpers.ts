@@ -27,6 +27,9 @@ export const SLURM_POLICY_DEFAULTS = {
   array_min_size: 2,
 };
 
+/** Array fields of a PBS backend when the file sets none (arrays are opt-in). */
+export const PBS_ARRAY_DEFAULTS = { array: 'off', array_min_size: 2 };
+
 export const HPC_BACKEND = {
   name: 'hpc-cluster',
   type: 'slurm',

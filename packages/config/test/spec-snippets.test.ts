@@ -9,6 +9,7 @@ import {
   EMPTY,
   HPC_BACKEND,
   load,
+  PBS_ARRAY_DEFAULTS,
   SLURM_POLICY_DEFAULTS,
 } from './helpers.js';
 
@@ -60,6 +61,7 @@ describe('backend snippets', () => {
         max_concurrent: 100,
         queue: 'batch',
         clone_dir: '~/scripthut-repos',
+        ...PBS_ARRAY_DEFAULTS,
       },
     ]);
   });
@@ -367,6 +369,7 @@ describe('complete example', () => {
           max_concurrent: 100,
           queue: 'batch',
           clone_dir: '~/scripthut-repos',
+          ...PBS_ARRAY_DEFAULTS,
         },
       ],
       sources: [

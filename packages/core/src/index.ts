@@ -1,3 +1,4 @@
+export * from './array-script.js';
 export * from './backend.js';
 export * from './cache/fields.js';
 export * from './cache/key.js';

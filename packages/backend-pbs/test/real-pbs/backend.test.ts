@@ -94,6 +94,7 @@ describe(`PBS backend on the real OpenPBS (job history ${MODE})`, () => {
       flavour: 'pro',
       version: pbsEnv('PBS_VERSION'),
       history: HISTORY,
+      maxArraySize: 10_000,
     });
     const detections = ssh.commandLog().filter((e) => e.command.includes('history detection'));
     await pbs.serverFacts();

@@ -1,0 +1,74 @@
+/**
+ * The scheduler-independent part of a job-array script (Slurm `--array`, PBS Pro `-J`): each
+ * element runs the script body of its own task — the same body a task submitted alone runs
+ * (exports, `extra_init`, checked `cd`, the command, the exit-code marker) — chosen by a `case` on
+ * the scheduler's index variable. Every body travels shell-quoted and is run with `eval`, so the
+ * text of one task can never change what another element runs.
+ */
+import type { SubmitRequest } from './backend.js';
+import { buildScriptBody } from './script.js';
+import { shellQuote } from './shell.js';
+
+/**
+ * Largest task body (command + environment + extra_init, in bytes) that goes into an array: an
+ * array of {@link MAX_ARRAY_ELEMENTS} such elements stays below Slurm's default `max_script_size`
+ * (4 MB) and keeps a PBS array script of the same order. Larger tasks are submitted alone.
+ */
+export const MAX_ARRAY_ELEMENT_BYTES = 3000;
+
+/** Most elements in one array script (with {@link MAX_ARRAY_ELEMENT_BYTES}, < 4 MB of script). */
+export const MAX_ARRAY_ELEMENTS = 1000;
+
+/** True when the request is small enough to be one element of an array script. */
+export function fitsInArrayScript(request: SubmitRequest): boolean {
+  const size =
+    Buffer.byteLength(request.task.command) +
+    Buffer.byteLength(request.extraInit) +
+    Object.entries(request.env).reduce((n, [k, v]) => n + k.length + Buffer.byteLength(v) + 16, 0);
+  return size <= MAX_ARRAY_ELEMENT_BYTES;
+}
+
+/** The body element `request` runs (throws `Error` naming the task when it cannot be built). */
+export function arrayElementBody(request: SubmitRequest, exitMarkerPath: string): string {
+  try {
+    return buildScriptBody({
+      taskId: request.taskId,
+      taskName: request.task.name,
+      command: request.task.command,
+      workingDir: request.workingDir,
+      env: request.env,
+      secretEnvNames: request.secretEnvNames,
+      extraInit: request.extraInit,
+      exitMarkerPath,
+    });
+  } catch (e) {
+    throw new Error(`${request.taskId}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/**
+ * The dispatch lines of an array script: element `i` (the value of `indexVariable`, e.g.
+ * `SLURM_ARRAY_TASK_ID` or `PBS_ARRAY_INDEX`) runs `bodies[i]`; an index without a task exits 98.
+ *
+ * @example
+ * ```ts
+ * arrayDispatch('PBS_ARRAY_INDEX', ['echo a', 'echo b']).join('\n')
+ * // case "${PBS_ARRAY_INDEX:-}" in
+ * // 0) __SCRIPTHUT_ELEMENT='echo a' ;;
+ * // 1) __SCRIPTHUT_ELEMENT='echo b' ;;
+ * // *) echo "ScriptHut: no task for array index ${PBS_ARRAY_INDEX:-(none)}" >&2; exit 98 ;;
+ * // esac
+ * // eval "$__SCRIPTHUT_ELEMENT"
+ * ```
+ */
+export function arrayDispatch(indexVariable: string, bodies: readonly string[]): string[] {
+  if (!/^[A-Z_][A-Z0-9_]*$/.test(indexVariable))
+    throw new Error(`invalid array index variable: ${JSON.stringify(indexVariable)}`);
+  return [
+    `case "\${${indexVariable}:-}" in`,
+    ...bodies.map((body, i) => `${i}) __SCRIPTHUT_ELEMENT=${shellQuote(body)} ;;`),
+    `*) echo "ScriptHut: no task for array index \${${indexVariable}:-(none)}" >&2; exit 98 ;;`,
+    'esac',
+    'eval "$__SCRIPTHUT_ELEMENT"',
+  ];
+}
