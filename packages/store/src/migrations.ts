@@ -6,6 +6,7 @@
 import { deriveRunStatus, type StateCounts, TASK_STATES } from '@scripthut/core';
 import type { Database } from 'better-sqlite3';
 import { OUTPUTS_NOTIFICATIONS_SQL } from './outputs-schema.js';
+import { RENOTIFY_AFTER_RERUN_SQL } from './renotify-schema.js';
 
 export interface Migration {
   /** 1, 2, 3... strictly increasing. */
@@ -181,6 +182,11 @@ export const migrations: readonly Migration[] = [
     version: 6,
     name: 'task_outputs, run_notifications (outbox filled by a run_stats trigger)',
     sql: OUTPUTS_NOTIFICATIONS_SQL,
+  },
+  {
+    version: 7,
+    name: 'rerun in place: a run that finishes again is notified again (run_stats_finished trigger replaces its row)',
+    sql: RENOTIFY_AFTER_RERUN_SQL,
   },
 ];
 
