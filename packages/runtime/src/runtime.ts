@@ -1342,6 +1342,11 @@ export class Runtime implements ScriptHutRuntime {
 
   async rerunRun(runId: string, mode: RunRerunMode): Promise<RunSummary> {
     if (mode === 'new') return this.rerunAsNew(this.resolveRunId(runId));
+    if (mode === 'in-place-all' || mode === 'in-place-failed') {
+      const id = this.resolveRunId(runId);
+      this.engine.rerunInPlace(id, mode === 'in-place-all' ? 'all' : 'failed');
+      return this.getRun(id);
+    }
     const run = this.engine.rerun(this.resolveRunId(runId), mode);
     return this.getRun(run.id);
   }
