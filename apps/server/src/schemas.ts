@@ -121,8 +121,14 @@ export const logFollowQuery = z.object({
   intervalMs: intish(200, 60_000).optional(),
 });
 
+/**
+ * `POST /runs/:id/rerun`: `all` / `failed` / `resume` make a new run of the stored tasks, `new` a new
+ * run from the generator again, `in-place-all` / `in-place-failed` run the same run again (same id).
+ */
 export const rerunBody = z
-  .object({ mode: z.enum(['all', 'failed', 'resume', 'new']).default('all') })
+  .object({
+    mode: z.enum(['all', 'failed', 'resume', 'new', 'in-place-all', 'in-place-failed']).default('all'),
+  })
   .strict();
 
 /** `POST /estimate`: a POST because it runs the workflow's generator (and may clone a repository). */

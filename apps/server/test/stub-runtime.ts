@@ -451,9 +451,10 @@ export class StubRuntime implements ScriptHutRuntime {
     this.calls.push(`cancel:${runId}`);
     return this.getRun(runId);
   }
-  async rerunRun(runId: string, mode: RerunMode) {
+  async rerunRun(runId: string, mode: RerunMode | 'new' | 'in-place-all' | 'in-place-failed') {
     const e = this.entry(runId);
     this.calls.push(`rerun:${runId}:${mode}`);
+    if (mode === 'in-place-all' || mode === 'in-place-failed' || mode === 'new') return this.getRun(runId);
     const specs =
       mode !== 'failed'
         ? e.tasks.map((t) => t.spec)

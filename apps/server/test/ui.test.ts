@@ -218,6 +218,30 @@ describe('forms are CSRF-protected', () => {
     expect((await s.post('/ui/sources/repo/sync', {})).status).toBe(303);
     expect(rt.calls).toContain('sync:repo');
   });
+  it('run page names the rerun modes plainly; in place posts the in-place mode and stays on the run', async () => {
+    const s = new Session();
+    const id = (await rt.runWorkflow('demo')).run.id;
+    const [a, ...rest] = rt.listTasks(id).items;
+    rt.setState(id, a!.spec.id, 'failed', { exitCode: 1 });
+    for (const t of rest) rt.setState(id, t.spec.id, 'completed');
+    const { html } = await s.get(`/runs/${id}`);
+    for (const label of [
+      'Rerun all as a new run',
+      'Rerun failed as a new run',
+      'Rerun failed in place',
+      'Rerun all in place',
+      'Rerun new from the generator',
+    ])
+      expect(html).toContain(`>${label}</button>`);
+    expect(html).toContain('value="in-place-failed"');
+    const res = await s.post(`/ui/runs/${id}/rerun`, { mode: 'in-place-failed' });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe(`/runs/${id}`);
+    expect(rt.calls).toContain(`rerun:${id}:in-place-failed`);
+    // an unknown mode is the default (all as a new run), never passed through
+    await s.post(`/ui/runs/${id}/rerun`, { mode: 'sideways' });
+    expect(rt.calls).toContain(`rerun:${id}:all`);
+  });
   it('run page: a cached task shows as cached with its source; Resume reruns with mode resume', async () => {
     const s = new Session();
     const first = (await rt.runWorkflow('demo')).run.id;
