@@ -58,7 +58,7 @@ export const runOptionsBody = z
     maxConcurrent: z.number().int().min(1).max(100_000).nullable().optional(),
     /** Reuse tasks completed by earlier runs (docs/resume.md). */
     resume: z.boolean().optional(),
-    /** Git workflows: another branch or an exact commit for this run (checked again by the runtime). */
+    /** Git workflows, git sources, projects: another branch or an exact commit for this run (checked again by the runtime). */
     branch: z.string().min(1).max(255).optional(),
     commit: z
       .string()

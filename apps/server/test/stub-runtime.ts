@@ -349,6 +349,8 @@ export class StubRuntime implements ScriptHutRuntime {
   }
   async runProjectWorkflow(project: string, file: string, options: RunOptions = {}) {
     await this.listProjectWorkflows(project);
+    if (options.branch !== undefined || options.commit !== undefined)
+      this.calls.push(`git:${project}/${file}:${options.branch ?? ''}:${options.commit ?? ''}`);
     return this.createRun(
       `${project}/${file}`,
       this.specsFor(`${project}/${file}`),
@@ -451,10 +453,11 @@ export class StubRuntime implements ScriptHutRuntime {
     this.calls.push(`cancel:${runId}`);
     return this.getRun(runId);
   }
-  async rerunRun(runId: string, mode: RerunMode | 'new' | 'in-place-all' | 'in-place-failed') {
+  async rerunRun(runId: string, mode: RerunMode) {
     const e = this.entry(runId);
     this.calls.push(`rerun:${runId}:${mode}`);
-    if (mode === 'in-place-all' || mode === 'in-place-failed' || mode === 'new') return this.getRun(runId);
+    // rerun in place (RunRerunMode): the same run again
+    if ((mode as string).startsWith('in-place')) return this.getRun(runId);
     const specs =
       mode !== 'failed'
         ? e.tasks.map((t) => t.spec)

@@ -106,6 +106,25 @@ describe('pages', () => {
     expect(html).toContain('Submit this run');
     expect(rt.runs.size).toBe(0);
   });
+  it('project run form offers branch/commit; they reach the runtime, empty fields do not', async () => {
+    const s = new Session();
+    const { html } = await s.get('/projects');
+    expect(html).toContain('aria-label="branch for proj/sflow.json"');
+    expect(html).toContain('aria-label="commit for proj/sflow.json"');
+    const sha = 'a'.repeat(40);
+    const res = await s.post('/ui/run', {
+      kind: 'project',
+      name: 'proj',
+      file: 'sflow.json',
+      branch: ' exp ',
+      commit: sha,
+    });
+    expect(res.status).toBe(303);
+    expect(rt.calls).toContain(`git:proj/sflow.json:exp:${sha}`);
+    const before = rt.calls.filter((c) => c.startsWith('git:')).length;
+    await s.post('/ui/run', { kind: 'project', name: 'proj', file: 'sflow.json', branch: '', commit: '' });
+    expect(rt.calls.filter((c) => c.startsWith('git:')).length).toBe(before);
+  });
   it('run form starts a run and redirects to its page; run page groups tasks and explains pending', async () => {
     const s = new Session();
     await s.get('/workflows');

@@ -136,9 +136,12 @@ export interface RunOptions {
    * matches and whose declared outputs exist (docs/resume.md).
    */
   resume?: boolean;
-  /** Git workflows: clone this branch instead of the configured one, for this run only. */
+  /**
+   * Git workflows, git sources and projects: clone this branch instead of the configured one (a
+   * project: instead of its working tree), for this run only; recorded in `run.git`.
+   */
   branch?: string;
-  /** Git workflows: clone exactly this commit (40 or 64 hex), for this run only. */
+  /** Git workflows, git sources and projects: clone exactly this commit (40 or 64 hex), for this run only. */
   commit?: string;
 }
 
