@@ -1,5 +1,6 @@
 /**
- * Migration step 7 (issue 21, rerun in place): a run that finishes again gets a new notification.
+ * Migration step "renotify after rerun" (issue 21, rerun in place; v7 on this branch, the next free
+ * version when merged after another v7): a run that finishes again gets a new notification.
  *
  * Before, the `run_stats_finished` trigger added its outbox row with `INSERT OR IGNORE`; but SQLite
  * replaces a trigger statement's conflict policy with the outer statement's, and the outer statement
