@@ -154,11 +154,11 @@ export async function reportStartedRun(
   api: CliApi,
   ctx: CliContext,
   summary: RunLike,
-  options: { watch: boolean; intervalSeconds: number | undefined },
+  options: { watch: boolean; intervalSeconds: number | undefined; inPlace?: boolean },
 ): Promise<number> {
   const r = summary.run;
   const e1 = (t: string) => escapeControl(t, { singleLine: true });
-  const line = `Started run ${e1(r.id)} (${e1(r.workflowName)} on ${e1(r.backendName)}, ${summary.total} task${summary.total === 1 ? '' : 's'})`;
+  const line = `${options.inPlace ? 'Rerunning in place: run' : 'Started run'} ${e1(r.id)} (${e1(r.workflowName)} on ${e1(r.backendName)}, ${summary.total} task${summary.total === 1 ? '' : 's'})`;
   if (!options.watch) {
     ctx.out.result(summary, () => `${line}\nWatch it with: scripthut run watch ${r.id}`);
     return ExitCode.ok;

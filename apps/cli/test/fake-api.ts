@@ -134,10 +134,18 @@ export function fakeApi(
     },
     listSources: async () => [],
     syncSource: async (name) => notFound('source', name),
-    runSourceWorkflow: notUsed,
+    runSourceWorkflow: async (source, file, opts) => {
+      calls.push({ name: 'runSourceWorkflow', args: [source, file, opts] });
+      const id = Object.keys(script)[0] as string;
+      return summarize(id, tasksOf(id), `${source}/${file}`);
+    },
     listProjects: async () => [],
     listProjectWorkflows: notUsed,
-    runProjectWorkflow: notUsed,
+    runProjectWorkflow: async (project, file, opts) => {
+      calls.push({ name: 'runProjectWorkflow', args: [project, file, opts] });
+      const id = Object.keys(script)[0] as string;
+      return summarize(id, tasksOf(id), `${project}/${file}`);
+    },
     runAdhocTask: async (input) => {
       calls.push({ name: 'runAdhocTask', args: [input] });
       const id = Object.keys(script)[0] as string;
@@ -160,7 +168,10 @@ export function fakeApi(
     getTask: async (id, taskId) => tasksOf(id).find((t) => t.spec.id === taskId) ?? notFound('task', taskId),
     taskTransitions: async () => [],
     cancelRun: async (id) => summarize(id, tasksOf(id), 'demo', true),
-    rerunRun: notUsed,
+    rerunRun: async (id, mode) => {
+      calls.push({ name: 'rerunRun', args: [id, mode] });
+      return summarize(id, tasksOf(id));
+    },
     readTaskLog: async (id, taskId, _stream, opts) => {
       calls.push({ name: 'readTaskLog', args: [id, taskId, opts] });
       const text = 'line1\nline2\nline3\n';

@@ -244,9 +244,12 @@ export function createApi({ runtime, version, streams, groups, mintLoginUrl }: A
     .post('/runs/:id/cancel', zv('param', runParams), async (c) =>
       c.json(runView(await runtime.cancelRun(c.req.valid('param').id))),
     )
-    .post('/runs/:id/rerun', zv('param', runParams), zv('json', rerunBody), async (c) =>
-      c.json(runView(await runtime.rerunRun(c.req.valid('param').id, c.req.valid('json').mode)), 201),
-    )
+    .post('/runs/:id/rerun', zv('param', runParams), zv('json', rerunBody), async (c) => {
+      const { mode } = c.req.valid('json');
+      const view = runView(await runtime.rerunRun(c.req.valid('param').id, mode));
+      // in place: the same run again (200); every other mode creates a run (201)
+      return mode.startsWith('in-place') ? c.json(view, 200) : c.json(view, 201);
+    })
     .delete('/runs/:id', zv('param', runParams), (c) => {
       const { id } = c.req.valid('param');
       runtime.deleteRun(id);

@@ -221,7 +221,8 @@ export const API_ROUTES: RouteDoc[] = [
   {
     method: 'post',
     path: '/runs/:id/rerun',
-    summary: 'Rerun as a new run (all tasks, or failed ones and their dependents)',
+    summary:
+      'Rerun: as a new run (`all`, `failed`, `resume`), new from the generator (`new`), or in place, same run id (`in-place-all`, `in-place-failed`; 200, `conflict` while the run is active)',
     tag: 'runs',
     params: runParams,
     body: rerunBody,

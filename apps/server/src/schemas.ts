@@ -58,7 +58,7 @@ export const runOptionsBody = z
     maxConcurrent: z.number().int().min(1).max(100_000).nullable().optional(),
     /** Reuse tasks completed by earlier runs (docs/resume.md). */
     resume: z.boolean().optional(),
-    /** Git workflows: another branch or an exact commit for this run (checked again by the runtime). */
+    /** Git workflows, git sources, projects: another branch or an exact commit for this run (checked again by the runtime). */
     branch: z.string().min(1).max(255).optional(),
     commit: z
       .string()
@@ -121,8 +121,14 @@ export const logFollowQuery = z.object({
   intervalMs: intish(200, 60_000).optional(),
 });
 
+/**
+ * `POST /runs/:id/rerun`: `all` / `failed` / `resume` make a new run of the stored tasks, `new` a new
+ * run from the generator again, `in-place-all` / `in-place-failed` run the same run again (same id).
+ */
 export const rerunBody = z
-  .object({ mode: z.enum(['all', 'failed', 'resume', 'new']).default('all') })
+  .object({
+    mode: z.enum(['all', 'failed', 'resume', 'new', 'in-place-all', 'in-place-failed']).default('all'),
+  })
   .strict();
 
 /** `POST /estimate`: a POST because it runs the workflow's generator (and may clone a repository). */

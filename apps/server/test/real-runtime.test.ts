@@ -65,6 +65,44 @@ describe('API on the real runtime', () => {
   });
 });
 
+describe('rerun in place over the API (real runtime)', () => {
+  it('runs the same run id again, recording both attempts; conflict while active or when nothing failed', async () => {
+    const run = await unwrap(api.workflows[':name'].run.$post({ param: { name: 'demo' }, json: {} }));
+    const id = run.run.id;
+    const status = async () => (await unwrap(api.runs[':id'].$get({ param: { id }, query: {} }))).status;
+    await expect.poll(status, { timeout: 60_000, interval: 300 }).toBe('completed');
+    const post = (mode: string) =>
+      app.request(`/api/v1/runs/${id}/rerun`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ mode }),
+      });
+    // every task completed: nothing to rerun with only the failed ones
+    const nothing = await post('in-place-failed');
+    expect(nothing.status).toBe(409);
+    expect(await nothing.json()).toMatchObject({
+      code: 'conflict',
+      message: expect.stringMatching(/every task completed/),
+    });
+    const before = (await unwrap(api.runs.$get({ query: {} }))).total;
+    const again = await post('in-place-all');
+    expect(again.status).toBe(200);
+    const body = (await again.json()) as { run: { id: string }; status: string };
+    expect(body.run.id).toBe(id);
+    expect(['pending', 'running']).toContain(body.status);
+    expect((await post('in-place-all')).status).toBe(409); // still active
+    await expect.poll(status, { timeout: 60_000, interval: 300 }).toBe('completed');
+    expect((await unwrap(api.runs.$get({ query: {} }))).total).toBe(before);
+    const history = await unwrap(
+      api.runs[':id'].tasks[':taskId'].transitions.$get({ param: { id, taskId: 'prepare' } }),
+    );
+    const path = history.items.map((t) => `${t.from}>${t.to}`);
+    expect(path).toContain('completed>pending');
+    expect(path.filter((p) => p === 'pending>submitting')).toHaveLength(2);
+    expect(path.at(-1)).toMatch(/>completed$/);
+  });
+});
+
 describe('token rotation through a config reload (real runtime, config file)', () => {
   it('the reloaded token applies to the next request; the old one and its cookies are refused', async () => {
     const cfgDir = mkdtempSync(join(tmpdir(), 'scripthut-rotate-'));

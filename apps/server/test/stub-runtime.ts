@@ -349,6 +349,8 @@ export class StubRuntime implements ScriptHutRuntime {
   }
   async runProjectWorkflow(project: string, file: string, options: RunOptions = {}) {
     await this.listProjectWorkflows(project);
+    if (options.branch !== undefined || options.commit !== undefined)
+      this.calls.push(`git:${project}/${file}:${options.branch ?? ''}:${options.commit ?? ''}`);
     return this.createRun(
       `${project}/${file}`,
       this.specsFor(`${project}/${file}`),
@@ -454,6 +456,8 @@ export class StubRuntime implements ScriptHutRuntime {
   async rerunRun(runId: string, mode: RerunMode) {
     const e = this.entry(runId);
     this.calls.push(`rerun:${runId}:${mode}`);
+    // rerun in place (RunRerunMode): the same run again
+    if ((mode as string).startsWith('in-place')) return this.getRun(runId);
     const specs =
       mode !== 'failed'
         ? e.tasks.map((t) => t.spec)

@@ -106,6 +106,25 @@ describe('pages', () => {
     expect(html).toContain('Submit this run');
     expect(rt.runs.size).toBe(0);
   });
+  it('project run form offers branch/commit; they reach the runtime, empty fields do not', async () => {
+    const s = new Session();
+    const { html } = await s.get('/projects');
+    expect(html).toContain('aria-label="branch for proj/sflow.json"');
+    expect(html).toContain('aria-label="commit for proj/sflow.json"');
+    const sha = 'a'.repeat(40);
+    const res = await s.post('/ui/run', {
+      kind: 'project',
+      name: 'proj',
+      file: 'sflow.json',
+      branch: ' exp ',
+      commit: sha,
+    });
+    expect(res.status).toBe(303);
+    expect(rt.calls).toContain(`git:proj/sflow.json:exp:${sha}`);
+    const before = rt.calls.filter((c) => c.startsWith('git:')).length;
+    await s.post('/ui/run', { kind: 'project', name: 'proj', file: 'sflow.json', branch: '', commit: '' });
+    expect(rt.calls.filter((c) => c.startsWith('git:')).length).toBe(before);
+  });
   it('run form starts a run and redirects to its page; run page groups tasks and explains pending', async () => {
     const s = new Session();
     await s.get('/workflows');
@@ -217,6 +236,30 @@ describe('forms are CSRF-protected', () => {
     expect(rt.runs.has(id)).toBe(false);
     expect((await s.post('/ui/sources/repo/sync', {})).status).toBe(303);
     expect(rt.calls).toContain('sync:repo');
+  });
+  it('run page names the rerun modes plainly; in place posts the in-place mode and stays on the run', async () => {
+    const s = new Session();
+    const id = (await rt.runWorkflow('demo')).run.id;
+    const [a, ...rest] = rt.listTasks(id).items;
+    rt.setState(id, a!.spec.id, 'failed', { exitCode: 1 });
+    for (const t of rest) rt.setState(id, t.spec.id, 'completed');
+    const { html } = await s.get(`/runs/${id}`);
+    for (const label of [
+      'Rerun all as a new run',
+      'Rerun failed as a new run',
+      'Rerun failed in place',
+      'Rerun all in place',
+      'Rerun new from the generator',
+    ])
+      expect(html).toContain(`>${label}</button>`);
+    expect(html).toContain('value="in-place-failed"');
+    const res = await s.post(`/ui/runs/${id}/rerun`, { mode: 'in-place-failed' });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe(`/runs/${id}`);
+    expect(rt.calls).toContain(`rerun:${id}:in-place-failed`);
+    // an unknown mode is the default (all as a new run), never passed through
+    await s.post(`/ui/runs/${id}/rerun`, { mode: 'sideways' });
+    expect(rt.calls).toContain(`rerun:${id}:all`);
   });
   it('run page: a cached task shows as cached with its source; Resume reruns with mode resume', async () => {
     const s = new Session();

@@ -110,7 +110,7 @@ export type TaskState = (typeof TASK_STATES)[number];
 
 /** States in which the task holds (or may hold) a scheduler job. `submitting` = intent stored, submit in flight. */
 export const ACTIVE_TASK_STATES: readonly TaskState[] = ['submitting', 'submitted', 'queued', 'running'];
-/** States a task never leaves (except through an explicit rerun, which creates a new run). */
+/** States a task never leaves, except through an explicit rerun in place (back to `pending`). */
 export const TERMINAL_TASK_STATES: readonly TaskState[] = ['completed', 'failed', 'dep_failed', 'cancelled'];
 
 export function isTerminalTaskState(state: TaskState): boolean {

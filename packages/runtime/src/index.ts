@@ -83,3 +83,4 @@ export {
   terminalRunner,
 } from './terminals.js';
 export type * from './types.js';
+export { RUN_RERUN_MODES } from './types.js';

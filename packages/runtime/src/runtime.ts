@@ -71,6 +71,7 @@ import {
   pruneUnlistedForgottenJobs,
 } from './forgotten-jobs.js';
 import { generateTasks, prepareClone, runGeneratorCommand } from './generator.js';
+import { checkoutProjectOverride, checkoutSourceOverride } from './git-override.js';
 import { EngineLock, type EngineRole } from './lock.js';
 import { NotificationHub, type NotificationStats, statsOf, WebhookNotifier } from './notifications.js';
 import {
@@ -184,7 +185,7 @@ const PROJECT_FILE = 'sflow.json';
 export const CLOSE_GRACE_MS = 1000;
 
 /**
- * Check `--branch`/`--commit` (git workflows only, for now): a branch name git would accept that
+ * Check `--branch`/`--commit` (git workflows, git sources, projects): a branch name git would accept that
  * cannot read as an option, a full commit hash. `notGit`: why the target cannot take them, or null.
  */
 function checkGitOverride(options: RunOptions, notGit: string | null): void {
@@ -1072,9 +1073,29 @@ export class Runtime implements ScriptHutRuntime {
 
   private async prepareSource(source: string, file: string, options: RunOptions): Promise<PreparedRun> {
     const s = this.sourceConfig(source);
-    checkGitOverride(options, 'not available for sources yet (a source runs its synced commit)');
+    checkGitOverride(options, s.type === 'git' ? null : `source "${source}" is a path source, not git`);
     const backendName = options.backend ?? s.backend;
     const runner = this.backend(backendName).commandRunner();
+    if (s.type === 'git' && (options.branch !== undefined || options.commit !== undefined)) {
+      const at = await checkoutSourceOverride(runner, s, file, options);
+      const parsed = this.parseTasks(at.text, `${source}/${file}`);
+      return {
+        workflowName: `${source}/${
+          file
+            .replace(/\.json$/, '')
+            .split('/')
+            .pop() ?? file
+        }`,
+        backendName,
+        origin: { kind: 'source', source, file },
+        tasks: parsed.tasks,
+        maxConcurrent: options.maxConcurrent ?? null,
+        baseDir: at.clonePath,
+        git: at.git,
+        warnings: parsed.warnings,
+        envRules: parsed.envRules,
+      };
+    }
     const discovered =
       s.type === 'git'
         ? await this.sources.syncGit(s)
@@ -1200,7 +1221,23 @@ export class Runtime implements ScriptHutRuntime {
 
   private async prepareProject(project: string, file: string, options: RunOptions): Promise<PreparedRun> {
     const p = this.projectConfig(project);
-    checkGitOverride(options, 'not available for projects');
+    checkGitOverride(options, null);
+    if (options.branch !== undefined || options.commit !== undefined) {
+      const at = await checkoutProjectOverride(this.backend(p.backend).commandRunner(), p, file, options);
+      const parsed = this.parseTasks(at.text, `${project}/${file}`);
+      const dir = posix.dirname(file);
+      return {
+        workflowName: dir === '.' ? p.name : `${p.name}/${dir}`,
+        backendName: options.backend ?? p.backend,
+        origin: { kind: 'project', project, file },
+        tasks: parsed.tasks,
+        maxConcurrent: options.maxConcurrent ?? p.max_concurrent ?? null,
+        baseDir: posix.dirname(posix.join(at.clonePath, file)),
+        git: at.git,
+        warnings: parsed.warnings,
+        envRules: parsed.envRules,
+      };
+    }
     const known = await this.listProjectWorkflows(project);
     if (!known.some((w) => w.file === file)) {
       throw notFound(
@@ -1361,6 +1398,11 @@ export class Runtime implements ScriptHutRuntime {
 
   async rerunRun(runId: string, mode: RunRerunMode): Promise<RunSummary> {
     if (mode === 'new') return this.rerunAsNew(this.resolveRunId(runId));
+    if (mode === 'in-place-all' || mode === 'in-place-failed') {
+      const id = this.resolveRunId(runId);
+      this.engine.rerunInPlace(id, mode === 'in-place-all' ? 'all' : 'failed');
+      return this.getRun(id);
+    }
     const run = this.engine.rerun(this.resolveRunId(runId), mode);
     return this.getRun(run.id);
   }
@@ -1378,8 +1420,18 @@ export class Runtime implements ScriptHutRuntime {
         o.name,
         run.git ? { ...base, branch: run.git.branch, commit: run.git.sha } : base,
       );
-    if (o.kind === 'source') return this.runSourceWorkflow(o.source, o.file, base);
-    if (o.kind === 'project') return this.runProjectWorkflow(o.project, o.file, base);
+    if (o.kind === 'source')
+      return this.runSourceWorkflow(
+        o.source,
+        o.file,
+        run.git ? { ...base, branch: run.git.branch, commit: run.git.sha } : base,
+      );
+    if (o.kind === 'project')
+      return this.runProjectWorkflow(
+        o.project,
+        o.file,
+        run.git ? { ...base, branch: run.git.branch, commit: run.git.sha } : base,
+      );
     throw new ScriptHutError(
       'conflict',
       `run ${runId} was not created from a workflow, source or project (${o.kind}): nothing to generate again; use rerun all`,

@@ -136,18 +136,35 @@ export interface RunOptions {
    * matches and whose declared outputs exist (docs/resume.md).
    */
   resume?: boolean;
-  /** Git workflows: clone this branch instead of the configured one, for this run only. */
+  /**
+   * Git workflows, git sources and projects: clone this branch instead of the configured one (a
+   * project: instead of its working tree), for this run only; recorded in `run.git`.
+   */
   branch?: string;
-  /** Git workflows: clone exactly this commit (40 or 64 hex), for this run only. */
+  /** Git workflows, git sources and projects: clone exactly this commit (40 or 64 hex), for this run only. */
   commit?: string;
 }
 
 /**
  * How to run a finished run again: the engine's modes on its stored tasks (`all`, `failed`,
- * `resume`), or `new`: run the workflow's generator again (git workflows: at the run's commit) and
- * create a new run from its fresh output.
+ * `resume`), each a new run; `new`: run the workflow's generator again (git workflows: at the run's
+ * commit) and create a new run from its fresh output; `in-place-all` / `in-place-failed`: the same
+ * run (same id) again, every task or only those that did not complete (docs/resume.md).
  */
-export type RunRerunMode = RerunMode | 'new';
+export type RunRerunMode = RerunMode | 'new' | RunInPlaceMode;
+
+/** The rerun-in-place modes of {@link RunRerunMode}. */
+export type RunInPlaceMode = 'in-place-all' | 'in-place-failed';
+
+/** Every {@link RunRerunMode}, in the order the CLI and UI show them. */
+export const RUN_RERUN_MODES = [
+  'all',
+  'failed',
+  'resume',
+  'new',
+  'in-place-all',
+  'in-place-failed',
+] as const satisfies readonly RunRerunMode[];
 
 export interface AdhocTaskInput {
   command: string;

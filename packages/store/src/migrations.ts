@@ -7,6 +7,7 @@ import { deriveRunStatus, type StateCounts, TASK_STATES } from '@scripthut/core'
 import type { Database } from 'better-sqlite3';
 import { FORGOTTEN_JOBS_SQL } from './forgotten-jobs.js';
 import { OUTPUTS_NOTIFICATIONS_SQL } from './outputs-schema.js';
+import { RENOTIFY_AFTER_RERUN_SQL } from './renotify-schema.js';
 
 export interface Migration {
   /** 1, 2, 3... strictly increasing. */
@@ -187,6 +188,11 @@ export const migrations: readonly Migration[] = [
     version: 7,
     name: 'forgotten_jobs: jobs hidden from the jobs list by Forget, per backend (issue 22)',
     sql: FORGOTTEN_JOBS_SQL,
+  },
+  {
+    version: 8,
+    name: 'rerun in place: a run that finishes again is notified again (run_stats_finished trigger replaces its row)',
+    sql: RENOTIFY_AFTER_RERUN_SQL,
   },
 ];
 

@@ -92,6 +92,30 @@ describe('run notification outbox', () => {
     expect(store.getRunNotification('r3')).toMatchObject({ state: 'delivered', attempts: 1 });
   });
 
+  it('a run that finishes again after a rerun in place gets a new pending row (its task writes do not fail)', () => {
+    store.insertRun(makeRun('r5'), [makeTask('r5', 'a', 0, 'running')]);
+    finish('r5', 'a', 'failed');
+    store.updateRunNotification('r5', { state: 'delivered', attempts: 1, deliveredAt: now() });
+    // rerun in place: the task goes back to pending (run active again), then finishes again
+    store.updateTasks([
+      {
+        runId: 'r5',
+        taskId: 'a',
+        patch: { jobId: null },
+        transition: { to: 'pending', at: now(), reason: 'rerun' },
+      },
+    ]);
+    expect(store.summarizeRun('r5')!.status).toBe('pending');
+    expect(store.getRunNotification('r5')).toMatchObject({ state: 'delivered' });
+    finish('r5', 'a', 'completed');
+    expect(store.summarizeRun('r5')!.status).toBe('completed');
+    expect(store.getRunNotification('r5')).toMatchObject({
+      state: 'pending',
+      attempts: 0,
+      deliveredAt: null,
+    });
+  });
+
   it('a retry waits for its time', () => {
     store.insertRun(makeRun('r4'), [makeTask('r4', 'a', 0, 'running')]);
     finish('r4', 'a', 'completed');

@@ -205,6 +205,64 @@ describe('watching', () => {
 });
 
 describe('commands', () => {
+  it('source run / project run pass --branch and --commit to the API', async () => {
+    const sha = 'b'.repeat(40);
+    const { api, calls } = fakeApi();
+    const src = await runWith(api, [
+      'source',
+      'run',
+      'repo',
+      'flows/a.json',
+      '--branch',
+      'exp',
+      '--commit',
+      sha,
+    ]);
+    expect(src.code, src.stderr).toBe(0);
+    expect(calls.find((c) => c.name === 'runSourceWorkflow')?.args).toEqual([
+      'repo',
+      'flows/a.json',
+      { branch: 'exp', commit: sha },
+    ]);
+    const proj = await runWith(api, ['project', 'run', 'proj', 'sflow.json', '--branch', 'exp']);
+    expect(proj.code, proj.stderr).toBe(0);
+    expect(calls.find((c) => c.name === 'runProjectWorkflow')?.args).toEqual([
+      'proj',
+      'sflow.json',
+      { branch: 'exp' },
+    ]);
+  });
+
+  it.each([
+    [['--in-place'], 'in-place-all'],
+    [['--in-place', '--all'], 'in-place-all'],
+    [['--in-place', '--failed'], 'in-place-failed'],
+    [['--in-place', '--failed-only'], 'in-place-failed'],
+    [['--failed'], 'failed'],
+    [[], 'all'],
+    [['--new'], 'new'],
+  ])('run rerun %j asks for mode %s', async (flags, mode) => {
+    const { api, calls } = fakeApi();
+    const r = await runWith(api, ['run', 'rerun', 'aaaa1111', ...flags]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(calls.find((c) => c.name === 'rerunRun')?.args).toEqual(['aaaa1111', mode]);
+    expect(r.stdout).toContain(
+      mode.startsWith('in-place') ? 'Rerunning in place: run aaaa1111' : 'Started run',
+    );
+  });
+
+  it.each([
+    [['--in-place', '--new']],
+    [['--in-place', '--resume']],
+    [['--failed-only', '--all']],
+    [['--all', '--new']],
+  ])('run rerun %j is a usage error before any API call', async (flags) => {
+    const { api, calls } = fakeApi();
+    const r = await runWith(api, ['run', 'rerun', 'aaaa1111', ...flags]);
+    expect(r.code).toBe(2);
+    expect(calls.some((c) => c.name === 'rerunRun')).toBe(false);
+  });
+
   it('task run sends the command after -- quoted, with env and resources', async () => {
     const { api, calls } = fakeApi();
     const r = await runWith(api, [

@@ -460,6 +460,32 @@ export const Section: FC<PropsWithChildren<{ title: Child; right?: Child }>> = (
   </>
 );
 
+/**
+ * Branch and commit fields of a run form (git workflows, git sources, projects): empty fields mean
+ * the configured branch; the runtime validates both (docs/resume.md, "Run from another branch").
+ */
+export const GitOverrideFields: FC<{ name: string; branch?: string; commit?: string }> = (p) => (
+  <details class="git-override" open={Boolean(p.branch || p.commit)}>
+    <summary class="small">branch / commit</summary>
+    <input
+      name="branch"
+      aria-label={`branch for ${p.name}`}
+      placeholder="branch"
+      maxlength={255}
+      value={p.branch ?? ''}
+      size={14}
+    />{' '}
+    <input
+      name="commit"
+      aria-label={`commit for ${p.name}`}
+      placeholder="full commit hash"
+      maxlength={64}
+      value={p.commit ?? ''}
+      size={14}
+    />
+  </details>
+);
+
 /** Dry-run and run forms of one workflow (with a backend choice when several exist). */
 export const RunButtons: FC<{
   ctx: PageContext;
@@ -469,6 +495,8 @@ export const RunButtons: FC<{
   file?: string;
   backend?: string;
   backends?: string[];
+  /** Offer branch/commit fields (git workflows, git sources, projects). */
+  git?: boolean;
 }> = (p) => (
   <div class="actions">
     <Form action="/ui/dry-run" ctx={p.ctx}>
@@ -496,6 +524,7 @@ export const RunButtons: FC<{
       <button type="submit" class="primary" data-run={p.name}>
         Run
       </button>
+      {p.git ? <GitOverrideFields name={p.name} /> : null}
     </Form>
   </div>
 );

@@ -31,6 +31,7 @@ import { OutputCollector } from './outputs.js';
 import { defaultLogDir } from './paths.js';
 import { pollStatus, quickPoll } from './poll.js';
 import { flushCancelQueue, queueCancel, reconcileOrphans } from './reconcile.js';
+import { type InPlaceScope, planRerunInPlace } from './rerun-in-place.js';
 import { cachingSupported } from './resume.js';
 import {
   type BackendIndex,
@@ -344,6 +345,33 @@ export class Engine {
       return rec;
     });
     return this.insertRun(run, lane, tasks);
+  }
+
+  /**
+   * Rerun a finished run in place (same run id): its failed, dep_failed and cancelled tasks (`all`:
+   * every task) go back to `pending`, each reset recorded as a transition, and the run is driven
+   * again. `conflict` while the run is active or when nothing would run again. See rerun-in-place.ts.
+   */
+  rerunInPlace(runId: string, scope: InPlaceScope): RunRecord {
+    if (this.ledger.runs.has(runId))
+      throw new ScriptHutError(
+        'conflict',
+        `run ${runId} is still active; wait for it to end or cancel it first`,
+      );
+    const run = this.store.getRun(runId);
+    if (!run) throw new ScriptHutError('not_found', `run ${runId} not found`);
+    const lane = this.needLane(run.backendName);
+    const plan = planRerunInPlace(run, this.store.allTasks(runId), scope, this.now().toISOString());
+    for (const { task, from } of plan.reset)
+      this.ledger.checkTransition(from, 'pending', 'rerun', `run ${runId} task ${task.spec.id}`);
+    if (run.cancelRequestedAt) this.store.updateRun(runId, { cancelRequestedAt: null });
+    run.cancelRequestedAt = null;
+    this.store.updateTasks(plan.updates);
+    const rs = this.ledger.register(run, lane.index, this.store.allTasks(runId));
+    for (const { task, from } of plan.reset) this.ledger.emitTask(rs.tasks.get(task.spec.id)!, from);
+    this.ledger.flushRunEvents();
+    this.pulse(run.backendName);
+    return { ...run };
   }
 
   /** Delete a finished run (ScriptHutError `conflict` while it is active). */

@@ -16,7 +16,8 @@ export type TransitionCause =
   | 'generator'
   | 'user'
   | 'dependency'
-  | 'cache';
+  | 'cache'
+  | 'rerun';
 
 /** What each cause is, in the engine's terms. */
 export const TRANSITION_CAUSES: Readonly<Record<TransitionCause, string>> = {
@@ -30,6 +31,7 @@ export const TRANSITION_CAUSES: Readonly<Record<TransitionCause, string>> = {
   dependency: 'failure propagation when a task becomes failed, dep_failed or cancelled',
   cache:
     'the cache step at the start of a submission step (`resolveCache`, runs created with `resume`; see docs/resume.md)',
+  rerun: '`rerunInPlace`: the user reruns a finished run in place (same run id; see docs/resume.md)',
 };
 
 /** One allowed state change. `from: null` is a task's first state. */
@@ -133,6 +135,12 @@ export const TASK_TRANSITIONS: readonly TransitionRule[] = [
   ...fromEach(TRACKED, 'completed', 'generator', 'the generated tasks were read, checked and appended'),
   ...fromEach(TRACKED, 'failed', 'generator', 'the generated file cannot be read or is invalid'),
   ...fromEach(TRACKED, 'cancelled', 'user', 'the run is cancelled and `backend.cancel()` succeeded'),
+  ...fromEach(
+    ['completed', 'failed', 'dep_failed', 'cancelled'],
+    'pending',
+    'rerun',
+    'rerun in place of a finished run: its failed tasks (or all) run again under the same run id; the previous attempt is kept in `meta.previousAttempts`',
+  ),
 ];
 
 const ALLOWED = new Set(TASK_TRANSITIONS.map((r) => `${r.from}>${r.to}>${r.by}`));

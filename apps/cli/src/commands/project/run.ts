@@ -9,6 +9,18 @@ export default command({
       type: 'positional',
       description: 'sflow.json path relative to the project (e.g. analysis/sflow.json)',
     },
+    branch: {
+      type: 'string',
+      description:
+        "Run the file from this branch of the project's repository (a clone; the working tree is untouched; this run only)",
+      valueHint: 'name',
+    },
+    commit: {
+      type: 'string',
+      description:
+        "Run the file from exactly this commit of the project's repository (full hash; this run only)",
+      valueHint: 'sha',
+    },
     watch: {
       type: 'boolean',
       alias: 'w',
@@ -21,11 +33,17 @@ export default command({
       default: '1',
     },
   },
-  examples: ['scripthut project run my-project analysis/sflow.json --watch'],
+  examples: [
+    'scripthut project run my-project analysis/sflow.json --watch',
+    'scripthut project run my-project analysis/sflow.json --branch experiment',
+  ],
   async run(args, ctx) {
     const interval = numberFlag('interval', args.interval, { min: 0.2 });
     const api = await ctx.api();
-    const summary = await api.runProjectWorkflow(args.project, args.file);
+    const summary = await api.runProjectWorkflow(args.project, args.file, {
+      ...(args.branch ? { branch: args.branch } : {}),
+      ...(args.commit ? { commit: args.commit } : {}),
+    });
     return reportStartedRun(api, ctx, summary, { watch: args.watch, intervalSeconds: interval });
   },
 });

@@ -10,6 +10,16 @@ export default command({
       description: 'Workflow file, relative to the source (e.g. .hut/workflows/train.json)',
     },
     backend: { type: 'string', description: "Use this backend instead of the source's", valueHint: 'name' },
+    branch: {
+      type: 'string',
+      description: 'Git sources: run the file from this branch instead of the synced one (this run only)',
+      valueHint: 'name',
+    },
+    commit: {
+      type: 'string',
+      description: 'Git sources: run the file from exactly this commit (full hash; this run only)',
+      valueHint: 'sha',
+    },
     resume: {
       type: 'boolean',
       description:
@@ -28,13 +38,18 @@ export default command({
     },
   },
   complete: { source: 'sources', backend: 'backends' },
-  examples: ['scripthut source run pipelines .hut/workflows/train.json --watch'],
+  examples: [
+    'scripthut source run pipelines .hut/workflows/train.json --watch',
+    'scripthut source run pipelines .hut/workflows/train.json --branch try-lr',
+  ],
   async run(args, ctx) {
     const interval = numberFlag('interval', args.interval, { min: 0.2 });
     const api = await ctx.api();
     const summary = await api.runSourceWorkflow(args.source, args.file, {
       ...(args.backend ? { backend: args.backend } : {}),
       ...(args.resume ? { resume: true } : {}),
+      ...(args.branch ? { branch: args.branch } : {}),
+      ...(args.commit ? { commit: args.commit } : {}),
     });
     return reportStartedRun(api, ctx, summary, { watch: args.watch, intervalSeconds: interval });
   },

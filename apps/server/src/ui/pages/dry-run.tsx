@@ -13,7 +13,14 @@ const DRY_RUN_SCRIPT_LIMIT = 500;
 export const DryRunPage: FC<{
   ctx: PageContext;
   result: DryRunResult;
-  form: { kind: string; name: string; file?: string | undefined; backend?: string | undefined };
+  form: {
+    kind: string;
+    name: string;
+    file?: string | undefined;
+    backend?: string | undefined;
+    branch?: string | undefined;
+    commit?: string | undefined;
+  };
 }> = ({ ctx, result, form }) => (
   <Layout title={`Dry run · ${result.workflowName}`} active="/workflows" ctx={ctx}>
     <h1>Dry run · {result.workflowName}</h1>
@@ -43,6 +50,8 @@ export const DryRunPage: FC<{
           <input type="hidden" name="name" value={form.name} />
           {form.file ? <input type="hidden" name="file" value={form.file} /> : null}
           {form.backend ? <input type="hidden" name="backend" value={form.backend} /> : null}
+          {form.branch ? <input type="hidden" name="branch" value={form.branch} /> : null}
+          {form.commit ? <input type="hidden" name="commit" value={form.commit} /> : null}
           <button type="submit" class="primary">
             Submit this run
           </button>
@@ -92,11 +101,19 @@ export function dryRunRoutes(ui: UiApp, x: UiContext): void {
     const backendRaw = await formString(c, 'backend');
     const backend = backendRaw === undefined ? undefined : parseOr400(nameSchema, backendRaw, 'backend');
     if (kind !== 'workflow' && !file) throw new ScriptHutError('validation_failed', 'file is required');
-    return { kind, name, file, backend } as const;
+    // empty fields: the configured branch (the runtime validates both)
+    const branch = (await formString(c, 'branch'))?.trim() || undefined;
+    const commit = (await formString(c, 'commit'))?.trim() || undefined;
+    return { kind, name, file, backend, branch, commit } as const;
   };
+  const optionsOf = (f: Awaited<ReturnType<typeof runForm>>) => ({
+    ...(f.backend ? { backend: f.backend } : {}),
+    ...(f.branch ? { branch: f.branch } : {}),
+    ...(f.commit ? { commit: f.commit } : {}),
+  });
   ui.post('/ui/dry-run', async (c) => {
     const f = await runForm(c);
-    const opts = f.backend ? { backend: f.backend } : {};
+    const opts = optionsOf(f);
     const result =
       f.kind === 'workflow'
         ? await runtime.dryRunWorkflow(f.name, opts)
@@ -107,7 +124,7 @@ export function dryRunRoutes(ui: UiApp, x: UiContext): void {
   });
   ui.post('/ui/run', async (c) => {
     const f = await runForm(c);
-    const opts = f.backend ? { backend: f.backend } : {};
+    const opts = optionsOf(f);
     const summary =
       f.kind === 'workflow'
         ? await runtime.runWorkflow(f.name, opts)

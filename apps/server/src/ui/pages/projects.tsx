@@ -34,6 +34,7 @@ export const ProjectsPage: FC<{
                     file={w.file ?? w.name}
                     backend={project.backend}
                     backends={p.backends}
+                    git
                   />
                 </td>
               </tr>

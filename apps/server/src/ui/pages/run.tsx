@@ -10,7 +10,7 @@ import {
   type TaskRecord,
   type TaskState,
 } from '@scripthut/core';
-import type { RunCost, RunSummaryView } from '@scripthut/runtime';
+import { RUN_RERUN_MODES, type RunCost, type RunSummaryView } from '@scripthut/runtime';
 import type { Context } from 'hono';
 import type { FC } from 'hono/jsx';
 import { runIdSchema } from '../../schemas.js';
@@ -75,14 +75,19 @@ export const RunSummaryPanel: FC<{
           ) : null}
           <Form action={`/ui/runs/${r.id}/rerun`} ctx={ctx}>
             <input type="hidden" name="mode" value="all" />
-            <button type="submit" title="New run of the same stored tasks, every task runs again">
-              Rerun all
+            <button type="submit" title="A new run of the same stored tasks: every task runs again">
+              Rerun all as a new run
             </button>
           </Form>
           {!active && failed > 0 ? (
             <Form action={`/ui/runs/${r.id}/rerun`} ctx={ctx}>
               <input type="hidden" name="mode" value="failed" />
-              <button type="submit">Rerun failed</button>
+              <button
+                type="submit"
+                title="A new run of the same stored tasks: completed tasks are kept, the others run again"
+              >
+                Rerun failed as a new run
+              </button>
             </Form>
           ) : null}
           {!active ? (
@@ -96,14 +101,40 @@ export const RunSummaryPanel: FC<{
               </button>
             </Form>
           ) : null}
+          {!active && failed > 0 ? (
+            <Form action={`/ui/runs/${r.id}/rerun`} ctx={ctx}>
+              <input type="hidden" name="mode" value="in-place-failed" />
+              <button
+                type="submit"
+                title="This same run again (same run id): the failed, dep_failed and cancelled tasks go back to pending and run again; every attempt stays in the task history"
+              >
+                Rerun failed in place
+              </button>
+            </Form>
+          ) : null}
+          {!active ? (
+            <Form
+              action={`/ui/runs/${r.id}/rerun`}
+              ctx={ctx}
+              confirm="Run every task of this run again under the same run id? Completed tasks run again too."
+            >
+              <input type="hidden" name="mode" value="in-place-all" />
+              <button
+                type="submit"
+                title="This same run again (same run id): every task, completed ones too, goes back to pending and runs again"
+              >
+                Rerun all in place
+              </button>
+            </Form>
+          ) : null}
           {!active && r.origin.kind !== 'adhoc' && r.origin.kind !== 'demo' ? (
             <Form action={`/ui/runs/${r.id}/rerun`} ctx={ctx}>
               <input type="hidden" name="mode" value="new" />
               <button
                 type="submit"
-                title="Run the generator again (git workflows: at this run's commit) and start a new run from its fresh tasks"
+                title="Run the generator again (git: at this run's commit and branch) and start a new run from its fresh tasks"
               >
-                Rerun as new
+                Rerun new from the generator
               </button>
             </Form>
           ) : null}
@@ -357,7 +388,7 @@ export function runRoutes(ui: UiApp, x: UiContext): void {
   ui.post('/ui/runs/:id/rerun', async (c) => {
     const id = parseOr400(runIdSchema, c.req.param('id'), 'run id');
     const asked = await formString(c, 'mode');
-    const mode = asked === 'failed' || asked === 'resume' || asked === 'new' ? asked : 'all';
+    const mode = RUN_RERUN_MODES.find((m) => m === asked) ?? 'all';
     const summary = await runtime.rerunRun(id, mode);
     return c.redirect(`/runs/${summary.run.id}`, 303);
   });

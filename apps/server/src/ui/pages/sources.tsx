@@ -62,6 +62,7 @@ export const SourcesPage: FC<{ ctx: PageContext; sources: SourceView[]; backends
                       file={w.file ?? w.name}
                       backend={s.backend}
                       backends={p.backends}
+                      git={s.type === 'git'}
                     />
                   </td>
                 </tr>

@@ -41,6 +41,7 @@ export const WorkflowsPage: FC<{ ctx: PageContext; workflows: WorkflowView[]; ba
                     name={w.name}
                     backend={w.backend}
                     backends={p.backends}
+                    git={w.git !== null}
                   />
                 </td>
               </tr>
