@@ -368,7 +368,7 @@ export function defineScenarios(mode: Mode, setup: (cwd: string) => Promise<Mode
       expect(litLog.stdout).toContain('$HOME; x\n');
 
       const started = json(
-        await run(['task', 'run', 'sleep 30', '--backend', 'local', '--json']),
+        await run(['task', 'run', 'sleep 600', '--backend', 'local', '--json']),
         schemas.runSummary,
       );
       const cancelled = await run(['run', 'cancel', started.run.id, '--json']);

@@ -191,7 +191,8 @@ describe('reading while a --no-daemon command drives the runs', () => {
         '--',
         'sh',
         '-c',
-        'echo started; sleep 60',
+        // long enough to outlast every step below on a busy machine; the test cancels it at the end
+        'echo started; sleep 900',
       ],
       { cwd: p.cwd, env: cliEnv(p.env), stdio: ['ignore', 'pipe', 'pipe'] },
     );
