@@ -2,9 +2,11 @@
  * Reading one CloudWatch Logs stream as a ScriptHut log: from a byte offset (follow) or a
  * continuation token, the tail, or everything. Paged with forward tokens until the token comes back
  * unchanged (CloudWatch answers empty pages for stretches without events before the end of a
- * stream); each event is one line. The SDK call is the caller's (no dependency on the client here).
+ * stream); each event is one line. The SDK call is the caller's (no dependency on the client here):
+ * {@link cloudWatchStream} makes the calls of one stream go through the backend's {@link AwsCaller}.
  */
 import type { LogChunk, LogReadOptions } from '@scripthut/core';
+import type { AwsCaller } from './caller.js';
 
 /** One GetLogEvents page, as the SDK answers it. */
 export interface LogEventsPage {
@@ -21,6 +23,42 @@ export type GetLogEvents = (input: {
   nextToken?: string;
   limit?: number;
 }) => Promise<LogEventsPage | null>;
+
+/** A CloudWatch Logs stream: its group and name. */
+export interface LogStreamRef {
+  logGroupName: string;
+  logStreamName: string;
+}
+
+/** One GetLogEvents request, as `GetLogEventsCommand` takes it. */
+export type GetLogEventsInput = LogStreamRef & Parameters<GetLogEvents>[0];
+
+/**
+ * The {@link GetLogEvents} of one stream through the backend's caller: each call is retried like
+ * every AWS call (`GetLogEvents`); a stream that does not exist (ResourceNotFoundException) is null;
+ * any other failure is the caller's {@link AwsCaller.toBackendError} naming the log group.
+ *
+ * @example
+ * ```ts
+ * const get = cloudWatchStream(aws, { logGroupName, logStreamName }, (input) =>
+ *   logs.send(new GetLogEventsCommand(input)));
+ * return readCloudWatchStream(get, options);
+ * ```
+ */
+export function cloudWatchStream(
+  aws: AwsCaller,
+  stream: LogStreamRef,
+  send: (input: GetLogEventsInput) => Promise<LogEventsPage>,
+): GetLogEvents {
+  return async (input) => {
+    try {
+      return await aws.call('GetLogEvents', () => send({ ...stream, ...input }));
+    } catch (err) {
+      if ((err as { name?: string }).name === 'ResourceNotFoundException') return null;
+      throw aws.toBackendError(err, `GetLogEvents ${stream.logGroupName}`);
+    }
+  };
+}
 
 /** Pages read per call at most (each page is up to 1 MB / 10 000 events). */
 const MAX_PAGES = 100;

@@ -14,7 +14,14 @@ export {
   chunk,
   errorText,
 } from './caller.js';
-export { type GetLogEvents, type LogEventsPage, readCloudWatchStream } from './cloudwatch-logs.js';
+export {
+  cloudWatchStream,
+  type GetLogEvents,
+  type GetLogEventsInput,
+  type LogEventsPage,
+  type LogStreamRef,
+  readCloudWatchStream,
+} from './cloudwatch-logs.js';
 export {
   compressedCommand,
   containerEnvAndDir,

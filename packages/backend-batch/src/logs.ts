@@ -3,8 +3,8 @@
  * paged with forward tokens until the token comes back unchanged (an empty page is not the end),
  * tailed with `startFromHead: false`, and still found after DescribeJobs has forgotten the job.
  */
-import { GetLogEventsCommand, type GetLogEventsCommandInput } from '@aws-sdk/client-cloudwatch-logs';
-import { readCloudWatchStream } from '@scripthut/aws-common';
+import { GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { cloudWatchStream, readCloudWatchStream } from '@scripthut/aws-common';
 import type { LogChunk, LogReadOptions, LogRequest } from '@scripthut/core';
 import type { BatchContext } from './context.js';
 import { mapJobDetail } from './mapping.js';
@@ -41,15 +41,6 @@ async function logTarget(ctx: BatchContext, request: LogRequest, jobId: string):
   return { group: logGroupOf(ctx, job, request.meta), stream };
 }
 
-async function getEvents(ctx: BatchContext, input: GetLogEventsCommandInput) {
-  try {
-    return await ctx.aws.call('GetLogEvents', () => ctx.logs.send(new GetLogEventsCommand(input)));
-  } catch (err) {
-    if ((err as { name?: string }).name === 'ResourceNotFoundException') return null;
-    throw ctx.aws.toBackendError(err, `GetLogEvents ${input.logGroupName}`);
-  }
-}
-
 /** Reads part of a job's log (`Backend.readLog`). */
 export async function readBatchLog(
   ctx: BatchContext,
@@ -61,6 +52,7 @@ export async function readBatchLog(
   if (!request.jobId) return { content: '', nextOffset: start, missing: true };
   const target = await logTarget(ctx, request, request.jobId);
   if ('note' in target) return { content: '', nextOffset: start, missing: true, note: target.note };
-  const base = { logGroupName: target.group, logStreamName: target.stream };
-  return readCloudWatchStream((input) => getEvents(ctx, { ...base, ...input }), opts);
+  const stream = { logGroupName: target.group, logStreamName: target.stream };
+  const get = cloudWatchStream(ctx.aws, stream, (input) => ctx.logs.send(new GetLogEventsCommand(input)));
+  return readCloudWatchStream(get, opts);
 }

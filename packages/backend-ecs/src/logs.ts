@@ -4,7 +4,7 @@
  * ECS has forgotten the task. ECS sends stdout and stderr to the same stream.
  */
 import { GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { readCloudWatchStream } from '@scripthut/aws-common';
+import { cloudWatchStream, readCloudWatchStream } from '@scripthut/aws-common';
 import type { LogChunk, LogReadOptions, LogRequest } from '@scripthut/core';
 import type { EcsContext } from './context.js';
 
@@ -30,14 +30,8 @@ export async function readEcsLog(
       missing: true,
       note: 'the task definition of this task does not send its logs to CloudWatch Logs (awslogs driver with a stream prefix)',
     };
-  return readCloudWatchStream(async (input) => {
-    try {
-      return await ctx.aws.call('GetLogEvents', () =>
-        ctx.logs.send(new GetLogEventsCommand({ logGroupName: group, logStreamName: stream, ...input })),
-      );
-    } catch (err) {
-      if ((err as { name?: string }).name === 'ResourceNotFoundException') return null;
-      throw ctx.aws.toBackendError(err, `GetLogEvents ${group}`);
-    }
-  }, opts);
+  const get = cloudWatchStream(ctx.aws, { logGroupName: group, logStreamName: stream }, (input) =>
+    ctx.logs.send(new GetLogEventsCommand(input)),
+  );
+  return readCloudWatchStream(get, opts);
 }
