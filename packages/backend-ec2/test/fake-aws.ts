@@ -77,6 +77,9 @@ type Op =
   | 'UpdateStack'
   | 'DescribeStacks';
 
+/** The EC2 API calls: what latency rounds (`roundTrips`) count. */
+const EC2_API: ReadonlySet<Op> = new Set(['RunInstances', 'DescribeInstances', 'TerminateInstances']);
+
 export interface FakeInstance extends Instance {
   userData: string;
   runInput: RunInstancesCommandInput;
@@ -147,9 +150,14 @@ export class FakeAws extends FakeAwsService<Op> {
     super({ throttled, serverError: () => awsError('InternalError', 'An internal error has occurred', 500) });
   }
 
-  /** What the mocked clients call: the current round (with `latencyMs`), then the counted call. */
+  /**
+   * What the mocked clients call: the current round (with `latencyMs`) of an EC2 API call, then the
+   * counted call. Rounds are the EC2 API's: the scheduler of the backend. SendSSHPublicKey (EC2
+   * Instance Connect, a service of its own) belongs to connecting to one instance, like the SSH
+   * probe that follows it; CloudFormation is setup.
+   */
   private async run<T>(op: Op, fn: () => T | Promise<T>): Promise<T> {
-    await this.answerRound();
+    if (EC2_API.has(op)) await this.answerRound();
     return this.perform(op, fn);
   }
 
