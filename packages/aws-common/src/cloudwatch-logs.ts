@@ -5,7 +5,7 @@
  * stream); each event is one line. The SDK call is the caller's (no dependency on the client here):
  * {@link cloudWatchStream} makes the calls of one stream go through the backend's {@link AwsCaller}.
  */
-import type { LogChunk, LogReadOptions } from '@scripthut/core';
+import type { LogChunk, LogReadOptions, LogRequest } from '@scripthut/core';
 import type { AwsCaller } from './caller.js';
 
 /** One GetLogEvents page, as the SDK answers it. */
@@ -58,6 +58,47 @@ export function cloudWatchStream(
       throw aws.toBackendError(err, `GetLogEvents ${stream.logGroupName}`);
     }
   };
+}
+
+/** Where a job's log is in CloudWatch Logs, for {@link readCloudWatchLog}. */
+export interface CloudWatchLogSource {
+  /**
+   * Shown for the stderr tab: the container's stdout and stderr share one stream (the awslogs
+   * driver), so the output tab shows both.
+   */
+  stderrNote: string;
+  /** The job's stream, or a note saying why it has none (not started, expired, no awslogs). */
+  locate(jobId: string): Promise<LogStreamRef | { note: string }>;
+  /** One GetLogEvents, e.g. `(input) => logs.send(new GetLogEventsCommand(input))`. */
+  send(input: GetLogEventsInput): Promise<LogEventsPage>;
+}
+
+/**
+ * `Backend.readLog` of a backend whose containers log to one CloudWatch Logs stream per job
+ * (Batch, ECS): stderr answers with the note, a request without a job id (nothing submitted) or
+ * a job without a stream is `missing`, else the stream is read through {@link cloudWatchStream}.
+ *
+ * @example
+ * ```ts
+ * readLog: (request, options) => readCloudWatchLog(aws, request, options, {
+ *   stderrNote: 'stderr is merged into the output stream',
+ *   locate: async (taskArn) => ({ logGroupName, logStreamName: `${prefix}/${container}/${taskIdOf(taskArn)}` }),
+ *   send: (input) => logs.send(new GetLogEventsCommand(input)),
+ * }),
+ * ```
+ */
+export async function readCloudWatchLog(
+  aws: AwsCaller,
+  request: LogRequest,
+  opts: LogReadOptions,
+  source: CloudWatchLogSource,
+): Promise<LogChunk> {
+  const start = opts.offset ?? 0;
+  if (request.stream === 'stderr') return { content: '', nextOffset: start, note: source.stderrNote };
+  if (!request.jobId) return { content: '', nextOffset: start, missing: true };
+  const stream = await source.locate(request.jobId);
+  if ('note' in stream) return { content: '', nextOffset: start, missing: true, note: stream.note };
+  return readCloudWatchStream(cloudWatchStream(aws, stream, source.send), opts);
 }
 
 /** Pages read per call at most (each page is up to 1 MB / 10 000 events). */

@@ -15,11 +15,13 @@ export {
   errorText,
 } from './caller.js';
 export {
+  type CloudWatchLogSource,
   cloudWatchStream,
   type GetLogEvents,
   type GetLogEventsInput,
   type LogEventsPage,
   type LogStreamRef,
+  readCloudWatchLog,
   readCloudWatchStream,
 } from './cloudwatch-logs.js';
 export {

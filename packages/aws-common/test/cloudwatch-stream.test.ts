@@ -1,7 +1,16 @@
-/** `cloudWatchStream`: GetLogEvents of one stream through the AwsCaller, as Batch and ECS read logs. */
+/**
+ * `cloudWatchStream` and `readCloudWatchLog`: a job's log from one CloudWatch Logs stream through the
+ * AwsCaller, as Batch and ECS read logs.
+ */
 import { BackendError } from '@scripthut/core';
 import { describe, expect, it } from 'vitest';
-import { AwsCaller, cloudWatchStream, type GetLogEventsInput, readCloudWatchStream } from '../src/index.js';
+import {
+  AwsCaller,
+  cloudWatchStream,
+  type GetLogEventsInput,
+  readCloudWatchLog,
+  readCloudWatchStream,
+} from '../src/index.js';
 import { awsNetworkError, awsServiceError } from '../src/testing/index.js';
 
 const stream = { logGroupName: '/aws/batch/job', logStreamName: 'default/abc' };
@@ -55,5 +64,52 @@ describe('cloudWatchStream', () => {
     const denied = await refused({ startFromHead: true }).catch((e: unknown) => e);
     expect(denied).toBeInstanceOf(BackendError);
     expect((denied as BackendError).transient).toBe(false);
+  });
+});
+
+describe('readCloudWatchLog', () => {
+  const request = { jobId: 'job-1', runId: 'r', taskId: 't', path: null, meta: {} };
+  const sent: GetLogEventsInput[] = [];
+  const source = {
+    stderrNote: 'stderr is merged into the output stream',
+    locate: async (jobId: string) =>
+      jobId === 'job-1' ? stream : { note: `job ${jobId} has not started yet` },
+    send: async (input: GetLogEventsInput) => {
+      sent.push(input);
+      return input.nextToken
+        ? { events: [], nextForwardToken: 'f/1' }
+        : { events: [{ message: 'out' }], nextForwardToken: 'f/1' };
+    },
+  };
+
+  it('reads the located stream for stdout', async () => {
+    sent.length = 0;
+    const chunk = await readCloudWatchLog(caller(), { ...request, stream: 'stdout' }, {}, source);
+    expect(chunk).toMatchObject({ content: 'out\n', nextOffset: 4 });
+    expect(sent[0]).toMatchObject(stream);
+  });
+
+  it('stderr is the note, no job is missing, a job without a stream is missing with the reason; no call made', async () => {
+    sent.length = 0;
+    const aws = caller();
+    expect(await readCloudWatchLog(aws, { ...request, stream: 'stderr' }, { offset: 7 }, source)).toEqual({
+      content: '',
+      nextOffset: 7,
+      note: 'stderr is merged into the output stream',
+    });
+    expect(await readCloudWatchLog(aws, { ...request, jobId: null, stream: 'stdout' }, {}, source)).toEqual({
+      content: '',
+      nextOffset: 0,
+      missing: true,
+    });
+    expect(
+      await readCloudWatchLog(aws, { ...request, jobId: 'job-2', stream: 'stdout' }, {}, source),
+    ).toEqual({
+      content: '',
+      nextOffset: 0,
+      missing: true,
+      note: 'job job-2 has not started yet',
+    });
+    expect(sent).toEqual([]);
   });
 });
