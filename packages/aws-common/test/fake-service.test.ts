@@ -1,6 +1,10 @@
-/** `FakeAwsService`, the base of the AWS backends' fakes: counts, injected failures, latency rounds. */
+/**
+ * `FakeAwsService`, the base of the AWS backends' fakes (counts, injected failures, latency rounds),
+ * and `fakeLogEventsPage`, their CloudWatch Logs paging.
+ */
 import { describe, expect, it } from 'vitest';
-import { awsServiceError, FakeAwsService } from '../src/testing/index.js';
+import { readCloudWatchStream } from '../src/index.js';
+import { awsServiceError, FakeAwsService, fakeLogEventsPage } from '../src/testing/index.js';
 
 type Op = 'Create' | 'Describe';
 
@@ -64,5 +68,34 @@ describe('FakeAwsService', () => {
     await fake.describe();
     expect(fake.roundTrips).toBe(3);
     expect(fake.calls).toEqual({ Create: 3, Describe: 3 });
+  });
+});
+
+describe('fakeLogEventsPage', () => {
+  const events = ['a', 'b', 'c', 'd', 'e'].map((message, i) => ({ timestamp: i, message }));
+
+  it('pages forward with tokens, returns the token unchanged at the end, tails backwards', () => {
+    const first = fakeLogEventsPage(events, { startFromHead: true }, { pageSize: 2 });
+    expect(first.events.map((e) => e.message)).toEqual(['a', 'b']);
+    const second = fakeLogEventsPage(events, { nextToken: first.nextForwardToken }, { pageSize: 2 });
+    expect(second.events.map((e) => e.message)).toEqual(['c', 'd']);
+    const third = fakeLogEventsPage(events, { nextToken: second.nextForwardToken }, { pageSize: 2 });
+    const end = fakeLogEventsPage(events, { nextToken: third.nextForwardToken }, { pageSize: 2 });
+    expect(end).toMatchObject({ events: [], nextForwardToken: third.nextForwardToken });
+    const tail = fakeLogEventsPage(events, { startFromHead: false, limit: 2 }, { pageSize: 10 });
+    expect(tail.events.map((e) => e.message)).toEqual(['d', 'e']);
+  });
+
+  it('a missing stream is ResourceNotFoundException; empty pages do not end a read', async () => {
+    expect(() => fakeLogEventsPage(undefined, { startFromHead: true }, { pageSize: 2 })).toThrow(
+      expect.objectContaining({ name: 'ResourceNotFoundException' }),
+    );
+    const empty = fakeLogEventsPage(events, { startFromHead: true }, { pageSize: 2, emptyPages: true });
+    expect(empty.events).toEqual([]);
+    const chunk = await readCloudWatchStream(
+      async (input) => fakeLogEventsPage(events, input, { pageSize: 2, emptyPages: true }),
+      {},
+    );
+    expect(chunk.content).toBe('a\nb\nc\nd\ne\n');
   });
 });

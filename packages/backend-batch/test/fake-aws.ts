@@ -49,7 +49,11 @@ import {
   GetLogEventsCommand,
   type GetLogEventsCommandInput,
 } from '@aws-sdk/client-cloudwatch-logs';
-import { awsServiceError as awsError, FakeAwsService } from '@scripthut/aws-common/testing';
+import {
+  awsServiceError as awsError,
+  FakeAwsService,
+  fakeLogEventsPage,
+} from '@scripthut/aws-common/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 
 export const ACCOUNT = '123456789012';
@@ -572,38 +576,7 @@ export class FakeAws extends FakeAwsService<Op> {
 
   getLogEvents(input: GetLogEventsCommandInput) {
     const events = this.logStreams.get(`${input.logGroupName}|${input.logStreamName}`);
-    if (!events) throw awsError('ResourceNotFoundException', 'The specified log stream does not exist.', 400);
-    const limit = Math.min(input.limit ?? 10_000, this.logPageSize);
-    let from: number;
-    let to: number;
-    const token = input.nextToken;
-    const gap = token?.endsWith('~');
-    const body = gap ? token!.slice(0, -1) : token;
-    if (body?.startsWith('f/')) {
-      from = Number(body.slice(2));
-      to = Math.min(events.length, from + limit);
-    } else if (body?.startsWith('b/')) {
-      to = Number(body.slice(2));
-      from = Math.max(0, to - limit);
-    } else if (input.startFromHead) {
-      from = 0;
-      to = Math.min(events.length, limit);
-    } else {
-      to = events.length;
-      from = Math.max(0, to - limit);
-    }
-    if (this.logEmptyPages && input.startFromHead !== false && !gap && from < events.length) {
-      // CloudWatch scans time windows: a window without events is an empty page, not the end.
-      return { events: [], nextForwardToken: `f/${from}~`, nextBackwardToken: `b/${from}` };
-    }
-    return {
-      events: events
-        .slice(from, to)
-        .map((e, i) => ({ ...e, ingestionTime: e.timestamp, eventId: String(from + i) })),
-      // Like the real service: at the end of the stream the forward token passed in comes back unchanged.
-      nextForwardToken: to === from && token ? token : `f/${to}`,
-      nextBackwardToken: `b/${from}`,
-    };
+    return fakeLogEventsPage(events, input, { pageSize: this.logPageSize, emptyPages: this.logEmptyPages });
   }
 
   /** Real SDK clients whose `send` is served by this fake, plus the stubs (for request assertions). */

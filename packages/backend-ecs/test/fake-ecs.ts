@@ -41,7 +41,11 @@ import {
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import { FARGATE_SIZES } from '@scripthut/aws-common';
-import { awsServiceError as awsError, FakeAwsService } from '@scripthut/aws-common/testing';
+import {
+  awsServiceError as awsError,
+  FakeAwsService,
+  fakeLogEventsPage,
+} from '@scripthut/aws-common/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 
 export const ACCOUNT = '123456789012';
@@ -405,27 +409,7 @@ export class FakeEcs extends FakeAwsService<Op> {
 
   getLogEvents(input: GetLogEventsCommandInput) {
     const events = this.logStreams.get(`${input.logGroupName}|${input.logStreamName}`);
-    if (!events) throw awsError('ResourceNotFoundException', 'The specified log stream does not exist.', 400);
-    const limit = Math.min(input.limit ?? 10_000, this.logPageSize);
-    const token = input.nextToken;
-    let from: number;
-    let to: number;
-    if (token?.startsWith('f/')) {
-      from = Number(token.slice(2));
-      to = Math.min(events.length, from + limit);
-    } else if (input.startFromHead) {
-      from = 0;
-      to = Math.min(events.length, limit);
-    } else {
-      to = events.length;
-      from = Math.max(0, to - limit);
-    }
-    return {
-      events: events.slice(from, to).map((e) => ({ ...e, ingestionTime: e.timestamp })),
-      // At the end of the stream the forward token passed in comes back unchanged.
-      nextForwardToken: to === from && token ? token : `f/${to}`,
-      nextBackwardToken: `b/${from}`,
-    };
+    return fakeLogEventsPage(events, input, { pageSize: this.logPageSize });
   }
 
   /** Real SDK clients whose `send` is served by this fake. */

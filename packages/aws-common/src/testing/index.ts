@@ -1,13 +1,15 @@
 /**
  * `@scripthut/aws-common/testing` — for the tests of AWS backends, whose fakes stand behind real
  * SDK clients (aws-sdk-client-mock): errors shaped the way the SDK throws them, the plumbing of a
- * fake service ({@link FakeAwsService}: call counts, injected failures, latency rounds), and submit
+ * fake service ({@link FakeAwsService}: call counts, injected failures, latency rounds), CloudWatch
+ * Logs paging ({@link fakeLogEventsPage}), and submit
  * requests of container tasks.
  */
 import type { SubmitRequest, TaskSpec, TrackedJob } from '@scripthut/core';
 import { taskSpec } from '@scripthut/core/testing';
 
 export { awsNetworkError, awsServiceError } from './errors.js';
+export { type FakeLogEvent, type FakeLogEventsInput, fakeLogEventsPage } from './fake-logs.js';
 export {
   FakeAwsService,
   type FakeServiceErrors,
