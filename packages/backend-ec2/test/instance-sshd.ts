@@ -7,7 +7,8 @@
  * - The tunnel opens only to an instance the fake says is `running` (SSM answers TargetNotConnected
  *   otherwise); a terminated instance's connections are refused.
  * - Authentication succeeds only with the key last pushed for that instance and OS user with
- *   SendSSHPublicKey, signed by its private key, within 60 s of the push (EC2 Instance Connect).
+ *   SendSSHPublicKey, signed by its private key (EC2 Instance Connect; its 60-s validity is not
+ *   modelled: the backend pushes before every connection anyway).
  *
  * It does not run the user-data (the cluster harness does, on the real sshd): a test writes the
  * instance's files, e.g. with {@link FakeInstanceSshd.writeLog} and {@link FakeInstanceSshd.exit}.
@@ -20,16 +21,11 @@ import ssh2 from 'ssh2';
 import { connectTcp, SENTINEL_PATH, TASK_LOG_PATH, type Tunnel, type TunnelFactory } from '../src/index.js';
 import type { FakeAws } from './fake-aws.js';
 
-/** How long a key pushed with SendSSHPublicKey is valid. */
-const PUSHED_KEY_TTL_MS = 60_000;
-
 export class FakeInstanceSshd {
   private readonly server: ssh2.Server;
   private port = 0;
   /** Client-side port of each tunnelled TCP connection → the instance it is for. */
   private readonly instanceOfPort = new Map<number, string>();
-  /** When each key was pushed (the fake records pushes, not their time). */
-  private readonly pushedAt = new Map<string, number>();
   private readonly clients = new Set<ssh2.Connection>();
   /** Commands run on instances so far. */
   commands = 0;
@@ -105,15 +101,13 @@ export class FakeInstanceSshd {
     renameSync(`${file}.tmp`, file);
   }
 
-  /** The public key the instance accepts for `user` now, if any (the last one pushed, for 60 s). */
+  /** The public key the instance accepts for `user` now, if any: the last one pushed. */
   private acceptedKey(instanceId: string, user: string): ssh2.ParsedKey | null {
     const pushes = this.fake.pushedKeys.filter(
       (p) => p.InstanceId === instanceId && p.InstanceOSUser === user,
     );
     const last = pushes.at(-1)?.SSHPublicKey;
     if (!last) return null;
-    if (!this.pushedAt.has(last)) this.pushedAt.set(last, Date.now());
-    if (Date.now() - this.pushedAt.get(last)! > PUSHED_KEY_TTL_MS) return null;
     const key = ssh2.utils.parseKey(last);
     return key instanceof Error ? null : key;
   }
