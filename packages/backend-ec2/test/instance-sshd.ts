@@ -15,6 +15,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
@@ -22,11 +23,13 @@ import { connectTcp, SENTINEL_PATH, TASK_LOG_PATH, type Tunnel, type TunnelFacto
 import type { FakeAws } from './fake-aws.js';
 
 export class FakeInstanceSshd {
-  private readonly server: ssh2.Server;
+  /** The SSH protocol side; sockets come from {@link listener}, so that stop() can destroy them. */
+  private readonly ssh: ssh2.Server;
+  private readonly listener: Server;
+  private readonly sockets = new Set<Socket>();
   private port = 0;
   /** Client-side port of each tunnelled TCP connection → the instance it is for. */
   private readonly instanceOfPort = new Map<number, string>();
-  private readonly clients = new Set<ssh2.Connection>();
   /** Commands run on instances so far. */
   commands = 0;
   /** Tunnels opened so far. */
@@ -38,19 +41,25 @@ export class FakeInstanceSshd {
     readonly root: string,
   ) {
     const hostKey = ssh2.utils.generateKeyPairSync('ed25519').private;
-    this.server = new ssh2.Server({ hostKeys: [hostKey] }, (client, info) => this.serve(client, info.port));
+    this.ssh = new ssh2.Server({ hostKeys: [hostKey] }, (client, info) => this.serve(client, info.port));
+    this.listener = createServer((socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      this.ssh.injectSocket(socket);
+    });
   }
 
   /** Listens on a free port of 127.0.0.1. */
   async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as { port: number }).port;
+    await new Promise<void>((resolve) => this.listener.listen(0, '127.0.0.1', resolve));
+    this.port = (this.listener.address() as { port: number }).port;
   }
 
-  /** Closes the server and every connection. */
+  /** Stops listening and drops every connection at once. */
   async stop(): Promise<void> {
-    for (const c of this.clients) c.end();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
   }
 
   /** The backend's `instancePathPrefix`. */
@@ -113,8 +122,6 @@ export class FakeInstanceSshd {
   }
 
   private serve(client: ssh2.Connection, clientPort: number): void {
-    this.clients.add(client);
-    client.on('close', () => this.clients.delete(client));
     client.on('error', () => undefined);
     // Looked up when used: the server may accept the socket before the tunnel has recorded its port.
     const instanceId = () => this.instanceOfPort.get(clientPort);
