@@ -14,7 +14,16 @@ export {
   chunk,
   errorText,
 } from './caller.js';
-export { type GetLogEvents, type LogEventsPage, readCloudWatchStream } from './cloudwatch-logs.js';
+export {
+  type CloudWatchLogSource,
+  cloudWatchStream,
+  type GetLogEvents,
+  type GetLogEventsInput,
+  type LogEventsPage,
+  type LogStreamRef,
+  readCloudWatchLog,
+  readCloudWatchStream,
+} from './cloudwatch-logs.js';
 export {
   compressedCommand,
   containerEnvAndDir,

@@ -3,8 +3,8 @@
  * paged with forward tokens until the token comes back unchanged (an empty page is not the end),
  * tailed with `startFromHead: false`, and still found after DescribeJobs has forgotten the job.
  */
-import { GetLogEventsCommand, type GetLogEventsCommandInput } from '@aws-sdk/client-cloudwatch-logs';
-import { readCloudWatchStream } from '@scripthut/aws-common';
+import { GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { type LogStreamRef, readCloudWatchLog } from '@scripthut/aws-common';
 import type { LogChunk, LogReadOptions, LogRequest } from '@scripthut/core';
 import type { BatchContext } from './context.js';
 import { mapJobDetail } from './mapping.js';
@@ -13,12 +13,12 @@ import { describeJobs, logGroupOf, logStreamOf, recordFinished } from './status.
 const STDERR_NOTE =
   'AWS Batch writes stdout and stderr to a single CloudWatch Logs stream: stderr is merged into the output stream (see the output tab).';
 
-type Target = { group: string; stream: string } | { note: string };
+type Target = LogStreamRef | { note: string };
 
 /** Where the log of a job is: the record of a finished job, else DescribeJobs. */
 async function logTarget(ctx: BatchContext, request: LogRequest, jobId: string): Promise<Target> {
   const recorded = ctx.finished.get(request.runId, jobId);
-  if (recorded?.logStream) return { group: recorded.logGroup, stream: recorded.logStream };
+  if (recorded?.logStream) return { logGroupName: recorded.logGroup, logStreamName: recorded.logStream };
   const [job] = await describeJobs(ctx, [jobId]);
   if (!job) {
     return {
@@ -38,29 +38,18 @@ async function logTarget(ctx: BatchContext, request: LogRequest, jobId: string):
         : 'the job has not started yet',
     };
   }
-  return { group: logGroupOf(ctx, job, request.meta), stream };
-}
-
-async function getEvents(ctx: BatchContext, input: GetLogEventsCommandInput) {
-  try {
-    return await ctx.aws.call('GetLogEvents', () => ctx.logs.send(new GetLogEventsCommand(input)));
-  } catch (err) {
-    if ((err as { name?: string }).name === 'ResourceNotFoundException') return null;
-    throw ctx.aws.toBackendError(err, `GetLogEvents ${input.logGroupName}`);
-  }
+  return { logGroupName: logGroupOf(ctx, job, request.meta), logStreamName: stream };
 }
 
 /** Reads part of a job's log (`Backend.readLog`). */
-export async function readBatchLog(
+export function readBatchLog(
   ctx: BatchContext,
   request: LogRequest,
   opts: LogReadOptions,
 ): Promise<LogChunk> {
-  const start = opts.offset ?? 0;
-  if (request.stream === 'stderr') return { content: '', nextOffset: start, note: STDERR_NOTE };
-  if (!request.jobId) return { content: '', nextOffset: start, missing: true };
-  const target = await logTarget(ctx, request, request.jobId);
-  if ('note' in target) return { content: '', nextOffset: start, missing: true, note: target.note };
-  const base = { logGroupName: target.group, logStreamName: target.stream };
-  return readCloudWatchStream((input) => getEvents(ctx, { ...base, ...input }), opts);
+  return readCloudWatchLog(ctx.aws, request, opts, {
+    stderrNote: STDERR_NOTE,
+    locate: (jobId) => logTarget(ctx, request, jobId),
+    send: (input) => ctx.logs.send(new GetLogEventsCommand(input)),
+  });
 }

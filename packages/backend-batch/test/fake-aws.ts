@@ -49,7 +49,11 @@ import {
   GetLogEventsCommand,
   type GetLogEventsCommandInput,
 } from '@aws-sdk/client-cloudwatch-logs';
-import { awsServiceError as awsError } from '@scripthut/aws-common/testing';
+import {
+  awsServiceError as awsError,
+  FakeAwsService,
+  fakeLogEventsPage,
+} from '@scripthut/aws-common/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 
 export const ACCOUNT = '123456789012';
@@ -116,17 +120,13 @@ function range(from: number, to: number, step: number): number[] {
 }
 const DAY = 24 * 3600 * 1000;
 
-export class FakeAws {
+export class FakeAws extends FakeAwsService<Op> {
   now = 1_700_000_000_000;
   readonly jobDefs = new Map<string, JobDefinition[]>();
   readonly jobs = new Map<string, FakeJob>();
   readonly queues = new Map<string, JobQueueDetail>();
   readonly computeEnvs = new Map<string, ComputeEnvironmentDetail>();
   readonly logStreams = new Map<string, { timestamp: number; message: string }[]>();
-  /** Operations → errors to throw on the next calls (shifted one per call). */
-  private readonly failures = new Map<Op, (Error | 'apply-then-500')[]>();
-  /** Counts of calls per operation (including failed ones). */
-  readonly calls: Record<string, number> = {};
   /** Decides how a job's current attempt ends (`job.attempts.length` attempts ended before). */
   outcome: (job: JobDetail) => JobOutcome = () => ({ exitCode: 0 });
   /** Max events per GetLogEvents page (the real service pages at 1 MB / 10 000 events). */
@@ -139,6 +139,7 @@ export class FakeAws {
   private taskSeq = 0;
 
   constructor() {
+    super({ throttled });
     this.addComputeEnvironment('ce-default', 256);
     this.addComputeEnvironment('ce-gpu', 64);
     this.addQueue('default-q', ['ce-default']);
@@ -189,50 +190,15 @@ export class FakeAws {
     });
   }
 
-  /** Make the next `n` calls of `op` fail with `error` (default: throttling). */
-  failNext(op: Op, n = 1, error: Error | (() => Error) | 'apply-then-500' = throttled): void {
-    const list = this.failures.get(op) ?? [];
-    for (let i = 0; i < n; i++) list.push(typeof error === 'function' ? error() : error);
-    this.failures.set(op, list);
-  }
-
-  /**
-   * With a latency, calls are answered in rounds: every call made while a round is open waits for
-   * it and is answered with it; a call made after that opens the next round. `roundTrips` counts
-   * the rounds, i.e. the sequential waits a caller went through (concurrent calls share one).
-   */
-  latencyMs = 0;
-  /** Rounds of answers so far (with `latencyMs`), see above. */
-  roundTrips = 0;
-  private round: Promise<void> | null = null;
-
   /** What the mocked clients call: the current round (with `latencyMs`), then {@link run}. */
   private async serve<T>(op: Op, fn: () => T): Promise<T> {
-    if (this.latencyMs > 0) {
-      if (!this.round) {
-        this.roundTrips++;
-        this.round = new Promise((resolve) =>
-          setTimeout(() => {
-            this.round = null;
-            resolve();
-          }, this.latencyMs),
-        );
-      }
-      await this.round;
-    }
+    await this.answerRound();
     return this.run(op, fn);
   }
 
   /** Runs an operation the way the mocked clients do: counted, with injected failures first. */
   run<T>(op: Op, fn: () => T): T {
-    this.calls[op] = (this.calls[op] ?? 0) + 1;
-    const next = this.failures.get(op)?.shift();
-    if (next === 'apply-then-500') {
-      fn();
-      throw awsError('ServerException', 'Internal server error', 500);
-    }
-    if (next) throw next;
-    return fn();
+    return this.perform(op, fn);
   }
 
   // ---------- job definitions ----------
@@ -610,38 +576,7 @@ export class FakeAws {
 
   getLogEvents(input: GetLogEventsCommandInput) {
     const events = this.logStreams.get(`${input.logGroupName}|${input.logStreamName}`);
-    if (!events) throw awsError('ResourceNotFoundException', 'The specified log stream does not exist.', 400);
-    const limit = Math.min(input.limit ?? 10_000, this.logPageSize);
-    let from: number;
-    let to: number;
-    const token = input.nextToken;
-    const gap = token?.endsWith('~');
-    const body = gap ? token!.slice(0, -1) : token;
-    if (body?.startsWith('f/')) {
-      from = Number(body.slice(2));
-      to = Math.min(events.length, from + limit);
-    } else if (body?.startsWith('b/')) {
-      to = Number(body.slice(2));
-      from = Math.max(0, to - limit);
-    } else if (input.startFromHead) {
-      from = 0;
-      to = Math.min(events.length, limit);
-    } else {
-      to = events.length;
-      from = Math.max(0, to - limit);
-    }
-    if (this.logEmptyPages && input.startFromHead !== false && !gap && from < events.length) {
-      // CloudWatch scans time windows: a window without events is an empty page, not the end.
-      return { events: [], nextForwardToken: `f/${from}~`, nextBackwardToken: `b/${from}` };
-    }
-    return {
-      events: events
-        .slice(from, to)
-        .map((e, i) => ({ ...e, ingestionTime: e.timestamp, eventId: String(from + i) })),
-      // Like the real service: at the end of the stream the forward token passed in comes back unchanged.
-      nextForwardToken: to === from && token ? token : `f/${to}`,
-      nextBackwardToken: `b/${from}`,
-    };
+    return fakeLogEventsPage(events, input, { pageSize: this.logPageSize, emptyPages: this.logEmptyPages });
   }
 
   /** Real SDK clients whose `send` is served by this fake, plus the stubs (for request assertions). */

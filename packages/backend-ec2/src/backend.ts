@@ -13,11 +13,11 @@ import {
   errorText,
   localCommandRunner,
 } from '@scripthut/aws-common';
-import { type Backend, BackendError, type ClusterInfo, type SubmitOutcome } from '@scripthut/core';
+import { type Backend, BackendError, type ClusterInfo } from '@scripthut/core';
 import { EC2_CAPACITY_ERRORS } from './capacity.js';
 import type { Ec2Context, Verdict } from './context.js';
 import { backendFilter, describeInstances, findByTags, resync } from './fleet.js';
-import { launchOne } from './launch.js';
+import { launchAll } from './launch.js';
 import { readEc2Log } from './logs.js';
 import { renderTaskScript, tagKeys } from './mapping.js';
 import type { Ec2BackendConfig } from './plugin.js';
@@ -156,9 +156,7 @@ export function createEc2Backend(options: Ec2BackendOptions): Ec2Backend {
           }));
         }
       }
-      const out: SubmitOutcome[] = [];
-      for (const r of requests) out.push(await launchOne(ctx, r));
-      return out;
+      return launchAll(ctx, requests);
     },
     status: (jobs) => ec2Status(ctx, sessions, jobs),
     findByTags: (tags) => findByTags(ctx, tags),

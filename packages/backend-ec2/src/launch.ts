@@ -9,6 +9,7 @@ import { RunInstancesCommand, type RunInstancesCommandInput } from '@aws-sdk/cli
 import { errorText, isAmbiguous, isTransientKind } from '@scripthut/aws-common';
 import type { SubmitOutcome, SubmitRequest } from '@scripthut/core';
 import type { Ec2Context } from './context.js';
+import { mapLimited } from './limited.js';
 import {
   containerEnvAndDir,
   instanceTags,
@@ -32,7 +33,22 @@ export const METADATA_OPTIONS = {
   HttpPutResponseHopLimit: 2,
 } as const satisfies RunInstancesCommandInput['MetadataOptions'];
 
-/** Launches one task instance (never throws: failures are outcomes). */
+/**
+ * Launches in flight at once. Every task needs its own RunInstances (its own user-data): a few at a
+ * time keep a large submission from waiting for one launch after the other, while staying within
+ * EC2's request-rate bucket of RunInstances (a throttled launch is retried by the caller anyway).
+ */
+export const LAUNCH_CONCURRENCY = 5;
+
+/** Launches one instance per request, {@link LAUNCH_CONCURRENCY} at a time; outcomes in request order. */
+export function launchAll(ctx: Ec2Context, requests: readonly SubmitRequest[]): Promise<SubmitOutcome[]> {
+  return mapLimited(requests, LAUNCH_CONCURRENCY, (r) => launchOne(ctx, r));
+}
+
+/**
+ * Launches one task instance (never throws: failures are outcomes). Everything up to taking the
+ * `max_instances` slot is synchronous, so concurrent launches never exceed `max_instances`.
+ */
 export async function launchOne(ctx: Ec2Context, req: SubmitRequest): Promise<SubmitOutcome> {
   const cfg = ctx.cfg;
   let script: string;

@@ -1,7 +1,8 @@
 /**
  * Task logs: tailed live over SSH while the instance runs, copied byte-exactly into
  * `<dataDir>/ec2-logs/<run>/<task>.log` when the task ends (the instance is deleted afterwards),
- * and served from that archive from then on.
+ * and served from that archive from then on. A task whose instance this process has not seen
+ * running (no poll yet) is looked up with one DescribeInstances first.
  */
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { open as openFile, stat } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { errorText } from '@scripthut/aws-common';
 import type { LogChunk, LogReadOptions, LogRequest } from '@scripthut/core';
 import { completeUtf8 } from '@scripthut/ssh';
 import type { Ec2Context } from './context.js';
+import { describeInstances } from './fleet.js';
 import { TASK_LOG_PATH } from './mapping.js';
 import type { SessionPool } from './sessions.js';
 
@@ -70,6 +72,24 @@ async function readArchive(path: string, opts: LogReadOptions): Promise<LogChunk
   }
 }
 
+/**
+ * The state of one instance from DescribeInstances (also noted for later reads), or null when
+ * EC2 does not answer or does not know the instance.
+ */
+async function instanceState(ctx: Ec2Context, id: string): Promise<string | null> {
+  try {
+    const [inst] = await describeInstances(ctx, { InstanceIds: [id] });
+    const state = inst?.State?.Name;
+    if (!state) return null;
+    ctx.lastState.set(id, state);
+    if (inst.Placement?.AvailabilityZone) ctx.azOf.set(id, inst.Placement.AvailabilityZone);
+    return state;
+  } catch (err) {
+    ctx.log.debug?.(`DescribeInstances ${id} for its log failed: ${errorText(err)}`);
+    return null;
+  }
+}
+
 /** Reads part of a task's log (`Backend.readLog`). */
 export async function readEc2Log(
   ctx: Ec2Context,
@@ -80,15 +100,18 @@ export async function readEc2Log(
   if (request.stream === 'stderr') return { content: '', nextOffset: 0, note: STDERR_NOTE };
   const archived = archivePath(ctx, request.runId, request.taskId);
   const id = request.jobId;
-  const live = id && !ctx.decided.has(id) && ctx.lastState.get(id) === 'running';
+  let state = id ? ctx.lastState.get(id) : undefined;
+  // A task this process has not seen running yet (no poll since it started, or since a restart).
+  if (id && !ctx.decided.has(id) && state !== 'running' && !existsSync(archived))
+    state = (await instanceState(ctx, id)) ?? state;
+  const live = id && !ctx.decided.has(id) && state === 'running';
   if (!live && existsSync(archived)) return readArchive(archived, opts);
   if (!id || !live) {
-    const st = id ? ctx.lastState.get(id) : null;
     return {
       content: '',
       nextOffset: opts.offset ?? 0,
       missing: true,
-      ...(st === 'pending' ? { note: `instance ${id} is starting` } : {}),
+      ...(state === 'pending' ? { note: `instance ${id} is starting` } : {}),
     };
   }
   const max = opts.maxBytes ?? 1024 * 1024;

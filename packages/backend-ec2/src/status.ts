@@ -10,23 +10,12 @@ import { errorText } from '@scripthut/aws-common';
 import { type JobStatus, shellQuotePath, type TrackedJob } from '@scripthut/core';
 import type { Ec2Context } from './context.js';
 import { backendFilter, describeInstances, GONE_STATES, LIVE_STATES, resync, tagValue } from './fleet.js';
+import { mapLimited } from './limited.js';
 import { archiveLog } from './logs.js';
 import { REASON_PATH, SENTINEL_PATH } from './mapping.js';
 import type { SessionPool } from './sessions.js';
 import { terminate } from './terminate.js';
 import { loadVerdict, saveVerdict, statusOf, verdict } from './verdicts.js';
-
-/** Runs `fn` over `items` with at most `limit` in flight. */
-async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item);
-    }
-  });
-  await Promise.all(workers);
-}
 
 /** What the sentinel check found. */
 interface ProbeAnswer {
@@ -210,7 +199,7 @@ export async function ec2Status(
     result.set(id, { jobId: id, state: 'unknown', rawState: st, reason: st });
   }
   if (toTerminate.length) await terminate(ctx, toTerminate);
-  await pool(toProbe, ctx.probeConcurrency, async ({ job, inst }) => {
+  await mapLimited(toProbe, ctx.probeConcurrency, async ({ job, inst }) => {
     result.set(job.jobId, await probe(ctx, sessions, job, inst));
   });
   return result;

@@ -32,8 +32,13 @@ async function terminateCall(ctx: Ec2Context, ids: string[]): Promise<void> {
   );
 }
 
-/** Terminates instances (1000 per call); what does not go through stays pending and is retried. */
-export async function terminate(ctx: Ec2Context, ids: string[]): Promise<void> {
+/**
+ * Terminates instances (1000 per call); what does not go through stays pending and is retried on
+ * every poll. Resolves to the error of a call that failed for another reason than EC2 not knowing
+ * an id (no answer, throttled past the retries, refused), or null when every call went through.
+ */
+export async function terminate(ctx: Ec2Context, ids: string[]): Promise<unknown> {
+  let failure: unknown = null;
   for (const group of chunk([...new Set(ids)], 1000)) {
     for (const id of group) ctx.pendingTerminate.add(id);
     try {
@@ -42,43 +47,55 @@ export async function terminate(ctx: Ec2Context, ids: string[]): Promise<void> {
     } catch (err) {
       if (!isNotFound(err)) {
         ctx.log.warn?.(`TerminateInstances ${group.join(',')} failed (will retry): ${errorText(err)}`);
+        failure ??= err;
         continue;
       }
       // One id EC2 does not know (yet) fails the whole call: the others must not wait for it.
-      for (const id of group) await terminateOne(ctx, id);
+      for (const id of group) {
+        const failed = await terminateOne(ctx, id);
+        failure ??= failed;
+      }
     }
   }
+  return failure;
 }
 
-async function terminateOne(ctx: Ec2Context, id: string): Promise<void> {
+/** One id of a group EC2 refused: terminated, kept pending, or dropped; resolves to a failure as {@link terminate}. */
+async function terminateOne(ctx: Ec2Context, id: string): Promise<unknown> {
   try {
     await terminateCall(ctx, [id]);
     ctx.pendingTerminate.delete(id);
-    return;
+    return null;
   } catch (err) {
     if (!isNotFound(err)) {
       ctx.log.warn?.(`TerminateInstances ${id} failed (will retry): ${errorText(err)}`);
-      return;
+      return err;
     }
   }
   const launchedAt = ctx.launches.get(id)?.launchedAt;
   if (launchedAt !== undefined && ctx.now() - launchedAt <= ctx.visibilityGraceMs) {
     ctx.log.debug?.(`instance ${id} is not visible to TerminateInstances yet: retrying on the next poll`);
-    return;
+    return null;
   }
   // Past the grace (or launched by another process): does EC2 know the instance at all?
   try {
     const [inst] = await describeInstances(ctx, { InstanceIds: [id] });
-    if (inst && LIVE_STATES.includes(inst.State?.Name ?? '')) return; // still there: retried next poll
+    if (inst && LIVE_STATES.includes(inst.State?.Name ?? '')) return null; // still there: retried next poll
     ctx.pendingTerminate.delete(id);
   } catch (err) {
-    if (!isNotFound(err)) return; // no answer: retried next poll
+    if (!isNotFound(err)) return null; // no answer: retried next poll
     ctx.pendingTerminate.delete(id);
     ctx.log.warn?.(`instance ${id} is unknown to EC2 (${INSTANCE_NOT_FOUND}): nothing to terminate`);
   }
+  return null;
 }
 
-/** Cancels tasks: keeps what the task printed so far (best effort, 5 s), terminates, records. */
+/**
+ * Cancels tasks: keeps what the task printed so far (best effort, 5 s), terminates, records. When
+ * TerminateInstances does not go through (no answer, throttled, refused), nothing is recorded and
+ * the cancel throws (transient unless refused): the engine retries it, and the instance is not
+ * reported cancelled while it still runs.
+ */
 export async function cancelJobs(ctx: Ec2Context, sessions: SessionPool, jobs: TrackedJob[]): Promise<void> {
   const todo = jobs.filter((j) => j.jobId && !ctx.decided.has(j.jobId));
   if (!todo.length) return;
@@ -91,10 +108,11 @@ export async function cancelJobs(ctx: Ec2Context, sessions: SessionPool, jobs: T
       ]);
     }
   }
-  await terminate(
+  const failure = await terminate(
     ctx,
     todo.map((j) => j.jobId),
   );
+  if (failure !== null) throw ctx.aws.toBackendError(failure, 'TerminateInstances (cancel)');
   for (const job of todo) {
     saveVerdict(ctx, job.runId, verdict(ctx, job.jobId, 'cancelled', null, 'instance terminated on cancel'));
     await sessions.drop(job.jobId);

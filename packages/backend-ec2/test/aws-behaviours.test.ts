@@ -5,6 +5,7 @@
  * `$metadata` but no HTTP status, and instances that run but never answer a probe.
  */
 import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { BackendError } from '@scripthut/core';
 import { describe, expect, it } from 'vitest';
 import { FakeAws, networkError } from './fake-aws.js';
 import { request, tracked } from './helpers.js';
@@ -68,6 +69,24 @@ describe('TerminateInstances right after launch (eventual consistency)', () => {
     const calls = env.fake.calls.TerminateInstances ?? 0;
     await b.status([real]);
     expect(env.fake.calls.TerminateInstances ?? 0).toBe(calls); // not retried for ever
+  });
+});
+
+describe('cancel when TerminateInstances does not go through', () => {
+  it('throws a transient error and records nothing; the retried cancel terminates and records', async () => {
+    const b = make();
+    const job = await launch(b, 'stubborn');
+    // Five attempts for the cancel, five for the pending terminate the next poll retries.
+    env.fake.failNext('TerminateInstances', 10, () => networkError('ECONNRESET', 'socket hang up'));
+    const err = await b.cancel([job]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BackendError);
+    expect((err as BackendError).transient).toBe(true);
+    expect(env.fake.instances.get(job.jobId)!.State!.Name).toBe('pending'); // still running up
+    expect((await b.status([job])).get(job.jobId)?.state).not.toBe('cancelled');
+    // The engine retries the cancel (the poll above also retried the pending terminate).
+    await b.cancel([job]);
+    expect(['shutting-down', 'terminated']).toContain(env.fake.instances.get(job.jobId)!.State!.Name);
+    expect((await b.status([job])).get(job.jobId)).toMatchObject({ state: 'cancelled', final: true });
   });
 });
 

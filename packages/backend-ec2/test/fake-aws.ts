@@ -13,7 +13,12 @@
  * - AMI models (`amis`): docker installed (the default), docker only in the package repository
  *   (the stock Amazon Linux 2023 AMI), or none at all; the cluster harness runs the user-data
  *   accordingly;
- * - network failures as the SDK reports them (`networkError`): no HTTP status, but `$metadata`.
+ * - network failures as the SDK reports them (`networkError`): no HTTP status, but `$metadata`;
+ * - a request that takes effect but whose answer is lost (`failNext(op, n, 'apply-then-500')`);
+ * - RunInstances refuses an instance type that is not `<family>.<size>` (InvalidParameterValue).
+ *
+ * Calls are counted per operation and, with `latencyMs`, answered in rounds (`roundTrips`): see
+ * `FakeAwsService` in `@scripthut/aws-common/testing`.
  */
 import {
   CloudFormationClient,
@@ -44,7 +49,7 @@ import {
   type SendSSHPublicKeyCommandInput,
 } from '@aws-sdk/client-ec2-instance-connect';
 import { GetParameterCommand, type GetParameterCommandInput, SSMClient } from '@aws-sdk/client-ssm';
-import { awsServiceError as awsError } from '@scripthut/aws-common/testing';
+import { awsServiceError as awsError, FakeAwsService } from '@scripthut/aws-common/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 
 export const REGION = 'us-east-2';
@@ -57,6 +62,9 @@ export const throttled = () => awsError('RequestLimitExceeded', 'Request limit e
 
 export { awsNetworkError as networkError } from '@scripthut/aws-common/testing';
 
+/** The shape of an EC2 instance type (`<family>.<size>`): RunInstances refuses anything else. */
+const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.(nano|micro|small|medium|large|\d*xlarge|metal(-\d+xl)?)$/;
+
 /** What an AMI has: docker installed, docker in its package repository only, or no docker at all. */
 export type AmiModel = 'docker' | 'docker-in-repo' | 'no-docker';
 
@@ -68,6 +76,9 @@ type Op =
   | 'CreateStack'
   | 'UpdateStack'
   | 'DescribeStacks';
+
+/** The EC2 API calls: what latency rounds (`roundTrips`) count. */
+const EC2_API: ReadonlySet<Op> = new Set(['RunInstances', 'DescribeInstances', 'TerminateInstances']);
 
 export interface FakeInstance extends Instance {
   userData: string;
@@ -82,9 +93,8 @@ export interface FakeInstance extends Instance {
   ami: AmiModel;
 }
 
-export class FakeAws {
+export class FakeAws extends FakeAwsService<Op> {
   readonly instances = new Map<string, FakeInstance>();
-  readonly calls: Record<string, number> = {};
   readonly runInputs: RunInstancesCommandInput[] = [];
   readonly describeInputs: DescribeInstancesCommandInput[] = [];
   readonly pushedKeys: SendSSHPublicKeyCommandInput[] = [];
@@ -132,22 +142,23 @@ export class FakeAws {
     },
   ];
   amiParameter = 'ami-0al2023latest';
-  private readonly failures = new Map<Op, Error[]>();
   /** Ids start at a random point so instances of different fakes never collide. */
   private seq = Math.floor(Math.random() * 2 ** 40);
   private readonly tokens = new Map<string, string>();
 
-  failNext(op: Op, n = 1, error: () => Error = throttled): void {
-    const list = this.failures.get(op) ?? [];
-    for (let i = 0; i < n; i++) list.push(error());
-    this.failures.set(op, list);
+  constructor() {
+    super({ throttled, serverError: () => awsError('InternalError', 'An internal error has occurred', 500) });
   }
 
+  /**
+   * What the mocked clients call: the current round (with `latencyMs`) of an EC2 API call, then the
+   * counted call. Rounds are the EC2 API's: the scheduler of the backend. SendSSHPublicKey (EC2
+   * Instance Connect, a service of its own) belongs to connecting to one instance, like the SSH
+   * probe that follows it; CloudFormation is setup.
+   */
   private async run<T>(op: Op, fn: () => T | Promise<T>): Promise<T> {
-    this.calls[op] = (this.calls[op] ?? 0) + 1;
-    const err = this.failures.get(op)?.shift();
-    if (err) throw err;
-    return fn();
+    if (EC2_API.has(op)) await this.answerRound();
+    return this.perform(op, fn);
   }
 
   /** Keep an instance pending (startup-timeout tests). */
@@ -162,6 +173,8 @@ export class FakeAws {
     }
     if (!input.ImageId?.startsWith('ami-'))
       throw awsError('InvalidAMIID.Malformed', `Invalid id: "${input.ImageId}"`, 400);
+    if (!INSTANCE_TYPE.test(input.InstanceType ?? ''))
+      throw awsError('InvalidParameterValue', `Invalid value '${input.InstanceType}' for InstanceType.`, 400);
     const raw = Buffer.from(input.UserData ?? '', 'base64');
     if (raw.length > 16 * 1024)
       throw awsError('InvalidParameterValue', 'User data is limited to 16384 bytes', 400);

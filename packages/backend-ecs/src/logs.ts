@@ -4,7 +4,7 @@
  * ECS has forgotten the task. ECS sends stdout and stderr to the same stream.
  */
 import { GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { readCloudWatchStream } from '@scripthut/aws-common';
+import { readCloudWatchLog } from '@scripthut/aws-common';
 import type { LogChunk, LogReadOptions, LogRequest } from '@scripthut/core';
 import type { EcsContext } from './context.js';
 
@@ -12,32 +12,19 @@ const STDERR_NOTE =
   'ECS sends stdout and stderr to a single CloudWatch Logs stream: stderr is merged into the output stream (see the output tab).';
 
 /** Reads part of a task's log (`Backend.readLog`). */
-export async function readEcsLog(
-  ctx: EcsContext,
-  request: LogRequest,
-  opts: LogReadOptions,
-): Promise<LogChunk> {
-  const start = opts.offset ?? 0;
-  if (request.stream === 'stderr') return { content: '', nextOffset: start, note: STDERR_NOTE };
-  if (!request.jobId) return { content: '', nextOffset: start, missing: true };
-  const recorded = ctx.finished.get(request.runId, request.jobId);
-  const group = recorded?.logGroup ?? request.meta.logGroup;
-  const stream = recorded?.logStream ?? request.meta.logStream;
-  if (typeof group !== 'string' || typeof stream !== 'string')
-    return {
-      content: '',
-      nextOffset: start,
-      missing: true,
-      note: 'the task definition of this task does not send its logs to CloudWatch Logs (awslogs driver with a stream prefix)',
-    };
-  return readCloudWatchStream(async (input) => {
-    try {
-      return await ctx.aws.call('GetLogEvents', () =>
-        ctx.logs.send(new GetLogEventsCommand({ logGroupName: group, logStreamName: stream, ...input })),
-      );
-    } catch (err) {
-      if ((err as { name?: string }).name === 'ResourceNotFoundException') return null;
-      throw ctx.aws.toBackendError(err, `GetLogEvents ${group}`);
-    }
-  }, opts);
+export function readEcsLog(ctx: EcsContext, request: LogRequest, opts: LogReadOptions): Promise<LogChunk> {
+  return readCloudWatchLog(ctx.aws, request, opts, {
+    stderrNote: STDERR_NOTE,
+    async locate(taskArn) {
+      const recorded = ctx.finished.get(request.runId, taskArn);
+      const group = recorded?.logGroup ?? request.meta.logGroup;
+      const stream = recorded?.logStream ?? request.meta.logStream;
+      if (typeof group !== 'string' || typeof stream !== 'string')
+        return {
+          note: 'the task definition of this task does not send its logs to CloudWatch Logs (awslogs driver with a stream prefix)',
+        };
+      return { logGroupName: group, logStreamName: stream };
+    },
+    send: (input) => ctx.logs.send(new GetLogEventsCommand(input)),
+  });
 }

@@ -41,7 +41,11 @@ import {
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import { FARGATE_SIZES } from '@scripthut/aws-common';
-import { awsServiceError as awsError } from '@scripthut/aws-common/testing';
+import {
+  awsServiceError as awsError,
+  FakeAwsService,
+  fakeLogEventsPage,
+} from '@scripthut/aws-common/testing';
 import { mockClient } from 'aws-sdk-client-mock';
 
 export const ACCOUNT = '123456789012';
@@ -72,13 +76,12 @@ interface FakeTask {
 
 const clone = <T>(v: T): T => structuredClone(v);
 
-export class FakeEcs {
+export class FakeEcs extends FakeAwsService<Op> {
   now = 1_700_000_000_000;
   readonly clusters = new Set<string>(['research']);
   readonly definitions = new Map<string, TaskDefinition[]>();
   readonly tasks = new Map<string, FakeTask>();
   readonly logStreams = new Map<string, { timestamp: number; message: string }[]>();
-  readonly calls: Record<string, number> = {};
   /** RunTask inputs, in order. */
   readonly runInputs: RunTaskCommandInput[] = [];
   /** Tasks go RUNNING (and print their `printOnStart` lines) right after RunTask answered. */
@@ -87,50 +90,20 @@ export class FakeEcs {
   retentionMs = HOUR;
   /** Max events per GetLogEvents page. */
   logPageSize = 10_000;
-  /**
-   * With a latency, calls are answered in rounds: every call made while a round is open waits for
-   * it and is answered with it; a call made after that opens the next round. `roundTrips` counts
-   * the rounds, i.e. the sequential waits a caller went through (concurrent calls share one).
-   */
-  latencyMs = 0;
   /** Lines a task prints when it starts, by its ScriptHut tag (the `group` of the task). */
   readonly printOnStart = new Map<string, string[]>();
   /** The next this-many RunTask calls find no room on the cluster (EC2 capacity): failures, no task. */
   capacityShortage = 0;
-  /** Rounds of answers so far (with `latencyMs`), see above. */
-  roundTrips = 0;
-  private round: Promise<void> | null = null;
-  private readonly failures = new Map<Op, (Error | 'apply-then-500')[]>();
   private seq = 0;
 
-  /** Make the next `n` calls of `op` fail with `error` (default: throttling). */
-  failNext(op: Op, n = 1, error: Error | (() => Error) | 'apply-then-500' = throttled): void {
-    const list = this.failures.get(op) ?? [];
-    for (let i = 0; i < n; i++) list.push(typeof error === 'function' ? error() : error);
-    this.failures.set(op, list);
+  constructor() {
+    super({ throttled, serverError: () => awsError('ServerException', 'Service Unavailable', 503) });
   }
 
+  /** What the mocked clients call: the current round (with `latencyMs`), then the counted call. */
   private async run<T>(op: Op, fn: () => T): Promise<T> {
-    this.calls[op] = (this.calls[op] ?? 0) + 1;
-    if (this.latencyMs > 0) {
-      if (!this.round) {
-        this.roundTrips++;
-        this.round = new Promise((resolve) =>
-          setTimeout(() => {
-            this.round = null;
-            resolve();
-          }, this.latencyMs),
-        );
-      }
-      await this.round;
-    }
-    const next = this.failures.get(op)?.shift();
-    if (next === 'apply-then-500') {
-      fn();
-      throw awsError('ServerException', 'Service Unavailable', 503);
-    }
-    if (next) throw next;
-    return clone(fn());
+    await this.answerRound();
+    return clone(this.perform(op, fn));
   }
 
   private clusterArn(name: string): string {
@@ -436,27 +409,7 @@ export class FakeEcs {
 
   getLogEvents(input: GetLogEventsCommandInput) {
     const events = this.logStreams.get(`${input.logGroupName}|${input.logStreamName}`);
-    if (!events) throw awsError('ResourceNotFoundException', 'The specified log stream does not exist.', 400);
-    const limit = Math.min(input.limit ?? 10_000, this.logPageSize);
-    const token = input.nextToken;
-    let from: number;
-    let to: number;
-    if (token?.startsWith('f/')) {
-      from = Number(token.slice(2));
-      to = Math.min(events.length, from + limit);
-    } else if (input.startFromHead) {
-      from = 0;
-      to = Math.min(events.length, limit);
-    } else {
-      to = events.length;
-      from = Math.max(0, to - limit);
-    }
-    return {
-      events: events.slice(from, to).map((e) => ({ ...e, ingestionTime: e.timestamp })),
-      // At the end of the stream the forward token passed in comes back unchanged.
-      nextForwardToken: to === from && token ? token : `f/${to}`,
-      nextBackwardToken: `b/${from}`,
-    };
+    return fakeLogEventsPage(events, input, { pageSize: this.logPageSize });
   }
 
   /** Real SDK clients whose `send` is served by this fake. */

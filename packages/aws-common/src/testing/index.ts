@@ -1,33 +1,20 @@
 /**
  * `@scripthut/aws-common/testing` — for the tests of AWS backends, whose fakes stand behind real
- * SDK clients (aws-sdk-client-mock): errors shaped the way the SDK throws them, and submit
+ * SDK clients (aws-sdk-client-mock): errors shaped the way the SDK throws them, the plumbing of a
+ * fake service ({@link FakeAwsService}: call counts, injected failures, latency rounds), CloudWatch
+ * Logs paging ({@link fakeLogEventsPage}), and submit
  * requests of container tasks.
  */
 import type { SubmitRequest, TaskSpec, TrackedJob } from '@scripthut/core';
 import { taskSpec } from '@scripthut/core/testing';
 
-/**
- * An error the way the SDK throws a service's answer: `name` (the error code), an HTTP status and
- * fault, `$metadata` with the status and a request id.
- */
-export function awsServiceError(name: string, message: string, httpStatusCode: number): Error {
-  return Object.assign(new Error(message), {
-    name,
-    $fault: httpStatusCode >= 500 ? 'server' : 'client',
-    $metadata: { httpStatusCode, requestId: 'fake-request', attempts: 1, totalRetryDelay: 0 },
-  });
-}
-
-/**
- * A socket error the way the SDK throws it: a Node error code and `$metadata` WITHOUT an HTTP
- * status (the SDK's retry middleware adds `$metadata` to every error).
- */
-export function awsNetworkError(
-  code = 'ECONNRESET',
-  message = code === 'EPROTO' ? 'write EPROTO ssl3_get_record:wrong version number' : `socket error ${code}`,
-): Error {
-  return Object.assign(new Error(message), { code, $metadata: { attempts: 1, totalRetryDelay: 0 } });
-}
+export { awsNetworkError, awsServiceError } from './errors.js';
+export { type FakeLogEvent, type FakeLogEventsInput, fakeLogEventsPage } from './fake-logs.js';
+export {
+  FakeAwsService,
+  type FakeServiceErrors,
+  type InjectedFailure,
+} from './fake-service.js';
 
 let tagSeq = 0;
 
