@@ -74,6 +74,7 @@ describe('Batch array ids and keys', () => {
     for (const r of rs) r.env = { ...r.env, TOKEN: 's3cret' };
     const out = renderBatchArrayScript(rs, rs[0]!.tag);
     expect(out.environment.map((e) => e.name).sort()).toEqual(['SCRIPTHUT_RUN_ID', 'SHARED', 'TOKEN']);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a bash parameter expansion
     expect(out.script).toContain('case "${AWS_BATCH_JOB_ARRAY_INDEX:-}" in');
     expect(out.script).toContain('export SCRIPTHUT_TASK_ID=t1\n');
     expect(out.script).not.toContain('s3cret');
