@@ -146,6 +146,32 @@ describe('Engine + Batch job arrays', () => {
     expect(h.mocks.batchMock.commandCalls(SubmitJobCommand)).toHaveLength(1);
   });
 
+  it('an array whose SubmitJob answer was lost is found by its tag and adopted element by element, never submitted twice', async () => {
+    const h = harness({ array: 'auto' }, { retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } });
+    h.fake.outcome = runContainers(h.fake, home);
+    // The array is created but the answer is lost, and the backend's own lookup fails too: the
+    // engine keeps the tasks `submitting` and looks the array up by its tag at the next tick.
+    h.fake.failNext('SubmitJob', 1, 'apply-then-500');
+    h.fake.failNext('ListJobs', 1);
+    const { store, engine } = await engineOn(h);
+    const run = engine.createRun({
+      workflowName: 'sweep',
+      backendName: 'aws-batch',
+      origin: { kind: 'adhoc' },
+      maxConcurrent: null,
+      tasks: fanOut(6, (i) => `echo adopted ${i}`),
+    });
+    await engine.tick('aws-batch');
+    expect(store.allTasks(run.id).map((t) => t.state)).toEqual(Array(6).fill('submitting'));
+    expect(await drive(h, engine, run.id)).toBe('completed');
+    await engine.stop();
+    expect(h.mocks.batchMock.commandCalls(SubmitJobCommand)).toHaveLength(1);
+    const arrayId = [...h.fake.jobs.values()].find((j) => j.arrayProperties?.size)!.jobId!;
+    const tasks = store.allTasks(run.id).sort((a, b) => a.spec.id.localeCompare(b.spec.id));
+    expect(tasks.map((t) => t.jobId)).toEqual([0, 1, 2, 3, 4, 5].map((i) => `${arrayId}:${i}`));
+    expect(tasks.map((t) => t.exitCode)).toEqual(Array(6).fill(0));
+  });
+
   it('array unset: one job per task, exactly as before', async () => {
     const h = harness({ default_image: 'ghcr.io/org/wf:1' });
     expect(h.backend.arrays).toBeUndefined();
