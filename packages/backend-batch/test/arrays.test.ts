@@ -156,7 +156,7 @@ describe('Batch array submission', () => {
     const noise = (i: number) =>
       Array.from({ length: 60 }, (_, k) => ((i * 7919 + k * 104729) % 1_000_003).toString(36)).join('');
     const rs = arrayOf(40, (i) => `echo ${noise(i)}`);
-    expect(await h.backend.arrays!.maxSize()).toBe(BATCH_MAX_ARRAY_SIZE);
+    expect(await h.backend.arrays!.maxSize()).toBe(1000);
     const outcomes = await h.backend.arrays!.submitArray(rs, { throttle: null });
     expect(h.mocks.batchMock.commandCalls(SubmitJobCommand)).toHaveLength(0);
     expect(outcomes.every((o) => !o.ok && o.transient && !o.maybeSubmitted)).toBe(true);

@@ -27,6 +27,8 @@ async function engineOn(h: Harness, arrays: 'auto' | 'off' = 'auto') {
   const store = new MemoryRunStore();
   const engine = new Engine({
     store,
+    // The engine's clock is the fake's: a retry delay passes as the fake ticks (1 s per tick).
+    now: () => new Date(h.fake.now),
     backends: [h.backend],
     pollIntervalMs: 1000,
     autoLoop: false,
@@ -170,6 +172,34 @@ describe('Engine + Batch job arrays', () => {
     const tasks = store.allTasks(run.id).sort((a, b) => a.spec.id.localeCompare(b.spec.id));
     expect(tasks.map((t) => t.jobId)).toEqual([0, 1, 2, 3, 4, 5].map((i) => `${arrayId}:${i}`));
     expect(tasks.map((t) => t.exitCode)).toEqual(Array(6).fill(0));
+  });
+
+  it('a fan-out too large for one set of container overrides is regrouped into arrays that fit', async () => {
+    const h = harness({ array: 'auto', max_concurrent: 1000 });
+    const { store, engine } = await engineOn(h);
+    const run = engine.createRun({
+      workflowName: 'sweep',
+      backendName: 'aws-batch',
+      origin: { kind: 'adhoc' },
+      maxConcurrent: null,
+      tasks: fanOut(600, (i) => `python run.py --seed ${i} --out results/${i}.json`),
+    });
+    expect(await drive(h, engine, run.id, 200)).toBe('completed');
+    await engine.stop();
+    const arrays = h.mocks.batchMock.commandCalls(SubmitJobCommand).map((c) => c.args[0].input);
+    // No single jobs, no child refused by ECS, and far fewer submissions than tasks.
+    expect(arrays.every((a) => (a.arrayProperties?.size ?? 0) >= 2)).toBe(true);
+    expect(arrays.reduce((n, a) => n + a.arrayProperties!.size!, 0)).toBe(600);
+    // The tasks of the group that did not fit come back when their (jittered) retry delay ends,
+    // so they are regrouped in a few waves, each within the lowered limit.
+    expect(arrays.length).toBeLessThanOrEqual(10);
+    const limit = await h.backend.arrays!.maxSize();
+    expect(limit).toBeLessThan(600);
+    expect(arrays.every((a) => a.arrayProperties!.size! <= limit)).toBe(true);
+    expect([...h.fake.jobs.values()].some((j) => j.statusReason?.includes('Container Overrides'))).toBe(
+      false,
+    );
+    expect(new Set(store.allTasks(run.id).map((t) => t.jobId)).size).toBe(600);
   });
 
   it('array unset: one job per task, exactly as before', async () => {
