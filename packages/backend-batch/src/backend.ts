@@ -13,7 +13,8 @@ import {
   localCommandRunner,
   TokenBucket,
 } from '@scripthut/aws-common';
-import { type Backend, BackendError } from '@scripthut/core';
+import { type Backend, BackendError, type TrackedJob } from '@scripthut/core';
+import { createBatchArrays, parseBatchElementJobId } from './arrays.js';
 import type { BatchBackendConfig, BatchContext, FinishedBatchJob, RateLimiter } from './context.js';
 import { type JobDefinitionMode, JobDefinitionResolver } from './job-definitions.js';
 import { readBatchLog } from './logs.js';
@@ -50,6 +51,34 @@ export interface BatchBackend extends Backend {
 }
 
 export { localCommandRunner };
+
+/**
+ * The job ids to cancel for `jobs`: each job's id, except that every element of an array job being
+ * cancelled at once (all `arraySize` of them) is ONE cancel of the array job, which Batch passes on
+ * to its children; a part of an array is cancelled element by element (`<array job id>:<i>`).
+ */
+export function cancelTargets(jobs: readonly TrackedJob[]): string[] {
+  const ids = new Set<string>();
+  const elements = new Map<string, { size: number; indexes: Set<number>; ids: string[] }>();
+  for (const j of jobs) {
+    if (!j.jobId) continue;
+    const el = parseBatchElementJobId(j.jobId);
+    const size = j.meta?.arraySize;
+    if (!el || typeof size !== 'number' || j.meta?.arrayJobId !== el.arrayJobId) {
+      ids.add(j.jobId);
+      continue;
+    }
+    const group = elements.get(el.arrayJobId) ?? { size, indexes: new Set(), ids: [] };
+    group.indexes.add(el.index);
+    group.ids.push(j.jobId);
+    elements.set(el.arrayJobId, group);
+  }
+  for (const [arrayJobId, g] of elements) {
+    if (g.indexes.size === g.size) ids.add(arrayJobId);
+    else for (const id of g.ids) ids.add(id);
+  }
+  return [...ids];
+}
 
 /**
  * Create the AWS Batch backend.
@@ -116,6 +145,7 @@ export function createBatchBackend(options: BatchBackendOptions): BatchBackend {
   );
   const batchClient = batch;
   const logsClient = logs;
+  const arrays = cfg.array === 'auto' ? createBatchArrays(ctx, resolver, queues) : undefined;
 
   return {
     name: options.name,
@@ -126,9 +156,10 @@ export function createBatchBackend(options: BatchBackendOptions): BatchBackend {
     submit: (requests) => Promise.all(requests.map((r) => submitOne(ctx, resolver, queues, r))),
     status: (jobs) => batchStatus(ctx, jobs),
     findByTags: (tags) => findByTags(ctx, queues, tags),
+    ...(arrays ? { arrays } : {}),
 
     async cancel(jobs) {
-      const ids = [...new Set(jobs.map((j) => j.jobId).filter(Boolean))];
+      const ids = cancelTargets(jobs);
       const outage: BackendError[] = [];
       await Promise.all(
         ids.map(async (jobId) => {

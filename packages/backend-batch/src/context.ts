@@ -21,6 +21,13 @@ export interface BatchBackendConfig {
   scheduling_priority?: number | null;
   /** Fargate job definitions ScriptHut registers get a public IP (subnets without a NAT gateway). */
   assign_public_ip?: boolean;
+  /**
+   * `auto`: ready tasks of a run that Batch cannot tell apart go out as ONE array job (see
+   * `arrays.ts`); `off` (default): one job per task.
+   */
+  array?: 'auto' | 'off';
+  /** Smallest group submitted as an array (>= 2; read by the engine). */
+  array_min_size?: number;
 }
 
 /** Structured logger; every method optional. Messages never contain credentials or env values. */

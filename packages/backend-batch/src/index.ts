@@ -7,6 +7,13 @@
 
 export type { AwsErrorKind, RetryPolicy } from '@scripthut/aws-common';
 export { backoffDelay, classifyAwsError, TokenBucket, withRetry } from '@scripthut/aws-common';
+export {
+  BATCH_ARRAY_INDEX_VARIABLE,
+  type BatchArrayScript,
+  batchArrayKey,
+  renderBatchArrayScript,
+} from './array-script.js';
+export { BATCH_MAX_ARRAY_SIZE, batchElementJobId, parseBatchElementJobId } from './arrays.js';
 export type {
   BatchBackend,
   BatchBackendConfig,
@@ -15,7 +22,7 @@ export type {
   FinishedBatchJob,
   RateLimiter,
 } from './backend.js';
-export { createBatchBackend, localCommandRunner } from './backend.js';
+export { cancelTargets, createBatchBackend, localCommandRunner } from './backend.js';
 export type { JobDefinitionMode, ResolvedJobDefinition } from './job-definitions.js';
 export {
   autoDefinitionName,

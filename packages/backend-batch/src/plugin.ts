@@ -71,6 +71,17 @@ export const batchBackend = defineBackend({
         'Fargate queues: job definitions ScriptHut registers get a public IP (needed to pull images in subnets without a NAT gateway).',
       ),
     max_concurrent: maxConcurrent(),
+    array: z
+      .enum(['auto', 'off'])
+      .default('off')
+      .describe(
+        'auto: ready tasks of a run that AWS Batch cannot tell apart (queue, cpus, memory, time limit, gpus, image, secret variables) go out as ONE array job (arrayProperties.size), as long as its command fits in the container overrides; off: one job per task.',
+      ),
+    array_min_size: int(2)
+      .default(2)
+      .describe(
+        'Smallest group of such tasks submitted as an array (>= 2); smaller groups go one job per task.',
+      ),
     ...partitionMap(),
   }),
   configIssues(raw): BackendConfigIssue[] {

@@ -83,67 +83,76 @@ function refused(req: SubmitRequest, error: string, script?: string): SubmitOutc
   return { taskId: req.taskId, ok: false, transient: false, error, ...(script ? { script } : {}) };
 }
 
-/** Submits one request (never throws: failures are outcomes). */
-export async function submitOne(
+/** A SubmitJob request ready to send, and the meta stored with the task(s) it runs. */
+export interface PreparedJob {
+  queue: string;
+  input: SubmitJobCommandInput;
+  meta: Record<string, unknown>;
+}
+
+/**
+ * The SubmitJob input of `req` running `script` with `environment` (an array passes its dispatch
+ * script and the environment its elements share): queue, job definition, overrides that fit,
+ * timeout, retries, fair share. Throws an Error or a BackendError (transient when AWS could not be
+ * asked). `options.label` names the job in errors; `options.nameTag` is the tag the job name carries
+ * (an array's: its element 0's tag).
+ */
+export async function prepareJob(
   ctx: BatchContext,
   resolver: JobDefinitionResolver,
   queues: QueueDirectory,
   req: SubmitRequest,
-): Promise<SubmitOutcome> {
-  let script: string;
-  let environment: { name: string; value: string }[];
-  try {
-    script = renderBatchScript(req);
-    environment = environmentOverrides(batchEnvAndDir(req).env);
-  } catch (err) {
-    return refused(req, `cannot build the job: ${errorText(err)}`);
-  }
+  script: string,
+  environment: { name: string; value: string }[],
+  options: { label?: string; nameTag?: string } = {},
+): Promise<PreparedJob> {
   const queue = resolveQueue(req.task, ctx.cfg.aws.job_queue);
-  let input: SubmitJobCommandInput;
-  let meta: Record<string, unknown>;
-  try {
-    const facts = await queues.factsOf(queue);
-    const resources =
-      facts.platform === 'FARGATE' ? fargateResourceRequirements(req.task) : resourceRequirements(req.task);
-    const resolved = await resolver.resolve(req.task.image ?? null, facts);
-    const built = buildContainerOverrides({
-      taskId: req.taskId,
-      script,
-      environment,
-      resourceRequirements: resources,
-    });
-    const jobName = sanitizeJobName(req.tag);
-    const timeout = jobTimeout(req.task);
-    input = {
-      jobName,
-      jobQueue: queue,
-      jobDefinition: resolved.jobDefinition,
-      containerOverrides: built.overrides,
-      ...(timeout ? { timeout } : {}),
-      // Always sent: without it a definition's own retryStrategy would apply.
-      retryStrategy: { attempts: ctx.cfg.retry_attempts },
-      ...fairShareFields(ctx, facts, resolved.schedulingPriority),
-    };
-    meta = {
-      queue,
-      jobDefinition: resolved.jobDefinition,
-      jobName,
-      image: resolved.image,
-      logGroup: resolved.logGroup,
-      platform: facts.platform,
-      scriptCompressed: built.compressed,
-      overridesBytes: built.size,
-    };
-  } catch (err) {
-    const e = err instanceof BackendError ? err : null;
-    return {
-      taskId: req.taskId,
-      ok: false,
-      transient: e?.transient ?? false,
-      error: e ? e.message : errorText(err),
-      script,
-    };
-  }
+  const facts = await queues.factsOf(queue);
+  const resources =
+    facts.platform === 'FARGATE' ? fargateResourceRequirements(req.task) : resourceRequirements(req.task);
+  const resolved = await resolver.resolve(req.task.image ?? null, facts);
+  const built = buildContainerOverrides({
+    taskId: options.label ?? req.taskId,
+    script,
+    environment,
+    resourceRequirements: resources,
+  });
+  const jobName = sanitizeJobName(options.nameTag ?? req.tag);
+  const timeout = jobTimeout(req.task);
+  const input: SubmitJobCommandInput = {
+    jobName,
+    jobQueue: queue,
+    jobDefinition: resolved.jobDefinition,
+    containerOverrides: built.overrides,
+    ...(timeout ? { timeout } : {}),
+    // Always sent: without it a definition's own retryStrategy would apply.
+    retryStrategy: { attempts: ctx.cfg.retry_attempts },
+    ...fairShareFields(ctx, facts, resolved.schedulingPriority),
+  };
+  const meta = {
+    queue,
+    jobDefinition: resolved.jobDefinition,
+    jobName,
+    image: resolved.image,
+    logGroup: resolved.logGroup,
+    platform: facts.platform,
+    scriptCompressed: built.compressed,
+    overridesBytes: built.size,
+  };
+  return { queue, input, meta };
+}
+
+/** What SubmitJob answered: the job id, or the failure (permanent, transient, maybe submitted). */
+export type SentJob =
+  | { ok: true; jobId: string }
+  | { ok: false; error: string; transient: boolean; maybeSubmitted: boolean };
+
+/**
+ * Sends a prepared SubmitJob, paced by the token bucket; after an ambiguous failure the job is
+ * looked up by its name so that a job AWS did create is adopted, not duplicated. Never throws.
+ */
+export async function sendJob(ctx: BatchContext, job: PreparedJob): Promise<SentJob> {
+  const { queue, input } = job;
   ctx.usedQueues.add(queue);
   try {
     const jobId = await ctx.aws.call(
@@ -159,19 +168,63 @@ export async function submitOne(
         recover: async () => (await jobsNamed(ctx, queue, input.jobName!))[0]?.jobId,
       },
     );
-    return { taskId: req.taskId, ok: true, jobId, script, meta };
+    return { ok: true, jobId };
   } catch (err) {
     const kind = ctx.aws.classify(err);
     if (kind === 'client')
-      return refused(req, `SubmitJob to queue ${queue} failed: ${errorText(err)}`, script);
+      return {
+        ok: false,
+        transient: false,
+        maybeSubmitted: false,
+        error: `SubmitJob to queue ${queue} failed: ${errorText(err)}`,
+      };
+    return {
+      ok: false,
+      transient: true,
+      // After a lost answer the job may exist: the engine looks its tag up before resubmitting.
+      maybeSubmitted: kind === 'server' || kind === 'network',
+      error: `SubmitJob to queue ${queue} did not go through (will retry): ${errorText(err)}`,
+    };
+  }
+}
+
+/** Submits one request (never throws: failures are outcomes). */
+export async function submitOne(
+  ctx: BatchContext,
+  resolver: JobDefinitionResolver,
+  queues: QueueDirectory,
+  req: SubmitRequest,
+): Promise<SubmitOutcome> {
+  let script: string;
+  let environment: { name: string; value: string }[];
+  try {
+    script = renderBatchScript(req);
+    environment = environmentOverrides(batchEnvAndDir(req).env);
+  } catch (err) {
+    return refused(req, `cannot build the job: ${errorText(err)}`);
+  }
+  let job: PreparedJob;
+  try {
+    job = await prepareJob(ctx, resolver, queues, req, script, environment);
+  } catch (err) {
+    const e = err instanceof BackendError ? err : null;
     return {
       taskId: req.taskId,
       ok: false,
-      transient: true,
-      error: `SubmitJob to queue ${queue} did not go through (will retry): ${errorText(err)}`,
+      transient: e?.transient ?? false,
+      error: e ? e.message : errorText(err),
       script,
-      // After a lost answer the job may exist: the engine looks its tag up before resubmitting.
-      ...(kind === 'server' || kind === 'network' ? { maybeSubmitted: true } : {}),
     };
   }
+  const sent = await sendJob(ctx, job);
+  if (sent.ok) return { taskId: req.taskId, ok: true, jobId: sent.jobId, script, meta: job.meta };
+  if (!sent.transient) return refused(req, sent.error, script);
+  return {
+    taskId: req.taskId,
+    ok: false,
+    transient: true,
+    error: sent.error,
+    script,
+    ...(sent.maybeSubmitted ? { maybeSubmitted: true } : {}),
+  };
 }

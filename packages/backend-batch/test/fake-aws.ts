@@ -18,6 +18,13 @@
  *   forward token that comes back unchanged means the end;
  * - Fargate queues: definitions need FARGATE platform capability and an execution role, vCPU and
  *   memory must be one of Fargate's combinations, no GPUs.
+ * - array jobs (`arrayProperties.size` 2..10,000): the parent gets an ordinary job id and its
+ *   children `<parent id>:<index>` appear at the parent's first step (not at SubmitJob); each child
+ *   runs the parent's overrides with AWS_BATCH_JOB_ARRAY_INDEX set, walks its own lifecycle and
+ *   writes its own log stream; the parent is SUBMITTED, PENDING, then SUCCEEDED when every child
+ *   succeeded, else FAILED once all ended, with `arrayProperties.statusSummary` counting the
+ *   children per status; ListJobs lists parents (children only with `arrayJobId`); CancelJob and
+ *   TerminateJob on the parent act on every child, on a child on that child only.
  */
 import {
   BatchClient,
@@ -93,7 +100,14 @@ interface FakeJob extends JobDetail {
   submitInput: SubmitJobCommandInput;
   /** Attempts allowed (retryStrategy of the request, else of the definition, else 1). */
   maxAttempts: number;
+  /** Array parent: the ids of its children once they exist. */
+  children?: string[];
+  /** Array child: its parent's id. */
+  parentId?: string;
 }
+
+/** Statuses a job ends in. */
+const FINAL: readonly string[] = ['SUCCEEDED', 'FAILED'];
 
 const ORDER = ['SUBMITTED', 'PENDING', 'RUNNABLE', 'STARTING', 'RUNNING'] as const;
 
@@ -317,6 +331,9 @@ export class FakeAws extends FakeAwsService<Op> {
         400,
       );
     }
+    const arraySize = input.arrayProperties?.size;
+    if (arraySize !== undefined && (!Number.isInteger(arraySize) || arraySize < 2 || arraySize > 10_000))
+      throw awsError('ClientException', 'Array properties size must be between 2 and 10000', 400);
     const jobId = `00000000-0000-4000-8000-${String(++this.seq).padStart(12, '0')}`;
     const job: FakeJob = {
       jobId,
@@ -341,9 +358,59 @@ export class FakeAws extends FakeAwsService<Op> {
         : {}),
       submitInput: structuredClone(input),
       maxAttempts: input.retryStrategy?.attempts ?? def.retryStrategy?.attempts ?? 1,
+      ...(arraySize !== undefined ? { arrayProperties: { size: arraySize, statusSummary: {} } } : {}),
     };
     this.jobs.set(jobId, job);
     return { jobId, jobName: input.jobName, jobArn: job.jobArn };
+  }
+
+  /** Creates the children of an array parent (its first step). */
+  private spawnChildren(parent: FakeJob): void {
+    if (parent.children) return;
+    parent.children = [];
+    for (let index = 0; index < parent.arrayProperties!.size!; index++) {
+      const jobId = `${parent.jobId}:${index}`;
+      const { children: _c, arrayProperties: _a, ...rest } = structuredClone(parent);
+      this.jobs.set(jobId, {
+        ...rest,
+        jobId,
+        jobArn: `${parent.jobArn}:${index}`,
+        status: 'SUBMITTED',
+        createdAt: this.now,
+        arrayProperties: { index },
+        parentId: parent.jobId,
+      });
+      parent.children.push(jobId);
+    }
+    parent.status = 'PENDING';
+    this.summarise(parent);
+  }
+
+  /** The parent's status and statusSummary from its children (real Batch: SUBMITTED, PENDING, SUCCEEDED, FAILED). */
+  private summarise(parent: FakeJob): void {
+    const kids = (parent.children ?? []).map((id) => this.jobs.get(id)!);
+    const summary: Record<string, number> = {};
+    for (const k of kids) summary[k.status!] = (summary[k.status!] ?? 0) + 1;
+    parent.arrayProperties = { ...parent.arrayProperties, statusSummary: summary };
+    if (!kids.length || FINAL.includes(parent.status!)) return;
+    if (kids.every((k) => FINAL.includes(k.status!))) {
+      parent.status = kids.every((k) => k.status === 'SUCCEEDED') ? 'SUCCEEDED' : 'FAILED';
+      parent.statusReason =
+        parent.status === 'FAILED' ? 'Array Child Job failed' : 'Array Child Jobs succeeded';
+      parent.stoppedAt = this.now;
+    }
+  }
+
+  /** Runs `fn` on a parent's children (spawning them first), or on the job itself. */
+  private eachTarget(job: FakeJob, fn: (j: FakeJob) => void): void {
+    if (!job.arrayProperties?.size) {
+      fn(job);
+      if (job.parentId) this.summarise(this.jobs.get(job.parentId)!);
+      return;
+    }
+    this.spawnChildren(job);
+    for (const id of job.children!) fn(this.jobs.get(id)!);
+    this.summarise(job);
   }
 
   /**
@@ -362,6 +429,9 @@ export class FakeAws extends FakeAwsService<Op> {
       environment: [
         ...(o.environment ?? []),
         { name: 'AWS_BATCH_JOB_ID', value: job.jobId },
+        ...(job.parentId
+          ? [{ name: 'AWS_BATCH_JOB_ARRAY_INDEX', value: String(job.arrayProperties!.index) }]
+          : []),
         { name: 'AWS_BATCH_JQ_NAME', value: queue.jobQueueName },
         { name: 'AWS_BATCH_CE_NAME', value: ce.computeEnvironmentName },
         { name: 'AWS_BATCH_JOB_ATTEMPT', value: String((job.attempts?.length ?? 0) + 1) },
@@ -377,7 +447,7 @@ export class FakeAws extends FakeAwsService<Op> {
   }
 
   private view(job: FakeJob): JobDetail {
-    const { submitInput: _, maxAttempts: _m, ...rest } = job;
+    const { submitInput: _, maxAttempts: _m, children: _c, parentId: _p, ...rest } = job;
     return structuredClone(rest);
   }
 
@@ -405,7 +475,13 @@ export class FakeAws extends FakeAwsService<Op> {
   listJobs(input: ListJobsCommandInput) {
     const queue = this.queues.get(input.jobQueue ?? '');
     if (!queue) throw awsError('ClientException', `Job Queue ${input.jobQueue} not found`, 400);
-    let jobs = [...this.jobs.values()].filter((j) => j.jobQueue === queue.jobQueueArn && this.visible(j));
+    let jobs = [...this.jobs.values()].filter(
+      (j) =>
+        j.jobQueue === queue.jobQueueArn &&
+        this.visible(j) &&
+        // Children are listed only for their array (`arrayJobId`), never with the parents.
+        (input.arrayJobId ? j.parentId === input.arrayJobId : !j.parentId),
+    );
     const filter = input.filters?.[0];
     if (filter?.name === 'JOB_NAME') {
       const v = filter.values?.[0] ?? '';
@@ -423,6 +499,9 @@ export class FakeAws extends FakeAwsService<Op> {
         jobName: j.jobName,
         status: j.status,
         createdAt: j.createdAt,
+        ...(j.arrayProperties
+          ? { arrayProperties: { size: j.arrayProperties.size, index: j.arrayProperties.index } }
+          : {}),
       })),
       nextToken: start + size < jobs.length ? String(start + size) : undefined,
     };
@@ -431,8 +510,11 @@ export class FakeAws extends FakeAwsService<Op> {
   cancelJob(input: CancelJobCommandInput) {
     const job = this.jobs.get(input.jobId!);
     if (!job) throw awsError('ClientException', 'job not found', 400);
-    if (['SUBMITTED', 'PENDING', 'RUNNABLE'].includes(job.status!))
-      this.finish(job, 'FAILED', input.reason!, undefined);
+    this.eachTarget(job, (j) => {
+      if (['SUBMITTED', 'PENDING', 'RUNNABLE'].includes(j.status!))
+        this.finish(j, 'FAILED', input.reason!, undefined);
+      j.isCancelled = true;
+    });
     job.isCancelled = true;
     return {};
   }
@@ -440,7 +522,10 @@ export class FakeAws extends FakeAwsService<Op> {
   terminateJob(input: TerminateJobCommandInput) {
     const job = this.jobs.get(input.jobId!);
     if (!job) throw awsError('ClientException', 'job not found', 400);
-    if (job.status !== 'SUCCEEDED' && job.status !== 'FAILED') this.finish(job, 'FAILED', input.reason!, 137);
+    this.eachTarget(job, (j) => {
+      if (!FINAL.includes(j.status!)) this.finish(j, 'FAILED', input.reason!, 137);
+      j.isTerminated = true;
+    });
     job.isTerminated = true;
     return {};
   }
@@ -480,7 +565,9 @@ export class FakeAws extends FakeAwsService<Op> {
   /** Advance every unfinished job one lifecycle step. */
   tick(): void {
     this.now += 1000;
-    for (const job of this.jobs.values()) {
+    const parents = [...this.jobs.values()].filter((j) => j.arrayProperties?.size);
+    for (const job of [...this.jobs.values()]) {
+      if (job.arrayProperties?.size) continue; // a parent follows its children
       const i = ORDER.indexOf(job.status as (typeof ORDER)[number]);
       if (i < 0) continue;
       if (i < ORDER.length - 1) {
@@ -528,6 +615,10 @@ export class FakeAws extends FakeAwsService<Op> {
         continue;
       }
       this.finish(job, 'FAILED', o.reason ?? 'Essential container in task exited', o.exitCode);
+    }
+    for (const parent of parents) {
+      if (!parent.children) this.spawnChildren(parent);
+      else this.summarise(parent);
     }
   }
 

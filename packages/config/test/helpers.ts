@@ -29,6 +29,8 @@ export const SLURM_POLICY_DEFAULTS = {
 
 /** Array fields of a PBS backend when the file sets none (arrays are opt-in). */
 export const PBS_ARRAY_DEFAULTS = { array: 'off', array_min_size: 2 };
+/** A batch backend's job-array defaults (`array: off`). */
+export const BATCH_ARRAY_DEFAULTS = { array: 'off', array_min_size: 2 };
 
 export const HPC_BACKEND = {
   name: 'hpc-cluster',

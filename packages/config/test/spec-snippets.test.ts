@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   BACKEND_EXTRAS,
+  BATCH_ARRAY_DEFAULTS,
   DEFAULT_SETTINGS,
   EMPTY,
   HPC_BACKEND,
@@ -85,6 +86,7 @@ describe('backend snippets', () => {
           share_identifier: null,
           scheduling_priority: null,
           assign_public_ip: false,
+          ...BATCH_ARRAY_DEFAULTS,
           max_concurrent: 50,
         },
       ],
@@ -108,6 +110,7 @@ describe('backend snippets', () => {
         share_identifier: null,
         scheduling_priority: null,
         assign_public_ip: false,
+        ...BATCH_ARRAY_DEFAULTS,
         max_concurrent: 50,
       },
     ]);
@@ -130,6 +133,7 @@ describe('backend snippets', () => {
         share_identifier: null,
         scheduling_priority: null,
         assign_public_ip: false,
+        ...BATCH_ARRAY_DEFAULTS,
         max_concurrent: 50,
       },
     ]);
@@ -152,6 +156,7 @@ describe('backend snippets', () => {
         share_identifier: null,
         scheduling_priority: null,
         assign_public_ip: false,
+        ...BATCH_ARRAY_DEFAULTS,
         max_concurrent: 100,
       },
     ]);
