@@ -111,6 +111,11 @@ export interface RunStore {
   /** Apply many task updates; each with a transition writes a transition row. Atomic. */
   updateTasks(updates: TaskUpdate[]): void;
   transitions(runId: string, taskId?: string): TaskTransition[];
+  /**
+   * The recorded start time (ISO, or null) of every task of a run, in one query: lighter than
+   * {@link Store.allTasks} for the run's activity chart (see `runActivity`).
+   */
+  taskStartTimes?(runId: string): Map<string, string | null>;
 
   /** Record cache keys of tasks that completed (replaces an entry of the same run and task). */
   recordCacheEntries?(entries: CacheEntry[]): void;

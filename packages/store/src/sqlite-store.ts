@@ -402,6 +402,18 @@ export class SqliteRunStore implements RunStore, TaskOutputStore, RunNotificatio
     );
   }
 
+  taskStartTimes(runId: string): Map<string, string | null> {
+    return this.guard('taskStartTimes', () => {
+      const t = schema.tasks;
+      const rows = this.db
+        .select({ id: t.taskId, startedAt: t.startedAt })
+        .from(t)
+        .where(eq(t.runId, runId))
+        .all();
+      return new Map(rows.map((r) => [r.id, r.startedAt]));
+    });
+  }
+
   updateTasks(updates: TaskUpdate[]): void {
     if (updates.length === 0) return;
     this.guard('updateTasks', () =>

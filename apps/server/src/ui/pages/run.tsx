@@ -4,6 +4,7 @@
  * SSE; the cancel / rerun / delete actions.
  */
 import {
+  type RunActivity,
   type RunSummary,
   type RunUsageSummary,
   TASK_STATES,
@@ -16,6 +17,7 @@ import type { FC } from 'hono/jsx';
 import { runIdSchema } from '../../schemas.js';
 import { coalesce, liveStream } from '../../sse.js';
 import { durationOf, formatDuration, progressOf, type TaskGroup } from '../../views.js';
+import { ACTIVITY_CHART_MIN_TASKS, ActivityChart } from '../activity-chart.js';
 import {
   Form,
   fmtTime,
@@ -196,6 +198,20 @@ export const RunSummaryPanel: FC<{
   );
 };
 
+/** The timeline tab: one row per task, or for a large run (`activity` given) the activity chart. */
+const TimelineOrActivity: FC<{
+  runId: string;
+  tasks: TaskRecord[];
+  total: number;
+  params: RunViewParams;
+  activity: RunActivity | null;
+}> = ({ runId, tasks, total, params, activity }) =>
+  activity ? (
+    <ActivityChart activity={activity} id="run-activity" />
+  ) : (
+    <Timeline runId={runId} tasks={tasks} total={total} params={params} />
+  );
+
 export const RunDetailPage: FC<{
   ctx: PageContext;
   summary: RunSummary;
@@ -207,6 +223,8 @@ export const RunDetailPage: FC<{
   depStates: Map<string, TaskState>;
   usage?: RunUsageSummary;
   outputSummary?: RunSummaryView | null;
+  /** Given for a large run's timeline tab: the activity chart replaces the per-task rows. */
+  activity?: RunActivity | null;
 }> = (p) => {
   const id = p.summary.run.id;
   return (
@@ -255,7 +273,13 @@ export const RunDetailPage: FC<{
         </div>
         <div id="run-tasks">
           {p.params.view === 'timeline' ? (
-            <Timeline runId={id} tasks={p.tasks} total={p.total} params={p.params} />
+            <TimelineOrActivity
+              runId={id}
+              tasks={p.tasks}
+              total={p.total}
+              params={p.params}
+              activity={p.activity ?? null}
+            />
           ) : (
             <TaskTable runId={id} tasks={p.tasks} total={p.total} params={p.params} depStates={p.depStates} />
           )}
@@ -278,6 +302,11 @@ export function runRoutes(ui: UiApp, x: UiContext): void {
       prefix: prefix ? prefix.slice(0, 256) : undefined,
       view: c.req.query('view') === 'timeline' ? 'timeline' : 'tasks',
     };
+  }
+  /** The activity series when the timeline tab of a large run is shown (in place of its rows), else null. */
+  function activityOf(summary: RunSummary, params: RunViewParams): RunActivity | null {
+    if (params.view !== 'timeline' || summary.total <= ACTIVITY_CHART_MIN_TASKS) return null;
+    return runtime.runActivity(summary.run.id);
   }
   function runTasks(id: string, params: RunViewParams) {
     return runtime.listTasks(id, {
@@ -306,6 +335,7 @@ export function runRoutes(ui: UiApp, x: UiContext): void {
           depStates={depStatesOf(id, items)}
           usage={runUsageOf(runtime, id)}
           outputSummary={runtime.runSummary(id)}
+          activity={activityOf(summary, params)}
         />,
       ),
     );
@@ -316,6 +346,14 @@ export function runRoutes(ui: UiApp, x: UiContext): void {
     const params = runParams(c);
     const ctx = ctxOf(c);
     return liveStream(c, streams, (send, close) => {
+      // the activity series reads every transition of the run: recomputed at most every 5 s while active
+      let activity: { value: RunActivity | null; at: number } | null = null;
+      const activityNow = (summary: RunSummary) => {
+        const active = summary.status === 'running' || summary.status === 'pending';
+        if (!activity || !active || Date.now() - activity.at >= 5000)
+          activity = { value: activityOf(summary, params), at: Date.now() };
+        return activity.value;
+      };
       const push = async () => {
         let summary: RunSummary;
         try {
@@ -338,7 +376,13 @@ export function runRoutes(ui: UiApp, x: UiContext): void {
             ),
             'run-tasks': await html(
               params.view === 'timeline' ? (
-                <Timeline runId={id} tasks={items} total={total} params={params} />
+                <TimelineOrActivity
+                  runId={id}
+                  tasks={items}
+                  total={total}
+                  params={params}
+                  activity={activityNow(summary)}
+                />
               ) : (
                 <TaskTable
                   runId={id}
