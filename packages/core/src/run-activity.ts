@@ -5,6 +5,9 @@
  */
 import type { TaskState, TaskTransition } from './domain.js';
 
+/** What {@link runActivity} reads of a transition (a {@link TaskTransition} has it). */
+export type ActivityTransition = Pick<TaskTransition, 'taskId' | 'to' | 'at'>;
+
 /** The states counted as "queued": the job is known to the scheduler and waits. */
 export const ACTIVITY_QUEUED_STATES: readonly TaskState[] = ['submitted', 'queued'];
 /** The states counted as "running". */
@@ -93,7 +96,7 @@ interface TaskTrack {
  * the number of transitions; each bucket keeps its highest counts, the peaks are exact.
  */
 export function runActivity(
-  transitions: readonly TaskTransition[],
+  transitions: readonly ActivityTransition[],
   options: RunActivityOptions = {},
 ): RunActivity {
   const maxPoints = Math.max(2, Math.floor(options.maxPoints ?? ACTIVITY_MAX_POINTS));

@@ -8,6 +8,7 @@
  */
 import type { CacheKeyParts } from './cache/key.js';
 import type { RunRecord, RunStatus, StateCounts, TaskRecord, TaskState, TaskTransition } from './domain.js';
+import type { ActivityTransition } from './run-activity.js';
 import type { UsageBucket, UsageLedgerEntry } from './usage-ledger.js';
 
 export interface RunSummary {
@@ -116,6 +117,11 @@ export interface RunStore {
    * {@link Store.allTasks} for the run's activity chart (see `runActivity`).
    */
   taskStartTimes?(runId: string): Map<string, string | null>;
+  /**
+   * The transitions of a run reduced to task, target state and time, in store order: what
+   * `runActivity` reads, without the rest of each row (large runs).
+   */
+  activityTransitions?(runId: string): ActivityTransition[];
 
   /** Record cache keys of tasks that completed (replaces an entry of the same run and task). */
   recordCacheEntries?(entries: CacheEntry[]): void;

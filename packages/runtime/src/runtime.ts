@@ -1397,7 +1397,8 @@ export class Runtime implements ScriptHutRuntime {
   runActivity(runId: string): RunActivity {
     const { run } = this.summary(runId);
     const startTimes = this.store.taskStartTimes?.(run.id);
-    return runActivity(this.store.transitions(run.id), startTimes ? { startTimes } : {});
+    const transitions = this.store.activityTransitions?.(run.id) ?? this.store.transitions(run.id);
+    return runActivity(transitions, startTimes ? { startTimes } : {});
   }
 
   async cancelRun(runId: string): Promise<RunSummary> {
