@@ -182,6 +182,29 @@ describe('run page timeline tab', () => {
     expect(tasks).not.toContain('data-activity=');
   });
 
+  it('the live fragment of the timeline tab carries the chart too', async () => {
+    const stream = await app.request(`/live/runs/${LARGE}?view=timeline`);
+    expect(stream.status).toBe(200);
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    const dec = new TextDecoder();
+    let text = '';
+    while (!text.includes('event: swap')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += dec.decode(value);
+    }
+    // read up to the end of the event's data line
+    while (!/event: swap\ndata: .*\n/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += dec.decode(value);
+    }
+    await reader.cancel();
+    const data = JSON.parse(/event: swap\ndata: (.*)\n/.exec(text)?.[1] ?? '{}') as Record<string, string>;
+    expect(data['run-tasks']).toContain('data-activity="chart"');
+    expect(data['run-tasks']).toContain('Peak running: 150 at +12s');
+  });
+
   it('a small run keeps one timeline row per task', async () => {
     const res = await app.request(`/runs/${SMALL}?view=timeline`);
     expect(res.status).toBe(200);

@@ -43,6 +43,8 @@ import { RunUsagePanel, runUsageOf } from '../usage.js';
 import { RunOutputSummary } from './outputs.js';
 
 const TASKS_PAGE = 100;
+/** How long the activity series of an active run is reused (see `activityOf`). */
+const ACTIVITY_REFRESH_MS = 5000;
 
 export const RunSummaryPanel: FC<{
   ctx: PageContext;
@@ -303,10 +305,25 @@ export function runRoutes(ui: UiApp, x: UiContext): void {
       view: c.req.query('view') === 'timeline' ? 'timeline' : 'tasks',
     };
   }
+  /**
+   * The activity series reads every transition of the run: while the run is active, one computation
+   * serves every page and live stream for {@link ACTIVITY_REFRESH_MS}.
+   */
+  const activityCache = new Map<string, { value: RunActivity; at: number }>();
   /** The activity series when the timeline tab of a large run is shown (in place of its rows), else null. */
   function activityOf(summary: RunSummary, params: RunViewParams): RunActivity | null {
     if (params.view !== 'timeline' || summary.total <= ACTIVITY_CHART_MIN_TASKS) return null;
-    return runtime.runActivity(summary.run.id);
+    const id = summary.run.id;
+    const active = summary.status === 'running' || summary.status === 'pending';
+    const hit = activityCache.get(id);
+    if (active && hit && Date.now() - hit.at < ACTIVITY_REFRESH_MS) return hit.value;
+    const value = runtime.runActivity(id);
+    activityCache.delete(id);
+    if (active) {
+      if (activityCache.size >= 32) activityCache.clear();
+      activityCache.set(id, { value, at: Date.now() });
+    }
+    return value;
   }
   function runTasks(id: string, params: RunViewParams) {
     return runtime.listTasks(id, {
@@ -346,14 +363,6 @@ export function runRoutes(ui: UiApp, x: UiContext): void {
     const params = runParams(c);
     const ctx = ctxOf(c);
     return liveStream(c, streams, (send, close) => {
-      // the activity series reads every transition of the run: recomputed at most every 5 s while active
-      let activity: { value: RunActivity | null; at: number } | null = null;
-      const activityNow = (summary: RunSummary) => {
-        const active = summary.status === 'running' || summary.status === 'pending';
-        if (!activity || !active || Date.now() - activity.at >= 5000)
-          activity = { value: activityOf(summary, params), at: Date.now() };
-        return activity.value;
-      };
       const push = async () => {
         let summary: RunSummary;
         try {
@@ -381,7 +390,7 @@ export function runRoutes(ui: UiApp, x: UiContext): void {
                   tasks={items}
                   total={total}
                   params={params}
-                  activity={activityNow(summary)}
+                  activity={activityOf(summary, params)}
                 />
               ) : (
                 <TaskTable
