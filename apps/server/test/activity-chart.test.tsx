@@ -60,6 +60,8 @@ describe('activity chart', () => {
     expect(html).toContain('aria-labelledby="x-title x-desc"');
     expect(html).toContain('<desc id="x-desc">Peak running: 2 at +4s');
     expect(html).toContain('highest count within 2s');
+    const fine = String(await (<ActivityChart activity={activity({ bucketMs: 435 })} id="x" />));
+    expect(fine).toContain('highest count within 435 ms');
     expect(html).toMatch(/<path class="queued" d="M[^"]+"/);
     const none = String(
       await (<ActivityChart activity={activity({ points: [], peakQueued: 0, peakRunning: 0 })} id="x" />),

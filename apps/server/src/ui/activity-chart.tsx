@@ -89,8 +89,9 @@ export const ActivityChart: FC<{ activity: RunActivity; id: string }> = ({ activ
   const countTicks: number[] = [];
   for (let v = 0; v <= top; v += step) countTicks.push(v);
   const summary = activitySummary(a);
-  const bucket =
-    a.bucketMs === null ? '' : ` Each point is the highest count within ${formatDuration(a.bucketMs)}.`;
+  const bucketText =
+    a.bucketMs !== null && a.bucketMs < 1000 ? `${a.bucketMs} ms` : formatDuration(a.bucketMs);
+  const bucket = a.bucketMs === null ? '' : ` Each point is the highest count within ${bucketText}.`;
   return (
     <div class="activity panel" data-activity="chart">
       <svg
