@@ -272,6 +272,9 @@ export function createApi({ runtime, version, streams, groups, mintLoginUrl }: A
       runtime.getTask(id, taskId);
       return c.json({ items: runtime.taskTransitions(id, taskId) });
     })
+    .get('/runs/:id/activity', zv('param', runParams), (c) =>
+      c.json(runtime.runActivity(c.req.valid('param').id)),
+    )
     // ---- task outputs, run summary, notifications ------------------------------------------------
     .get('/runs/:id/summary', zv('param', runParams), (c) =>
       c.json(runtime.runSummary(c.req.valid('param').id)),

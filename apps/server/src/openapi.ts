@@ -246,6 +246,14 @@ export const API_ROUTES: RouteDoc[] = [
   },
   {
     method: 'get',
+    path: '/runs/:id/activity',
+    summary:
+      'Tasks queued (submitted, queued) and running over the run: a step series of at most ~300 points (each bucket keeps its highest counts) and the exact peaks',
+    tag: 'runs',
+    params: runParams,
+  },
+  {
+    method: 'get',
     path: '/runs/:id/summary',
     summary: "Run summary: the tasks' SCRIPTHUT_RUN_SUMMARY fragments in task order",
     tag: 'runs',

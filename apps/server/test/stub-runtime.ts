@@ -15,8 +15,10 @@ import {
   outputContentType,
   outputKind,
   type RerunMode,
+  type RunActivity,
   type RunRecord,
   type RunSummary,
+  runActivity,
   ScriptHutError,
   type TaskRecord,
   type TaskSpec,
@@ -417,6 +419,10 @@ export class StubRuntime implements ScriptHutRuntime {
   }
   taskTransitions(runId: string, taskId: string): TaskTransition[] {
     return this.entry(runId).transitions.filter((t) => t.taskId === taskId);
+  }
+  runActivity(runId: string): RunActivity {
+    const e = this.entry(runId);
+    return runActivity(e.transitions, { startTimes: new Map(e.tasks.map((t) => [t.spec.id, t.startedAt])) });
   }
   /** Moves a task to a state, records the transition and emits events. */
   setState(runId: string, taskId: string, to: TaskState, extra: Partial<TaskRecord> = {}) {

@@ -13,6 +13,7 @@ export * from './memory-store.js';
 export * from './notifications.js';
 export * from './outputs.js';
 export * from './plugin/define.js';
+export * from './run-activity.js';
 export * from './script.js';
 export * from './secrets.js';
 export * from './shell.js';

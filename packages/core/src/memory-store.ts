@@ -188,6 +188,11 @@ export class MemoryRunStore implements RunStore, TaskOutputStore {
     return [...r.tasks.values()].sort((a, b) => a.seq - b.seq).map(cloneTask);
   }
 
+  taskStartTimes(runId: string): Map<string, string | null> {
+    const r = this.runs.get(runId);
+    return new Map([...(r?.tasks.values() ?? [])].map((t) => [t.spec.id, t.startedAt]));
+  }
+
   updateTasks(updates: TaskUpdate[]): void {
     this.updateCalls++;
     // Validate first so that a bad update writes nothing.

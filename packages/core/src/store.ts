@@ -8,6 +8,7 @@
  */
 import type { CacheKeyParts } from './cache/key.js';
 import type { RunRecord, RunStatus, StateCounts, TaskRecord, TaskState, TaskTransition } from './domain.js';
+import type { ActivityTransition } from './run-activity.js';
 import type { UsageBucket, UsageLedgerEntry } from './usage-ledger.js';
 
 export interface RunSummary {
@@ -111,6 +112,16 @@ export interface RunStore {
   /** Apply many task updates; each with a transition writes a transition row. Atomic. */
   updateTasks(updates: TaskUpdate[]): void;
   transitions(runId: string, taskId?: string): TaskTransition[];
+  /**
+   * The recorded start time (ISO, or null) of every task of a run, in one query: lighter than
+   * {@link Store.allTasks} for the run's activity chart (see `runActivity`).
+   */
+  taskStartTimes?(runId: string): Map<string, string | null>;
+  /**
+   * The transitions of a run reduced to task, target state and time, in store order: what
+   * `runActivity` reads, without the rest of each row (large runs).
+   */
+  activityTransitions?(runId: string): ActivityTransition[];
 
   /** Record cache keys of tasks that completed (replaces an entry of the same run and task). */
   recordCacheEntries?(entries: CacheEntry[]): void;

@@ -35,11 +35,13 @@ import {
   parseTaskDocument,
   planReuse,
   previewRun,
+  type RunActivity,
   type RunNotificationOutbox,
   type RunOrigin,
   type RunRecord,
   type RunStore,
   type RunSummary,
+  runActivity,
   ScriptHutError,
   shellQuote,
   shellQuotePath,
@@ -1390,6 +1392,13 @@ export class Runtime implements ScriptHutRuntime {
   taskTransitions(runId: string, taskId: string): TaskTransition[] {
     const t = this.getTask(runId, taskId);
     return this.store.transitions(t.runId, taskId);
+  }
+
+  runActivity(runId: string): RunActivity {
+    const { run } = this.summary(runId);
+    const startTimes = this.store.taskStartTimes?.(run.id);
+    const transitions = this.store.activityTransitions?.(run.id) ?? this.store.transitions(run.id);
+    return runActivity(transitions, startTimes ? { startTimes } : {});
   }
 
   async cancelRun(runId: string): Promise<RunSummary> {

@@ -14,6 +14,7 @@ import type {
   LogReadOptions,
   RerunMode,
   ReusePlan,
+  RunActivity,
   RunRecord,
   RunStatus,
   RunSummary,
@@ -327,6 +328,11 @@ export interface ScriptHutRuntime {
   listTasks(runId: string, query?: TaskQuery): { items: TaskRecord[]; total: number };
   getTask(runId: string, taskId: string): TaskRecord;
   taskTransitions(runId: string, taskId: string): TaskTransition[];
+  /**
+   * How many tasks were queued and running over the run's lifetime (at most ~300 points), from its
+   * transitions and the tasks' recorded start times: two queries, whatever the number of tasks.
+   */
+  runActivity(runId: string): RunActivity;
   cancelRun(runId: string): Promise<RunSummary>;
   rerunRun(runId: string, mode: RunRerunMode): Promise<RunSummary>;
   deleteRun(runId: string): void;

@@ -8,6 +8,7 @@
 import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
+  type ActivityTransition,
   type CacheEntry,
   type CapturedSummary,
   deriveRunStatus,
@@ -181,6 +182,8 @@ export class SqliteRunStore implements RunStore, TaskOutputStore, RunNotificatio
     getStats: Database.Statement;
     getVersion: Database.Statement;
     setVersion: Database.Statement;
+    taskStartTimes: Database.Statement;
+    activityTransitions: Database.Statement;
   };
   private readonly updateStmts = new Map<string, Database.Statement>();
   private closed = false;
@@ -203,6 +206,10 @@ export class SqliteRunStore implements RunStore, TaskOutputStore, RunNotificatio
       runCancel: sqlite.prepare('SELECT cancel_requested_at AS c FROM runs WHERE id = ?'),
       getVersion: sqlite.prepare("SELECT value FROM store_counters WHERE name = 'task_version'"),
       setVersion: sqlite.prepare("UPDATE store_counters SET value = ? WHERE name = 'task_version'"),
+      taskStartTimes: sqlite.prepare('SELECT task_id, started_at FROM tasks WHERE run_id = ?').raw(true),
+      activityTransitions: sqlite
+        .prepare('SELECT task_id, to_state, at FROM task_transitions WHERE run_id = ? ORDER BY id')
+        .raw(true),
       getStats: sqlite.prepare(
         `SELECT ${TASK_STATES.map((s) => STATE_COLUMNS[s]).join(', ')}, first_submitted_at AS f, last_finished_at AS l
          FROM run_stats WHERE run_id = ?`,
@@ -399,6 +406,25 @@ export class SqliteRunStore implements RunStore, TaskOutputStore, RunNotificatio
         .orderBy(asc(schema.tasks.seq))
         .all()
         .map(toTaskRecord),
+    );
+  }
+
+  taskStartTimes(runId: string): Map<string, string | null> {
+    return this.guard('taskStartTimes', () => {
+      const rows = this.stmts.taskStartTimes.all(runId) as [string, string | null][];
+      return new Map(rows);
+    });
+  }
+
+  activityTransitions(runId: string): ActivityTransition[] {
+    return this.guard('activityTransitions', () =>
+      (this.stmts.activityTransitions.all(runId) as [string, TaskState, string][]).map(
+        ([taskId, to, at]) => ({
+          taskId,
+          to,
+          at,
+        }),
+      ),
     );
   }
 

@@ -158,6 +158,18 @@ describe('updateTasks', () => {
     ]);
     expect(store.transitions('u0000001')).toHaveLength(2);
     expect(store.transitions('u0000001', 't00001')).toEqual([]);
+    // the run-wide reads of the activity chart: the same rows in the same order, and every start time
+    expect(store.activityTransitions('u0000001')).toEqual(
+      store.transitions('u0000001').map(({ taskId, to, at }) => ({ taskId, to, at })),
+    );
+    expect(store.activityTransitions('nope0001')).toEqual([]);
+    store.updateTasks([
+      { runId: 'u0000001', taskId: 't00002', patch: { startedAt: '2025-01-01T00:00:20.000Z' } },
+    ]);
+    const starts = store.taskStartTimes('u0000001');
+    expect([...starts.keys()].sort()).toEqual(['t00000', 't00001', 't00002']);
+    expect(starts.get('t00001')).toBeNull();
+    expect(starts.get('t00002')).toBe('2025-01-01T00:00:20.000Z');
   });
 
   it('clears nullable fields when the patch sets null', () => {

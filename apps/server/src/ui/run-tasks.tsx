@@ -121,7 +121,8 @@ export const TaskTable: FC<{
   );
 };
 
-function tickStep(spanMs: number): number {
+/** A round step (1 s … 1 day) that gives at most ~10 time ticks over `spanMs`. */
+export function tickStep(spanMs: number): number {
   const steps = [
     1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
   ].map((s) => s * 1000);

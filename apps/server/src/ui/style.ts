@@ -66,6 +66,9 @@ details.group .body{padding:6px 12px 10px;font-size:13px}
 .gantt .wait,.gantt .runbar{position:absolute;top:2px;height:10px;border-radius:2px}
 .gantt .wait{background:#f1d48a}.gantt .runbar{background:var(--run)}.gantt .runbar.completed{background:var(--ok)}.gantt .runbar.failed{background:var(--bad)}.gantt .runbar.cancelled{background:#9aa3ad}
 .gantt .axis{position:relative;height:18px;margin-left:230px;font-size:11px;color:var(--muted)}.gantt .axis span{position:absolute;transform:translateX(-50%)}
+.activity svg{display:block;width:100%;height:auto}.activity .grid line{stroke:var(--line)}.activity .axis{font-size:11px;fill:var(--muted)}
+.activity path.running{fill:var(--run-soft);stroke:var(--run);stroke-width:1.5}.activity path.queued{fill:none;stroke:var(--warn);stroke-width:1.5;stroke-dasharray:5 3}
+.activity .swatch{display:inline-block;width:14px;height:8px;vertical-align:middle;border:1.5px solid var(--run);background:var(--run-soft)}.activity .swatch.queued{border:0;border-top:2px dashed var(--warn);background:none}
 .empty{padding:24px;text-align:center;color:var(--muted)}
 .login{max-width:360px;margin:80px auto}
 #toasts{position:fixed;right:16px;bottom:16px;display:flex;flex-direction:column;gap:8px;z-index:10;max-width:360px}

@@ -4,6 +4,7 @@
  * SSE; the cancel / rerun / delete actions.
  */
 import {
+  type RunActivity,
   type RunSummary,
   type RunUsageSummary,
   TASK_STATES,
@@ -16,6 +17,7 @@ import type { FC } from 'hono/jsx';
 import { runIdSchema } from '../../schemas.js';
 import { coalesce, liveStream } from '../../sse.js';
 import { durationOf, formatDuration, progressOf, type TaskGroup } from '../../views.js';
+import { ACTIVITY_CHART_MIN_TASKS, ActivityChart } from '../activity-chart.js';
 import {
   Form,
   fmtTime,
@@ -41,6 +43,8 @@ import { RunUsagePanel, runUsageOf } from '../usage.js';
 import { RunOutputSummary } from './outputs.js';
 
 const TASKS_PAGE = 100;
+/** How long the activity series of an active run is reused (see `activityOf`). */
+const ACTIVITY_REFRESH_MS = 5000;
 
 export const RunSummaryPanel: FC<{
   ctx: PageContext;
@@ -196,6 +200,20 @@ export const RunSummaryPanel: FC<{
   );
 };
 
+/** The timeline tab: one row per task, or for a large run (`activity` given) the activity chart. */
+const TimelineOrActivity: FC<{
+  runId: string;
+  tasks: TaskRecord[];
+  total: number;
+  params: RunViewParams;
+  activity: RunActivity | null;
+}> = ({ runId, tasks, total, params, activity }) =>
+  activity ? (
+    <ActivityChart activity={activity} id="run-activity" />
+  ) : (
+    <Timeline runId={runId} tasks={tasks} total={total} params={params} />
+  );
+
 export const RunDetailPage: FC<{
   ctx: PageContext;
   summary: RunSummary;
@@ -207,6 +225,8 @@ export const RunDetailPage: FC<{
   depStates: Map<string, TaskState>;
   usage?: RunUsageSummary;
   outputSummary?: RunSummaryView | null;
+  /** Given for a large run's timeline tab: the activity chart replaces the per-task rows. */
+  activity?: RunActivity | null;
 }> = (p) => {
   const id = p.summary.run.id;
   return (
@@ -255,7 +275,13 @@ export const RunDetailPage: FC<{
         </div>
         <div id="run-tasks">
           {p.params.view === 'timeline' ? (
-            <Timeline runId={id} tasks={p.tasks} total={p.total} params={p.params} />
+            <TimelineOrActivity
+              runId={id}
+              tasks={p.tasks}
+              total={p.total}
+              params={p.params}
+              activity={p.activity ?? null}
+            />
           ) : (
             <TaskTable runId={id} tasks={p.tasks} total={p.total} params={p.params} depStates={p.depStates} />
           )}
@@ -278,6 +304,26 @@ export function runRoutes(ui: UiApp, x: UiContext): void {
       prefix: prefix ? prefix.slice(0, 256) : undefined,
       view: c.req.query('view') === 'timeline' ? 'timeline' : 'tasks',
     };
+  }
+  /**
+   * The activity series reads every transition of the run: while the run is active, one computation
+   * serves every page and live stream for {@link ACTIVITY_REFRESH_MS}.
+   */
+  const activityCache = new Map<string, { value: RunActivity; at: number }>();
+  /** The activity series when the timeline tab of a large run is shown (in place of its rows), else null. */
+  function activityOf(summary: RunSummary, params: RunViewParams): RunActivity | null {
+    if (params.view !== 'timeline' || summary.total <= ACTIVITY_CHART_MIN_TASKS) return null;
+    const id = summary.run.id;
+    const active = summary.status === 'running' || summary.status === 'pending';
+    const hit = activityCache.get(id);
+    if (active && hit && Date.now() - hit.at < ACTIVITY_REFRESH_MS) return hit.value;
+    const value = runtime.runActivity(id);
+    activityCache.delete(id);
+    if (active) {
+      if (activityCache.size >= 32) activityCache.clear();
+      activityCache.set(id, { value, at: Date.now() });
+    }
+    return value;
   }
   function runTasks(id: string, params: RunViewParams) {
     return runtime.listTasks(id, {
@@ -306,6 +352,7 @@ export function runRoutes(ui: UiApp, x: UiContext): void {
           depStates={depStatesOf(id, items)}
           usage={runUsageOf(runtime, id)}
           outputSummary={runtime.runSummary(id)}
+          activity={activityOf(summary, params)}
         />,
       ),
     );
@@ -338,7 +385,13 @@ export function runRoutes(ui: UiApp, x: UiContext): void {
             ),
             'run-tasks': await html(
               params.view === 'timeline' ? (
-                <Timeline runId={id} tasks={items} total={total} params={params} />
+                <TimelineOrActivity
+                  runId={id}
+                  tasks={items}
+                  total={total}
+                  params={params}
+                  activity={activityOf(summary, params)}
+                />
               ) : (
                 <TaskTable
                   runId={id}
