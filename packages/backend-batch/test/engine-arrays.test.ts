@@ -190,12 +190,13 @@ describe('Engine + Batch job arrays', () => {
     // No single jobs, no child refused by ECS, and far fewer submissions than tasks.
     expect(arrays.every((a) => (a.arrayProperties?.size ?? 0) >= 2)).toBe(true);
     expect(arrays.reduce((n, a) => n + a.arrayProperties!.size!, 0)).toBe(600);
-    // The tasks of the group that did not fit come back when their (jittered) retry delay ends,
-    // so they are regrouped in a few waves, each within the lowered limit.
+    // The tasks of the group that did not fit come back together (one retry delay per array) and
+    // are regrouped into arrays within the lowered limit.
     expect(arrays.length).toBeLessThanOrEqual(10);
     const limit = await h.backend.arrays!.maxSize();
     expect(limit).toBeLessThan(600);
     expect(arrays.every((a) => a.arrayProperties!.size! <= limit)).toBe(true);
+    expect(arrays).toHaveLength(Math.ceil(600 / limit)); // one regroup, all at once
     expect([...h.fake.jobs.values()].some((j) => j.statusReason?.includes('Container Overrides'))).toBe(
       false,
     );

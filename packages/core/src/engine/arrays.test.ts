@@ -155,6 +155,25 @@ describe('engine: job arrays', () => {
     expect(fake.submitCalls.flat().map((r) => r.taskId)).toEqual(['t1']);
   });
 
+  it('an array refused as a whole (transient) comes back as one array: one jittered delay per array', async () => {
+    const { engine, store, fake, clock } = await setup({
+      backend: { maxConcurrent: 100, arrays: { maxSize: 1000 } },
+    });
+    for (const t of fan(6)) fake.script(t.id, { kind: 'transient', times: 1 });
+    const run = adhoc(engine, specs(...fan(6)));
+    await engine.tick('fake');
+    expect(store.allTasks(run.id).every((t) => t.state === 'pending')).toBe(true);
+    // Small steps through the retry delay (1 s ± 20%): per-task jitter would release the tasks
+    // over several ticks, in small groups and alone.
+    for (let i = 0; i < 60; i++) {
+      clock.advance(25);
+      await engine.tick('fake');
+    }
+    expect(fake.arrayCalls.map((c) => c.requests.length)).toEqual([6, 6]);
+    expect(fake.submitCalls).toHaveLength(0);
+    expect(store.allTasks(run.id).every((t) => t.state !== 'pending')).toBe(true);
+  });
+
   it('a lost answer: the array is found by its tag and adopted element by element, never submitted twice', async () => {
     const { engine, store, fake, drive } = await setup({
       backend: { maxConcurrent: 100, arrays: { maxSize: 1000 } },

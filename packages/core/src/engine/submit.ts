@@ -108,6 +108,7 @@ function outcomeChange(
   o: SubmitOutcome,
   nowMs: number,
   nowIso: string,
+  groupDelays: Map<string, number>,
 ): Change {
   const { rs, t } = b;
   const taskId = t.spec.id;
@@ -145,7 +146,14 @@ function outcomeChange(
   if (o.transient) {
     const n = (rs.retries.get(taskId) ?? 0) + 1;
     rs.retries.set(taskId, n);
-    const delay = submitRetryDelay(n, ctx.pollIntervalMs);
+    // The elements of one array come back together (one jittered delay per array), so that the
+    // next tick regroups them instead of submitting them in scattered small waves.
+    const group = b.request.array ? `${rs.run.id}\0${b.request.array.tag}\0${n}` : null;
+    let delay = group === null ? undefined : groupDelays.get(group);
+    if (delay === undefined) {
+      delay = submitRetryDelay(n, ctx.pollIntervalMs);
+      if (group !== null) groupDelays.set(group, delay);
+    }
     rs.delayed.set(taskId, nowMs + delay);
     return {
       rs,
@@ -252,6 +260,7 @@ async function settle(
   const nowMs = ctx.ledger.now().getTime();
   const changes: Change[] = [];
   const toCancel: TaskRef[] = [];
+  const groupDelays = new Map<string, number>();
   for (const [i, b] of batch.entries()) {
     if (b.t.state !== 'submitting') continue;
     const o = outcomes[i];
@@ -260,7 +269,7 @@ async function settle(
       orphan(bi, b.rs, b.t.spec.id, nowMs);
       continue;
     }
-    changes.push(outcomeChange(ctx, bi, b, o, nowMs, nowIso));
+    changes.push(outcomeChange(ctx, bi, b, o, nowMs, nowIso, groupDelays));
     if (o.ok && b.rs.run.cancelRequestedAt) toCancel.push({ rs: b.rs, taskId: b.t.spec.id });
   }
   ctx.ledger.commit(changes);
