@@ -16,6 +16,7 @@ import {
   withHeredoc,
 } from '@scripthut/core';
 import {
+  adoptLostArray,
   type BackendExecOptions,
   dirOf,
   interruptedCommand,
@@ -179,39 +180,18 @@ export function createPbsArrays(ctx: PbsArrayContext): ArraySupport {
   }
 
   /** The answer was lost: adopt the array if it is found by its tag, else every element may exist. */
-  async function resolveLost(
-    requests: SubmitRequest[],
-    scriptOf: (i: number) => string,
-    why: string,
-  ): Promise<SubmitOutcome[]> {
-    const tag = requests[0]!.array!.tag;
-    let found: string | undefined;
-    try {
-      found = (await ctx.findByTags([tag])).get(tag);
-    } catch {
-      /* unknown: every element stays maybe-submitted */
-    }
-    if (found && !ARRAY_ID.test(found)) found = undefined;
-    return requests.map(
-      (r, i): SubmitOutcome =>
-        found
-          ? {
-              taskId: r.taskId,
-              ok: true,
-              jobId: pbsElementJobId(found, i),
-              script: scriptOf(i),
-              meta: { tag: r.tag, markerPath: ctx.markerPath(r.tag), arrayJobId: found, recovered: true },
-            }
-          : {
-              taskId: r.taskId,
-              ok: false,
-              transient: true,
-              maybeSubmitted: true,
-              script: scriptOf(i),
-              error: `the answer of the array submission was lost (${why}); the array may exist and is looked up by its tag ${tag} before any new submission`,
-            },
+  const resolveLost = (requests: SubmitRequest[], scriptOf: (i: number) => string, why: string) =>
+    adoptLostArray(
+      {
+        findByTags: (tags) => ctx.findByTags(tags),
+        markerPath: (tag) => ctx.markerPath(tag),
+        elementJobId: pbsElementJobId,
+        isArrayJobId: (id) => ARRAY_ID.test(id),
+      },
+      requests,
+      scriptOf,
+      why,
     );
-  }
 
   return {
     maxSize,

@@ -5,6 +5,7 @@
  * system `ssh` client.
  */
 
+export { adoptLostArray, type LostArrayContext } from './array-recovery.js';
 export {
   type BackendExecOptions,
   type BackendSsh,
