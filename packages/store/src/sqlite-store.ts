@@ -11,7 +11,6 @@ import {
   type ActivityTransition,
   type CacheEntry,
   type CapturedSummary,
-  deriveRunStatus,
   type RunListQuery,
   type RunNotificationOutbox,
   type RunNotificationRecord,
@@ -19,9 +18,7 @@ import {
   type RunStore,
   type RunSummary,
   ScriptHutError,
-  type StateCounts,
   type StoredOutputListing,
-  TASK_STATES,
   type TaskListQuery,
   type TaskOutputStore,
   type TaskRecord,
@@ -32,7 +29,7 @@ import {
   type UsageLedgerEntry,
 } from '@scripthut/core';
 import Database from 'better-sqlite3';
-import { and, asc, count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { type BetterSQLite3Database, drizzle } from 'drizzle-orm/better-sqlite3';
 import { CacheEntryTable } from './cache-entries.js';
 import { describeStoreFailure, errorCode, toStoreError } from './errors.js';
@@ -40,6 +37,7 @@ import type { ForgottenJob, ForgottenJobStore } from './forgotten-jobs.js';
 import * as forgotten from './forgotten-jobs.js';
 import { migrate, SCHEMA_VERSION } from './migrations.js';
 import * as outputs from './outputs-store.js';
+import * as reads from './run-reads.js';
 import * as schema from './schema.js';
 import { TaskWrites } from './task-writes.js';
 
@@ -49,80 +47,6 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Open without write access (inspection tools). Writes fail with a `store_error`. Default false. */
   readonly?: boolean;
-}
-
-type RunRow = typeof schema.runs.$inferSelect;
-type TaskRow = typeof schema.tasks.$inferSelect;
-type StatsRow = typeof schema.runStats.$inferSelect;
-
-const ACTIVE_SUM = 'pending + submitting + submitted + queued + running';
-
-function countsOf(row: StatsRow | null | undefined): StateCounts {
-  return {
-    pending: row?.pending ?? 0,
-    submitting: row?.submitting ?? 0,
-    submitted: row?.submitted ?? 0,
-    queued: row?.queued ?? 0,
-    running: row?.running ?? 0,
-    completed: row?.completed ?? 0,
-    failed: row?.failed ?? 0,
-    dep_failed: row?.depFailed ?? 0,
-    cancelled: row?.cancelled ?? 0,
-  };
-}
-
-function toRunRecord(row: RunRow): RunRecord {
-  return {
-    id: row.id,
-    workflowName: row.workflowName,
-    backendName: row.backendName,
-    origin: row.origin,
-    createdAt: row.createdAt,
-    maxConcurrent: row.maxConcurrent,
-    logDir: row.logDir,
-    baseDir: row.baseDir,
-    git: row.git ?? null,
-    cancelRequestedAt: row.cancelRequestedAt,
-    environments: row.environments ?? {},
-    ...(row.resume ? { resume: true } : {}),
-  };
-}
-
-function toTaskRecord(row: TaskRow): TaskRecord {
-  return {
-    runId: row.runId,
-    seq: row.seq,
-    spec: row.spec,
-    state: row.state,
-    submitTag: row.submitTag,
-    jobId: row.jobId,
-    pendingReason: row.pendingReason,
-    exitCode: row.exitCode,
-    error: row.error,
-    script: row.script,
-    stdoutPath: row.stdoutPath,
-    stderrPath: row.stderrPath,
-    submittedAt: row.submittedAt,
-    startedAt: row.startedAt,
-    finishedAt: row.finishedAt,
-    node: row.node,
-    meta: row.meta ?? {},
-    version: row.version,
-    ...(row.usage ? { usage: row.usage } : {}),
-  };
-}
-
-function toSummary(run: RunRow, stats: StatsRow | null): RunSummary {
-  const counts = countsOf(stats);
-  const record = toRunRecord(run);
-  return {
-    run: record,
-    counts,
-    status: deriveRunStatus(counts, record.cancelRequestedAt != null),
-    total: TASK_STATES.reduce((n, s) => n + counts[s], 0),
-    firstSubmittedAt: stats?.firstSubmittedAt ?? null,
-    lastFinishedAt: stats?.lastFinishedAt ?? null,
-  };
 }
 
 /**
@@ -215,10 +139,7 @@ export class SqliteRunStore implements RunStore, TaskOutputStore, RunNotificatio
   }
 
   getRun(runId: string): RunRecord | null {
-    return this.guard('getRun', () => {
-      const row = this.db.select().from(schema.runs).where(eq(schema.runs.id, runId)).get();
-      return row ? toRunRecord(row) : null;
-    });
+    return this.guard('getRun', () => reads.getRun(this.db, runId));
   }
 
   updateRun(
@@ -250,99 +171,27 @@ export class SqliteRunStore implements RunStore, TaskOutputStore, RunNotificatio
   }
 
   listRuns(query: RunListQuery = {}): { items: RunSummary[]; total: number } {
-    return this.guard('listRuns', () => {
-      const where: SQL[] = [];
-      if (query.status) where.push(eq(schema.runStats.status, query.status));
-      if (query.workflow) where.push(eq(schema.runs.workflowName, query.workflow));
-      if (query.backend) where.push(eq(schema.runs.backendName, query.backend));
-      if (query.idPrefix) {
-        where.push(sql`substr(${schema.runs.id}, 1, ${query.idPrefix.length}) = ${query.idPrefix}`);
-      }
-      const cond = where.length ? and(...where) : undefined;
-      const totalRow = this.db
-        .select({ n: count() })
-        .from(schema.runs)
-        .leftJoin(schema.runStats, eq(schema.runStats.runId, schema.runs.id))
-        .where(cond)
-        .get();
-      const rows = this.db
-        .select()
-        .from(schema.runs)
-        .leftJoin(schema.runStats, eq(schema.runStats.runId, schema.runs.id))
-        .where(cond)
-        .orderBy(desc(schema.runs.createdAt), desc(schema.runs.id))
-        .limit(Math.max(0, query.limit ?? 50))
-        .offset(Math.max(0, query.offset ?? 0))
-        .all();
-      return { items: rows.map((r) => toSummary(r.runs, r.run_stats)), total: totalRow?.n ?? 0 };
-    });
+    return this.guard('listRuns', () => reads.listRuns(this.db, query));
   }
 
   summarizeRun(runId: string): RunSummary | null {
-    return this.guard('summarizeRun', () => {
-      const row = this.db
-        .select()
-        .from(schema.runs)
-        .leftJoin(schema.runStats, eq(schema.runStats.runId, schema.runs.id))
-        .where(eq(schema.runs.id, runId))
-        .get();
-      return row ? toSummary(row.runs, row.run_stats) : null;
-    });
+    return this.guard('summarizeRun', () => reads.summarizeRun(this.db, runId));
   }
 
   listUnfinishedRunIds(): string[] {
-    return this.guard('listUnfinishedRunIds', () =>
-      this.db
-        .select({ id: schema.runStats.runId })
-        .from(schema.runStats)
-        .where(sql.raw(`(${ACTIVE_SUM}) > 0`))
-        .all()
-        .map((r) => r.id),
-    );
+    return this.guard('listUnfinishedRunIds', () => reads.listUnfinishedRunIds(this.db));
   }
 
   getTask(runId: string, taskId: string): TaskRecord | null {
-    return this.guard('getTask', () => {
-      const row = this.db
-        .select()
-        .from(schema.tasks)
-        .where(and(eq(schema.tasks.runId, runId), eq(schema.tasks.taskId, taskId)))
-        .get();
-      return row ? toTaskRecord(row) : null;
-    });
+    return this.guard('getTask', () => reads.getTask(this.db, runId, taskId));
   }
 
   listTasks(runId: string, query: TaskListQuery = {}): { items: TaskRecord[]; total: number } {
-    return this.guard('listTasks', () => {
-      const where: SQL[] = [eq(schema.tasks.runId, runId)];
-      if (query.states) {
-        if (query.states.length === 0) return { items: [], total: 0 };
-        where.push(inArray(schema.tasks.state, query.states));
-      }
-      if (query.idPrefix) {
-        where.push(sql`substr(${schema.tasks.taskId}, 1, ${query.idPrefix.length}) = ${query.idPrefix}`);
-      }
-      const cond = and(...where);
-      const totalRow = this.db.select({ n: count() }).from(schema.tasks).where(cond).get();
-      let q = this.db.select().from(schema.tasks).where(cond).orderBy(asc(schema.tasks.seq)).$dynamic();
-      // SQLite needs a LIMIT before OFFSET; MAX_SAFE_INTEGER means no limit.
-      if (query.limit !== undefined || query.offset)
-        q = q.limit(query.limit === undefined ? Number.MAX_SAFE_INTEGER : Math.max(0, query.limit));
-      if (query.offset) q = q.offset(Math.max(0, query.offset));
-      return { items: q.all().map(toTaskRecord), total: totalRow?.n ?? 0 };
-    });
+    return this.guard('listTasks', () => reads.listTasks(this.db, runId, query));
   }
 
   allTasks(runId: string): TaskRecord[] {
-    return this.guard('allTasks', () =>
-      this.db
-        .select()
-        .from(schema.tasks)
-        .where(eq(schema.tasks.runId, runId))
-        .orderBy(asc(schema.tasks.seq))
-        .all()
-        .map(toTaskRecord),
-    );
+    return this.guard('allTasks', () => reads.allTasks(this.db, runId));
   }
 
   taskStartTimes(runId: string): Map<string, string | null> {
@@ -372,24 +221,7 @@ export class SqliteRunStore implements RunStore, TaskOutputStore, RunNotificatio
   }
 
   transitions(runId: string, taskId?: string): TaskTransition[] {
-    return this.guard('transitions', () => {
-      const t = schema.taskTransitions;
-      const cond = taskId === undefined ? eq(t.runId, runId) : and(eq(t.runId, runId), eq(t.taskId, taskId));
-      return this.db
-        .select()
-        .from(t)
-        .where(cond)
-        .orderBy(asc(t.id))
-        .all()
-        .map((r) => ({
-          runId: r.runId,
-          taskId: r.taskId,
-          from: r.fromState,
-          to: r.toState,
-          at: r.at,
-          reason: r.reason,
-        }));
-    });
+    return this.guard('transitions', () => reads.transitions(this.db, runId, taskId));
   }
 
   recordCacheEntries(entries: CacheEntry[]): void {
@@ -415,14 +247,7 @@ export class SqliteRunStore implements RunStore, TaskOutputStore, RunNotificatio
   }
 
   tasksAwaitingUsage(): TaskRecord[] {
-    return this.guard('tasksAwaitingUsage', () =>
-      this.db
-        .select()
-        .from(schema.tasks)
-        .where(sql`json_extract(${schema.tasks.usage}, '$.status') = 'pending'`)
-        .all()
-        .map(toTaskRecord),
-    );
+    return this.guard('tasksAwaitingUsage', () => reads.tasksAwaitingUsage(this.db));
   }
 
   recordUsage(entries: UsageLedgerEntry[]): void {
