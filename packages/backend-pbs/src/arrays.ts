@@ -12,18 +12,13 @@ import {
   MAX_ARRAY_ELEMENTS,
   type SubmitOutcome,
   type SubmitRequest,
-  shellQuotePath,
-  withHeredoc,
 } from '@scripthut/core';
 import {
   adoptLostArray,
   type BackendExecOptions,
+  buildArraySubmitProgram as buildSshArraySubmitProgram,
   dirOf,
   interruptedCommand,
-  markerCreateLine,
-  markerRemoveLine,
-  submitAnswerLine,
-  submitPreamble,
   truncateOutput as truncate,
 } from '@scripthut/ssh';
 import { pbsArrayKey, renderPbsArrayScript } from './array-script.js';
@@ -80,16 +75,16 @@ export function buildArraySubmitProgram(
   dirs: readonly string[],
   markerDir: string,
 ): string {
-  const lines = submitPreamble(dirs, markerDir, 'cd "$HOME" || exit 90', 'scripthut-qsub');
-  for (const tag of tags) lines.push(markerCreateLine(tag));
-  for (const pair of links)
-    for (const [link, target] of pair)
-      lines.push(`ln -sfn -- ${shellQuotePath(target)} ${shellQuotePath(link)}`);
-  lines.push(withHeredoc('qsub >"$T/o" 2>"$T/e"', script));
-  lines.push('rc=$?');
-  lines.push(submitAnswerLine(0, '"$rc"'));
-  lines.push(`if [ "$rc" != 0 ]; then ${tags.map(markerRemoveLine).join('; ')}; fi`);
-  return `${lines.join('\n')}\n`;
+  return buildSshArraySubmitProgram({
+    script,
+    tags,
+    links: links.flat(),
+    dirs,
+    markerDir,
+    homeLine: 'cd "$HOME" || exit 90',
+    tmpPrefix: 'scripthut-qsub',
+    submitCommand: 'qsub',
+  });
 }
 
 /** The {@link ArraySupport} of a PBS backend (elements only on PBS Pro). */

@@ -4,23 +4,13 @@
  * log links, runs `sbatch --parsable` with the array script on a quoted heredoc and checks the array
  * with `squeue`. Element ids are `<array job id>_<index>` (`123_7`, or `123_7;cluster`).
  */
-import {
-  type ArraySupport,
-  type ExecResult,
-  type SubmitOutcome,
-  type SubmitRequest,
-  shellQuotePath,
-  withHeredoc,
-} from '@scripthut/core';
+import type { ArraySupport, ExecResult, SubmitOutcome, SubmitRequest } from '@scripthut/core';
 import {
   adoptLostArray,
   type BackendExecOptions,
+  buildArraySubmitProgram as buildSshArraySubmitProgram,
   dirOf,
   interruptedCommand,
-  markerCreateLine,
-  markerRemoveLine,
-  submitAnswerLine,
-  submitPreamble,
   truncateOutput as truncate,
 } from '@scripthut/ssh';
 import { MAX_ARRAY_ELEMENTS, renderSlurmArrayScript, slurmArrayKey } from './array-script.js';
@@ -68,19 +58,19 @@ export function buildArraySubmitProgram(
   dirs: readonly string[],
   markerDir: string,
 ): string {
-  const lines = submitPreamble(dirs, markerDir, 'H="$HOME"; export H', 'scripthut-submit');
-  for (const tag of tags) lines.push(markerCreateLine(tag));
-  for (const pair of links)
-    for (const [link, target] of pair)
-      lines.push(`ln -sfn -- ${shellQuotePath(target)} ${shellQuotePath(link)}`);
-  lines.push(withHeredoc('sbatch --parsable >"$T/o" 2>"$T/e"', script));
-  lines.push('rc=$?');
-  lines.push(submitAnswerLine(0, '"$rc"'));
-  lines.push(`if [ "$rc" != 0 ]; then ${tags.map(markerRemoveLine).join('; ')}; fi`);
-  lines.push(
-    `if [ "$rc" = 0 ]; then IFS= read -r id <"$T/o"; id=\${id//[[:space:]]/}; case "$id" in ''|*[!0-9]*) ;; *) squeue -h -t all -j "$id" -o '%F' >"$T/v" 2>/dev/null; printf 'V\\t%s\\t%s\\n' "$?" "$(tr '\\n' ',' <"$T/v")" ;; esac; fi`,
-  );
-  return `${lines.join('\n')}\n`;
+  return buildSshArraySubmitProgram({
+    script,
+    tags,
+    links: links.flat(),
+    dirs,
+    markerDir,
+    homeLine: 'H="$HOME"; export H',
+    tmpPrefix: 'scripthut-submit',
+    submitCommand: 'sbatch --parsable',
+    after: [
+      `if [ "$rc" = 0 ]; then IFS= read -r id <"$T/o"; id=\${id//[[:space:]]/}; case "$id" in ''|*[!0-9]*) ;; *) squeue -h -t all -j "$id" -o '%F' >"$T/v" 2>/dev/null; printf 'V\\t%s\\t%s\\n' "$?" "$(tr '\\n' ',' <"$T/v")" ;; esac; fi`,
+    ],
+  });
 }
 
 /** The {@link ArraySupport} of a Slurm backend. */

@@ -7,6 +7,13 @@
 
 export { adoptLostArray, type LostArrayContext } from './array-recovery.js';
 export {
+  type ArraySubmitProgramSpec,
+  buildArraySubmitProgram,
+  type LinkPair,
+  markersRemoveLine,
+  symlinkLines,
+} from './array-submission.js';
+export {
   type BackendExecOptions,
   type BackendSsh,
   backendExec,
