@@ -117,6 +117,14 @@ export {
   submitPreamble,
 } from './remote-programs.js';
 export { type UploadExec, uploadFile, withRemoteTempFile } from './remote-upload.js';
+export {
+  type ArrayDialect,
+  type ArrayHost,
+  type ArrayVerdict,
+  type RenderedArray,
+  submitAnswerOf,
+  submitSchedulerArray,
+} from './scheduler-arrays.js';
 export { Semaphore } from './semaphore.js';
 export {
   checkPtySize,
