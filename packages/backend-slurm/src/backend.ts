@@ -13,9 +13,6 @@ import {
   type ExecResult,
   type ExternalJob,
   type JobStatus,
-  type LogChunk,
-  type LogReadOptions,
-  type LogRequest,
   type SitePolicy,
   type SubmitRequest,
   shellQuote,
@@ -26,14 +23,13 @@ import {
   type BackendExecOptions,
   type BackendSsh,
   backendExec,
-  listRemoteOutputs,
+  DEFAULT_MARKER_DIR,
   markerCleanup,
+  markerPathIn,
   readExitMarkers,
-  readRemoteFile,
-  readRemoteLog,
-  readRemoteOutputFile,
   remoteHome,
   splitSections,
+  sshBackendMembers,
   truncateOutput as truncate,
 } from '@scripthut/ssh';
 import { createSlurmArrays } from './array-submission.js';
@@ -112,8 +108,6 @@ export interface SlurmBackendOptions {
   arrays?: boolean;
 }
 
-const DEFAULT_MARKER_DIR = '~/.cache/scripthut/markers';
-
 /**
  * How long a job may still appear after an ambiguous submission. sbatch retries a busy controller
  * (`EAGAIN`, queue full) up to 15 times, sleeping 1, 2, … 15 s (`MAX_RETRIES` and `sleep(++retries)`
@@ -150,7 +144,7 @@ export function createSlurmBackend(options: SlurmBackendOptions): SlurmBackend {
   const cloneDir = options.cloneDir ?? '~/scripthut-repos';
   const chunkSize = Math.max(1, options.submitChunkSize ?? 100);
   const policy = options.policy ?? {};
-  const markerPath = (tag: string) => `${markerDir.replace(/\/+$/, '')}/${tag}.rc`;
+  const markerPath = (tag: string) => markerPathIn(markerDir, tag);
   /** Clusters to search when a tag is looked up: the configured ones and every one seen in answers. */
   const knownClusters = new Set<string>(policy.clusters ? policy.clusters.split(',') : []);
   /** Markers of jobs whose final verdict was reported: removed by the next program. */
@@ -437,14 +431,6 @@ export function createSlurmBackend(options: SlurmBackendOptions): SlurmBackend {
     }
   }
 
-  async function readLog(request: LogRequest, opts: LogReadOptions): Promise<LogChunk> {
-    return readRemoteLog(run, request.path, opts);
-  }
-
-  async function readFile(path: string, cwd: string | null): Promise<string> {
-    return readRemoteFile(run, path, cwd, options.name);
-  }
-
   async function clusterInfo(): Promise<ClusterInfo> {
     const cluster = policy.clusters && !policy.clusters.includes(',') ? policy.clusters : null;
     const r = await run('bash -s', {
@@ -506,22 +492,8 @@ export function createSlurmBackend(options: SlurmBackendOptions): SlurmBackend {
     findByTags,
     arrays,
     cancel,
-    readLog,
-    readFile,
-    listOutputs: async (requests) => {
-      await homeDir();
-      return listRemoteOutputs(run, requests, resolvePath, options.name);
-    },
-    readOutputFile: async (dir, relPath, maxBytes) => {
-      await homeDir();
-      return readRemoteOutputFile(run, resolvePath(dir), relPath, maxBytes, options.name);
-    },
     clusterInfo,
     externalJobs,
-    commandRunner: () => ssh,
-    health: () => ssh.health(),
-    commandLog: () => ssh.commandLog(),
-    homeDir,
-    close: () => ssh.close(),
+    ...sshBackendMembers({ name: options.name, ssh, run, resolvePath, homeDir }),
   };
 }

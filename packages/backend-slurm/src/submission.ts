@@ -6,6 +6,7 @@
 import type { ExecResult, SubmitOutcome, SubmitRequest } from '@scripthut/core';
 import { BackendError } from '@scripthut/core';
 import {
+  adoptLostJobs,
   type BackendExecOptions,
   chunkSubmitRequests,
   interruptedCommand,
@@ -76,46 +77,6 @@ export function createSubmission(ctx: SubmissionContext): {
     }
     for (const [tag, ref] of byCluster) found.set(tag, formatJobRef(ref));
     return found;
-  }
-
-  /**
-   * Outcomes of tasks whose answer never arrived: a job found by its tag is adopted; otherwise the
-   * task waits, flagged `maybeSubmitted` (sbatch may have created it, or may still create it).
-   */
-  async function resolveUnanswered(
-    requests: SubmitRequest[],
-    indexes: number[],
-    offset: number,
-    scripts: Map<number, string>,
-    outcomes: SubmitOutcome[],
-    why: string,
-  ): Promise<void> {
-    let byTag = new Map<string, string>();
-    try {
-      byTag = await findByTags(indexes.map((i) => requests[i - offset]!.tag));
-    } catch {
-      /* unknown: every task stays maybe-submitted */
-    }
-    for (const index of indexes) {
-      const req = requests[index - offset]!;
-      const jobId = byTag.get(req.tag);
-      outcomes[index] = jobId
-        ? {
-            taskId: req.taskId,
-            ok: true,
-            jobId,
-            script: scripts.get(index)!,
-            meta: { tag: req.tag, markerPath: markerPath(req.tag), recovered: true },
-          }
-        : {
-            taskId: req.taskId,
-            ok: false,
-            transient: true,
-            maybeSubmitted: true,
-            script: scripts.get(index),
-            error: `the answer of the submission was lost (${why}); the job may exist and is looked up by its tag ${req.tag} before any new submission`,
-          };
-    }
   }
 
   async function submitChunk(
@@ -208,13 +169,19 @@ export function createSubmission(ctx: SubmissionContext): {
     }
     if (unanswered.length) {
       // The program stopped early or its answer was lost: some of these may have been submitted.
-      await resolveUnanswered(
+      const why = lost ?? `the submission program ended before answering (${exitNote})`;
+      await adoptLostJobs(
+        {
+          findByTags,
+          markerPath,
+          lostError: (tag) =>
+            `the answer of the submission was lost (${why}); the job may exist and is looked up by its tag ${tag} before any new submission`,
+        },
         requests,
         unanswered,
         offset,
         scripts,
         outcomes,
-        lost ?? `the submission program ended before answering (${exitNote})`,
       );
     }
   }

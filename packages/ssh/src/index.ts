@@ -5,7 +5,12 @@
  * system `ssh` client.
  */
 
-export { adoptLostArray, type LostArrayContext } from './array-recovery.js';
+export {
+  adoptLostArray,
+  adoptLostJobs,
+  type LostArrayContext,
+  type LostJobsContext,
+} from './array-recovery.js';
 export {
   type ArraySubmitProgramSpec,
   buildArraySubmitProgram,
@@ -125,6 +130,13 @@ export {
   submitAnswerOf,
   submitSchedulerArray,
 } from './scheduler-arrays.js';
+export {
+  DEFAULT_MARKER_DIR,
+  markerPathIn,
+  type SshBackendBase,
+  type SshBackendMembers,
+  sshBackendMembers,
+} from './scheduler-backend.js';
 export { Semaphore } from './semaphore.js';
 export {
   checkPtySize,

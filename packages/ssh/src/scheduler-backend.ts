@@ -1,0 +1,75 @@
+/**
+ * What every scheduler-over-SSH backend (Slurm, PBS) has alike beyond submission and status: where
+ * its exit markers live, and the {@link Backend} members that only need the connection — logs,
+ * files, outputs, the command runner, health, the command log, the home directory and `close`.
+ */
+import type { Backend, ExecResult } from '@scripthut/core';
+import type { BackendExecOptions, BackendSsh } from './backend-connection.js';
+import { readRemoteFile, readRemoteLog } from './remote-files.js';
+import { listRemoteOutputs, readRemoteOutputFile } from './remote-outputs.js';
+
+/** Where job scripts leave `<tag>.rc` exit-code markers unless the backend is told otherwise. */
+export const DEFAULT_MARKER_DIR = '~/.cache/scripthut/markers';
+
+/** The marker file of `tag` in `markerDir` (`<markerDir>/<tag>.rc`). */
+export function markerPathIn(markerDir: string, tag: string): string {
+  return `${markerDir.replace(/\/+$/, '')}/${tag}.rc`;
+}
+
+/** What {@link sshBackendMembers} needs. */
+export interface SshBackendBase {
+  /** Backend name from the configuration (named in errors). */
+  name: string;
+  /** The connection; the backend owns it (`close()` closes it). */
+  ssh: BackendSsh;
+  /** Runs a command on the login node (the backend's own wrapper of `ssh.exec`). */
+  run: (command: string, options?: BackendExecOptions) => Promise<ExecResult>;
+  resolvePath: (path: string) => string;
+  homeDir: () => Promise<string>;
+}
+
+/** The members of a scheduler-over-SSH backend that only need its connection. */
+export type SshBackendMembers = Required<
+  Pick<
+    Backend,
+    | 'readLog'
+    | 'readFile'
+    | 'listOutputs'
+    | 'readOutputFile'
+    | 'commandRunner'
+    | 'health'
+    | 'commandLog'
+    | 'homeDir'
+    | 'close'
+  >
+>;
+
+/**
+ * The {@link Backend} members a scheduler over SSH implements by reading files over its connection
+ * (one round trip each; paths resolved against the remote home).
+ *
+ * @example
+ * ```ts
+ * return { name, type: 'slurm', submit, status, cancel, ...sshBackendMembers({ name, ssh, run, resolvePath, homeDir }) };
+ * ```
+ */
+export function sshBackendMembers(base: SshBackendBase): SshBackendMembers {
+  const { name, ssh, run, resolvePath, homeDir } = base;
+  return {
+    readLog: (request, opts) => readRemoteLog(run, request.path, opts),
+    readFile: (path, cwd) => readRemoteFile(run, path, cwd, name),
+    listOutputs: async (requests) => {
+      await homeDir();
+      return listRemoteOutputs(run, requests, resolvePath, name);
+    },
+    readOutputFile: async (dir, relPath, maxBytes) => {
+      await homeDir();
+      return readRemoteOutputFile(run, resolvePath(dir), relPath, maxBytes, name);
+    },
+    commandRunner: () => ssh,
+    health: () => ssh.health(),
+    commandLog: () => ssh.commandLog(),
+    homeDir,
+    close: () => ssh.close(),
+  };
+}
