@@ -137,6 +137,7 @@ export {
   type SshBackendMembers,
   sshBackendMembers,
 } from './scheduler-backend.js';
+export { renderSchedulerScript, type SchedulerScriptOptions } from './scheduler-script.js';
 export { Semaphore } from './semaphore.js';
 export {
   checkPtySize,
