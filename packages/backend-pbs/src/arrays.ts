@@ -10,7 +10,6 @@ import { type ArraySupport, MAX_ARRAY_ELEMENTS } from '@scripthut/core';
 import {
   type ArrayDialect,
   type ArrayHost,
-  buildArraySubmitProgram as buildSshArraySubmitProgram,
   submitSchedulerArray,
   truncateOutput as truncate,
 } from '@scripthut/ssh';
@@ -51,32 +50,11 @@ export function isPbsElementJobId(id: string): boolean {
 }
 
 /** The PBS parts of an array submission program. */
-const PBS_ARRAY_PROGRAM: ArrayDialect['program'] = {
+export const PBS_ARRAY_PROGRAM: ArrayDialect['program'] = {
   homeLine: 'cd "$HOME" || exit 90',
   tmpPrefix: 'scripthut-qsub',
   submitCommand: 'qsub',
 };
-
-/**
- * The program of one array submission: markers and log links of every element, then ONE `qsub`
- * from `$HOME` (answer line of index 0); a refused array loses its markers.
- */
-export function buildArraySubmitProgram(
-  script: string,
-  tags: readonly string[],
-  links: readonly [string, string][][],
-  dirs: readonly string[],
-  markerDir: string,
-): string {
-  return buildSshArraySubmitProgram({
-    ...PBS_ARRAY_PROGRAM,
-    script,
-    tags,
-    links: links.flat(),
-    dirs,
-    markerDir,
-  });
-}
 
 /** The {@link ArraySupport} of a PBS backend (elements only on PBS Pro). */
 export function createPbsArrays(ctx: PbsArrayContext): ArraySupport {

@@ -22,6 +22,7 @@ import {
   markerPathIn,
   readExitMarkers,
   remoteHome,
+  type SchedulerBackendOptions,
   splitSections,
   sshBackendMembers,
   truncateOutput as truncate,
@@ -57,24 +58,10 @@ export type PbsExecOptions = BackendExecOptions;
 /** What the backend needs from its SSH connection (`SshConnection` from `@scripthut/ssh` fits). */
 export type PbsSsh = BackendSsh;
 
-/** Options of {@link createPbsBackend}. */
-export interface PbsBackendOptions {
-  /** Backend name from the configuration. */
-  name: string;
-  /** Connection to the login node. The backend owns it: `close()` closes it. */
-  ssh: PbsSsh;
-  /** `-A` for every job (null/absent: none). */
-  account?: string | null;
-  /** Job scripts start with `#!/bin/bash -l`. */
-  loginShell?: boolean;
-  /** Max concurrent jobs across all runs on this backend. */
-  maxConcurrent: number;
+/** Options of {@link createPbsBackend} (`account` is `-A`; `arrays` only on PBS Pro, never Torque). */
+export interface PbsBackendOptions extends SchedulerBackendOptions {
   /** Queue for every job; overrides the task's `partition`. */
   queue?: string | null;
-  /** Directory whose disk usage {@link Backend.clusterInfo} reports. Default `~/scripthut-repos`. */
-  cloneDir?: string;
-  /** Login user (default filter of {@link Backend.externalJobs}). */
-  user?: string;
   /** Dialect; `auto` (default) detects it once with `qstat --version` / `qstat -Bf`. */
   flavour?: PbsFlavour | 'auto';
   /**
@@ -83,18 +70,6 @@ export interface PbsBackendOptions {
    * `qstat -f`, for servers whose JSON output is known to be broken).
    */
   statusFormat?: 'auto' | 'text';
-  /** Where job scripts leave `<tag>.rc` exit-code markers. Default `~/.cache/scripthut/markers`. */
-  markerDir?: string;
-  /** Max tasks per submission round trip. Default 100. */
-  submitChunkSize?: number;
-  /** Preferred poll interval (ms). */
-  pollIntervalMs?: number;
-  /**
-   * Job arrays (`array: auto` in the configuration; default false, i.e. `array: off`): on PBS Pro
-   * the engine may submit tasks the scheduler cannot tell apart as one `qsub -J` job. false (and
-   * always on Torque): every task is its own job.
-   */
-  arrays?: boolean;
 }
 
 /** What the backend learned about the PBS server (once per backend, i.e. per connection). */

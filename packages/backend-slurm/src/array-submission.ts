@@ -9,7 +9,6 @@ import {
   type ArrayDialect,
   type ArrayHost,
   type ArrayVerdict,
-  buildArraySubmitProgram as buildSshArraySubmitProgram,
   type SubmitLine,
   submitSchedulerArray,
   truncateOutput as truncate,
@@ -45,34 +44,12 @@ export function slurmElementJobId(arrayJobId: string, index: number): string {
 const VERIFY_ARRAY_LINE = `if [ "$rc" = 0 ]; then IFS= read -r id <"$T/o"; id=\${id//[[:space:]]/}; case "$id" in ''|*[!0-9]*) ;; *) squeue -h -t all -j "$id" -o '%F' >"$T/v" 2>/dev/null; printf 'V\\t%s\\t%s\\n' "$?" "$(tr '\\n' ',' <"$T/v")" ;; esac; fi`;
 
 /** The Slurm parts of an array submission program. */
-const SLURM_ARRAY_PROGRAM: ArrayDialect['program'] = {
+export const SLURM_ARRAY_PROGRAM: ArrayDialect['program'] = {
   homeLine: 'H="$HOME"; export H',
   tmpPrefix: 'scripthut-submit',
   submitCommand: 'sbatch --parsable',
   after: [VERIFY_ARRAY_LINE],
 };
-
-/**
- * The program of one array submission: markers and log links of every element, then ONE
- * `sbatch --parsable` (answer line of index 0), a refused array loses its markers, and a `V` line
- * with the array id squeue sees (`%F`).
- */
-export function buildArraySubmitProgram(
-  script: string,
-  tags: readonly string[],
-  links: readonly [string, string][][],
-  dirs: readonly string[],
-  markerDir: string,
-): string {
-  return buildSshArraySubmitProgram({
-    ...SLURM_ARRAY_PROGRAM,
-    script,
-    tags,
-    links: links.flat(),
-    dirs,
-    markerDir,
-  });
-}
 
 /** The {@link ArraySupport} of a Slurm backend. */
 export function createSlurmArrays(ctx: ArrayContext): ArraySupport {

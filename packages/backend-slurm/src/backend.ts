@@ -28,6 +28,7 @@ import {
   markerPathIn,
   readExitMarkers,
   remoteHome,
+  type SchedulerBackendOptions,
   splitSections,
   sshBackendMembers,
   truncateOutput as truncate,
@@ -68,30 +69,10 @@ export type SlurmExecOptions = BackendExecOptions;
 /** What the backend needs from its SSH connection (`SshConnection` from `@scripthut/ssh` fits). */
 export type SlurmSsh = BackendSsh;
 
-/** Options of {@link createSlurmBackend}. */
-export interface SlurmBackendOptions {
-  /** Backend name from the configuration. */
-  name: string;
-  /** Connection to the login node. The backend owns it: `close()` closes it. */
-  ssh: SlurmSsh;
-  /** `--account` for every job (null/absent: none). */
-  account?: string | null;
-  /** Job scripts start with `#!/bin/bash -l`. */
-  loginShell?: boolean;
-  /** Max concurrent jobs across all runs on this backend. */
-  maxConcurrent: number;
-  /** Directory whose disk usage {@link Backend.clusterInfo} reports. Default `~/scripthut-repos`. */
-  cloneDir?: string;
-  /** Login user (for {@link Backend.externalJobs} defaults); otherwise the SSH login user. */
-  user?: string;
-  /** Where job scripts leave `<tag>.rc` exit-code markers. Default `~/.cache/scripthut/markers`. */
-  markerDir?: string;
-  /** Max tasks per submission round trip. Default 100. */
-  submitChunkSize?: number;
+/** Options of {@link createSlurmBackend} (`account` is `--account`; arrays are `sbatch --array`). */
+export interface SlurmBackendOptions extends SchedulerBackendOptions {
   /** Max ids per sacct call. Default 500. */
   sacctChunkSize?: number;
-  /** Preferred poll interval (ms). */
-  pollIntervalMs?: number;
   /** Site policy of every job: qos, constraint, reservation, exclusive, clusters, extra directives. */
   policy?: SitePolicy;
   /**
@@ -99,13 +80,6 @@ export interface SlurmBackendOptions {
    * file per running job on the login node's file system (an NFS lookup on most clusters).
    */
   markerPollIntervalMs?: number;
-  /**
-   * Job arrays (`array: auto` in the configuration; default false, i.e. `array: off`): the engine
-   * may submit tasks the scheduler cannot tell apart as one `sbatch --array` job. false: every task
-   * is its own job. (Opt-in while usage accounting, output listings and resume are checked against
-   * array elements.)
-   */
-  arrays?: boolean;
 }
 
 /**

@@ -133,6 +133,7 @@ export {
 export {
   DEFAULT_MARKER_DIR,
   markerPathIn,
+  type SchedulerBackendOptions,
   type SshBackendBase,
   type SshBackendMembers,
   sshBackendMembers,

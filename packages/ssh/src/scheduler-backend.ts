@@ -16,6 +16,36 @@ export function markerPathIn(markerDir: string, tag: string): string {
   return `${markerDir.replace(/\/+$/, '')}/${tag}.rc`;
 }
 
+/** The options every scheduler-over-SSH backend takes (each adds its own). */
+export interface SchedulerBackendOptions {
+  /** Backend name from the configuration. */
+  name: string;
+  /** Connection to the login node. The backend owns it: `close()` closes it. */
+  ssh: BackendSsh;
+  /** The account every job is charged to (null/absent: none). */
+  account?: string | null;
+  /** Job scripts start with `#!/bin/bash -l`. */
+  loginShell?: boolean;
+  /** Max concurrent jobs across all runs on this backend. */
+  maxConcurrent: number;
+  /** Directory whose disk usage `clusterInfo` reports. Default `~/scripthut-repos`. */
+  cloneDir?: string;
+  /** Login user (default filter of `externalJobs`); otherwise the SSH login user. */
+  user?: string;
+  /** Where job scripts leave `<tag>.rc` exit-code markers. Default {@link DEFAULT_MARKER_DIR}. */
+  markerDir?: string;
+  /** Max tasks per submission round trip. Default 100. */
+  submitChunkSize?: number;
+  /** Preferred poll interval (ms). */
+  pollIntervalMs?: number;
+  /**
+   * Job arrays (`array: auto` in the configuration; default false, i.e. `array: off`): the engine
+   * may submit tasks the scheduler cannot tell apart as one array job. false: every task is its
+   * own job.
+   */
+  arrays?: boolean;
+}
+
 /** What {@link sshBackendMembers} needs. */
 export interface SshBackendBase {
   /** Backend name from the configuration (named in errors). */
