@@ -6,15 +6,13 @@ import type { ExecResult, SubmitOutcome, SubmitRequest } from '@scripthut/core';
 import {
   adoptLostJobs,
   type BackendExecOptions,
-  chunkSubmitRequests,
   prepareSubmission,
+  submitInChunks,
   truncateOutput as truncate,
 } from '@scripthut/ssh';
 import { displayJobNumber, type PbsFlavour, parseQsubOutput } from './parse.js';
 import { buildSubmitProgram, parseSubmitAnswer } from './programs.js';
 import { qsubFailure } from './verdict.js';
-
-const SUBMIT_STDIN_LIMIT = 4 * 1024 * 1024;
 
 /** What submission needs from its backend. */
 export interface PbsSubmissionContext {
@@ -119,10 +117,9 @@ export function createPbsSubmission(
     if (!requests.length) return [];
     await homeDir();
     const fl = await flavour();
-    const outcomes: SubmitOutcome[] = new Array(requests.length);
-    for (const [start, end] of chunkSubmitRequests(requests, chunkSize, SUBMIT_STDIN_LIMIT))
-      await submitChunk(fl, requests.slice(start, end), start, outcomes);
-    return outcomes;
+    return submitInChunks(requests, chunkSize, (slice, offset, outcomes) =>
+      submitChunk(fl, slice, offset, outcomes),
+    );
   }
 
   return submit;

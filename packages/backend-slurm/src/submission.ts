@@ -8,9 +8,9 @@ import { BackendError } from '@scripthut/core';
 import {
   adoptLostJobs,
   type BackendExecOptions,
-  chunkSubmitRequests,
   interruptedCommand,
   prepareSubmission,
+  submitInChunks,
   truncateOutput as truncate,
 } from '@scripthut/ssh';
 import { formatJobRef, parseJobRef, parseSbatchOutput, parseTagRows, type SlurmJobRef } from './parse.js';
@@ -23,8 +23,6 @@ import {
 } from './programs.js';
 import { classifySbatchFailure } from './sbatch-errors.js';
 import { TAG_RE } from './script.js';
-
-const SUBMIT_STDIN_LIMIT = 4 * 1024 * 1024;
 
 /** What submission needs from its backend. */
 export interface SubmissionContext {
@@ -189,11 +187,7 @@ export function createSubmission(ctx: SubmissionContext): {
   async function submit(requests: SubmitRequest[]): Promise<SubmitOutcome[]> {
     if (!requests.length) return [];
     await homeDir();
-    const outcomes: SubmitOutcome[] = new Array(requests.length);
-    // Chunk by count and by stdin size.
-    for (const [start, end] of chunkSubmitRequests(requests, chunkSize, SUBMIT_STDIN_LIMIT))
-      await submitChunk(requests.slice(start, end), start, outcomes);
-    return outcomes;
+    return submitInChunks(requests, chunkSize, submitChunk);
   }
 
   return { submit, findByTags };

@@ -115,10 +115,12 @@ export {
   parseSubmitAnswerLine,
   prepareSubmission,
   readExitMarkers,
+  SUBMIT_STDIN_LIMIT,
   type SubmitItem,
   type SubmitLine,
   splitSections,
   submitAnswerLine,
+  submitInChunks,
   submitPreamble,
 } from './remote-programs.js';
 export { type UploadExec, uploadFile, withRemoteTempFile } from './remote-upload.js';
