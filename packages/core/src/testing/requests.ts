@@ -4,31 +4,19 @@
  */
 import type { SubmitRequest } from '../backend.js';
 import type { TaskSpec } from '../domain.js';
+import { taskSpec } from './index.js';
 
 /** A task spec `build` (`echo hello`, 1 CPU, 100M, 5 minutes) with `over` applied. */
 export function makeTask(over: Partial<TaskSpec> = {}): TaskSpec {
-  return {
-    id: 'build',
+  return taskSpec('build', {
     name: 'Build it',
     command: 'echo hello',
-    workingDir: '~',
-    partition: null,
-    cpus: 1,
     memory: '100M',
     memoryMiB: 100,
     timeLimit: '0:05:00',
     timeLimitSeconds: 300,
-    gres: null,
-    image: null,
-    deps: [],
-    depPatterns: [],
-    outputFile: null,
-    errorFile: null,
-    environment: null,
-    envVars: {},
-    generatesSource: null,
     ...over,
-  };
+  });
 }
 
 /** A request of `tag` for {@link makeTask}`(task)` in run `run1`, with `over` applied. */
