@@ -10,10 +10,10 @@
  * submitted alone. Torque arrays (`qsub -t`) are not supported: Torque submits one job per task.
  */
 import {
-  arrayDispatch,
-  arrayElementBody,
+  type ArrayScript,
   fitsInArrayScript,
   jobNameFor,
+  renderArrayElements,
   type SubmitRequest,
 } from '@scripthut/core';
 import { type PbsScriptOptions, pbsDirectives, pbsPath, ScriptRenderError, TAG_RE } from './script.js';
@@ -38,13 +38,7 @@ export function pbsArrayKey(request: SubmitRequest, options: PbsScriptOptions): 
 }
 
 /** The rendered array: the script qsub gets, and the script stored with each task. */
-export interface PbsArrayScript {
-  script: string;
-  /** Per element: the array's directives + that task's body (what the element runs). */
-  elementScripts: string[];
-  /** Per element: `[link path, log path]` pairs (stdout, stderr) the submission program creates. */
-  links: [string, string][][];
-}
+export type PbsArrayScript = ArrayScript;
 
 /** Options of {@link renderPbsArrayScript}. */
 export interface PbsArrayOptions extends PbsScriptOptions {
@@ -80,35 +74,15 @@ export function renderPbsArrayScript(
     `#PBS -o ${linkDir}/${tag}.^array_index^.out`,
     `#PBS -e ${linkDir}/${tag}.^array_index^.err`,
   ];
-  const shebang = options.loginShell ? '#!/bin/bash -l' : '#!/bin/bash';
-  const bodies: string[] = [];
-  const elementScripts: string[] = [];
-  const links: [string, string][][] = [];
-  requests.forEach((r, i) => {
-    if (r.array?.tag !== tag || r.array.index !== i || r.array.size !== k)
-      throw new ScriptRenderError(`request ${i} (${r.taskId}) is not element ${i} of array ${tag}`);
-    // Checked with the rules of a task submitted alone (tag, log paths, directives).
-    pbsDirectives(r, options);
-    let body: string;
-    try {
-      body = arrayElementBody(r, resolve(options.markerPathOf(r.tag)));
-    } catch (e) {
-      throw new ScriptRenderError((e as Error).message);
-    }
-    bodies.push(body);
-    elementScripts.push(
-      `${[shebang, ...head, `# element ${i} of ${k} (PBS_ARRAY_INDEX=${i}) runs:`].join('\n')}\n${body}`,
-    );
-    links.push([
-      [`${linkDir}/${tag}.${i}.out`, resolve(r.task.outputFile ?? r.stdoutPath)],
-      [`${linkDir}/${tag}.${i}.err`, resolve(r.task.errorFile ?? r.stderrPath)],
-    ]);
+  return renderArrayElements(requests, {
+    tag,
+    shebang: options.loginShell ? '#!/bin/bash -l' : '#!/bin/bash',
+    head,
+    indexVariable: 'PBS_ARRAY_INDEX',
+    linkDir,
+    resolvePath: resolve,
+    markerPathOf: options.markerPathOf,
+    checkAlone: (r) => pbsDirectives(r, options),
+    fail: (message) => new ScriptRenderError(message),
   });
-  const script = [
-    shebang,
-    ...head,
-    '# ScriptHut job array: element i runs the script of task i.',
-    ...arrayDispatch('PBS_ARRAY_INDEX', bodies),
-  ].join('\n');
-  return { script: `${script}\n`, elementScripts, links };
 }

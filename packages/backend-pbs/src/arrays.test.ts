@@ -4,12 +4,13 @@
  * modes: an array of 5 whose element 0 exits 0, element 1 exits 3, elements 2-4 sleep).
  */
 import type { ExecResult, TrackedJob } from '@scripthut/core';
+import { buildArraySubmitProgram } from '@scripthut/ssh';
 import { describe, expect, it } from 'vitest';
 import { capture } from '../test/fixtures/capture.js';
 import {
-  buildArraySubmitProgram,
   DEFAULT_MAX_ARRAY_SIZE,
   isPbsElementJobId,
+  PBS_ARRAY_PROGRAM,
   parseMaxArraySize,
   pbsElementJobId,
 } from './arrays.js';
@@ -42,14 +43,16 @@ describe('PBS Pro array ids and limits', () => {
   });
 
   it('the submission program: markers, quoted links, ONE qsub from $HOME, markers removed on refusal', () => {
-    const program = buildArraySubmitProgram(
-      '#!/bin/bash\n#PBS -J 0-1\necho hi\n',
-      [TAG, 'sh0a1b2c3d21'],
-      [[[`/l/${TAG}.0.out`, "/logs/it's here.out"]]],
-      ['/logs'],
-      '~/m',
-    );
-    expect(program).toContain(`ln -sfn -- '/logs/it'\\''s here.out' /l/${TAG}.0.out`);
+    const program = buildArraySubmitProgram({
+      ...PBS_ARRAY_PROGRAM,
+      script: '#!/bin/bash\n#PBS -J 0-1\necho hi\n',
+      tags: [TAG, 'sh0a1b2c3d21'],
+      links: [[`/l/${TAG}.0.out`, "/logs/it's here.out"]],
+      dirs: ['/logs'],
+      markerDir: '~/m',
+    });
+    expect(program).toContain(`\n/logs/it's here.out\t/l/${TAG}.0.out\nSCRIPTHUT_LINKS\n`);
+    expect(program).not.toMatch(/^ln /m);
     expect(program.match(/^qsub /gm)).toHaveLength(1);
     expect(program).toContain('cd "$HOME" || exit 90');
     expect(program).toMatch(/if \[ "\$rc" != 0 \]; then rm -f -- "\$M"\/sh0a1b2c3d11\.rc.*sh0a1b2c3d21\.rc/);

@@ -9,11 +9,7 @@ import {
   BackendError,
   type ClusterInfo,
   type ExternalJob,
-  type LogChunk,
-  type LogReadOptions,
-  type LogRequest,
   type PartitionInfo,
-  type SubmitOutcome,
   type SubmitRequest,
   type TrackedJob,
   tagOfJobName,
@@ -22,15 +18,13 @@ import {
   type BackendExecOptions,
   type BackendSsh,
   backendExec,
-  chunkSubmitRequests,
-  listRemoteOutputs,
-  prepareSubmission,
+  DEFAULT_MARKER_DIR,
+  markerPathIn,
   readExitMarkers,
-  readRemoteFile,
-  readRemoteLog,
-  readRemoteOutputFile,
   remoteHome,
+  type SchedulerBackendOptions,
   splitSections,
+  sshBackendMembers,
   truncateOutput as truncate,
 } from '@scripthut/ssh';
 import { createPbsArrays, parseMaxArraySize } from './arrays.js';
@@ -43,28 +37,20 @@ import {
   parseQstatServer,
   pendingCounts,
 } from './cluster.js';
-import {
-  displayJobNumber,
-  isValidPbsJobId,
-  type PbsFlavour,
-  parseQstatText,
-  parseQsubOutput,
-} from './parse.js';
+import { displayJobNumber, isValidPbsJobId, type PbsFlavour, parseQstatText } from './parse.js';
 import {
   buildCancelProgram,
   buildClusterInfoProgram,
   buildDetectProgram,
   buildFindByTagsProgram,
-  buildSubmitProgram,
   externalJobsCommand,
   GONE_JOB,
   parseDfPk,
-  parseSubmitAnswer,
 } from './programs.js';
 import { type PbsScriptOptions, renderPbsScript, TAG_RE } from './script.js';
 import { createStatusPoll, type StatusContext } from './status.js';
+import { createPbsSubmission } from './submission.js';
 import { createUsageQuery } from './usage.js';
-import { qsubFailure } from './verdict.js';
 
 /** Options accepted by the SSH connection's `exec` (see `BackendExecOptions` in `@scripthut/ssh`). */
 export type PbsExecOptions = BackendExecOptions;
@@ -72,24 +58,10 @@ export type PbsExecOptions = BackendExecOptions;
 /** What the backend needs from its SSH connection (`SshConnection` from `@scripthut/ssh` fits). */
 export type PbsSsh = BackendSsh;
 
-/** Options of {@link createPbsBackend}. */
-export interface PbsBackendOptions {
-  /** Backend name from the configuration. */
-  name: string;
-  /** Connection to the login node. The backend owns it: `close()` closes it. */
-  ssh: PbsSsh;
-  /** `-A` for every job (null/absent: none). */
-  account?: string | null;
-  /** Job scripts start with `#!/bin/bash -l`. */
-  loginShell?: boolean;
-  /** Max concurrent jobs across all runs on this backend. */
-  maxConcurrent: number;
+/** Options of {@link createPbsBackend} (`account` is `-A`; `arrays` only on PBS Pro, never Torque). */
+export interface PbsBackendOptions extends SchedulerBackendOptions {
   /** Queue for every job; overrides the task's `partition`. */
   queue?: string | null;
-  /** Directory whose disk usage {@link Backend.clusterInfo} reports. Default `~/scripthut-repos`. */
-  cloneDir?: string;
-  /** Login user (default filter of {@link Backend.externalJobs}). */
-  user?: string;
   /** Dialect; `auto` (default) detects it once with `qstat --version` / `qstat -Bf`. */
   flavour?: PbsFlavour | 'auto';
   /**
@@ -98,18 +70,6 @@ export interface PbsBackendOptions {
    * `qstat -f`, for servers whose JSON output is known to be broken).
    */
   statusFormat?: 'auto' | 'text';
-  /** Where job scripts leave `<tag>.rc` exit-code markers. Default `~/.cache/scripthut/markers`. */
-  markerDir?: string;
-  /** Max tasks per submission round trip. Default 100. */
-  submitChunkSize?: number;
-  /** Preferred poll interval (ms). */
-  pollIntervalMs?: number;
-  /**
-   * Job arrays (`array: auto` in the configuration; default false, i.e. `array: off`): on PBS Pro
-   * the engine may submit tasks the scheduler cannot tell apart as one `qsub -J` job. false (and
-   * always on Torque): every task is its own job.
-   */
-  arrays?: boolean;
 }
 
 /** What the backend learned about the PBS server (once per backend, i.e. per connection). */
@@ -142,8 +102,6 @@ export interface PbsBackend extends Backend {
   resolvePath(path: string): string;
 }
 
-const DEFAULT_MARKER_DIR = '~/.cache/scripthut/markers';
-const SUBMIT_STDIN_LIMIT = 4 * 1024 * 1024;
 /** Job names ScriptHut gives its jobs (`<tag>-<task name>`), as `qstat -a` shows them (truncated). */
 const SCRIPTHUT_JOB_NAME = /^sh[0-9a-f]{8}/;
 const USER_NAME = /^[A-Za-z_][A-Za-z0-9._-]*$/;
@@ -168,7 +126,7 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
   let facts: PbsServerFacts | null = null;
   let detecting: Promise<PbsServerFacts> | null = null;
 
-  const markerPath = (tag: string) => `${markerDir.replace(/\/+$/, '')}/${tag}.rc`;
+  const markerPath = (tag: string) => markerPathIn(markerDir, tag);
 
   const run = backendExec(ssh, options.name);
 
@@ -269,112 +227,17 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
     return found;
   }
 
-  async function submitChunk(
-    fl: PbsFlavour,
-    requests: SubmitRequest[],
-    offset: number,
-    outcomes: SubmitOutcome[],
-  ): Promise<void> {
-    const { items, scripts, dirs } = prepareSubmission(
-      requests,
-      offset,
-      outcomes,
-      (req) => render(req, fl),
-      resolvePath,
-    );
-    if (!items.length) return;
-    const r = await run('bash -s', {
-      stdin: buildSubmitProgram(items, dirs, markerDir),
-      timeoutMs: 60_000 + 2_000 * items.length,
-      logAs: `qsub × ${items.length} (batch submission program on stdin)`,
-    });
-    const answer = parseSubmitAnswer(r.stdout);
-    const unanswered: number[] = [];
-    for (const item of items) {
-      const req = requests[item.index - offset]!;
-      const script = scripts.get(item.index)!;
-      const line = answer.get(item.index);
-      if (!line) {
-        unanswered.push(item.index);
-        continue;
-      }
-      const jobId = line.rc === 0 ? parseQsubOutput(line.stdout) : null;
-      if (line.rc !== 0 || !jobId) {
-        const msg = (line.stderr.trim() || line.stdout.trim() || `qsub exited with code ${line.rc}`).replace(
-          /\s+$/,
-          '',
-        );
-        const failure =
-          line.rc === 0
-            ? { transient: false, reason: `qsub succeeded but printed no job id: ${msg}` }
-            : qsubFailure(msg);
-        outcomes[item.index] = {
-          taskId: req.taskId,
-          ok: false,
-          error: truncate(failure.reason),
-          transient: failure.transient,
-          script,
-        };
-        continue;
-      }
-      const meta: Record<string, unknown> = {
-        tag: req.tag,
-        markerPath: markerPath(req.tag),
-        jobNumber: displayJobNumber(jobId),
-        flavour: fl,
-      };
-      if (line.stderr.trim()) meta.qsubWarning = truncate(line.stderr.trim(), 500);
-      outcomes[item.index] = { taskId: req.taskId, ok: true, jobId, script, meta };
-    }
-    if (unanswered.length) {
-      // The program stopped early: some of these may have been submitted. Look them up by tag so
-      // a task never gets two jobs.
-      let byTag = new Map<string, string>();
-      let lookedUp = true;
-      try {
-        byTag = await findByTags(unanswered.map((i) => requests[i - offset]!.tag));
-      } catch {
-        lookedUp = false;
-      }
-      for (const index of unanswered) {
-        const req = requests[index - offset]!;
-        const jobId = byTag.get(req.tag);
-        outcomes[index] = jobId
-          ? {
-              taskId: req.taskId,
-              ok: true,
-              jobId,
-              script: scripts.get(index)!,
-              meta: {
-                tag: req.tag,
-                markerPath: markerPath(req.tag),
-                jobNumber: displayJobNumber(jobId),
-                recovered: true,
-              },
-            }
-          : {
-              taskId: req.taskId,
-              ok: false,
-              transient: true,
-              // Not found (or the lookup failed): the engine looks the tag up again before any
-              // resubmission, so a job that appears late is adopted instead of doubled.
-              maybeSubmitted: true,
-              script: scripts.get(index),
-              error: `the submission program ended before answering for this task (exit ${r.exitCode})${lookedUp ? '' : '; the tag lookup failed too'}: ${truncate(r.stderr.trim(), 500)}`,
-            };
-      }
-    }
-  }
-
-  async function submit(requests: SubmitRequest[]): Promise<SubmitOutcome[]> {
-    if (!requests.length) return [];
-    await homeDir();
-    const fl = await flavour();
-    const outcomes: SubmitOutcome[] = new Array(requests.length);
-    for (const [start, end] of chunkSubmitRequests(requests, chunkSize, SUBMIT_STDIN_LIMIT))
-      await submitChunk(fl, requests.slice(start, end), start, outcomes);
-    return outcomes;
-  }
+  const submit = createPbsSubmission({
+    run,
+    render,
+    resolvePath,
+    homeDir,
+    flavour,
+    markerDir,
+    markerPath,
+    chunkSize,
+    findByTags,
+  });
 
   const arrays =
     options.arrays !== true
@@ -430,14 +293,6 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
         { transient: true, command: 'qdel …', output: truncate(stderr) },
       );
     }
-  }
-
-  async function readLog(request: LogRequest, opts: LogReadOptions): Promise<LogChunk> {
-    return readRemoteLog(run, request.path, opts);
-  }
-
-  async function readFile(path: string, cwd: string | null): Promise<string> {
-    return readRemoteFile(run, path, cwd, options.name);
   }
 
   async function clusterInfo(): Promise<ClusterInfo> {
@@ -525,22 +380,8 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
     findByTags,
     arrays,
     cancel,
-    readLog,
-    readFile,
-    listOutputs: async (requests) => {
-      await homeDir();
-      return listRemoteOutputs(run, requests, resolvePath, options.name);
-    },
-    readOutputFile: async (dir, relPath, maxBytes) => {
-      await homeDir();
-      return readRemoteOutputFile(run, resolvePath(dir), relPath, maxBytes, options.name);
-    },
     clusterInfo,
     externalJobs,
-    commandRunner: () => ssh,
-    health: () => ssh.health(),
-    commandLog: () => ssh.commandLog(),
-    homeDir,
-    close: () => ssh.close(),
+    ...sshBackendMembers({ name: options.name, ssh, run, resolvePath, homeDir }),
   };
 }

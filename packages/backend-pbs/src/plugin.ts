@@ -4,14 +4,7 @@
  * ssh2 nor the backend.
  */
 import { defineBackend } from '@scripthut/core';
-import {
-  cloneDir,
-  int,
-  maxConcurrent,
-  optText,
-  partitionMap,
-  SshSchema,
-} from '@scripthut/core/config-fields';
+import { cloneDir, optText, schedulerArrayFields, schedulerSshFields } from '@scripthut/core/config-fields';
 import { z } from 'zod';
 
 /** `type: pbs`: a PBS Pro / OpenPBS / Torque cluster reached over SSH. */
@@ -19,24 +12,12 @@ export const pbsBackend = defineBackend({
   type: 'pbs',
   description: 'PBS/Torque cluster reached over SSH.',
   configSchema: z.strictObject({
-    ssh: SshSchema,
-    account: optText().describe('PBS account (-A).'),
-    login_shell: z.boolean().default(false).describe('Job scripts use `#!/bin/bash -l`.'),
-    max_concurrent: maxConcurrent(),
+    ...schedulerSshFields('PBS account (-A).'),
     queue: optText().describe('Default PBS queue; overrides the partition of every task.'),
     clone_dir: cloneDir(),
-    array: z
-      .enum(['auto', 'off'])
-      .default('off')
-      .describe(
-        'auto: on PBS Pro, ready tasks of a run that the scheduler cannot tell apart (queue, cpus, memory, walltime, gpus, account) go out as ONE job array (qsub -J); off: one job per task. Torque always submits one job per task.',
-      ),
-    array_min_size: int(2)
-      .default(2)
-      .describe(
-        'Smallest group of such tasks submitted as an array (>= 2); smaller groups go one job per task.',
-      ),
-    ...partitionMap(),
+    ...schedulerArrayFields(
+      'auto: on PBS Pro, ready tasks of a run that the scheduler cannot tell apart (queue, cpus, memory, walltime, gpus, account) go out as ONE job array (qsub -J); off: one job per task. Torque always submits one job per task.',
+    ),
   }),
   async create(config, ctx) {
     const [{ sshFromConfig }, { createPbsBackend }] = await Promise.all([

@@ -2,7 +2,8 @@
  * The PBS job script: `#PBS` directives (Torque `nodes=…:ppn=…` or PBS Pro `select=…` resources)
  * above the shared body from `@scripthut/core`.
  */
-import { buildJobScript, jobNameFor, resolveOutputPaths, type SubmitRequest } from '@scripthut/core';
+import { jobNameFor, type SubmitRequest } from '@scripthut/core';
+import { renderSchedulerScript } from '@scripthut/ssh';
 import { formatWalltime, gpuCountFromGres, type PbsFlavour, toPbsMemory } from './parse.js';
 
 /** Raised when a request cannot be turned into a safe job script (the task fails, not the batch). */
@@ -81,22 +82,10 @@ export function pbsDirectives(request: SubmitRequest, options: PbsScriptOptions)
 
 /** The complete job script of a request (shebang, directives, shared body with exit marker). */
 export function renderPbsScript(request: SubmitRequest, options: PbsScriptOptions): string {
-  const directives = pbsDirectives(request, options);
-  try {
-    return buildJobScript({
-      taskId: request.taskId,
-      taskName: request.task.name,
-      command: request.task.command,
-      workingDir: request.workingDir,
-      env: request.env,
-      secretEnvNames: request.secretEnvNames,
-      extraInit: request.extraInit,
-      exitMarkerPath: options.exitMarkerPath ?? null,
-      outputs: resolveOutputPaths(request.outputs, options.resolvePath ?? ((p: string) => p)),
-      loginShell: options.loginShell ?? false,
-      directives,
-    });
-  } catch (e) {
-    throw new ScriptRenderError(e instanceof Error ? e.message : String(e));
-  }
+  return renderSchedulerScript(
+    request,
+    pbsDirectives(request, options),
+    options,
+    (message) => new ScriptRenderError(message),
+  );
 }

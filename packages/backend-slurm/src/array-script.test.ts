@@ -3,10 +3,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SubmitRequest } from '@scripthut/core';
+import { buildArraySubmitProgram } from '@scripthut/ssh';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeRequest } from '../test/requests.js';
 import { MAX_ARRAY_ELEMENT_BYTES, renderSlurmArrayScript, slurmArrayKey } from './array-script.js';
-import { buildArraySubmitProgram, parseMaxArraySize, slurmElementJobId } from './array-submission.js';
+import { parseMaxArraySize, SLURM_ARRAY_PROGRAM, slurmElementJobId } from './array-submission.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'slurm-array-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -120,14 +121,16 @@ describe('array ids and limits', () => {
       1001,
     );
     expect(parseMaxArraySize('nothing')).toBeNull();
-    const program = buildArraySubmitProgram(
-      '#!/bin/bash\necho hi\n',
-      [TAG],
-      [[[`/l/${TAG}.0.out`, "/logs/it's here.out"]]],
-      ['/logs'],
-      '~/m',
-    );
-    expect(program).toContain(`ln -sfn -- '/logs/it'\\''s here.out' /l/${TAG}.0.out`);
+    const program = buildArraySubmitProgram({
+      ...SLURM_ARRAY_PROGRAM,
+      script: '#!/bin/bash\necho hi\n',
+      tags: [TAG],
+      links: [[`/l/${TAG}.0.out`, "/logs/it's here.out"]],
+      dirs: ['/logs'],
+      markerDir: '~/m',
+    });
+    expect(program).toContain(`\n/logs/it's here.out\t/l/${TAG}.0.out\nSCRIPTHUT_LINKS\n`);
+    expect(program).not.toMatch(/^ln /m);
     expect(program).toContain('sbatch --parsable >"$T/o" 2>"$T/e" <<\'');
   });
 });

@@ -10,12 +10,12 @@
  * files, exactly as for a task submitted alone.
  */
 import {
-  arrayDispatch,
-  arrayElementBody,
+  type ArrayScript,
   fitsInArrayScript,
   jobNameFor,
   MAX_ARRAY_ELEMENT_BYTES,
   MAX_ARRAY_ELEMENTS,
+  renderArrayElements,
   type SubmitRequest,
 } from '@scripthut/core';
 import {
@@ -49,13 +49,7 @@ export function slurmArrayKey(request: SubmitRequest, options: SlurmScriptOption
 }
 
 /** The rendered array: the script sbatch gets, and the script stored with each task. */
-export interface SlurmArrayScript {
-  script: string;
-  /** Per element: the array's directives + that task's body (what the element runs). */
-  elementScripts: string[];
-  /** Per element: `[link path, log path]` pairs (stdout, stderr) the submission program creates. */
-  links: [string, string][][];
-}
+export type SlurmArrayScript = ArrayScript;
 
 /** Options of {@link renderSlurmArrayScript}. */
 export interface SlurmArrayOptions extends SlurmScriptOptions {
@@ -99,37 +93,15 @@ export function renderSlurmArrayScript(
     `#SBATCH --output=${logPattern('out')}`,
     `#SBATCH --error=${logPattern('err')}`,
   ];
-  const shebang = options.loginShell ? '#!/bin/bash -l' : '#!/bin/bash';
-  const bodies: string[] = [];
-  const elementScripts: string[] = [];
-  const links: [string, string][][] = [];
-  requests.forEach((r, i) => {
-    if (r.array?.tag !== tag || r.array.index !== i || r.array.size !== k)
-      throw new ScriptRenderError(`request ${i} (${r.taskId}) is not element ${i} of array ${tag}`);
-    let body: string;
-    try {
-      body = arrayElementBody(r, resolve(options.markerPathOf(r.tag)));
-    } catch (e) {
-      throw new ScriptRenderError((e as Error).message);
-    }
-    bodies.push(body);
-    elementScripts.push(
-      `${[shebang, ...head, `# element ${i} of ${k} (SLURM_ARRAY_TASK_ID=${i}) runs:`].join('\n')}\n${body}`,
-    );
-    const out = resolve(r.task.outputFile ?? r.stdoutPath);
-    const err = resolve(r.task.errorFile ?? r.stderrPath);
-    // Checked with the rules of a task submitted alone (tag, log paths, directives).
-    slurmDirectives(r, options);
-    links.push([
-      [`${linkDir}/${tag}.${i}.out`, out],
-      [`${linkDir}/${tag}.${i}.err`, err],
-    ]);
+  return renderArrayElements(requests, {
+    tag,
+    shebang: options.loginShell ? '#!/bin/bash -l' : '#!/bin/bash',
+    head,
+    indexVariable: 'SLURM_ARRAY_TASK_ID',
+    linkDir,
+    resolvePath: resolve,
+    markerPathOf: options.markerPathOf,
+    checkAlone: (r) => slurmDirectives(r, options),
+    fail: (message) => new ScriptRenderError(message),
   });
-  const script = [
-    shebang,
-    ...head,
-    `# ScriptHut job array: element i runs the script of task i.`,
-    ...arrayDispatch('SLURM_ARRAY_TASK_ID', bodies),
-  ].join('\n');
-  return { script: `${script}\n`, elementScripts, links };
 }

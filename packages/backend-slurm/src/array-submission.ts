@@ -4,23 +4,13 @@
  * log links, runs `sbatch --parsable` with the array script on a quoted heredoc and checks the array
  * with `squeue`. Element ids are `<array job id>_<index>` (`123_7`, or `123_7;cluster`).
  */
+import type { ArraySupport } from '@scripthut/core';
 import {
-  type ArraySupport,
-  type ExecResult,
-  type SubmitOutcome,
-  type SubmitRequest,
-  shellQuotePath,
-  withHeredoc,
-} from '@scripthut/core';
-import {
-  adoptLostArray,
-  type BackendExecOptions,
-  dirOf,
-  interruptedCommand,
-  markerCreateLine,
-  markerRemoveLine,
-  submitAnswerLine,
-  submitPreamble,
+  type ArrayDialect,
+  type ArrayHost,
+  type ArrayVerdict,
+  type SubmitLine,
+  submitSchedulerArray,
   truncateOutput as truncate,
 } from '@scripthut/ssh';
 import { MAX_ARRAY_ELEMENTS, renderSlurmArrayScript, slurmArrayKey } from './array-script.js';
@@ -30,15 +20,9 @@ import { classifySbatchFailure } from './sbatch-errors.js';
 import type { SlurmScriptOptions } from './script.js';
 
 /** What the array capability needs from its backend. */
-export interface ArrayContext {
+export interface ArrayContext extends ArrayHost {
   name: string;
-  run: (command: string, options?: BackendExecOptions) => Promise<ExecResult>;
   scriptOptions: () => SlurmScriptOptions;
-  resolvePath: (path: string) => string;
-  homeDir: () => Promise<string>;
-  markerDir: string;
-  markerPath: (tag: string) => string;
-  findByTags: (tags: string[]) => Promise<Map<string, string>>;
   knownClusters: Set<string>;
 }
 
@@ -56,32 +40,16 @@ export function slurmElementJobId(arrayJobId: string, index: number): string {
   return formatJobRef({ id: `${ref.id}_${index}`, cluster: ref.cluster });
 }
 
-/**
- * The program of one array submission: markers and log links of every element, then ONE
- * `sbatch --parsable` (answer line of index 0), a refused array loses its markers, and a `V` line
- * with the array id squeue sees (`%F`).
- */
-export function buildArraySubmitProgram(
-  script: string,
-  tags: readonly string[],
-  links: readonly [string, string][][],
-  dirs: readonly string[],
-  markerDir: string,
-): string {
-  const lines = submitPreamble(dirs, markerDir, 'H="$HOME"; export H', 'scripthut-submit');
-  for (const tag of tags) lines.push(markerCreateLine(tag));
-  for (const pair of links)
-    for (const [link, target] of pair)
-      lines.push(`ln -sfn -- ${shellQuotePath(target)} ${shellQuotePath(link)}`);
-  lines.push(withHeredoc('sbatch --parsable >"$T/o" 2>"$T/e"', script));
-  lines.push('rc=$?');
-  lines.push(submitAnswerLine(0, '"$rc"'));
-  lines.push(`if [ "$rc" != 0 ]; then ${tags.map(markerRemoveLine).join('; ')}; fi`);
-  lines.push(
-    `if [ "$rc" = 0 ]; then IFS= read -r id <"$T/o"; id=\${id//[[:space:]]/}; case "$id" in ''|*[!0-9]*) ;; *) squeue -h -t all -j "$id" -o '%F' >"$T/v" 2>/dev/null; printf 'V\\t%s\\t%s\\n' "$?" "$(tr '\\n' ',' <"$T/v")" ;; esac; fi`,
-  );
-  return `${lines.join('\n')}\n`;
-}
+/** After the submission: a `V` line with the array id squeue sees (`%F`), when sbatch succeeded. */
+const VERIFY_ARRAY_LINE = `if [ "$rc" = 0 ]; then IFS= read -r id <"$T/o"; id=\${id//[[:space:]]/}; case "$id" in ''|*[!0-9]*) ;; *) squeue -h -t all -j "$id" -o '%F' >"$T/v" 2>/dev/null; printf 'V\\t%s\\t%s\\n' "$?" "$(tr '\\n' ',' <"$T/v")" ;; esac; fi`;
+
+/** The Slurm parts of an array submission program. */
+export const SLURM_ARRAY_PROGRAM: ArrayDialect['program'] = {
+  homeLine: 'H="$HOME"; export H',
+  tmpPrefix: 'scripthut-submit',
+  submitCommand: 'sbatch --parsable',
+  after: [VERIFY_ARRAY_LINE],
+};
 
 /** The {@link ArraySupport} of a Slurm backend. */
 export function createSlurmArrays(ctx: ArrayContext): ArraySupport {
@@ -107,68 +75,17 @@ export function createSlurmArrays(ctx: ArrayContext): ArraySupport {
     }
   }
 
-  async function submitArray(
-    requests: SubmitRequest[],
-    options: { throttle: number | null },
-  ): Promise<SubmitOutcome[]> {
-    if (!requests.length) return [];
-    await ctx.homeDir();
-    const first = requests[0]!;
-    let rendered: ReturnType<typeof renderSlurmArrayScript>;
-    try {
-      rendered = renderSlurmArrayScript(requests, {
-        ...ctx.scriptOptions(),
-        markerPathOf: ctx.markerPath,
-        linkDir: `${first.logDir.replace(/\/+$/, '')}/.scripthut-arrays`,
-        throttle: options.throttle,
-      });
-    } catch (e) {
-      const error = `cannot build the array job script: ${e instanceof Error ? e.message : String(e)}`;
-      return requests.map((r) => ({ taskId: r.taskId, ok: false, error, transient: false }));
-    }
-    const dirs = new Set<string>();
-    for (const r of requests) dirs.add(ctx.resolvePath(r.logDir));
-    for (const pair of rendered.links)
-      for (const [link, target] of pair) dirs.add(dirOf(link)).add(dirOf(target));
-    const tags = requests.map((r) => r.tag);
-    const program = buildArraySubmitProgram(rendered.script, tags, rendered.links, [...dirs], ctx.markerDir);
-    const scriptOf = (i: number) => rendered.elementScripts[i]!;
-    let stdout: string;
-    let lost: string | null = null;
-    let exitNote = '';
-    try {
-      const r = await ctx.run('bash -s', {
-        stdin: program,
-        timeoutMs: 60_000 + 20 * requests.length,
-        logAs: `sbatch --parsable --array=0-${requests.length - 1} (array of ${requests.length} tasks, script on stdin)`,
-      });
-      stdout = r.stdout;
-      exitNote = `exit ${r.exitCode}${r.stderr.trim() ? `: ${truncate(r.stderr.trim(), 300)}` : ''}`;
-    } catch (e) {
-      if (!interruptedCommand(e).started) throw e; // nothing ran: the engine retries the whole array
-      stdout = interruptedCommand(e).stdout;
-      lost = e instanceof Error ? e.message : String(e);
-    }
-    const answer = parseSubmitAnswer(stdout);
-    const line = answer.tasks.get(0);
-    if (!line)
-      return resolveLost(
-        requests,
-        scriptOf,
-        lost ?? `the submission program ended before answering (${exitNote})`,
-      );
+  /** The answer of `sbatch --parsable` (+ the `V` line of squeue) → the array's verdict. */
+  function verdict(line: SubmitLine, stdout: string): ArrayVerdict {
     if (line.rc !== 0) {
       const raw = (line.stderr.trim() || line.stdout.trim() || `sbatch exited with code ${line.rc}`).trim();
       const failure = classifySbatchFailure(raw);
-      const error = truncate(`${failure.summary}\n${raw}`);
-      return requests.map((r, i) => ({
-        taskId: r.taskId,
+      return {
         ok: false,
-        error,
+        error: truncate(`${failure.summary}\n${raw}`),
         transient: failure.transient,
         ...(failure.maybeSubmitted ? { maybeSubmitted: true } : {}),
-        script: scriptOf(i),
-      }));
+      };
     }
     const parsed = parseSbatchOutput(line.stdout);
     const ref = parsed
@@ -178,59 +95,45 @@ export function createSlurmArrays(ctx: ArrayContext): ArraySupport {
       const error = truncate(
         `sbatch succeeded but printed no array job id: ${line.stdout.trim()} ${line.stderr.trim()}`.trim(),
       );
-      return requests.map((r, i) => ({
-        taskId: r.taskId,
-        ok: false,
-        error,
-        transient: false,
-        script: scriptOf(i),
-      }));
+      return { ok: false, error, transient: false };
     }
     if (ref.cluster) ctx.knownClusters.add(ref.cluster);
-    if (answer.verified && !ref.cluster && !answer.verified.has(ref.id)) {
+    const verified = parseSubmitAnswer(stdout).verified;
+    if (verified && !ref.cluster && !verified.has(ref.id)) {
       const error = `sbatch returned array job ${ref.id} but squeue does not know it; the array likely never entered the queue (${truncate(line.stderr.trim(), 500)})`;
-      return requests.map((r, i) => ({
-        taskId: r.taskId,
-        ok: false,
-        error,
-        transient: false,
-        script: scriptOf(i),
-      }));
+      return { ok: false, error, transient: false };
     }
     const arrayJobId = formatJobRef(ref);
     const warning = line.stderr.trim() ? truncate(line.stderr.trim(), 500) : null;
-    return requests.map((r, i) => ({
-      taskId: r.taskId,
+    return {
       ok: true,
-      jobId: slurmElementJobId(arrayJobId, i),
-      script: scriptOf(i),
-      meta: {
-        tag: r.tag,
-        markerPath: ctx.markerPath(r.tag),
+      arrayJobId,
+      meta: () => ({
         arrayJobId,
         ...(ref.cluster ? { cluster: ref.cluster } : {}),
         ...(warning ? { sbatchWarning: warning } : {}),
-      },
-    }));
+      }),
+    };
   }
 
-  /** The answer was lost: adopt the array if it is found by its tag, else every element may exist. */
-  const resolveLost = (requests: SubmitRequest[], scriptOf: (i: number) => string, why: string) =>
-    adoptLostArray(
-      {
-        findByTags: (tags) => ctx.findByTags(tags),
-        markerPath: (tag) => ctx.markerPath(tag),
-        elementJobId: slurmElementJobId,
-      },
-      requests,
-      scriptOf,
-      why,
-    );
+  const dialect: ArrayDialect = {
+    program: SLURM_ARRAY_PROGRAM,
+    logAs: (k) => `sbatch --parsable --array=0-${k - 1} (array of ${k} tasks, script on stdin)`,
+    render: (requests, linkDir, { throttle }) =>
+      renderSlurmArrayScript(requests, {
+        ...ctx.scriptOptions(),
+        markerPathOf: ctx.markerPath,
+        linkDir,
+        throttle,
+      }),
+    verdict,
+    elementJobId: slurmElementJobId,
+  };
 
   return {
     maxSize,
     key: (request) => slurmArrayKey(request, ctx.scriptOptions()),
-    submitArray,
+    submitArray: (requests, options) => submitSchedulerArray(ctx, dialect, requests, options),
     elementJobId: slurmElementJobId,
   };
 }

@@ -13,9 +13,6 @@ import {
   type ExecResult,
   type ExternalJob,
   type JobStatus,
-  type LogChunk,
-  type LogReadOptions,
-  type LogRequest,
   type SitePolicy,
   type SubmitRequest,
   shellQuote,
@@ -26,14 +23,14 @@ import {
   type BackendExecOptions,
   type BackendSsh,
   backendExec,
-  listRemoteOutputs,
+  DEFAULT_MARKER_DIR,
   markerCleanup,
+  markerPathIn,
   readExitMarkers,
-  readRemoteFile,
-  readRemoteLog,
-  readRemoteOutputFile,
   remoteHome,
+  type SchedulerBackendOptions,
   splitSections,
+  sshBackendMembers,
   truncateOutput as truncate,
 } from '@scripthut/ssh';
 import { createSlurmArrays } from './array-submission.js';
@@ -72,30 +69,10 @@ export type SlurmExecOptions = BackendExecOptions;
 /** What the backend needs from its SSH connection (`SshConnection` from `@scripthut/ssh` fits). */
 export type SlurmSsh = BackendSsh;
 
-/** Options of {@link createSlurmBackend}. */
-export interface SlurmBackendOptions {
-  /** Backend name from the configuration. */
-  name: string;
-  /** Connection to the login node. The backend owns it: `close()` closes it. */
-  ssh: SlurmSsh;
-  /** `--account` for every job (null/absent: none). */
-  account?: string | null;
-  /** Job scripts start with `#!/bin/bash -l`. */
-  loginShell?: boolean;
-  /** Max concurrent jobs across all runs on this backend. */
-  maxConcurrent: number;
-  /** Directory whose disk usage {@link Backend.clusterInfo} reports. Default `~/scripthut-repos`. */
-  cloneDir?: string;
-  /** Login user (for {@link Backend.externalJobs} defaults); otherwise the SSH login user. */
-  user?: string;
-  /** Where job scripts leave `<tag>.rc` exit-code markers. Default `~/.cache/scripthut/markers`. */
-  markerDir?: string;
-  /** Max tasks per submission round trip. Default 100. */
-  submitChunkSize?: number;
+/** Options of {@link createSlurmBackend} (`account` is `--account`; arrays are `sbatch --array`). */
+export interface SlurmBackendOptions extends SchedulerBackendOptions {
   /** Max ids per sacct call. Default 500. */
   sacctChunkSize?: number;
-  /** Preferred poll interval (ms). */
-  pollIntervalMs?: number;
   /** Site policy of every job: qos, constraint, reservation, exclusive, clusters, extra directives. */
   policy?: SitePolicy;
   /**
@@ -103,16 +80,7 @@ export interface SlurmBackendOptions {
    * file per running job on the login node's file system (an NFS lookup on most clusters).
    */
   markerPollIntervalMs?: number;
-  /**
-   * Job arrays (`array: auto` in the configuration; default false, i.e. `array: off`): the engine
-   * may submit tasks the scheduler cannot tell apart as one `sbatch --array` job. false: every task
-   * is its own job. (Opt-in while usage accounting, output listings and resume are checked against
-   * array elements.)
-   */
-  arrays?: boolean;
 }
-
-const DEFAULT_MARKER_DIR = '~/.cache/scripthut/markers';
 
 /**
  * How long a job may still appear after an ambiguous submission. sbatch retries a busy controller
@@ -150,7 +118,7 @@ export function createSlurmBackend(options: SlurmBackendOptions): SlurmBackend {
   const cloneDir = options.cloneDir ?? '~/scripthut-repos';
   const chunkSize = Math.max(1, options.submitChunkSize ?? 100);
   const policy = options.policy ?? {};
-  const markerPath = (tag: string) => `${markerDir.replace(/\/+$/, '')}/${tag}.rc`;
+  const markerPath = (tag: string) => markerPathIn(markerDir, tag);
   /** Clusters to search when a tag is looked up: the configured ones and every one seen in answers. */
   const knownClusters = new Set<string>(policy.clusters ? policy.clusters.split(',') : []);
   /** Markers of jobs whose final verdict was reported: removed by the next program. */
@@ -437,14 +405,6 @@ export function createSlurmBackend(options: SlurmBackendOptions): SlurmBackend {
     }
   }
 
-  async function readLog(request: LogRequest, opts: LogReadOptions): Promise<LogChunk> {
-    return readRemoteLog(run, request.path, opts);
-  }
-
-  async function readFile(path: string, cwd: string | null): Promise<string> {
-    return readRemoteFile(run, path, cwd, options.name);
-  }
-
   async function clusterInfo(): Promise<ClusterInfo> {
     const cluster = policy.clusters && !policy.clusters.includes(',') ? policy.clusters : null;
     const r = await run('bash -s', {
@@ -506,22 +466,8 @@ export function createSlurmBackend(options: SlurmBackendOptions): SlurmBackend {
     findByTags,
     arrays,
     cancel,
-    readLog,
-    readFile,
-    listOutputs: async (requests) => {
-      await homeDir();
-      return listRemoteOutputs(run, requests, resolvePath, options.name);
-    },
-    readOutputFile: async (dir, relPath, maxBytes) => {
-      await homeDir();
-      return readRemoteOutputFile(run, resolvePath(dir), relPath, maxBytes, options.name);
-    },
     clusterInfo,
     externalJobs,
-    commandRunner: () => ssh,
-    health: () => ssh.health(),
-    commandLog: () => ssh.commandLog(),
-    homeDir,
-    close: () => ssh.close(),
+    ...sshBackendMembers({ name: options.name, ssh, run, resolvePath, homeDir }),
   };
 }

@@ -14,12 +14,9 @@ import {
 } from '@scripthut/core';
 import {
   cloneDir,
-  int,
-  maxConcurrent,
   optMatching,
-  optText,
-  partitionMap,
-  SshSchema,
+  schedulerArrayFields,
+  schedulerSshFields,
   showConfigValue,
 } from '@scripthut/core/config-fields';
 import { z } from 'zod';
@@ -29,10 +26,7 @@ export const slurmBackend = defineBackend({
   type: 'slurm',
   description: 'Slurm cluster reached over SSH.',
   configSchema: z.strictObject({
-    ssh: SshSchema,
-    account: optText().describe('Slurm account (--account).'),
-    login_shell: z.boolean().default(false).describe('Job scripts use `#!/bin/bash -l`.'),
-    max_concurrent: maxConcurrent(),
+    ...schedulerSshFields('Slurm account (--account).'),
     clone_dir: cloneDir(),
     qos: optMatching(POLICY_NAME_RE, 'a QOS name').describe('Quality of service of every job (--qos).'),
     constraint: optMatching(CONSTRAINT_RE, 'node features such as "gpu" or "a100&ib"').describe(
@@ -63,18 +57,9 @@ export const slurmBackend = defineBackend({
       .max(MAX_EXTRA_DIRECTIVES, { error: `at most ${MAX_EXTRA_DIRECTIVES} entries` })
       .default([])
       .describe('Further #SBATCH options for every job, one per entry: "--name" or "--name=value".'),
-    array: z
-      .enum(['auto', 'off'])
-      .default('off')
-      .describe(
-        'auto: ready tasks of a run that the scheduler cannot tell apart (partition, cpus, memory, time, gres, account, site policy) go out as ONE job array; off: one job per task.',
-      ),
-    array_min_size: int(2)
-      .default(2)
-      .describe(
-        'Smallest group of such tasks submitted as an array (>= 2); smaller groups go one job per task.',
-      ),
-    ...partitionMap(),
+    ...schedulerArrayFields(
+      'auto: ready tasks of a run that the scheduler cannot tell apart (partition, cpus, memory, time, gres, account, site policy) go out as ONE job array; off: one job per task.',
+    ),
   }),
   async create(config, ctx) {
     const [{ sshFromConfig }, { createSlurmBackend }] = await Promise.all([

@@ -2,14 +2,13 @@
  * The Slurm job script: `#SBATCH` directives above the shared body from `@scripthut/core`.
  */
 import {
-  buildJobScript,
   effectiveSitePolicy,
   jobNameFor,
   parseSbatchDirective,
-  resolveOutputPaths,
   type SitePolicy,
   type SubmitRequest,
 } from '@scripthut/core';
+import { renderSchedulerScript } from '@scripthut/ssh';
 
 /** Raised when a request cannot be turned into a safe job script (the task fails, not the batch). */
 export class ScriptRenderError extends Error {
@@ -107,22 +106,10 @@ export function slurmDirectives(request: SubmitRequest, options: SlurmScriptOpti
 
 /** The complete job script of a request (shebang, directives, shared body with exit marker). */
 export function renderSlurmScript(request: SubmitRequest, options: SlurmScriptOptions = {}): string {
-  const directives = slurmDirectives(request, options);
-  try {
-    return buildJobScript({
-      taskId: request.taskId,
-      taskName: request.task.name,
-      command: request.task.command,
-      workingDir: request.workingDir,
-      env: request.env,
-      secretEnvNames: request.secretEnvNames,
-      extraInit: request.extraInit,
-      exitMarkerPath: options.exitMarkerPath ?? null,
-      outputs: resolveOutputPaths(request.outputs, options.resolvePath ?? ((p: string) => p)),
-      loginShell: options.loginShell ?? false,
-      directives,
-    });
-  } catch (e) {
-    throw new ScriptRenderError(e instanceof Error ? e.message : String(e));
-  }
+  return renderSchedulerScript(
+    request,
+    slurmDirectives(request, options),
+    options,
+    (message) => new ScriptRenderError(message),
+  );
 }

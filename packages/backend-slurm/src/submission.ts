@@ -6,10 +6,11 @@
 import type { ExecResult, SubmitOutcome, SubmitRequest } from '@scripthut/core';
 import { BackendError } from '@scripthut/core';
 import {
+  adoptLostJobs,
   type BackendExecOptions,
-  chunkSubmitRequests,
   interruptedCommand,
   prepareSubmission,
+  submitInChunks,
   truncateOutput as truncate,
 } from '@scripthut/ssh';
 import { formatJobRef, parseJobRef, parseSbatchOutput, parseTagRows, type SlurmJobRef } from './parse.js';
@@ -22,8 +23,6 @@ import {
 } from './programs.js';
 import { classifySbatchFailure } from './sbatch-errors.js';
 import { TAG_RE } from './script.js';
-
-const SUBMIT_STDIN_LIMIT = 4 * 1024 * 1024;
 
 /** What submission needs from its backend. */
 export interface SubmissionContext {
@@ -76,46 +75,6 @@ export function createSubmission(ctx: SubmissionContext): {
     }
     for (const [tag, ref] of byCluster) found.set(tag, formatJobRef(ref));
     return found;
-  }
-
-  /**
-   * Outcomes of tasks whose answer never arrived: a job found by its tag is adopted; otherwise the
-   * task waits, flagged `maybeSubmitted` (sbatch may have created it, or may still create it).
-   */
-  async function resolveUnanswered(
-    requests: SubmitRequest[],
-    indexes: number[],
-    offset: number,
-    scripts: Map<number, string>,
-    outcomes: SubmitOutcome[],
-    why: string,
-  ): Promise<void> {
-    let byTag = new Map<string, string>();
-    try {
-      byTag = await findByTags(indexes.map((i) => requests[i - offset]!.tag));
-    } catch {
-      /* unknown: every task stays maybe-submitted */
-    }
-    for (const index of indexes) {
-      const req = requests[index - offset]!;
-      const jobId = byTag.get(req.tag);
-      outcomes[index] = jobId
-        ? {
-            taskId: req.taskId,
-            ok: true,
-            jobId,
-            script: scripts.get(index)!,
-            meta: { tag: req.tag, markerPath: markerPath(req.tag), recovered: true },
-          }
-        : {
-            taskId: req.taskId,
-            ok: false,
-            transient: true,
-            maybeSubmitted: true,
-            script: scripts.get(index),
-            error: `the answer of the submission was lost (${why}); the job may exist and is looked up by its tag ${req.tag} before any new submission`,
-          };
-    }
   }
 
   async function submitChunk(
@@ -208,13 +167,19 @@ export function createSubmission(ctx: SubmissionContext): {
     }
     if (unanswered.length) {
       // The program stopped early or its answer was lost: some of these may have been submitted.
-      await resolveUnanswered(
+      const why = lost ?? `the submission program ended before answering (${exitNote})`;
+      await adoptLostJobs(
+        {
+          findByTags,
+          markerPath,
+          lostError: (tag) =>
+            `the answer of the submission was lost (${why}); the job may exist and is looked up by its tag ${tag} before any new submission`,
+        },
         requests,
         unanswered,
         offset,
         scripts,
         outcomes,
-        lost ?? `the submission program ended before answering (${exitNote})`,
       );
     }
   }
@@ -222,11 +187,7 @@ export function createSubmission(ctx: SubmissionContext): {
   async function submit(requests: SubmitRequest[]): Promise<SubmitOutcome[]> {
     if (!requests.length) return [];
     await homeDir();
-    const outcomes: SubmitOutcome[] = new Array(requests.length);
-    // Chunk by count and by stdin size.
-    for (const [start, end] of chunkSubmitRequests(requests, chunkSize, SUBMIT_STDIN_LIMIT))
-      await submitChunk(requests.slice(start, end), start, outcomes);
-    return outcomes;
+    return submitInChunks(requests, chunkSize, submitChunk);
   }
 
   return { submit, findByTags };

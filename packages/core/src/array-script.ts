@@ -72,3 +72,77 @@ export function arrayDispatch(indexVariable: string, bodies: readonly string[]):
     'eval "$__SCRIPTHUT_ELEMENT"',
   ];
 }
+
+/** The scheduler-specific parts of an array script, for {@link renderArrayElements}. */
+export interface ArrayScriptParts {
+  /** The array's tag (already checked by the caller). */
+  tag: string;
+  /** `#!/bin/bash` or `#!/bin/bash -l`. */
+  shebang: string;
+  /** The array's directive lines (name, index range, shared resources, log patterns). */
+  head: readonly string[];
+  /** The scheduler's index variable (`SLURM_ARRAY_TASK_ID`, `PBS_ARRAY_INDEX`). */
+  indexVariable: string;
+  /** Directory of the log links, resolved, without a trailing slash. */
+  linkDir: string;
+  resolvePath: (path: string) => string;
+  /** Exit marker of a task tag (may start with `~`; resolved with `resolvePath`). */
+  markerPathOf: (tag: string) => string;
+  /** Checks a request with the rules of a task submitted alone (tag, log paths, directives); throws. */
+  checkAlone: (request: SubmitRequest) => void;
+  /** The error thrown when a request cannot be an element. */
+  fail: (message: string) => Error;
+}
+
+/** A rendered array script: what the scheduler gets, and what each element runs and logs to. */
+export interface ArrayScript {
+  script: string;
+  /** Per element: the array's directives + that task's body (stored with the task). */
+  elementScripts: string[];
+  /** Per element: `[link path, log path]` pairs (stdout, stderr) the submission program creates. */
+  links: [string, string][][];
+}
+
+/**
+ * The array script of `requests` (element `i` = `requests[i]`): the head, then the dispatch on the
+ * index variable; element `i`'s logs are `<linkDir>/<tag>.<i>.out|err`, links to the task's own log
+ * files. Throws `parts.fail(…)` for a request that is not element `i` of this array or cannot be
+ * rendered.
+ */
+export function renderArrayElements(
+  requests: readonly SubmitRequest[],
+  parts: ArrayScriptParts,
+): ArrayScript {
+  const { tag, shebang, head, indexVariable, linkDir } = parts;
+  const resolve = parts.resolvePath;
+  const k = requests.length;
+  const bodies: string[] = [];
+  const elementScripts: string[] = [];
+  const links: [string, string][][] = [];
+  requests.forEach((r, i) => {
+    if (r.array?.tag !== tag || r.array.index !== i || r.array.size !== k)
+      throw parts.fail(`request ${i} (${r.taskId}) is not element ${i} of array ${tag}`);
+    parts.checkAlone(r);
+    let body: string;
+    try {
+      body = arrayElementBody(r, resolve(parts.markerPathOf(r.tag)));
+    } catch (e) {
+      throw parts.fail((e as Error).message);
+    }
+    bodies.push(body);
+    elementScripts.push(
+      `${[shebang, ...head, `# element ${i} of ${k} (${indexVariable}=${i}) runs:`].join('\n')}\n${body}`,
+    );
+    links.push([
+      [`${linkDir}/${tag}.${i}.out`, resolve(r.task.outputFile ?? r.stdoutPath)],
+      [`${linkDir}/${tag}.${i}.err`, resolve(r.task.errorFile ?? r.stderrPath)],
+    ]);
+  });
+  const script = [
+    shebang,
+    ...head,
+    '# ScriptHut job array: element i runs the script of task i.',
+    ...arrayDispatch(indexVariable, bodies),
+  ].join('\n');
+  return { script: `${script}\n`, elementScripts, links };
+}

@@ -1,7 +1,7 @@
 /**
- * The lost answer of an array submission on a scheduler over SSH (Slurm, PBS Pro): the array may
- * exist, so it is looked up by its tag (element 0's tag, the array job's name) with ONE
- * `findByTags` call before anything is submitted again.
+ * Lost submission answers on a scheduler over SSH (Slurm, PBS): the jobs may exist, so they are
+ * looked up by their tags with ONE `findByTags` call before anything is submitted again — an array
+ * by its tag (element 0's tag, the array job's name), the tasks of a batch by theirs.
  */
 import type { SubmitOutcome, SubmitRequest } from '@scripthut/core';
 
@@ -53,4 +53,62 @@ export async function adoptLostArray(
             error: `the answer of the array submission was lost (${why}); the array may exist and is looked up by its tag ${tag} before any new submission`,
           },
   );
+}
+
+/** What {@link adoptLostJobs} needs from its backend. */
+export interface LostJobsContext {
+  findByTags(tags: string[]): Promise<Map<string, string>>;
+  markerPath(tag: string): string;
+  /** Meta of an adopted job after `tag` and `markerPath` (before `recovered`). */
+  adoptedMeta?(jobId: string): Record<string, unknown>;
+  /** The error of a task not found (`lookedUp`: false when the tag lookup itself failed). */
+  lostError(tag: string, lookedUp: boolean): string;
+}
+
+/**
+ * Outcomes of the tasks of a batch submission whose answers never arrived (`indexes` into
+ * `outcomes`; request `i` is `requests[i - offset]`): ONE `findByTags` for all of them, a job found by
+ * its tag is adopted (`recovered: true`), any other task is `maybeSubmitted` (the engine looks it up
+ * again before any new submission, so a job that appears late is adopted instead of doubled).
+ */
+export async function adoptLostJobs(
+  ctx: LostJobsContext,
+  requests: readonly SubmitRequest[],
+  indexes: readonly number[],
+  offset: number,
+  scripts: ReadonlyMap<number, string>,
+  outcomes: SubmitOutcome[],
+): Promise<void> {
+  let byTag = new Map<string, string>();
+  let lookedUp = true;
+  try {
+    byTag = await ctx.findByTags(indexes.map((i) => requests[i - offset]!.tag));
+  } catch {
+    lookedUp = false; // unknown: every task stays maybe-submitted
+  }
+  for (const index of indexes) {
+    const req = requests[index - offset]!;
+    const jobId = byTag.get(req.tag);
+    outcomes[index] = jobId
+      ? {
+          taskId: req.taskId,
+          ok: true,
+          jobId,
+          script: scripts.get(index)!,
+          meta: {
+            tag: req.tag,
+            markerPath: ctx.markerPath(req.tag),
+            ...ctx.adoptedMeta?.(jobId),
+            recovered: true,
+          },
+        }
+      : {
+          taskId: req.taskId,
+          ok: false,
+          transient: true,
+          maybeSubmitted: true,
+          script: scripts.get(index),
+          error: ctx.lostError(req.tag, lookedUp),
+        };
+  }
 }

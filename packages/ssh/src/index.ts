@@ -5,7 +5,19 @@
  * system `ssh` client.
  */
 
-export { adoptLostArray, type LostArrayContext } from './array-recovery.js';
+export {
+  adoptLostArray,
+  adoptLostJobs,
+  type LostArrayContext,
+  type LostJobsContext,
+} from './array-recovery.js';
+export {
+  type ArraySubmitProgramSpec,
+  buildArraySubmitProgram,
+  type LinkPair,
+  markersRemoveLine,
+  symlinkLines,
+} from './array-submission.js';
 export {
   type BackendExecOptions,
   type BackendSsh,
@@ -103,13 +115,32 @@ export {
   parseSubmitAnswerLine,
   prepareSubmission,
   readExitMarkers,
+  SUBMIT_STDIN_LIMIT,
   type SubmitItem,
   type SubmitLine,
   splitSections,
   submitAnswerLine,
+  submitInChunks,
   submitPreamble,
 } from './remote-programs.js';
 export { type UploadExec, uploadFile, withRemoteTempFile } from './remote-upload.js';
+export {
+  type ArrayDialect,
+  type ArrayHost,
+  type ArrayVerdict,
+  type RenderedArray,
+  submitAnswerOf,
+  submitSchedulerArray,
+} from './scheduler-arrays.js';
+export {
+  DEFAULT_MARKER_DIR,
+  markerPathIn,
+  type SchedulerBackendOptions,
+  type SshBackendBase,
+  type SshBackendMembers,
+  sshBackendMembers,
+} from './scheduler-backend.js';
+export { renderSchedulerScript, type SchedulerScriptOptions } from './scheduler-script.js';
 export { Semaphore } from './semaphore.js';
 export {
   checkPtySize,

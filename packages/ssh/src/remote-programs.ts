@@ -272,6 +272,25 @@ export function chunkSubmitRequests(
   return out;
 }
 
+/** Most program text one batch-submission round trip sends on stdin. */
+export const SUBMIT_STDIN_LIMIT = 4 * 1024 * 1024;
+
+/**
+ * Submit `requests` in consecutive chunks ({@link chunkSubmitRequests}: at most `chunkSize` tasks
+ * and {@link SUBMIT_STDIN_LIMIT} of program text each), one `submitChunk` round trip after the
+ * other; `submitChunk(slice, offset, outcomes)` fills `outcomes[offset …]`. One outcome per request.
+ */
+export async function submitInChunks(
+  requests: readonly SubmitRequest[],
+  chunkSize: number,
+  submitChunk: (slice: SubmitRequest[], offset: number, outcomes: SubmitOutcome[]) => Promise<void>,
+): Promise<SubmitOutcome[]> {
+  const outcomes: SubmitOutcome[] = new Array(requests.length);
+  for (const [start, end] of chunkSubmitRequests(requests, chunkSize, SUBMIT_STDIN_LIMIT))
+    await submitChunk(requests.slice(start, end), start, outcomes);
+  return outcomes;
+}
+
 /** Job scripts of one submission chunk, ready for a submission program. */
 export interface PreparedSubmission {
   items: SubmitItem[];

@@ -128,3 +128,29 @@ export const PartitionMapSchema = z
 
 /** The `partition_map` field of a backend with partitions or queues (spread into its schema). */
 export const partitionMap = () => ({ partition_map: PartitionMapSchema.default({}) });
+
+/**
+ * The first fields of a scheduler reached over SSH (Slurm, PBS), spread into its schema: `ssh`,
+ * `account` (described with the scheduler's option, e.g. `Slurm account (--account).`),
+ * `login_shell`, `max_concurrent`.
+ */
+export const schedulerSshFields = (accountDescription: string) => ({
+  ssh: SshSchema,
+  account: optText().describe(accountDescription),
+  login_shell: z.boolean().default(false).describe('Job scripts use `#!/bin/bash -l`.'),
+  max_concurrent: maxConcurrent(),
+});
+
+/**
+ * The last fields of a scheduler reached over SSH, spread into its schema: `array` (`auto` | `off`,
+ * default `off`, described by the scheduler), `array_min_size` and `partition_map`.
+ */
+export const schedulerArrayFields = (arrayDescription: string) => ({
+  array: z.enum(['auto', 'off']).default('off').describe(arrayDescription),
+  array_min_size: int(2)
+    .default(2)
+    .describe(
+      'Smallest group of such tasks submitted as an array (>= 2); smaller groups go one job per task.',
+    ),
+  ...partitionMap(),
+});
