@@ -1,11 +1,13 @@
 /**
  * The result cache in the engine (see docs/resume.md):
  *
- * - {@link resolveCache}, at the start of the submission step: the cache key of every ready task
- *   not keyed yet (its `inputs` hashed on the backend in ONE batched command), and, for runs created
- *   with `resume`, reuse: a key that a completed task of the same scope recorded, whose declared
+ * - {@link resolveCache}, at the start of the submission step, for runs created with `resume`: the
+ *   cache key of every ready task not keyed yet (its `inputs` hashed on the backend in ONE batched
+ *   command), and reuse: a key that a completed task of the same scope recorded, whose declared
  *   outputs still exist (ONE batched existence check), makes the task `completed` as cached, with no
  *   job. Dependents become ready and are resolved in the same step.
+ * - {@link keyChosen}, once the tasks to submit are chosen: the key of each of them not keyed yet
+ *   (in runs without `resume`, only a task that is submitted needs a key), ONE batched command.
  * - {@link verifyOutputs}, before a poll or marker check commits: a task that exited 0 without its
  *   declared outputs fails (ONE batched existence check per backend per poll).
  * - {@link cacheEntriesOf}, when tasks complete: their keys, recorded in the store.
@@ -167,12 +169,48 @@ export function keyMetaPatch(rs: RunState, t: TaskRecord): { meta?: Record<strin
   return { meta: { ...t.meta, ...meta } };
 }
 
+/** The meta a key result stores. */
+const keyMetaOf = (k: KeyResult): TaskCacheMeta =>
+  'key' in k ? { cacheKey: k.key, cacheParts: k.parts } : { cacheNote: k.note };
+
+/** Keep a task's key until its submission intent is written ({@link keyMetaPatch}). */
+function rememberKey(rs: RunState, taskId: string, meta: TaskCacheMeta): void {
+  const keys = pendingKeys.get(rs) ?? new Map<string, TaskCacheMeta>();
+  pendingKeys.set(rs, keys);
+  keys.set(taskId, meta);
+}
+
+/**
+ * Key the tasks chosen for submission that have no key yet: ONE input-hashing command for all of
+ * them (none when none declares `inputs`). In runs without `resume` this is where tasks are keyed:
+ * only a submitted task needs its key (stored with its intent, recorded when it completes), so a
+ * pass hashes what it submits, not every ready task.
+ */
+export async function keyChosen(
+  bi: BackendIndex,
+  chosen: readonly { rs: RunState; taskId: string }[],
+): Promise<void> {
+  if (!cachingSupported(bi.backend)) return;
+  const todo: { rs: RunState; t: TaskRecord }[] = [];
+  for (const { rs, taskId } of chosen) {
+    const t = rs.tasks.get(taskId)!;
+    if (!hasKeyMeta(rs, t)) todo.push({ rs, t });
+  }
+  if (!todo.length) return;
+  const keys = await computeCacheKeys(
+    bi.backend,
+    todo.map(({ rs, t }) => ({ run: rs.run, task: t })),
+  );
+  for (const [i, { rs, t }] of todo.entries()) rememberKey(rs, t.spec.id, keyMetaOf(keys[i]!));
+}
+
 /** Rounds of reuse in one step: each round is one hashing and one existence command. */
 const MAX_ROUNDS = 1000;
 
 /**
- * Key the ready tasks and, in resumed runs, reuse what can be reused (see the module comment).
- * Repeats while reuse makes new tasks ready (a chain of reused tasks costs one round each).
+ * In runs created with `resume`: key the ready tasks and reuse what can be reused (see the module
+ * comment). Repeats while reuse makes new tasks ready (a chain of reused tasks costs one round each).
+ * Runs without `resume` are keyed by {@link keyChosen} instead.
  */
 export async function resolveCache(ctx: EngineContext, bi: BackendIndex): Promise<void> {
   if (!cachingSupported(bi.backend)) return;
@@ -180,7 +218,7 @@ export async function resolveCache(ctx: EngineContext, bi: BackendIndex): Promis
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const todo: { rs: RunState; t: TaskRecord }[] = [];
     for (const rs of bi.runs) {
-      if (rs.run.cancelRequestedAt) continue;
+      if (rs.run.cancelRequestedAt || !rs.run.resume) continue;
       for (const id of rs.ready) {
         const t = rs.tasks.get(id)!;
         if (!hasKeyMeta(rs, t)) todo.push({ rs, t });
@@ -195,11 +233,8 @@ export async function resolveCache(ctx: EngineContext, bi: BackendIndex): Promis
     const keyed = new Map<string, TaskCacheMeta>();
     todo.forEach(({ rs, t }, i) => {
       const k = keys[i]!;
-      keyed.set(
-        taskKey(rs.run.id, t.spec.id),
-        'key' in k ? { cacheKey: k.key, cacheParts: k.parts } : { cacheNote: k.note },
-      );
-      if (!rs.run.resume || !('key' in k)) return;
+      keyed.set(taskKey(rs.run.id, t.spec.id), keyMetaOf(k));
+      if (!('key' in k)) return;
       const verdict = reuseVerdict(store, rs.run, t.spec, k);
       if ('entry' in verdict)
         candidates.push({ rs, t, entry: verdict.entry, workingDir: workingDirOf(rs.run, t) });
@@ -231,10 +266,7 @@ export async function resolveCache(ctx: EngineContext, bi: BackendIndex): Promis
     });
     for (const { rs, t } of todo) {
       const k = taskKey(rs.run.id, t.spec.id);
-      if (reused.has(k)) continue;
-      const keys = pendingKeys.get(rs) ?? new Map<string, TaskCacheMeta>();
-      pendingKeys.set(rs, keys);
-      keys.set(t.spec.id, keyed.get(k)!);
+      if (!reused.has(k)) rememberKey(rs, t.spec.id, keyed.get(k)!);
     }
     ctx.ledger.commit(changes);
     if (!reused.size) return;

@@ -1,7 +1,8 @@
 /**
  * The submission step of a tick: intent → submit → outcome.
  *
- * 1. Choose the ready tasks that fit ({@link chooseReady}).
+ * 1. Choose the ready tasks that fit ({@link chooseReady}) and key the chosen ones for the result
+ *    cache ({@link keyChosen}; runs created with `resume` were keyed before, by `resolveCache`).
  * 2. Intent: store `submitting` with a new tag (`makeSubmitTag`, one per attempt) and the log paths
  *    BEFORE calling the backend, so a crash can never lead to a blind resubmission.
  * 3. ONE `backend.submit()` call for the batch.
@@ -18,7 +19,7 @@ import type { EngineContext } from './ledger.js';
 import { jitter, MAX_BACKOFF_MS } from './loop.js';
 import { buildSubmitRequest } from './preview.js';
 import { flushCancelQueue, queueCancel } from './reconcile.js';
-import { keyMetaPatch, resolveCache } from './resume.js';
+import { keyChosen, keyMetaPatch, resolveCache } from './resume.js';
 import {
   type BackendIndex,
   type Change,
@@ -185,6 +186,7 @@ export async function submitReady(ctx: EngineContext, bi: BackendIndex): Promise
   for (const rs of bi.runs) if (!rs.run.cancelRequestedAt) releaseDueRetries(rs, nowMs0);
   const chosen = chooseReady(bi.runs, free);
   if (!chosen.length) return;
+  await keyChosen(bi, chosen);
   const arrayMax = await arrayLimit(bi.backend, ctx.arrays(bi.backend.name));
   const batch = prepare(ctx, bi, chosen, arrayMax);
   if (!batch.length) return;
