@@ -105,9 +105,10 @@ export interface PbsBackendOptions {
   /** Preferred poll interval (ms). */
   pollIntervalMs?: number;
   /**
-   * Job arrays (`array: auto` in the configuration; default false, i.e. `array: off`): on PBS Pro
-   * the engine may submit tasks the scheduler cannot tell apart as one `qsub -J` job. false (and
-   * always on Torque): every task is its own job.
+   * Offer job arrays ({@link Backend.arrays}; default false): on PBS Pro the engine may submit tasks
+   * the scheduler cannot tell apart as one `qsub -J` job, when the backend's `array` (default `auto`)
+   * or the run's workflow says so. false (and always on Torque): every task is its own job. The
+   * plugin sets true.
    */
   arrays?: boolean;
 }

@@ -27,9 +27,9 @@ export const pbsBackend = defineBackend({
     clone_dir: cloneDir(),
     array: z
       .enum(['auto', 'off'])
-      .default('off')
+      .default('auto')
       .describe(
-        'auto: on PBS Pro, ready tasks of a run that the scheduler cannot tell apart (queue, cpus, memory, walltime, gpus, account) go out as ONE job array (qsub -J); off: one job per task. Torque always submits one job per task.',
+        'auto (default): on PBS Pro, ready tasks of a run that the scheduler cannot tell apart (queue, cpus, memory, walltime, gpus, account) go out as ONE job array (qsub -J); off: one job per task. Torque always submits one job per task. A workflow, source or project may set its own `array`.',
       ),
     array_min_size: int(2)
       .default(2)
@@ -51,7 +51,8 @@ export const pbsBackend = defineBackend({
       maxConcurrent: config.max_concurrent,
       queue: config.queue,
       cloneDir: config.clone_dir,
-      arrays: config.array === 'auto',
+      // Always capable: the engine applies `array` (or the workflow's own) per run.
+      arrays: true,
       user: config.ssh.user,
     });
   },

@@ -104,10 +104,9 @@ export interface SlurmBackendOptions {
    */
   markerPollIntervalMs?: number;
   /**
-   * Job arrays (`array: auto` in the configuration; default false, i.e. `array: off`): the engine
-   * may submit tasks the scheduler cannot tell apart as one `sbatch --array` job. false: every task
-   * is its own job. (Opt-in while usage accounting, output listings and resume are checked against
-   * array elements.)
+   * Offer job arrays ({@link Backend.arrays}; default false): the engine may submit tasks the
+   * scheduler cannot tell apart as one `sbatch --array` job, when the backend's `array` (default
+   * `auto`) or the run's workflow says so. false: every task is its own job. The plugin sets true.
    */
   arrays?: boolean;
 }

@@ -65,9 +65,9 @@ export const slurmBackend = defineBackend({
       .describe('Further #SBATCH options for every job, one per entry: "--name" or "--name=value".'),
     array: z
       .enum(['auto', 'off'])
-      .default('off')
+      .default('auto')
       .describe(
-        'auto: ready tasks of a run that the scheduler cannot tell apart (partition, cpus, memory, time, gres, account, site policy) go out as ONE job array; off: one job per task.',
+        'auto (default): ready tasks of a run that the scheduler cannot tell apart (partition, cpus, memory, time, gres, account, site policy) go out as ONE job array; off: one job per task. A workflow, source or project may set its own `array`.',
       ),
     array_min_size: int(2)
       .default(2)
@@ -87,7 +87,8 @@ export const slurmBackend = defineBackend({
       account: config.account,
       loginShell: config.login_shell,
       maxConcurrent: config.max_concurrent,
-      arrays: config.array === 'auto',
+      // Always capable: the engine applies `array` (or the workflow's own) per run.
+      arrays: true,
       cloneDir: config.clone_dir,
       user: config.ssh.user,
       policy: {
