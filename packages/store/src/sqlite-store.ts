@@ -115,6 +115,7 @@ function toRunRecord(row: RunRow): RunRecord {
     cancelRequestedAt: row.cancelRequestedAt,
     environments: row.environments ?? {},
     ...(row.resume ? { resume: true } : {}),
+    ...(row.arrayMode ? { arrayMode: row.arrayMode } : {}),
   };
 }
 
@@ -254,6 +255,7 @@ export class SqliteRunStore implements RunStore, TaskOutputStore, RunNotificatio
               cancelRequestedAt: run.cancelRequestedAt,
               environments: run.environments ?? {},
               resume: run.resume === true,
+              arrayMode: run.arrayMode ?? null,
             })
             .run();
           const delta = this.insertTaskRows(run.id, tasks);

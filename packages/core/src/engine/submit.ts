@@ -13,7 +13,7 @@
 import type { SubmitOutcome, SubmitRequest } from '../backend.js';
 import type { TaskRecord } from '../domain.js';
 import { BackendError, ScriptHutError, toError } from '../errors.js';
-import { arrayLimit, metaWithPlacement, minSizeOf, planArrays } from './arrays.js';
+import { arrayLimit, metaWithPlacement, minSizeOf, planArrays, runArrayMode } from './arrays.js';
 import type { EngineContext } from './ledger.js';
 import { jitter, MAX_BACKOFF_MS } from './loop.js';
 import { buildSubmitRequest } from './preview.js';
@@ -90,8 +90,12 @@ function prepare(
   ctx.ledger.commit(broken);
   if (!batch.length) return batch;
   if (arrayMax !== null) {
-    const minSize = minSizeOf(ctx.arrays(bi.backend.name));
-    for (const [pos, placement] of planArrays(bi.backend, batch, minSize, arrayMax))
+    const options = ctx.arrays(bi.backend.name);
+    const minSize = minSizeOf(options);
+    const off = new Set(
+      batch.filter((b) => runArrayMode(b.rs.run, options) === 'off').map((b) => b.rs.run.id),
+    );
+    for (const [pos, placement] of planArrays(bi.backend, batch, minSize, arrayMax, off))
       intent[pos]!.patch.meta = metaWithPlacement(batch[pos]!.t.meta, placement);
   }
   // Intent first: a crash after this point is recovered by tag, never resubmitted blindly.
@@ -184,7 +188,11 @@ export async function submitReady(ctx: EngineContext, bi: BackendIndex): Promise
   for (const rs of bi.runs) if (!rs.run.cancelRequestedAt) releaseDueRetries(rs, nowMs0);
   const chosen = chooseReady(bi.runs, free);
   if (!chosen.length) return;
-  const arrayMax = await arrayLimit(bi.backend, ctx.arrays(bi.backend.name));
+  const arrayMax = await arrayLimit(
+    bi.backend,
+    ctx.arrays(bi.backend.name),
+    chosen.map((c) => c.rs.run),
+  );
   const batch = prepare(ctx, bi, chosen, arrayMax);
   if (!batch.length) return;
   // Each array is one call; every other task goes in ONE submit() call.
