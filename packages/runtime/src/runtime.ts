@@ -55,6 +55,7 @@ import {
 } from '@scripthut/core';
 import { createPriceBook, type PriceBook } from '@scripthut/pricing';
 import { openSqliteStore } from '@scripthut/store';
+import { arrayModeInput, runArrayMode } from './array-mode.js';
 import { adaptBackend } from './backend-adapter.js';
 import { type BuiltBackend, buildBackends } from './backends.js';
 import { configTextHash, restoreRedactedLines, writeConfigFileAtomically } from './config-file.js';
@@ -926,6 +927,7 @@ export class Runtime implements ScriptHutRuntime {
       git: p.git,
       environments: ready.environments,
       ...(p.resume ? { resume: true } : {}),
+      ...arrayModeInput(this.config, p.origin),
     });
     return this.getRun(run.id);
   }
@@ -945,7 +947,7 @@ export class Runtime implements ScriptHutRuntime {
         git: p.git,
         environments: ready.environments,
       },
-      await this.dryRunArrays(backend, p.backendName),
+      await this.dryRunArrays(backend, p.backendName, p.origin),
     );
     // --resume: which tasks would be reused (one input-hashing and one output-check command)
     const plans = p.resume
@@ -969,11 +971,13 @@ export class Runtime implements ScriptHutRuntime {
           ready.tasks,
         )
       : null;
+    const arrayMode = backend.arrays ? runArrayMode(this.config, p.backendName, p.origin) : null;
     return {
       workflowName: p.workflowName,
       backendName: p.backendName,
       git: p.git,
       logDir: preview.logDir,
+      ...(arrayMode ? { arrays: arrayMode } : {}),
       // the scripts a run would submit, with secret values shown as ***
       tasks: preview.tasks.map((t, i) => {
         const { spec, script } = redactSpecAndScript(t.task, t.script, ready.environments);
@@ -990,13 +994,15 @@ export class Runtime implements ScriptHutRuntime {
     };
   }
 
-  /** Array grouping of a dry run: null when the backend has no arrays or `array: off`. */
+  /** Array grouping of a dry run: null when the backend has no arrays or the run's mode is `off`. */
   private async dryRunArrays(
     backend: Backend,
     backendName: string,
+    origin: RunOrigin,
   ): Promise<{ minSize: number; maxSize: number } | null> {
     const config = this.config.backends.find((b) => b.name === backendName);
-    if (!backend.arrays || !config || !('array' in config) || config.array === 'off') return null;
+    if (!backend.arrays || !config || !('array' in config)) return null;
+    if (runArrayMode(this.config, backendName, origin)?.mode !== 'auto') return null;
     try {
       return { minSize: config.array_min_size, maxSize: await backend.arrays.maxSize() };
     } catch (e) {
