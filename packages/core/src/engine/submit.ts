@@ -95,8 +95,9 @@ function prepare(
     const off = new Set(
       batch.filter((b) => runArrayMode(b.rs.run, options) === 'off').map((b) => b.rs.run.id),
     );
+    // On top of the meta the intent already carries (the cache key, keyMetaPatch).
     for (const [pos, placement] of planArrays(bi.backend, batch, minSize, arrayMax, off))
-      intent[pos]!.patch.meta = metaWithPlacement(batch[pos]!.t.meta, placement);
+      intent[pos]!.patch.meta = metaWithPlacement(intent[pos]!.patch.meta ?? batch[pos]!.t.meta, placement);
   }
   // Intent first: a crash after this point is recovered by tag, never resubmitted blindly.
   ctx.ledger.commit(intent);
