@@ -66,6 +66,28 @@ async function main() {
     autoLoop: false,
     clusterInfoIntervalMs: 0,
   });
+  // Time spent in store writes (outermost calls only: updateTasks inside transaction() counts once).
+  const storeWrites = { wallMs: 0, cpuMs: 0 };
+  let writeDepth = 0;
+  const writeStore = store as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const method of ['updateTasks', 'recordCacheEntries', 'transaction', 'appendTasks'] as const) {
+    const original = writeStore[method]?.bind(store);
+    if (!original) continue;
+    writeStore[method] = (...args: unknown[]) => {
+      if (writeDepth > 0) return original(...args);
+      writeDepth++;
+      const w0 = performance.now();
+      const c0 = process.cpuUsage();
+      try {
+        return original(...args);
+      } finally {
+        const c = process.cpuUsage(c0);
+        storeWrites.wallMs += performance.now() - w0;
+        storeWrites.cpuMs += (c.user + c.system) / 1000;
+        writeDepth--;
+      }
+    };
+  }
   await engine.start();
   const tCreate = performance.now();
   const run = engine.createRun({
@@ -82,11 +104,20 @@ async function main() {
   const heapAfterCreate = process.memoryUsage().heapUsed;
 
   const passes: number[] = [];
+  const passesCpu: number[] = [];
+  const passesStore: number[] = [];
+  storeWrites.wallMs = 0;
+  storeWrites.cpuMs = 0;
   const tRun = performance.now();
   while (engine.activeRunIds().length) {
     const s = performance.now();
+    const c0 = process.cpuUsage();
+    const st0 = storeWrites.cpuMs;
     await engine.tick('fake');
     passes.push(performance.now() - s);
+    const c = process.cpuUsage(c0);
+    passesCpu.push((c.user + c.system) / 1000);
+    passesStore.push(storeWrites.cpuMs - st0);
     sampleRss();
     if (passes.length > 100_000) throw new Error('no progress');
   }
@@ -100,6 +131,8 @@ async function main() {
   }
   if (backend.maxAlive > maxConcurrent) throw new Error(`cap exceeded: ${backend.maxAlive}`);
   const sorted = [...passes].sort((a, b) => a - b);
+  const sortedCpu = [...passesCpu].sort((a, b) => a - b);
+  const sortedStore = [...passesStore].sort((a, b) => a - b);
   const result = {
     date: new Date().toISOString(),
     node: process.version,
@@ -122,6 +155,13 @@ async function main() {
     passMedianMs: Number(percentile(sorted, 50).toFixed(2)),
     passP95Ms: Number(percentile(sorted, 95).toFixed(2)),
     passMaxMs: Number((sorted[sorted.length - 1] ?? 0).toFixed(2)),
+    /** CPU time (user + system) of a pass: less sensitive than wall time to other load on the host. */
+    passCpuMedianMs: Number(percentile(sortedCpu, 50).toFixed(2)),
+    passCpuP95Ms: Number(percentile(sortedCpu, 95).toFixed(2)),
+    /** CPU time of a pass inside store writes (updateTasks, recordCacheEntries, transaction). */
+    passStoreCpuMedianMs: Number(percentile(sortedStore, 50).toFixed(2)),
+    storeWriteCpuMsDuringRun: Math.round(storeWrites.cpuMs),
+    storeWriteWallMsDuringRun: Math.round(storeWrites.wallMs),
     peakRssMiB: Math.round(peakRss / 1024 / 1024),
     rssAfterParseMiB: Math.round(rssAfterParse / 1024 / 1024),
     rssAfterCreateRunMiB: Math.round(rssAfterCreate / 1024 / 1024),
@@ -140,6 +180,12 @@ async function main() {
     ['pass median', `${result.passMedianMs} ms`],
     ['pass p95', `${result.passP95Ms} ms`],
     ['pass max', `${result.passMaxMs} ms`],
+    ['pass CPU median / p95', `${result.passCpuMedianMs} / ${result.passCpuP95Ms} ms`],
+    ['pass CPU in store writes (median)', `${result.passStoreCpuMedianMs} ms`],
+    [
+      'store writes during run (CPU / wall)',
+      `${result.storeWriteCpuMsDuringRun} / ${result.storeWriteWallMsDuringRun} ms`,
+    ],
     ['run (all passes)', `${result.runMs} ms`],
     ['total', `${result.totalMs} ms`],
     ['peak RSS', `${result.peakRssMiB} MiB`],

@@ -5,7 +5,10 @@
  *   1. unit projects (one per package/app),
  *   2. `cluster` (real sshd + Slurm on localhost; brought up by its global setup — fails, never skips),
  *   3. `real-pbs`, twice: the PBS backend against a real OpenPBS with job history off (the stock
- *      setting), then on. It needs the vendored OpenPBS source (`$SCRIPTHUT_OPENPBS_DIR`, default
+ *      setting), then on. These two run in a background lane next to the `cluster` group (both
+ *      mostly wait on their schedulers; separate daemons, ports and locks); their output is
+ *      printed after the cluster group. `SCRIPTHUT_TEST_SERIAL=1` runs everything in sequence.
+ *      It needs the vendored OpenPBS source (`$SCRIPTHUT_OPENPBS_DIR`, default
  *      `../shared/vendor/openpbs` next to the repository); without it the group does not run, the
  *      closing line says `real-pbs: not run`, and it never counts as passed
  *      (`SCRIPTHUT_REQUIRE_REAL_PBS=1` makes that a failure). Each run holds
@@ -15,11 +18,20 @@
  * on any failure.
  *
  *   node scripts/test.mjs                     all groups
- *   node scripts/test.mjs --group real-pbs    one group (unit | cluster | real-pbs | e2e)
+ *   node scripts/test.mjs --group real-pbs    one group (unit | cluster | real-pbs | e2e);
+ *                                             repeat --group for several, in this file's order
  *   node scripts/test.mjs --project core …    anything else: one vitest run with these arguments
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+} from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -58,11 +70,15 @@ const all = [
 
 let runs;
 if (extra[0] === '--group') {
-  runs = all.filter((r) => r.group === extra[1]);
-  if (!runs.length) {
-    console.error(`unknown group ${extra[1]} (unit | cluster | real-pbs | e2e)`);
-    process.exit(2);
+  const groups = [];
+  for (let i = 0; i < extra.length; i += 2) {
+    if (extra[i] !== '--group' || !all.some((r) => r.group === extra[i + 1])) {
+      console.error(`unknown group ${extra[i + 1] ?? extra[i]} (unit | cluster | real-pbs | e2e)`);
+      process.exit(2);
+    }
+    groups.push(extra[i + 1]);
   }
+  runs = all.filter((r) => groups.includes(r.group));
 } else if (extra.length) runs = [{ name: 'custom', group: 'custom', args: extra }];
 else runs = all;
 
@@ -81,9 +97,13 @@ let failed = 0;
 let skipped = 0;
 let broken = false;
 const realPbs = [];
-for (const [i, run] of runs.entries()) {
-  const report = join(out, `${i}.json`);
-  process.stderr.write(`\n=== vitest: ${run.name} ===\n`);
+
+/**
+ * Runs one vitest invocation and adds its JSON report to the totals. With `captureTo`, its output
+ * goes to that file instead of the terminal (a run in the background lane).
+ */
+async function runVitest(run, index, captureTo) {
+  const report = join(out, `${index}.json`);
   const vitest = [
     'pnpm',
     'exec',
@@ -102,7 +122,18 @@ for (const [i, run] of runs.entries()) {
     ...(run.lock && haveFlock ? { SCRIPTHUT_OPENPBS_LOCK_HELD: '1' } : {}),
   };
   const started = Date.now();
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env });
+  let stdio = 'inherit';
+  let fd = null;
+  if (captureTo) {
+    fd = openSync(captureTo, 'a');
+    stdio = ['ignore', fd, fd];
+  } else process.stderr.write(`\n=== vitest: ${run.name} ===\n`);
+  const status = await new Promise((done) => {
+    const child = spawn(cmd, args, { cwd: root, stdio, env });
+    child.on('error', () => done(-1));
+    child.on('exit', (code, signal) => done(signal ? -1 : code));
+  });
+  if (fd !== null) closeSync(fd);
   const seconds = Math.round((Date.now() - started) / 1000);
   let summary = 'no report';
   try {
@@ -115,9 +146,42 @@ for (const [i, run] of runs.entries()) {
   } catch {
     broken = true;
   }
-  if (r.status !== 0) broken = true;
+  if (status !== 0) broken = true;
   if (run.group === 'real-pbs')
     realPbs.push(`${run.name.replace(/^real-pbs \(job (history \w+)\)$/, '$1')}: ${summary} in ${seconds} s`);
+}
+
+// The `real-pbs` runs spend their time waiting on OpenPBS, the `cluster` group on Slurm jobs that
+// sleep: when both are due, the real-pbs runs go in a background lane next to the cluster group
+// (their own daemons, ports and lock; output kept in a file and printed after the cluster group).
+// SCRIPTHUT_TEST_SERIAL=1 runs every group one after the other.
+const parallelPbs =
+  process.env.SCRIPTHUT_TEST_SERIAL !== '1' &&
+  runs.some((r) => r.group === 'cluster') &&
+  runs.some((r) => r.group === 'real-pbs');
+const indexed = runs.map((run, index) => ({ run, index }));
+const background = parallelPbs ? indexed.filter(({ run }) => run.group === 'real-pbs') : [];
+let backgroundLane = null;
+const backgroundLog = join(out, 'real-pbs.log');
+for (const { run, index } of indexed) {
+  if (background.some((b) => b.run === run)) continue;
+  if (run.group === 'cluster' && background.length) {
+    process.stderr.write(
+      `\n=== vitest: ${background.map((b) => b.run.name).join(', ')}: started next to the cluster group, output after it ===\n`,
+    );
+    backgroundLane = (async () => {
+      for (const b of background) {
+        appendFileSync(backgroundLog, `\n=== vitest: ${b.run.name} ===\n`);
+        await runVitest(b.run, b.index, backgroundLog);
+      }
+    })();
+  }
+  await runVitest(run, index, null);
+  if (run.group === 'cluster' && backgroundLane) {
+    await backgroundLane;
+    backgroundLane = null;
+    process.stderr.write(readFileSync(backgroundLog, 'utf8'));
+  }
 }
 if (realPbsWanted && !realPbsNote) realPbsNote = realPbs.join('; ');
 const requireRealPbs = process.env.SCRIPTHUT_REQUIRE_REAL_PBS === '1';

@@ -88,16 +88,17 @@ export class MemoryRunStore implements RunStore, TaskOutputStore {
 
   deleteRun(runId: string): void {
     this.runs.delete(runId);
-    this.cacheEntries = this.cacheEntries.filter((e) => e.runId !== runId);
+    for (const [k, e] of this.cacheEntries) if (e.runId === runId) this.cacheEntries.delete(k);
   }
 
-  /** Cache entries in the order recorded. */
-  private cacheEntries: CacheEntry[] = [];
+  /** Cache entries by run and task, in the order recorded (a re-recorded entry moves to the end). */
+  private readonly cacheEntries = new Map<string, CacheEntry>();
 
   recordCacheEntries(entries: CacheEntry[]): void {
     for (const e of entries) {
-      this.cacheEntries = this.cacheEntries.filter((x) => !(x.runId === e.runId && x.taskId === e.taskId));
-      this.cacheEntries.push(structuredClone(e));
+      const k = `${e.runId}\u0000${e.taskId}`;
+      this.cacheEntries.delete(k);
+      this.cacheEntries.set(k, structuredClone(e));
     }
   }
 
@@ -111,7 +112,8 @@ export class MemoryRunStore implements RunStore, TaskOutputStore {
 
   private lastEntry(match: (e: CacheEntry) => boolean): CacheEntry | null {
     let best: CacheEntry | null = null;
-    for (const e of this.cacheEntries) if (match(e) && (!best || e.completedAt >= best.completedAt)) best = e;
+    for (const e of this.cacheEntries.values())
+      if (match(e) && (!best || e.completedAt >= best.completedAt)) best = e;
     return best ? structuredClone(best) : null;
   }
 

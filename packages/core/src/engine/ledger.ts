@@ -5,7 +5,7 @@
  * are batched: one per changed run at each `flushRunEvents`.
  */
 import type { RunRecord, TaskRecord, TaskState } from '../domain.js';
-import type { RunStore, TaskUpdate } from '../store.js';
+import type { CacheEntry, RunStore, TaskUpdate } from '../store.js';
 import type { ArrayOptions } from './arrays.js';
 import type { EngineEvents } from './events.js';
 import { cacheEntriesOf } from './resume.js';
@@ -87,6 +87,7 @@ export class Ledger {
     if (changes.length === 0) return;
     const at = this.now().toISOString();
     const planned = new Map<string, TaskState>();
+    let completing: Change[] | null = null;
     const updates: TaskUpdate[] = changes.map((c) => {
       const t = c.rs.tasks.get(c.taskId)!;
       const u: TaskUpdate = { runId: c.rs.run.id, taskId: c.taskId, patch: c.patch };
@@ -96,12 +97,24 @@ export class Ledger {
         this.checkTransition(from, c.to, c.by, `run ${c.rs.run.id} task ${c.taskId}: ${c.reason ?? ''}`);
         planned.set(k, c.to);
         u.transition = { to: c.to, at, reason: c.reason ?? null };
+        if (c.to === 'completed') {
+          completing ??= [];
+          completing.push(c);
+        }
       }
       return u;
     });
-    this.store.updateTasks(updates);
+    const entries = completing ? this.cacheEntriesOfCompletions(completing, changes, at) : [];
+    // The completions and their cache keys in one transaction (one commit, and never one without
+    // the other). Nothing is applied to the index before the write has succeeded.
+    if (entries.length && this.store.recordCacheEntries) {
+      const store = this.store;
+      store.transaction(() => {
+        store.updateTasks(updates);
+        store.recordCacheEntries!(entries);
+      });
+    } else this.store.updateTasks(updates);
     const failedByRun = new Map<RunState, string[]>();
-    const completedByRun = new Map<RunState, TaskRecord[]>();
     const emit = this.events.listenerCount('task') > 0;
     for (const c of changes) {
       const rs = c.rs;
@@ -114,7 +127,6 @@ export class Ledger {
       if (c.to !== undefined && c.to !== from) {
         t.state = c.to;
         applyStateChange(rs, t, from, c.to);
-        if (c.to === 'completed') completedByRun.set(rs, [...(completedByRun.get(rs) ?? []), t]);
         if (FAILURE_STATES.has(c.to)) {
           const list = failedByRun.get(rs);
           if (list) list.push(t.spec.id);
@@ -124,9 +136,37 @@ export class Ledger {
       noteTimes(rs, t);
       if (emit) this.emitTask(t, from);
     }
-    if (completedByRun.size && this.store.recordCacheEntries)
-      this.store.recordCacheEntries([...completedByRun].flatMap(([rs, ts]) => cacheEntriesOf(rs, ts, at)));
     for (const [rs, ids] of failedByRun) this.commit(dependentsToFail(rs, ids));
+  }
+
+  /**
+   * The cache entries of the tasks that `changes` complete, from the records as they will be once
+   * the changes are applied (their meta holds the key); computed before the write so that the
+   * entries are stored in the same transaction as the completions.
+   */
+  private cacheEntriesOfCompletions(completing: Change[], changes: Change[], at: string): CacheEntry[] {
+    if (!this.store.recordCacheEntries) return [];
+    const metaOf = new Map<RunState, Map<string, Record<string, unknown> | null>>();
+    for (const c of completing) {
+      const byTask = metaOf.get(c.rs) ?? new Map<string, Record<string, unknown> | null>();
+      metaOf.set(c.rs, byTask);
+      byTask.set(c.taskId, null);
+    }
+    // The last meta patch of each completing task in this batch wins, as when the index applies it.
+    for (const c of changes) {
+      const byTask = c.patch.meta ? metaOf.get(c.rs) : undefined;
+      if (byTask?.has(c.taskId)) byTask.set(c.taskId, c.patch.meta!);
+    }
+    const entries: CacheEntry[] = [];
+    for (const [rs, byTask] of metaOf) {
+      const records: TaskRecord[] = [];
+      for (const [taskId, meta] of byTask) {
+        const t = rs.tasks.get(taskId)!;
+        records.push(meta ? { ...t, meta } : t);
+      }
+      for (const e of cacheEntriesOf(rs, records, at)) entries.push(e);
+    }
+    return entries;
   }
 
   emitTask(t: TaskRecord, from: TaskState | null): void {

@@ -134,7 +134,8 @@ function outcomeChange(
         jobId: o.jobId,
         script: script || null,
         submittedAt: nowIso,
-        meta: { ...t.meta, ...(o.meta ?? {}) },
+        // Meta is rewritten only when the backend adds to it (a store write of unchanged meta per job).
+        ...(o.meta && Object.keys(o.meta).length ? { meta: { ...t.meta, ...o.meta } } : {}),
       },
       to: 'submitted',
       by: 'submit',
