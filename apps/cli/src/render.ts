@@ -245,9 +245,17 @@ export function renderDryRun(d: DryRunResult, style: Styles, options: { scripts?
 
 /**
  * `Job arrays:` one line per array the run would submit (its size and first/last task), then how many
- * tasks go alone; empty when no task would be in an array.
+ * tasks go alone; `Job arrays: off (…)` when the run's mode is off; empty when no task would be in an
+ * array.
  */
 function renderDryRunArrays(d: DryRunResult, style: Styles): string {
+  if (d.arrays?.mode === 'off') {
+    const by =
+      d.arrays.setBy === 'workflow'
+        ? 'the workflow sets array: off'
+        : `backend ${e1(d.backendName)} has array: off`;
+    return `${style.bold('Job arrays:')} off (${by}): one job per task`;
+  }
   const groups = new Map<number, string[]>();
   for (const t of d.tasks) {
     if (!t.array) continue;

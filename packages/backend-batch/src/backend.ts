@@ -41,6 +41,11 @@ export interface BatchBackendOptions extends AwsBackendCommonOptions {
   submitLimiter?: RateLimiter;
   /** Timeout of commands run by {@link Backend.commandRunner} in ms (default 60 000). */
   commandTimeoutMs?: number;
+  /**
+   * Offer {@link Backend.arrays} whatever `config.array` says (the plugin does: the engine then
+   * applies the backend's `array` or the workflow's own per run). Default: only with `array: auto`.
+   */
+  arrays?: boolean;
 }
 
 /** The Batch backend: the core {@link Backend} plus a few Batch-specific read-only facts. */
@@ -145,7 +150,8 @@ export function createBatchBackend(options: BatchBackendOptions): BatchBackend {
   );
   const batchClient = batch;
   const logsClient = logs;
-  const arrays = cfg.array === 'auto' ? createBatchArrays(ctx, resolver, queues) : undefined;
+  const arrays =
+    (options.arrays ?? cfg.array === 'auto') ? createBatchArrays(ctx, resolver, queues) : undefined;
 
   return {
     name: options.name,

@@ -22,8 +22,8 @@ export interface BatchBackendConfig {
   /** Fargate job definitions ScriptHut registers get a public IP (subnets without a NAT gateway). */
   assign_public_ip?: boolean;
   /**
-   * `auto`: ready tasks of a run that Batch cannot tell apart go out as ONE array job (see
-   * `arrays.ts`); `off` (default): one job per task.
+   * `auto` (the configuration's default): ready tasks of a run that Batch cannot tell apart go out
+   * as ONE array job (see `arrays.ts`); `off`: one job per task. Unset here: `off`.
    */
   array?: 'auto' | 'off';
   /** Smallest group submitted as an array (>= 2; read by the engine). */

@@ -73,9 +73,9 @@ export const batchBackend = defineBackend({
     max_concurrent: maxConcurrent(),
     array: z
       .enum(['auto', 'off'])
-      .default('off')
+      .default('auto')
       .describe(
-        'auto: ready tasks of a run that AWS Batch cannot tell apart (queue, cpus, memory, time limit, gpus, image, secret variables) go out as ONE array job (arrayProperties.size), as long as its command fits in the container overrides; off: one job per task.',
+        'auto (default): ready tasks of a run that AWS Batch cannot tell apart (queue, cpus, memory, time limit, gpus, image, secret variables) go out as ONE array job (arrayProperties.size), as long as its command fits in the container overrides; off: one job per task. A workflow, source or project may set its own `array`.',
       ),
     array_min_size: int(2)
       .default(2)
@@ -99,6 +99,7 @@ export const batchBackend = defineBackend({
   },
   async create(config, ctx) {
     const { createBatchBackend } = await import('./backend.js');
-    return createBatchBackend({ name: config.name, config, dataDir: ctx.dataDir });
+    // Always capable: the engine applies `array` (or the workflow's own) per run.
+    return createBatchBackend({ name: config.name, config, dataDir: ctx.dataDir, arrays: true });
   },
 });

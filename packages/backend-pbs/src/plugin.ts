@@ -16,7 +16,7 @@ export const pbsBackend = defineBackend({
     queue: optText().describe('Default PBS queue; overrides the partition of every task.'),
     clone_dir: cloneDir(),
     ...schedulerArrayFields(
-      'auto: on PBS Pro, ready tasks of a run that the scheduler cannot tell apart (queue, cpus, memory, walltime, gpus, account) go out as ONE job array (qsub -J); off: one job per task. Torque always submits one job per task.',
+      'auto (default): on PBS Pro, ready tasks of a run that the scheduler cannot tell apart (queue, cpus, memory, walltime, gpus, account) go out as ONE job array (qsub -J); off: one job per task. Torque always submits one job per task. A workflow, source or project may set its own `array`.',
     ),
   }),
   async create(config, ctx) {
@@ -32,7 +32,8 @@ export const pbsBackend = defineBackend({
       maxConcurrent: config.max_concurrent,
       queue: config.queue,
       cloneDir: config.clone_dir,
-      arrays: config.array === 'auto',
+      // Always capable: the engine applies `array` (or the workflow's own) per run.
+      arrays: true,
       user: config.ssh.user,
     });
   },

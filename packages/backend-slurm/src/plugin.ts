@@ -58,7 +58,7 @@ export const slurmBackend = defineBackend({
       .default([])
       .describe('Further #SBATCH options for every job, one per entry: "--name" or "--name=value".'),
     ...schedulerArrayFields(
-      'auto: ready tasks of a run that the scheduler cannot tell apart (partition, cpus, memory, time, gres, account, site policy) go out as ONE job array; off: one job per task.',
+      'auto (default): ready tasks of a run that the scheduler cannot tell apart (partition, cpus, memory, time, gres, account, site policy) go out as ONE job array; off: one job per task. A workflow, source or project may set its own `array`.',
     ),
   }),
   async create(config, ctx) {
@@ -72,7 +72,8 @@ export const slurmBackend = defineBackend({
       account: config.account,
       loginShell: config.login_shell,
       maxConcurrent: config.max_concurrent,
-      arrays: config.array === 'auto',
+      // Always capable: the engine applies `array` (or the workflow's own) per run.
+      arrays: true,
       cloneDir: config.clone_dir,
       user: config.ssh.user,
       policy: {

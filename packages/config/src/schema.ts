@@ -150,6 +150,19 @@ export const BackendSchema = z.discriminatedUnion('type', [
   LocalBackendSchema,
 ]);
 
+/**
+ * `array` of a workflow, source or project: `auto` or `off` overrides the backend's `array` for
+ * the runs it starts (recorded with each run); unset (null): the backend's setting.
+ */
+export const workflowArray = () =>
+  z
+    .enum(['auto', 'off'])
+    .nullable()
+    .default(null)
+    .describe(
+      "Job arrays for this workflow's runs: auto or off overrides the backend's `array`; null = the backend's setting (see docs/arrays.md).",
+    );
+
 const workflowsGlob = () =>
   text().default(DEFAULT_WORKFLOWS_GLOB).describe('Glob of workflow JSON files (supports **).');
 
@@ -164,6 +177,7 @@ export const GitSourceSchema = z
     workflows_glob: workflowsGlob(),
     clone_dir: cloneDir(),
     postclone: optText().describe('Shell command run in the clone after cloning.'),
+    array: workflowArray(),
   })
   .describe('Git repository source.');
 
@@ -174,6 +188,7 @@ export const PathSourceSchema = z
     path: text().describe('Directory on the backend filesystem (not expanded locally).'),
     backend: text().describe('Backend where the path exists.'),
     workflows_glob: workflowsGlob(),
+    array: workflowArray(),
   })
   .describe('Directory on a backend.');
 
@@ -201,6 +216,7 @@ export const WorkflowSchema = z.strictObject({
     .describe('Max concurrent tasks per run (>= 1); null = backend limit.'),
   description: z.string().default('').describe('Shown in the UI.'),
   git: WorkflowGitSchema.nullable().default(null),
+  array: workflowArray(),
 });
 
 export const ProjectSchema = z.strictObject({
@@ -209,6 +225,7 @@ export const ProjectSchema = z.strictObject({
   path: text().describe('Path of the git repository on the backend (not expanded locally).'),
   max_concurrent: int(1).nullable().default(null).describe('Default max concurrent tasks per run (>= 1).'),
   description: z.string().default(''),
+  array: workflowArray(),
 });
 
 export const EnvironmentSchema = z.strictObject({

@@ -23,14 +23,14 @@ export const SLURM_POLICY_DEFAULTS = {
   exclusive: null,
   clusters: null,
   extra_directives: [],
-  array: 'off',
+  array: 'auto',
   array_min_size: 2,
 };
 
-/** Array fields of a PBS backend when the file sets none (arrays are opt-in). */
-export const PBS_ARRAY_DEFAULTS = { array: 'off', array_min_size: 2 };
-/** A batch backend's job-array defaults (`array: off`). */
-export const BATCH_ARRAY_DEFAULTS = { array: 'off', array_min_size: 2 };
+/** Array fields of a PBS backend when the file sets none (`array: auto`). */
+export const PBS_ARRAY_DEFAULTS = { array: 'auto', array_min_size: 2 };
+/** A batch backend's job-array defaults (`array: auto`). */
+export const BATCH_ARRAY_DEFAULTS = { array: 'auto', array_min_size: 2 };
 
 export const HPC_BACKEND = {
   name: 'hpc-cluster',

@@ -226,6 +226,7 @@ describe('source snippets', () => {
           workflows_glob: '.hut/workflows/*.json',
           clone_dir: '~/scripthut-repos',
           postclone: null,
+          array: null,
         },
       ],
     });
@@ -239,6 +240,7 @@ describe('source snippets', () => {
         path: '/shared/project-workflows',
         backend: 'hpc-cluster',
         workflows_glob: '.hut/workflows/*.json',
+        array: null,
       },
     ]);
   });
@@ -254,6 +256,7 @@ describe('workflow, project, environment, pricing and settings snippets', () => 
         max_concurrent: 5,
         description: 'ML model training pipeline',
         git: null,
+        array: null,
       },
     ]);
   });
@@ -273,6 +276,7 @@ describe('workflow, project, environment, pricing and settings snippets', () => 
         command: 'python get_tasks.py',
         max_concurrent: 5,
         description: 'ML training from git repo',
+        array: null,
       },
     ]);
   });
@@ -285,6 +289,7 @@ describe('workflow, project, environment, pricing and settings snippets', () => 
         path: '/home/user/my-project',
         max_concurrent: 10,
         description: 'My research project',
+        array: null,
       },
     ]);
   });
@@ -388,6 +393,7 @@ describe('complete example', () => {
           workflows_glob: '.hut/workflows/*.json',
           clone_dir: '~/scripthut-repos',
           postclone: null,
+          array: null,
         },
       ],
       workflows: [
@@ -398,6 +404,7 @@ describe('complete example', () => {
           max_concurrent: 5,
           description: 'Simple test tasks',
           git: null,
+          array: null,
         },
         {
           name: 'ml-training',
@@ -412,6 +419,7 @@ describe('complete example', () => {
           command: 'python generate_tasks.py',
           max_concurrent: 3,
           description: 'ML training pipeline from git',
+          array: null,
         },
       ],
       projects: [],

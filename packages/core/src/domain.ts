@@ -182,7 +182,15 @@ export interface RunRecord {
    * without a job. Absent = false.
    */
   resume?: boolean;
+  /**
+   * Job arrays for this run, as its workflow, source or project set them (`array: auto | off`):
+   * overrides the backend's `array`. Absent: the backend's setting (docs/arrays.md).
+   */
+  arrayMode?: ArrayMode;
 }
+
+/** `array: auto` (ready tasks the scheduler cannot tell apart go out as one array job) or `off`. */
+export type ArrayMode = 'auto' | 'off';
 
 /** A task of a run, with everything ScriptHut learnt about it. */
 export interface TaskRecord {

@@ -17,7 +17,9 @@ describe('parseSbatchDirective', () => {
     );
     expect(parseSbatchDirective('--qos=high')).toMatch(/use the qos field/);
     expect(parseSbatchDirective('--clusters=a')).toMatch(/clusters field/);
-    expect(parseSbatchDirective('--array=1-10')).toMatch(/one job per task/);
+    expect(parseSbatchDirective('--array=1-10')).toMatch(
+      /ScriptHut makes job arrays itself \(backend or workflow `array: auto`/,
+    );
     expect(parseSbatchDirective('--wait')).toMatch(/block/);
     expect(parseSbatchDirective('--mem-per-cpu=1G')).toMatch(/exclude each other/);
   });

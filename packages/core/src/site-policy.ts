@@ -30,7 +30,7 @@ const SBATCH_OWNED: Record<string, string> = {
   comment: 'ScriptHut sets the comment to the task name',
   parsable: 'ScriptHut sets it on the sbatch command line',
   wrap: 'the job script is ScriptHut’s',
-  array: 'ScriptHut submits one job per task (job arrays are not supported)',
+  array: 'ScriptHut makes job arrays itself (backend or workflow `array: auto`, see docs/arrays.md)',
   wait: 'sbatch would block until the job ends',
   'test-only': 'sbatch would create no job',
   partition: 'use the task’s partition',

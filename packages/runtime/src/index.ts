@@ -1,3 +1,4 @@
+export { arrayModeInput, type RunArrayMode, runArrayMode, workflowArrayMode } from './array-mode.js';
 export {
   AUTH_TOKEN_FILE,
   type AuthTokenOrigin,

@@ -10,11 +10,13 @@ import {
   type Engine,
   planReuse,
   previewRun,
+  type RunOrigin,
   type RunRecord,
   type RunStore,
   ScriptHutError,
   type TaskSpec,
 } from '@scripthut/core';
+import { arrayModeInput, runArrayMode } from './array-mode.js';
 import { redactSpecAndScript } from './redact.js';
 import type { PreparedRun } from './run-sources/index.js';
 import type { RuntimeBackends } from './runtime-backends.js';
@@ -65,6 +67,7 @@ export class RunLauncher {
       ...this.runFields(p, ready),
       tasks: ready.tasks,
       ...(p.resume ? { resume: true } : {}),
+      ...arrayModeInput(this.deps.config(), p.origin),
     });
     return run.id;
   }
@@ -77,7 +80,7 @@ export class RunLauncher {
     const preview = previewRun(
       backend,
       { ...fields, tasks: ready.tasks },
-      await this.dryRunArrays(backend, p.backendName),
+      await this.dryRunArrays(backend, p.backendName, p.origin),
     );
     // --resume: which tasks would be reused (one input-hashing and one output-check command)
     const plans = p.resume
@@ -95,11 +98,13 @@ export class RunLauncher {
           ready.tasks,
         )
       : null;
+    const arrayMode = backend.arrays ? runArrayMode(this.deps.config(), p.backendName, p.origin) : null;
     return {
       workflowName: p.workflowName,
       backendName: p.backendName,
       git: p.git,
       logDir: preview.logDir,
+      ...(arrayMode ? { arrays: arrayMode } : {}),
       // the scripts a run would submit, with secret values shown as ***
       tasks: preview.tasks.map((t, i) => {
         const { spec, script } = redactSpecAndScript(t.task, t.script, ready.environments);
@@ -143,13 +148,15 @@ export class RunLauncher {
     };
   }
 
-  /** Array grouping of a dry run: null when the backend has no arrays or `array: off`. */
+  /** Array grouping of a dry run: null when the backend has no arrays or the run's mode is `off`. */
   private async dryRunArrays(
     backend: Backend,
     backendName: string,
+    origin: RunOrigin,
   ): Promise<{ minSize: number; maxSize: number } | null> {
     const config = this.deps.config().backends.find((b) => b.name === backendName);
-    if (!backend.arrays || !config || !('array' in config) || config.array === 'off') return null;
+    if (!backend.arrays || !config || !('array' in config)) return null;
+    if (runArrayMode(this.deps.config(), backendName, origin)?.mode !== 'auto') return null;
     try {
       return { minSize: config.array_min_size, maxSize: await backend.arrays.maxSize() };
     } catch (e) {

@@ -24,6 +24,7 @@ import type {
   TaskTransition,
   UsageBucket,
 } from '@scripthut/core';
+import type { RunArrayMode } from './array-mode.js';
 import type { DebugSessionView } from './debug-jobs.js';
 import type { NotificationEvent, NotificationStats } from './notifications.js';
 import type { OutputFileContent, RunSummaryView, TaskOutputsView } from './outputs.js';
@@ -93,8 +94,8 @@ export interface DryRunTask {
   /** The task's cache key and whether `--resume` would reuse it (why not, otherwise). */
   cache?: ReusePlan;
   /**
-   * The job array the task would go in (array number from 1, index, size) when the backend has
-   * `array: auto` and tasks of its shape and dependencies become ready together; absent: alone.
+   * The job array the task would go in (array number from 1, index, size) when the run's mode is
+   * `auto` and tasks of its shape and dependencies become ready together; absent: alone.
    */
   array?: { group: number; index: number; size: number };
 }
@@ -126,6 +127,11 @@ export interface DryRunResult {
   tasks: DryRunTask[];
   warnings: Issue[];
   estimate: CostEstimate;
+  /**
+   * Job arrays of the run (backends with arrays only): `auto` or `off`, set by the workflow's (or
+   * source's, project's) `array` or else by the backend's.
+   */
+  arrays?: RunArrayMode;
 }
 
 export interface RunOptions {

@@ -39,9 +39,10 @@ export interface SchedulerBackendOptions {
   /** Preferred poll interval (ms). */
   pollIntervalMs?: number;
   /**
-   * Job arrays (`array: auto` in the configuration; default false, i.e. `array: off`): the engine
-   * may submit tasks the scheduler cannot tell apart as one array job. false: every task is its
-   * own job.
+   * Offer job arrays ({@link Backend.arrays}; default false when the backend is created directly;
+   * the plugin sets true): the engine may then submit tasks the scheduler cannot tell apart as one
+   * array job when the backend's `array` (default `auto`) or the run's workflow says so. false (and
+   * always on Torque): every task is its own job.
    */
   arrays?: boolean;
 }

@@ -5,6 +5,7 @@
  */
 import { deriveRunStatus, type StateCounts, TASK_STATES } from '@scripthut/core';
 import type { Database } from 'better-sqlite3';
+import { RUN_ARRAY_MODE_SQL } from './array-mode-schema.js';
 import { FORGOTTEN_JOBS_SQL } from './forgotten-jobs.js';
 import { OUTPUTS_NOTIFICATIONS_SQL } from './outputs-schema.js';
 import { RENOTIFY_AFTER_RERUN_SQL } from './renotify-schema.js';
@@ -193,6 +194,11 @@ export const migrations: readonly Migration[] = [
     version: 8,
     name: 'rerun in place: a run that finishes again is notified again (run_stats_finished trigger replaces its row)',
     sql: RENOTIFY_AFTER_RERUN_SQL,
+  },
+  {
+    version: 9,
+    name: "runs.array_mode: the workflow's job-array switch (auto/off) recorded with its run (issue 17)",
+    sql: RUN_ARRAY_MODE_SQL,
   },
 ];
 

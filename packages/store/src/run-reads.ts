@@ -54,6 +54,7 @@ export function toRunRecord(row: RunRow): RunRecord {
     cancelRequestedAt: row.cancelRequestedAt,
     environments: row.environments ?? {},
     ...(row.resume ? { resume: true } : {}),
+    ...(row.arrayMode ? { arrayMode: row.arrayMode } : {}),
   };
 }
 

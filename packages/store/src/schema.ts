@@ -22,6 +22,8 @@ export const runs = sqliteTable(
       .$type<Record<string, { variables: Record<string, string>; extraInit: string }>>()
       .notNull(),
     resume: integer('resume', { mode: 'boolean' }).notNull().default(false),
+    /** The workflow's `array` (schema v9), null: the backend's setting. */
+    arrayMode: text('array_mode').$type<'auto' | 'off'>(),
   },
   (t) => [index('runs_created_at').on(t.createdAt)],
 );

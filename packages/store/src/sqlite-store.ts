@@ -117,6 +117,7 @@ export class SqliteRunStore implements RunStore, TaskOutputStore, RunNotificatio
               cancelRequestedAt: run.cancelRequestedAt,
               environments: run.environments ?? {},
               resume: run.resume === true,
+              arrayMode: run.arrayMode ?? null,
             })
             .run();
           const delta = this.writes.insertTaskRows(run.id, tasks);

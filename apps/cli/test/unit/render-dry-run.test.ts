@@ -151,4 +151,39 @@ describe('renderDryRun', () => {
       renderDryRun({ ...d, tasks: d.tasks.map(({ array: _a, ...t }) => t) }, makeStyles(false)),
     ).not.toContain('Job arrays:');
   });
+
+  it('says so when the run’s job arrays are off, and who turned them off', () => {
+    const d: DryRunResult = {
+      workflowName: 'sweep',
+      backendName: 'hpc',
+      git: null,
+      logDir: '~/logs',
+      tasks: ['p0', 'p1'].map((id) => ({
+        task: spec(id, null),
+        workingDir: '~',
+        script: '',
+        stdoutPath: 'o',
+        stderrPath: 'e',
+      })),
+      warnings: [],
+      estimate: {
+        available: false,
+        reason: 'pricing is not configured',
+        upperBound: null,
+        costedTasks: 0,
+        uncostedTasks: 2,
+        currency: 'USD',
+      },
+      arrays: { mode: 'off', setBy: 'workflow' },
+    };
+    expect(renderDryRun(d, makeStyles(false))).toContain(
+      'Job arrays: off (the workflow sets array: off): one job per task',
+    );
+    expect(renderDryRun({ ...d, arrays: { mode: 'off', setBy: 'backend' } }, makeStyles(false))).toContain(
+      'Job arrays: off (backend hpc has array: off): one job per task',
+    );
+    expect(
+      renderDryRun({ ...d, arrays: { mode: 'auto', setBy: 'workflow' } }, makeStyles(false)),
+    ).not.toContain('Job arrays:');
+  });
 });

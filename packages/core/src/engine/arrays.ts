@@ -9,9 +9,12 @@
  * directives…). Tasks with equal keys are grouped in the order they were chosen; a group of at least
  * `minSize` tasks is cut into arrays of at most the backend's `maxSize()` elements; a remainder below
  * `minSize` and every other task is submitted on its own.
+ *
+ * Mode: a run's own `arrayMode` (its workflow's `array: auto | off`) wins over the backend's `mode`
+ * ({@link runArrayMode}); the tasks of a run in mode `off` are never grouped.
  */
 import type { ArrayPlacement, Backend, SubmitRequest } from '../backend.js';
-import type { TaskRecord } from '../domain.js';
+import type { ArrayMode, RunRecord, TaskRecord } from '../domain.js';
 
 /** Smallest group submitted as an array by default (two tasks of one shape are one submission). */
 export const DEFAULT_ARRAY_MIN_SIZE = 2;
@@ -79,11 +82,26 @@ export function groupForArrays(
 }
 
 /**
- * The largest array the backend takes now, or `null` when this engine submits no arrays on it
- * (no capability, `mode: 'off'`, or a limit below the minimum group size).
+ * The array mode of a run: its own (the workflow's `array`) when set, else the backend's (`mode`),
+ * else `auto`.
  */
-export async function arrayLimit(backend: Backend, options: ArrayOptions): Promise<number | null> {
-  if (!backend.arrays || options.mode === 'off') return null;
+export function runArrayMode(run: Pick<RunRecord, 'arrayMode'>, options: ArrayOptions): ArrayMode {
+  return run.arrayMode ?? options.mode ?? 'auto';
+}
+
+/**
+ * The largest array the backend takes now, or `null` when this engine submits no arrays on it
+ * (no capability, mode `off` — the backend's, or that of every run in `runs` when given — or a
+ * limit below the minimum group size).
+ */
+export async function arrayLimit(
+  backend: Backend,
+  options: ArrayOptions,
+  runs?: readonly Pick<RunRecord, 'arrayMode'>[],
+): Promise<number | null> {
+  if (!backend.arrays) return null;
+  const wanted = runs ? runs.some((r) => runArrayMode(r, options) === 'auto') : options.mode !== 'off';
+  if (!wanted) return null;
   const max = await backend.arrays.maxSize();
   return Number.isFinite(max) && max >= minSizeOf(options) ? Math.floor(max) : null;
 }
@@ -105,18 +123,21 @@ export function placementOf(t: Pick<TaskRecord, 'meta'>): ArrayPlacement | null 
  * Decide the arrays of a prepared batch. For every request in an array, sets `request.array` and
  * returns the placement to store with the intent; for a task that was an element of an earlier
  * attempt's array but goes alone now, returns `null` (its old placement must be cleared).
- * Positions not in the map are left as they are.
+ * Positions not in the map are left as they are. Tasks of the runs in `offRunIds` (mode `off`)
+ * always go alone.
  */
 export function planArrays(
   backend: Backend,
   items: readonly { t: TaskRecord; request: SubmitRequest }[],
   minSize: number,
   maxSize: number,
+  offRunIds: ReadonlySet<string> = new Set(),
 ): Map<number, ArrayPlacement | null> {
   const out = new Map<number, ArrayPlacement | null>();
   const support = backend.arrays;
   if (!support) return out;
-  const keys = items.map(({ request }) => {
+  const keys = items.map(({ t, request }) => {
+    if (offRunIds.has(t.runId)) return null;
     let k: string | null;
     try {
       k = support.key(request);

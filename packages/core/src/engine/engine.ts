@@ -243,6 +243,8 @@ export class Engine {
     if (input.maxConcurrent !== null && !(Number.isInteger(input.maxConcurrent) && input.maxConcurrent > 0)) {
       throw new ScriptHutError('validation_failed', `maxConcurrent must be a positive integer or null`);
     }
+    if (input.arrayMode !== undefined && input.arrayMode !== 'auto' && input.arrayMode !== 'off')
+      throw new ScriptHutError('validation_failed', `arrayMode must be "auto", "off" or absent`);
     checkSpecs(input.tasks);
     const run: RunRecord = {
       id: this.freeRunId(),
@@ -257,6 +259,7 @@ export class Engine {
       cancelRequestedAt: null,
       environments: input.environments ?? {},
       ...(input.resume ? { resume: true } : {}),
+      ...(input.arrayMode ? { arrayMode: input.arrayMode } : {}),
     };
     if (run.resume && !cachingSupported(lane.index.backend))
       throw new ScriptHutError(

@@ -14,7 +14,7 @@
 import type { SubmitOutcome, SubmitRequest } from '../backend.js';
 import type { TaskRecord } from '../domain.js';
 import { BackendError, ScriptHutError, toError } from '../errors.js';
-import { arrayLimit, metaWithPlacement, minSizeOf, planArrays } from './arrays.js';
+import { arrayLimit, metaWithPlacement, minSizeOf, planArrays, runArrayMode } from './arrays.js';
 import type { EngineContext } from './ledger.js';
 import { jitter, MAX_BACKOFF_MS } from './loop.js';
 import { buildSubmitRequest } from './preview.js';
@@ -91,9 +91,14 @@ function prepare(
   ctx.ledger.commit(broken);
   if (!batch.length) return batch;
   if (arrayMax !== null) {
-    const minSize = minSizeOf(ctx.arrays(bi.backend.name));
-    for (const [pos, placement] of planArrays(bi.backend, batch, minSize, arrayMax))
-      intent[pos]!.patch.meta = metaWithPlacement(batch[pos]!.t.meta, placement);
+    const options = ctx.arrays(bi.backend.name);
+    const minSize = minSizeOf(options);
+    const off = new Set(
+      batch.filter((b) => runArrayMode(b.rs.run, options) === 'off').map((b) => b.rs.run.id),
+    );
+    // On top of the meta the intent already carries (the cache key, keyMetaPatch).
+    for (const [pos, placement] of planArrays(bi.backend, batch, minSize, arrayMax, off))
+      intent[pos]!.patch.meta = metaWithPlacement(intent[pos]!.patch.meta ?? batch[pos]!.t.meta, placement);
   }
   // Intent first: a crash after this point is recovered by tag, never resubmitted blindly.
   ctx.ledger.commit(intent);
@@ -187,7 +192,11 @@ export async function submitReady(ctx: EngineContext, bi: BackendIndex): Promise
   const chosen = chooseReady(bi.runs, free);
   if (!chosen.length) return;
   await keyChosen(bi, chosen);
-  const arrayMax = await arrayLimit(bi.backend, ctx.arrays(bi.backend.name));
+  const arrayMax = await arrayLimit(
+    bi.backend,
+    ctx.arrays(bi.backend.name),
+    chosen.map((c) => c.rs.run),
+  );
   const batch = prepare(ctx, bi, chosen, arrayMax);
   if (!batch.length) return;
   // Each array is one call; every other task goes in ONE submit() call.

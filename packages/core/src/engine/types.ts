@@ -73,6 +73,8 @@ export interface CreateRunInput {
   environments?: RunRecord['environments'];
   /** `--resume`: reuse tasks completed by earlier runs (see docs/resume.md). */
   resume?: boolean;
+  /** The workflow's `array: auto | off` (overrides the backend's for this run; see `arrays.ts`). */
+  arrayMode?: RunRecord['arrayMode'];
 }
 
 /** Health of one backend loop, as shown by the UI. */

@@ -143,10 +143,10 @@ export const schedulerSshFields = (accountDescription: string) => ({
 
 /**
  * The last fields of a scheduler reached over SSH, spread into its schema: `array` (`auto` | `off`,
- * default `off`, described by the scheduler), `array_min_size` and `partition_map`.
+ * default `auto`, described by the scheduler), `array_min_size` and `partition_map`.
  */
 export const schedulerArrayFields = (arrayDescription: string) => ({
-  array: z.enum(['auto', 'off']).default('off').describe(arrayDescription),
+  array: z.enum(['auto', 'off']).default('auto').describe(arrayDescription),
   array_min_size: int(2)
     .default(2)
     .describe(
