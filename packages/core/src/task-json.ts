@@ -16,16 +16,7 @@ import { unicodeProblem } from './task-values.js';
 
 export { findCycles, isPattern, matchesPattern } from './dependency-patterns.js';
 export { TASK_JSON_FIELDS } from './task-object.js';
-export {
-  formatDuration,
-  type Gres,
-  loneSurrogateIndex,
-  normalizeMemory,
-  parseGres,
-  parseMemoryMiB,
-  parseTimeLimitSeconds,
-  unicodeProblem,
-} from './task-values.js';
+export * from './task-values.js';
 
 /** Options of {@link parseTaskDocument}. */
 export interface ParseTaskDocumentOptions {

@@ -15,18 +15,8 @@ import { durationOf, formatDuration, progressOf, type TaskGroup } from '../views
 import { Form, fmtTime, fmtUsd, type PageContext, Pill, uriComponent } from './primitives.js';
 import { STYLE } from './style.js';
 
-export { BackendCards, ExternalJobActions, JobsTable } from './job-views.js';
-export {
-  Form,
-  fmtBytes,
-  fmtTime,
-  fmtUsd,
-  MaybeLink,
-  type PageContext,
-  Pill,
-  taskHref,
-  uriComponent,
-} from './primitives.js';
+export * from './job-views.js';
+export * from './primitives.js';
 
 const NAV: [string, string][] = [
   ['/', 'Dashboard'],
