@@ -6,26 +6,23 @@
  * - `<jobId>.json` {@link SpoolRecord}: tag, run/task ids, pid, pgid, log paths, cancel time;
  * - `<jobId>.rc`   the exit code, written atomically when the job ends (143 by `cancel`).
  *
- * A new backend instance on the same spool directory sees the jobs of the previous one.
+ * A new backend instance on the same spool directory sees the jobs of the previous one. The spool
+ * files are read and written in `spool.ts`; what they say about a job's state is in `job-status.ts`.
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   existsSync,
-  linkSync,
   mkdirSync,
   openSync,
-  readdirSync,
   readFileSync,
   renameSync,
   statfsSync,
   statSync,
-  unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { cpus, homedir, hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import {
   type Backend,
   BackendError,
@@ -48,11 +45,23 @@ import {
 } from '@scripthut/core';
 import { LocalCommandRunner } from './command-runner.js';
 import { type InheritOptions, inheritedEnvironment } from './environment.js';
+import { CANCEL_EXIT_CODE, finishedStatus, spoolJobStatus } from './job-status.js';
 import { readLogFile } from './logs.js';
 import { listLocalOutputs, readLocalOutputFile } from './outputs.js';
 import { resolveLocal } from './paths.js';
 import { isGroupAlive, isProcessAlive, processStartTime } from './proc.js';
+import {
+  createExclusive,
+  newJobId,
+  Spool,
+  type SpoolFileKind,
+  type SpoolRecord,
+  writeAtomic,
+} from './spool.js';
 import { findGnuTime, localUsage, TIME_FORMAT } from './usage.js';
+
+export { CANCEL_EXIT_CODE } from './job-status.js';
+export { newJobId, type SpoolRecord } from './spool.js';
 
 /** Options of {@link createLocalBackend}. */
 export interface LocalBackendOptions {
@@ -79,62 +88,10 @@ export interface LocalBackendOptions {
   killGraceMs?: number;
 }
 
-/** What the spool keeps about one job (`<jobId>.json`). */
-export interface SpoolRecord {
-  jobId: string;
-  tag: string;
-  runId: string;
-  taskId: string;
-  /** Null until the process is started (a crash in between leaves a record without pid). */
-  pid: number | null;
-  pgid: number | null;
-  /** Linux start time of the process (pid reuse guard). */
-  startTime?: string | null;
-  submittedAt: string;
-  stdout: string;
-  stderr: string;
-  cpus: number;
-  cancelledAt?: string | null;
-  /** Memory the task asked for (MiB), for usage reports. */
-  memoryMiB?: number | null;
-  /** Where GNU time writes the job's usage; null/absent when GNU time was not available. */
-  usagePath?: string | null;
-}
-
 /** Max size of a file returned by `readFile`. */
 export const MAX_READ_FILE_BYTES = 10 * 1024 * 1024;
-/** Exit code written by `cancel` (128 + SIGTERM). */
-export const CANCEL_EXIT_CODE = 143;
-
-const JOB_ID = /^[0-9a-f]{12}$/;
 /** Stands for the job id in {@link LocalBackend.renderScript} (the id is drawn at submission). */
 export const RENDER_JOB_ID = 'JOBID';
-
-/** A fresh job id: 12 lowercase hex characters. */
-export function newJobId(): string {
-  return randomBytes(6).toString('hex');
-}
-
-function writeAtomic(path: string, content: string, mode = 0o644): void {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(tmp, content, { mode });
-  renameSync(tmp, path);
-}
-
-/** Create `path` with `content` only if it does not exist yet (atomic). Returns false if it existed. */
-function createExclusive(path: string, content: string): boolean {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(tmp, content);
-  try {
-    linkSync(tmp, path);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw error;
-  } finally {
-    unlinkSync(tmp);
-  }
-}
 
 /**
  * The local backend. Create it with {@link createLocalBackend}.
@@ -147,6 +104,7 @@ export class LocalBackend implements Backend {
   readonly quickStatusIntervalMs = 1_000;
   /** Absolute spool directory. */
   readonly spoolDir: string;
+  private readonly spool: Spool;
   private readonly loginShell: boolean;
   private readonly now: () => Date;
   private readonly vanishGraceMs: number;
@@ -159,6 +117,7 @@ export class LocalBackend implements Backend {
     this.name = options.name;
     this.maxConcurrent = options.maxConcurrent;
     this.spoolDir = resolveLocal(options.spoolDir);
+    this.spool = new Spool(this.spoolDir);
     this.loginShell = options.loginShell ?? false;
     this.now = options.now ?? (() => new Date());
     this.vanishGraceMs = options.vanishGraceMs ?? 2_000;
@@ -171,8 +130,8 @@ export class LocalBackend implements Backend {
   }
 
   /** Path of a spool file of a job. */
-  spoolPath(jobId: string, ext: 'sh' | 'json' | 'rc' | 'abandoned' | 'usage'): string {
-    return join(this.spoolDir, `${jobId}.${ext}`);
+  spoolPath(jobId: string, ext: SpoolFileKind): string {
+    return this.spool.path(jobId, ext);
   }
 
   renderScript(request: SubmitRequest): string {
@@ -248,7 +207,7 @@ export class LocalBackend implements Backend {
         usagePath: findGnuTime() ? this.spoolPath(jobId, 'usage') : null,
       };
       // Record intent first: after a crash between here and the spawn, findByTags still finds it.
-      writeAtomic(this.spoolPath(jobId, 'json'), JSON.stringify(record), 0o600);
+      this.spool.writeRecord(record);
       const outFd = openSync(stdout, 'w');
       const errFd = stderr === stdout ? outFd : openSync(stderr, 'w');
       let pid: number | undefined;
@@ -288,7 +247,7 @@ export class LocalBackend implements Backend {
       record.pid = pid;
       record.pgid = pid; // detached: the child leads a new session and process group
       record.startTime = processStartTime(pid);
-      writeAtomic(this.spoolPath(jobId, 'json'), JSON.stringify(record), 0o600);
+      this.spool.writeRecord(record);
       return {
         taskId: request.taskId,
         ok: true,
@@ -309,104 +268,13 @@ export class LocalBackend implements Backend {
 
   /** The spool record of a job, or null. */
   readRecord(jobId: string): SpoolRecord | null {
-    if (!JOB_ID.test(jobId)) return null;
-    try {
-      return JSON.parse(readFileSync(this.spoolPath(jobId, 'json'), 'utf8')) as SpoolRecord;
-    } catch {
-      return null;
-    }
-  }
-
-  /** Exit code and time of a finished job, or null while it runs. */
-  private readExit(jobId: string): { code: number; at: string } | null {
-    if (!JOB_ID.test(jobId)) return null;
-    const path = this.spoolPath(jobId, 'rc');
-    try {
-      const text = readFileSync(path, 'utf8').trim();
-      if (!/^\d+$/.test(text)) return null;
-      return { code: Number(text), at: statSync(path).mtime.toISOString() };
-    } catch {
-      return null;
-    }
-  }
-
-  private finishedStatus(
-    jobId: string,
-    exit: { code: number; at: string },
-    record: SpoolRecord | null,
-  ): JobStatus {
-    const base = {
-      jobId,
-      exitCode: exit.code,
-      startedAt: record?.submittedAt ?? null,
-      finishedAt: exit.at,
-      node: hostname(),
-      final: true,
-    };
-    if (record?.cancelledAt) {
-      return {
-        ...base,
-        exitCode: CANCEL_EXIT_CODE,
-        state: 'cancelled',
-        rawState: 'CANCELLED',
-        reason: 'cancelled',
-      };
-    }
-    if (exit.code === 0) return { ...base, state: 'completed', rawState: 'EXITED 0' };
-    return {
-      ...base,
-      state: 'failed',
-      rawState: `EXITED ${exit.code}`,
-      reason: exit.code === 97 ? 'cannot cd into the working directory' : null,
-    };
-  }
-
-  private statusOf(jobId: string): JobStatus {
-    const exit = this.readExit(jobId);
-    const record = this.readRecord(jobId);
-    if (exit) return this.finishedStatus(jobId, exit, record);
-    if (!record) return { jobId, state: 'unknown', rawState: 'UNKNOWN' };
-    const alive = record.pid !== null && isProcessAlive(record.pid, record.startTime);
-    if (alive) {
-      return {
-        jobId,
-        state: 'running',
-        rawState: 'RUNNING',
-        startedAt: record.submittedAt,
-        node: hostname(),
-      };
-    }
-    // The job may have written its marker between the first check and the liveness check.
-    const late = this.readExit(jobId);
-    if (late) return this.finishedStatus(jobId, late, record);
-    const age = this.now().getTime() - Date.parse(record.submittedAt);
-    if (!(age >= this.vanishGraceMs)) {
-      return {
-        jobId,
-        state: record.pid === null ? 'pending' : 'running',
-        rawState: 'STARTING',
-        startedAt: record.submittedAt,
-      };
-    }
-    return {
-      jobId,
-      state: 'failed',
-      rawState: 'VANISHED',
-      exitCode: null,
-      reason:
-        record.pid === null
-          ? 'process vanished: the job was never started (ScriptHut stopped during submission?)'
-          : 'process vanished: it ended without writing its exit code (killed, or the host restarted)',
-      startedAt: record.submittedAt,
-      finishedAt: this.now().toISOString(),
-      node: hostname(),
-      final: true,
-    };
+    return this.spool.readRecord(jobId);
   }
 
   async status(jobs: TrackedJob[]): Promise<Map<string, JobStatus>> {
     const out = new Map<string, JobStatus>();
-    for (const job of jobs) out.set(job.jobId, this.statusOf(job.jobId));
+    for (const job of jobs)
+      out.set(job.jobId, spoolJobStatus(this.spool, job.jobId, this.now, this.vanishGraceMs));
     return out;
   }
 
@@ -414,8 +282,8 @@ export class LocalBackend implements Backend {
   async quickStatus(jobs: TrackedJob[]): Promise<Map<string, JobStatus>> {
     const out = new Map<string, JobStatus>();
     for (const job of jobs) {
-      const exit = this.readExit(job.jobId);
-      if (exit) out.set(job.jobId, this.finishedStatus(job.jobId, exit, this.readRecord(job.jobId)));
+      const exit = this.spool.readExit(job.jobId);
+      if (exit) out.set(job.jobId, finishedStatus(job.jobId, exit, this.readRecord(job.jobId)));
     }
     return out;
   }
@@ -430,7 +298,7 @@ export class LocalBackend implements Backend {
         localUsage({
           jobId: job.jobId,
           record,
-          endedAt: this.readExit(job.jobId)?.at ?? null,
+          endedAt: this.spool.readExit(job.jobId)?.at ?? null,
           alive: record?.pid != null && isProcessAlive(record.pid, record.startTime),
           node: hostname(),
         }),
@@ -439,26 +307,15 @@ export class LocalBackend implements Backend {
     return out;
   }
 
-  /** Job ids in the spool (from `*.json`). */
-  private spoolJobIds(): string[] {
-    let names: string[];
-    try {
-      names = readdirSync(this.spoolDir);
-    } catch {
-      return [];
-    }
-    return names.filter((n) => n.endsWith('.json') && JOB_ID.test(n.slice(0, -5))).map((n) => n.slice(0, -5));
-  }
-
   async findByTags(tags: string[]): Promise<Map<string, string>> {
     const wanted = new Set(tags);
     const found = new Map<string, string>();
     if (wanted.size === 0) return found;
-    for (const jobId of this.spoolJobIds()) {
+    for (const jobId of this.spool.jobIds()) {
       const record = this.readRecord(jobId);
       // A record without a pid and without an exit marker was written by a control plane that died
       // before starting the process: the job never existed. Retire it so the task is submitted again.
-      if (record && wanted.has(record.tag) && record.pid === null && !this.readExit(jobId)) {
+      if (record && wanted.has(record.tag) && record.pid === null && !this.spool.readExit(jobId)) {
         try {
           renameSync(this.spoolPath(jobId, 'json'), this.spoolPath(jobId, 'abandoned'));
         } catch {}
@@ -477,9 +334,9 @@ export class LocalBackend implements Backend {
   async cancel(jobs: TrackedJob[]): Promise<void> {
     for (const job of jobs) {
       const record = this.readRecord(job.jobId);
-      if (!record || this.readExit(job.jobId)) continue;
+      if (!record || this.spool.readExit(job.jobId)) continue;
       record.cancelledAt = this.now().toISOString();
-      writeAtomic(this.spoolPath(job.jobId, 'json'), JSON.stringify(record), 0o600);
+      this.spool.writeRecord(record);
       // The marker goes first: the script's EXIT trap then leaves it alone when SIGTERM ends bash.
       writeAtomic(this.spoolPath(job.jobId, 'rc'), `${CANCEL_EXIT_CODE}\n`);
       const pgid = record.pgid;
@@ -547,7 +404,7 @@ export class LocalBackend implements Backend {
     const total = cpus().length;
     let used = 0;
     let live = 0;
-    for (const jobId of this.spoolJobIds()) {
+    for (const jobId of this.spool.jobIds()) {
       if (existsSync(this.spoolPath(jobId, 'rc'))) continue;
       const record = this.readRecord(jobId);
       if (record?.pid != null && isProcessAlive(record.pid, record.startTime)) {

@@ -1,22 +1,31 @@
 /**
  * Loading and validating scripthut.yaml: YAML parsing with positions, schema validation, cross-field
  * checks, `~` expansion of local paths, derived defaults, and the embedded default configuration.
+ *
+ * This module finds, reads and validates the file and locates every issue in it; the cross-field
+ * checks are in `cross-field-checks.ts` (and `env-checks.ts`), the defaults and `~` expansion of
+ * the validated config in `finish-config.ts`.
  */
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { cpus, homedir } from 'node:os';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { type BackendRegistry, type Issue, isSecretEnvName, ScriptHutError } from '@scripthut/core';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { type BackendRegistry, type Issue, ScriptHutError } from '@scripthut/core';
 import { type Document, LineCounter, parseDocument } from 'yaml';
+import { crossFieldIssues, nulByteIssues, type RawIssue } from './cross-field-checks.js';
 import { DEFAULT_CONFIG_YAML } from './default-config.js';
 import { envCrossFieldIssues, envWarnings } from './env-checks.js';
+import { expandHome, fileWarnings, finishConfig } from './finish-config.js';
 import { installedBackendRegistry } from './installed-backends.js';
 import { locate, type Position } from './locate.js';
 import { configErrorMap } from './messages.js';
 import { loadBackendPlugins } from './plugins.js';
-import { ConfigFileSchema, configFileSchemaFor, MIN_REMOTE_TOKEN_LENGTH, SettingsSchema } from './schema.js';
-import { didYouMean, formatPath } from './suggest.js';
-import type { BackendConfig, EnvironmentConfig, ScriptHutConfig, SettingsConfig } from './types.js';
+import { ConfigFileSchema, configFileSchemaFor } from './schema.js';
+import { formatPath } from './suggest.js';
+import type { BackendConfig, ScriptHutConfig } from './types.js';
+
+export { isLoopbackHost } from './cross-field-checks.js';
+export { expandHome, isUrl } from './finish-config.js';
 
 /** Options shared by the validation and loading functions. */
 export interface ValidateOptions {
@@ -68,27 +77,6 @@ export type LoadedConfig = (
 /** File names searched, in order, when no explicit path is given. */
 export const CONFIG_FILE_NAMES = ['scripthut.yaml', 'scripthut.yml'] as const;
 
-/** Expands a leading `~` or `~/` to the home directory. Other paths are returned unchanged. */
-export function expandHome(path: string, homeDir: string = homedir()): string {
-  if (path === '~') return homeDir;
-  if (path.startsWith('~/')) return join(homeDir, path.slice(2));
-  return path;
-}
-
-/** True for `localhost`, `127.0.0.0/8` and `::1`. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host
-    .trim()
-    .toLowerCase()
-    .replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
-}
-
-/** True when `value` is an http(s) URL rather than a local path. */
-export function isUrl(value: string): boolean {
-  return /^https?:\/\//i.test(value);
-}
-
 /** `scripthut.yaml:14:7 backends[1].ssh.port: message` (position and file omitted when unknown). */
 export function formatIssue(issue: Issue): string {
   let where = issue.file ?? '';
@@ -119,196 +107,11 @@ export function backendOrigin(backend: BackendConfig): BackendOrigin | undefined
   return backendOrigins.get(backend);
 }
 
-type RawIssue = { path: PropertyKey[]; message: string };
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-const isUnset = (v: unknown) => v === undefined || v === null;
-
-/** Cross-field checks on the raw document; tolerant of any shape (the schema reports type errors). */
-function crossFieldIssues(raw: unknown, registry: BackendRegistry): RawIssue[] {
-  if (!isObject(raw)) return [];
-  const out: RawIssue[] = [];
-  const list = (section: string): unknown[] => {
-    const v = raw[section];
-    return Array.isArray(v) ? v : [];
-  };
-  for (const section of ['backends', 'sources', 'workflows', 'projects', 'environments']) {
-    const seen = new Map<string, number>();
-    list(section).forEach((item, i) => {
-      if (!isObject(item) || typeof item.name !== 'string' || item.name === '') return;
-      const first = seen.get(item.name);
-      if (first === undefined) seen.set(item.name, i);
-      else
-        out.push({
-          path: [section, i, 'name'],
-          message: `duplicate name "${item.name}" (already used by ${section}[${first}])`,
-        });
-    });
-  }
-  const backendNames = [
-    ...new Set(
-      list('backends').flatMap((b) =>
-        isObject(b) && typeof b.name === 'string' && b.name !== '' ? [b.name] : [],
-      ),
-    ),
-  ];
-  for (const section of ['sources', 'workflows', 'projects']) {
-    list(section).forEach((item, i) => {
-      if (!isObject(item) || typeof item.backend !== 'string' || item.backend === '') return;
-      if (backendNames.includes(item.backend)) return;
-      const hint = didYouMean(item.backend, backendNames);
-      const known =
-        hint ||
-        (backendNames.length
-          ? ` (defined backends: ${backendNames.join(', ')})`
-          : ' (no backends are defined)');
-      out.push({ path: [section, i, 'backend'], message: `unknown backend "${item.backend}"${known}` });
-    });
-  }
-  const settings = raw.settings;
-  if (isObject(settings)) {
-    const host = typeof settings.server_host === 'string' ? settings.server_host : '127.0.0.1';
-    const token = settings.auth_token;
-    if (
-      typeof token === 'string' &&
-      token !== '' &&
-      token.length < MIN_REMOTE_TOKEN_LENGTH &&
-      !isLoopbackHost(host)
-    )
-      out.push({
-        path: ['settings', 'auth_token'],
-        message: `a server on the non-loopback address "${host}" needs a token of at least ${MIN_REMOTE_TOKEN_LENGTH} characters (this one has ${token.length}); remove auth_token to use the generated one`,
-      });
-    const cert = !isUnset(settings.tls_cert);
-    const key = !isUnset(settings.tls_key);
-    if (cert !== key)
-      out.push({
-        path: ['settings', cert ? 'tls_key' : 'tls_cert'],
-        message: 'tls_cert and tls_key go together: set both (https) or neither (http)',
-      });
-  }
-  list('backends').forEach((b, i) => {
-    if (!isObject(b) || typeof b.type !== 'string') return;
-    const plugin = registry.get(b.type);
-    for (const issue of plugin?.configIssues?.(b) ?? [])
-      out.push({ path: ['backends', i, ...issue.path], message: issue.message });
-  });
-  return out;
-}
-
 let installedRegistry: BackendRegistry | undefined;
 /** The installed backend types (one registry, never changed). */
 function installed(): BackendRegistry {
   installedRegistry ??= installedBackendRegistry();
   return installedRegistry;
-}
-
-function defaultLocalConcurrency(): number {
-  return Math.max(1, cpus().length);
-}
-
-/** `{ value, secret }` variables → plain values plus the list of secret names. */
-function flattenEnvironment(
-  e: NonNullable<ReturnType<typeof ConfigFileSchema.parse>['environments']>[number],
-): EnvironmentConfig {
-  const variables: Record<string, string> = {};
-  const secret: string[] = [];
-  for (const [name, v] of Object.entries(e.variables)) {
-    const entry = typeof v === 'string' ? { value: v, secret: undefined } : v;
-    variables[name] = entry.value;
-    if (entry.secret ?? isSecretEnvName(name)) secret.push(name);
-  }
-  return { ...e, variables, secret_variables: secret.sort() };
-}
-
-/** Applies host-dependent defaults and `~` expansion to the schema output. */
-function finish(data: ReturnType<typeof ConfigFileSchema.parse>, home: string): ScriptHutConfig {
-  const ex = (p: string) => expandHome(p, home);
-  const exN = (p: string | null) => (p === null ? null : ex(p));
-  const backends: BackendConfig[] = (data.backends ?? []).map((b): BackendConfig => {
-    switch (b.type) {
-      case 'slurm':
-      case 'pbs':
-        return {
-          ...b,
-          ssh: {
-            ...b.ssh,
-            key_path: ex(b.ssh.key_path),
-            cert_path: exN(b.ssh.cert_path),
-            known_hosts: exN(b.ssh.known_hosts),
-          },
-        };
-      case 'local':
-        return { ...b, max_concurrent: b.max_concurrent ?? defaultLocalConcurrency() };
-      default:
-        return b;
-    }
-  });
-  const sources = (data.sources ?? []).map((s) =>
-    s.type === 'git' ? { ...s, deploy_key: exN(s.deploy_key) } : s,
-  );
-  const workflows = (data.workflows ?? []).map((w) =>
-    w.git ? { ...w, git: { ...w.git, deploy_key: exN(w.git.deploy_key) } } : w,
-  );
-  const pricing = data.pricing
-    ? {
-        ...data.pricing,
-        price_source: isUrl(data.pricing.price_source)
-          ? data.pricing.price_source
-          : ex(data.pricing.price_source),
-      }
-    : null;
-  const s = data.settings ?? SettingsSchema.parse({});
-  const dataDir = ex(s.data_dir);
-  const settings: SettingsConfig = {
-    ...s,
-    tls_cert: exN(s.tls_cert),
-    tls_key: exN(s.tls_key),
-    data_dir: dataDir,
-    sources_cache_dir: s.sources_cache_dir === undefined ? join(dataDir, 'sources') : ex(s.sources_cache_dir),
-  };
-  return {
-    backends,
-    sources,
-    workflows,
-    projects: data.projects ?? [],
-    environments: (data.environments ?? []).map(flattenEnvironment),
-    env: data.env ?? [],
-    env_groups: data.env_groups ?? {},
-    pricing,
-    settings,
-  };
-}
-
-/** Load-time warnings: missing local files, a non-loopback server without auth_token. */
-function warningsFor(config: ScriptHutConfig, checkFiles: boolean): RawIssue[] {
-  const out: RawIssue[] = [];
-  const file = (path: PropertyKey[], p: string | null, what: string) => {
-    if (p !== null && !existsSync(p)) out.push({ path, message: `${what} not found: ${p}` });
-  };
-  if (checkFiles) {
-    config.backends.forEach((b, i) => {
-      if (b.type !== 'slurm' && b.type !== 'pbs') return;
-      if (b.ssh.control_path !== null) return; // the OpenSSH master authenticates, not these files
-      file(['backends', i, 'ssh', 'key_path'], b.ssh.key_path, 'SSH key file');
-      file(['backends', i, 'ssh', 'cert_path'], b.ssh.cert_path, 'SSH certificate file');
-      file(['backends', i, 'ssh', 'known_hosts'], b.ssh.known_hosts, 'known_hosts file');
-    });
-    config.sources.forEach((s, i) => {
-      if (s.type === 'git') file(['sources', i, 'deploy_key'], s.deploy_key, 'deploy key file');
-    });
-    config.workflows.forEach((w, i) => {
-      if (w.git) file(['workflows', i, 'git', 'deploy_key'], w.git.deploy_key, 'deploy key file');
-    });
-    if (config.pricing && !isUrl(config.pricing.price_source))
-      file(['pricing', 'price_source'], config.pricing.price_source, 'price source file');
-  }
-  if (checkFiles) {
-    file(['settings', 'tls_cert'], config.settings.tls_cert, 'TLS certificate file');
-    file(['settings', 'tls_key'], config.settings.tls_key, 'TLS key file');
-  }
-  return out;
 }
 
 function toIssue(
@@ -366,21 +169,6 @@ export function validateConfigText(
       warnings: [],
     };
   }
-}
-
-/** Strings that reach a shell cannot hold a NUL byte: reject them wherever they appear. */
-function nulByteIssues(value: unknown, path: (string | number)[]): RawIssue[] {
-  if (typeof value === 'string')
-    return value.includes('\u0000')
-      ? [{ path, message: 'contains a NUL byte, which no shell or file name can hold' }]
-      : [];
-  if (Array.isArray(value)) return value.flatMap((v, i) => nulByteIssues(v, [...path, i]));
-  if (value && typeof value === 'object')
-    return Object.entries(value).flatMap(([k, v]) => [
-      ...(k.includes('\u0000') ? [{ path: [...path, k], message: 'field name contains a NUL byte' }] : []),
-      ...nulByteIssues(v, [...path, k]),
-    ]);
-  return [];
 }
 
 function validate(text: string, fileName: string, options: ValidateOptions): ValidationResult {
@@ -452,7 +240,7 @@ function validate(text: string, fileName: string, options: ValidateOptions): Val
     return { issues, warnings: yamlWarnings };
   }
 
-  const config = finish(parsed.data, home);
+  const config = finishConfig(parsed.data, home);
   config.backends.forEach((b, index) => {
     backendOrigins.set(b, {
       file: fileName,
@@ -462,7 +250,7 @@ function validate(text: string, fileName: string, options: ValidateOptions): Val
   });
   const warnings = [
     ...yamlWarnings,
-    ...[...warningsFor(config, options.checkFiles ?? true), ...envWarnings(raw)].map((w) =>
+    ...[...fileWarnings(config, options.checkFiles ?? true), ...envWarnings(raw)].map((w) =>
       toIssue(w, doc, lc, fileName, 'warning'),
     ),
   ].sort(byPosition);

@@ -2,44 +2,21 @@
 /**
  * Reusable pieces of the server-rendered UI (hono/jsx). Everything here is pure: data in, HTML out,
  * so the same components render full pages and the SSE fragments that keep them live.
+ *
+ * This module holds the page layout and the run and workflow views; the small shared pieces (links,
+ * pills, the CSRF form, formatting) are in `primitives.tsx` and the backend and job views in
+ * `job-views.tsx`. Every name is exported from here as well.
  */
 import type { Issue, RunSummary, TaskRecord, TaskState } from '@scripthut/core';
-import { formatBytes, TASK_STATES } from '@scripthut/core';
-import type { BackendView, JobView, RunCost, WorkflowView } from '@scripthut/runtime';
+import { TASK_STATES } from '@scripthut/core';
+import type { RunCost, WorkflowView } from '@scripthut/runtime';
 import type { Child, FC, PropsWithChildren } from 'hono/jsx';
-import { CSRF_FIELD } from '../security.js';
 import { durationOf, formatDuration, progressOf, type TaskGroup } from '../views.js';
+import { Form, fmtTime, fmtUsd, type PageContext, Pill, uriComponent } from './primitives.js';
 import { STYLE } from './style.js';
-import { fmtPercent } from './usage.js';
 
-/**
- * `encodeURIComponent` that never throws: null for text holding a lone UTF-16 surrogate (old stored
- * runs may have such task ids), which no URL can carry. Render such a value without a link.
- */
-export function uriComponent(text: string): string | null {
-  return /\p{Cs}/u.test(text) ? null : encodeURIComponent(text);
-}
-
-/** The page of a task, or null when its id cannot be put in a URL. */
-export function taskHref(runId: string, taskId: string): string | null {
-  const id = uriComponent(taskId);
-  return id === null ? null : `/runs/${runId}/tasks/${id}`;
-}
-
-/** A link when there is an href, else the plain text. */
-export const MaybeLink: FC<PropsWithChildren<{ href: string | null; class?: string }>> = (p) =>
-  p.href === null ? (
-    <span class={p.class}>{p.children}</span>
-  ) : (
-    <a class={p.class} href={p.href}>
-      {p.children}
-    </a>
-  );
-
-export interface PageContext {
-  csrf: string;
-  version: string;
-}
+export * from './job-views.js';
+export * from './primitives.js';
 
 const NAV: [string, string][] = [
   ['/', 'Dashboard'],
@@ -93,46 +70,6 @@ export const Layout: FC<PropsWithChildren<{ title: string; active: string; ctx: 
   </html>
 );
 
-/** A POST form carrying the CSRF token. */
-export const Form: FC<
-  PropsWithChildren<{ action: string; ctx: PageContext; confirm?: string; class?: string }>
-> = (p) => (
-  <form method="post" action={p.action} class={p.class ?? 'inline'} data-confirm={p.confirm}>
-    <input type="hidden" name={CSRF_FIELD} value={p.ctx.csrf} />
-    {p.children}
-  </form>
-);
-
-export const Pill: FC<{ state: string; title?: string | null }> = ({ state, title }) => (
-  <span class={`pill ${state}`} title={title ?? undefined}>
-    {state.replace('_', ' ')}
-  </span>
-);
-
-export function fmtTime(iso: string | null | undefined): string {
-  if (!iso) return '—';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  return d.toISOString().replace('T', ' ').slice(0, 19);
-}
-
-export function fmtUsd(n: number | null | undefined): string {
-  if (n === null || n === undefined) return '—';
-  return n < 0.01 && n > 0 ? '< $0.01' : `$${n.toFixed(2)}`;
-}
-
-export function fmtBytes(n: number | null | undefined): string {
-  if (n === null || n === undefined) return '—';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
-
 const BAR_ORDER: TaskState[] = [
   'completed',
   'running',
@@ -165,153 +102,6 @@ export function runCostText(cost: RunCost | null | undefined): string {
   if (!cost.available) return '—';
   return fmtUsd(cost.total) + (cost.uncostedTasks > 0 ? ` (+${cost.uncostedTasks} uncosted)` : '');
 }
-
-export const BackendCards: FC<{ backends: BackendView[] }> = ({ backends }) => (
-  <div class="cards">
-    {backends.length === 0 ? <div class="card muted">No backends configured.</div> : null}
-    {backends.map((b) => {
-      const ci = b.clusterInfo;
-      return (
-        <div class="card" data-backend={b.name}>
-          <div class="title">
-            <span>
-              <MaybeLink href={uriComponent(b.name) === null ? null : `/backends/${uriComponent(b.name)}`}>
-                {b.name}
-              </MaybeLink>{' '}
-              <span class="muted small">{b.type}</span>
-            </span>
-            <Pill state={b.health.connected ? 'ok' : 'bad'} />
-          </div>
-          <dl class="kv">
-            <dt>Endpoint</dt>
-            <dd class="mono small">{b.health.endpoint || '—'}</dd>
-            <dt>Last poll</dt>
-            <dd>
-              {b.lastPollAt ? `${fmtTime(b.lastPollAt)}` : 'not yet'}
-              {b.lastPollDurationMs !== null ? (
-                <span class="muted small"> ({b.lastPollDurationMs} ms)</span>
-              ) : null}
-            </dd>
-            <dt>CPUs idle</dt>
-            <dd>{ci && ci.cpusTotal !== null ? `${ci.cpusIdle ?? '?'} / ${ci.cpusTotal}` : '—'}</dd>
-            <dt>Disk</dt>
-            <dd>
-              {ci?.disk ? `${fmtBytes(ci.disk.availableBytes)} free of ${fmtBytes(ci.disk.totalBytes)}` : '—'}
-            </dd>
-            <dt>In flight</dt>
-            <dd>
-              {b.inFlight} / {b.maxConcurrent}
-            </dd>
-            {b.lastError || b.health.lastError ? (
-              <>
-                <dt>Error</dt>
-                <dd class="small" style="color:var(--bad)">
-                  {b.lastError ?? b.health.lastError}
-                </dd>
-              </>
-            ) : null}
-          </dl>
-        </div>
-      );
-    })}
-  </div>
-);
-
-export const JobsTable: FC<{ jobs: JobView[]; ctx?: PageContext }> = ({ jobs, ctx }) =>
-  jobs.length === 0 ? (
-    <div class="panel empty">No jobs in the last hours.</div>
-  ) : (
-    <table>
-      <thead>
-        <tr>
-          <th>Job ID</th>
-          <th>Name</th>
-          <th>Workflow / run</th>
-          <th>User</th>
-          <th>State</th>
-          <th>Backend</th>
-          <th>Resources</th>
-          <th title="CPU time / (elapsed × CPUs), from accounting">CPU eff.</th>
-          <th title="Peak resident memory, from accounting">MaxRSS</th>
-          <th>Submitted</th>
-          {ctx ? <th /> : null}
-        </tr>
-      </thead>
-      <tbody>
-        {jobs.map((j) => (
-          <tr>
-            <td class="mono">{j.jobId ?? '—'}</td>
-            <td>
-              {j.runId && j.taskId ? (
-                <MaybeLink href={taskHref(j.runId, j.taskId)}>{j.name}</MaybeLink>
-              ) : (
-                j.name
-              )}
-            </td>
-            <td>
-              {j.runId ? (
-                <a href={`/runs/${j.runId}`}>{`${j.workflowName ?? ''} · ${j.runId}`}</a>
-              ) : (
-                <span class="muted">external</span>
-              )}
-            </td>
-            <td>{j.user ?? '—'}</td>
-            <td>
-              <Pill state={j.state} title={j.reason} />
-            </td>
-            <td>{j.backend}</td>
-            <td class="small">
-              {[j.partition, j.cpus !== null ? `${j.cpus} cpu` : null, j.memory, j.timeLimit]
-                .filter(Boolean)
-                .join(' · ') || '—'}
-            </td>
-            <td class="small num">{fmtPercent(j.cpuEfficiency ?? null)}</td>
-            <td class="small num">{j.maxRssBytes != null ? formatBytes(j.maxRssBytes) : '—'}</td>
-            <td class="small">{fmtTime(j.submittedAt)}</td>
-            {ctx ? (
-              <td>
-                <ExternalJobActions job={j} ctx={ctx} own={j.own === true} />
-              </td>
-            ) : null}
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-
-const ENDED_JOB_STATES = new Set([
-  'completed',
-  'failed',
-  'cancelled',
-  'timeout',
-  'out_of_memory',
-  'node_fail',
-]);
-
-/** Forget (finished jobs) and Cancel (your own active jobs that ScriptHut did not start). */
-export const ExternalJobActions: FC<{ job: JobView; ctx: PageContext; own: boolean }> = ({
-  job,
-  ctx,
-  own,
-}) => {
-  if (!job.jobId) return null;
-  const base = `/jobs/${encodeURIComponent(job.backend)}/${encodeURIComponent(job.jobId)}`;
-  if (ENDED_JOB_STATES.has(job.state))
-    return (
-      <Form action={`${base}/forget`} ctx={ctx}>
-        <button type="submit" data-forget={job.jobId}>
-          Forget
-        </button>
-      </Form>
-    );
-  return own && job.kind === 'external' ? (
-    <Form action={`${base}/cancel`} ctx={ctx} confirm={`Cancel job ${job.jobId} (${job.name})?`}>
-      <button type="submit" data-cancel={job.jobId}>
-        Cancel
-      </button>
-    </Form>
-  ) : null;
-};
 
 export const RunsTable: FC<{ runs: RunSummary[]; costs: Map<string, RunCost | null>; ctx: PageContext }> = ({
   runs,
