@@ -20,15 +20,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { LogChunk, LogReadOptions } from '../backend.js';
-import type { RerunMode, RunRecord, TaskRecord, TaskSpec, TaskState } from '../domain.js';
+import type { RerunMode, RunRecord, TaskRecord, TaskState } from '../domain.js';
 import { ScriptHutError, toError } from '../errors.js';
 import type { RunSummary } from '../store.js';
-import { findCycles } from '../task-json.js';
 import { EngineEvents } from './events.js';
 import { type EngineContext, Ledger } from './ledger.js';
 import { BackendLoop } from './loop.js';
 import { OutputCollector } from './outputs.js';
-import { defaultLogDir } from './paths.js';
 import { pollStatus, quickPoll } from './poll.js';
 import { flushCancelQueue, queueCancel, reconcileOrphans } from './reconcile.js';
 import { type InPlaceScope, planRerunInPlace } from './rerun-in-place.js';
@@ -40,6 +38,7 @@ import {
   summaryOf,
   TRACKED_STATES,
 } from './run-index.js';
+import { newRunRecord } from './run-input.js';
 import { submitReady } from './submit.js';
 import { IllegalTransitionError } from './transitions.js';
 import type { BackendLoopState, CreateRunInput, EngineLogger, EngineOptions } from './types.js';
@@ -240,27 +239,7 @@ export class Engine {
   createRun(input: CreateRunInput): RunRecord {
     const lane = this.lanes.get(input.backendName);
     if (!lane) throw new ScriptHutError('not_found', `backend "${input.backendName}" is not configured`);
-    if (input.maxConcurrent !== null && !(Number.isInteger(input.maxConcurrent) && input.maxConcurrent > 0)) {
-      throw new ScriptHutError('validation_failed', `maxConcurrent must be a positive integer or null`);
-    }
-    if (input.arrayMode !== undefined && input.arrayMode !== 'auto' && input.arrayMode !== 'off')
-      throw new ScriptHutError('validation_failed', `arrayMode must be "auto", "off" or absent`);
-    checkSpecs(input.tasks);
-    const run: RunRecord = {
-      id: this.freeRunId(),
-      workflowName: input.workflowName,
-      backendName: input.backendName,
-      origin: input.origin,
-      createdAt: this.now().toISOString(),
-      maxConcurrent: input.maxConcurrent,
-      logDir: input.logDir ?? defaultLogDir(input.workflowName),
-      baseDir: input.baseDir ?? null,
-      git: input.git ?? null,
-      cancelRequestedAt: null,
-      environments: input.environments ?? {},
-      ...(input.resume ? { resume: true } : {}),
-      ...(input.arrayMode ? { arrayMode: input.arrayMode } : {}),
-    };
+    const run = newRunRecord(input, this.freeRunId(), this.now());
     if (run.resume && !cachingSupported(lane.index.backend))
       throw new ScriptHutError(
         'validation_failed',
@@ -492,34 +471,5 @@ export class Engine {
     } catch (e) {
       this.log.warn(`backend ${index.backend.name}: cluster info failed: ${toError(e).message}`);
     }
-  }
-}
-
-/** Check task specs given to `createRun`: unique ids, known deps, no cycles. */
-function checkSpecs(specs: readonly TaskSpec[]): void {
-  const ids = new Set<string>();
-  const issues: { path: string; message: string }[] = [];
-  for (const [i, s] of specs.entries()) {
-    if (ids.has(s.id))
-      issues.push({ path: `tasks[${i}].id`, message: `duplicate task id ${JSON.stringify(s.id)}` });
-    ids.add(s.id);
-  }
-  for (const [i, s] of specs.entries()) {
-    for (const d of s.deps) {
-      if (!ids.has(d))
-        issues.push({ path: `tasks[${i}].deps`, message: `unknown dependency ${JSON.stringify(d)}` });
-      if (d === s.id) issues.push({ path: `tasks[${i}].deps`, message: 'depends on itself' });
-    }
-  }
-  const byId = new Map(specs.map((s) => [s.id, s]));
-  for (const c of findCycles([...ids], (id) => byId.get(id)?.deps ?? [])) {
-    issues.push({ path: 'tasks', message: `circular dependency detected: ${c.join(' -> ')}` });
-  }
-  if (issues.length) {
-    throw new ScriptHutError(
-      'validation_failed',
-      `invalid tasks:\n${issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n')}`,
-      { issues },
-    );
   }
 }
