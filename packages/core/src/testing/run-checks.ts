@@ -3,10 +3,11 @@
  * polling, waiting for a run's end, and every task's stdout and stderr read in one command. No
  * vitest here: a failed wait throws an Error that names what it waited for.
  */
-import type { CommandRunner } from '../backend.js';
+import type { ArraySupport, CommandRunner, SubmitOutcome, SubmitRequest, TrackedJob } from '../backend.js';
 import type { RunStatus, TaskRecord } from '../domain.js';
 import type { Engine } from '../engine/engine.js';
 import { shellQuotePath } from '../shell.js';
+import { taskSpec } from './index.js';
 
 /**
  * Call `check` every `everyMs` until it returns a truthy value (returned), at most `timeoutMs`;
@@ -81,4 +82,59 @@ export function testTaskJson(
   extra: Record<string, unknown> = {},
 ): Record<string, unknown> {
   return { id, name: id, command, memory: '20M', time_limit: '0:05:00', ...extra };
+}
+
+/** The job a tracker would keep for `request` once `outcome` accepted it (throws when it did not). */
+export function trackedJob(request: SubmitRequest, outcome: SubmitOutcome): TrackedJob {
+  if (!outcome.ok) throw new Error(`submission of ${request.taskId} failed: ${outcome.error}`);
+  return {
+    jobId: outcome.jobId,
+    runId: request.runId,
+    taskId: request.taskId,
+    tag: request.tag,
+    stdoutPath: request.stdoutPath,
+    stderrPath: request.stderrPath,
+    submittedAt: new Date().toISOString(),
+    lastState: 'pending',
+    meta: outcome.meta ?? {},
+  };
+}
+
+/**
+ * Submit ONE array of `size` elements that each run `command` (20M, 5 minutes) straight through a
+ * backend's {@link ArraySupport}, without an engine: element `i` is task `c<i>` with tag
+ * `sh<runId>c<i>1` (element 0's tag names the array) and logs `<logDir>/c<i>.out|err`.
+ */
+export async function submitTestArray(
+  arrays: ArraySupport,
+  options: { runId: string; logDir: string; size: number; command: string },
+): Promise<{ requests: SubmitRequest[]; jobs: TrackedJob[] }> {
+  const logDir = options.logDir.replace(/\/+$/, '');
+  const tag = (i: number) => `sh${options.runId}c${i}1`;
+  const requests = Array.from({ length: options.size }, (_, i): SubmitRequest => {
+    const task = taskSpec(`c${i}`, {
+      command: options.command,
+      memory: '20M',
+      memoryMiB: 20,
+      timeLimit: '0:05:00',
+      timeLimitSeconds: 300,
+    });
+    return {
+      runId: options.runId,
+      taskId: task.id,
+      tag: tag(i),
+      workflowName: 'wf',
+      task,
+      workingDir: task.workingDir,
+      env: { SCRIPTHUT_TASK_ID: task.id },
+      extraInit: '',
+      stdoutPath: `${logDir}/${task.id}.out`,
+      stderrPath: `${logDir}/${task.id}.err`,
+      logDir,
+      git: null,
+      array: { tag: tag(0), index: i, size: options.size },
+    };
+  });
+  const outcomes = await arrays.submitArray(requests, { throttle: null });
+  return { requests, jobs: outcomes.map((o, i) => trackedJob(requests[i]!, o)) };
 }
