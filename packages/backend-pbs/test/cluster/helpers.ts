@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { shellQuote } from '@scripthut/core';
 import { SshConnection } from '@scripthut/ssh';
-import { createPbsBackend } from '../../src/backend.js';
+import { createPbsBackend, type PbsBackendOptions } from '../../src/backend.js';
 import type { PbsFlavour } from '../../src/parse.js';
 
 export function clusterEnv(key: string): string {
@@ -62,6 +62,7 @@ export function makeBackend(
   flavour: PbsFlavour | 'auto',
   maxConcurrent = 10,
   queue?: string | null,
+  extra: Partial<PbsBackendOptions> = {},
 ) {
   return createPbsBackend({
     name: 'pbs',
@@ -71,6 +72,7 @@ export function makeBackend(
     queue: queue === undefined ? null : queue,
     markerDir: `~/.cache/scripthut/markers-pbs-test`,
     user: clusterEnv('SSH_USER'),
+    ...extra,
   });
 }
 

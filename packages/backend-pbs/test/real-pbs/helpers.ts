@@ -3,8 +3,8 @@
  * scripts/pbs/vitest-global-setup.ts, whose settings arrive as `SCRIPTHUT_PBS_<KEY>`.
  */
 import { randomBytes } from 'node:crypto';
+import { pollUntil } from '@scripthut/core/testing';
 import { SshConnection } from '@scripthut/ssh';
-import { expect } from 'vitest';
 import { createPbsBackend, type PbsBackend, type PbsBackendOptions } from '../../src/backend.js';
 
 export function pbsEnv(key: string): string {
@@ -62,18 +62,4 @@ export async function serverLogSubmissions(
 }
 
 /** Poll `check` (bounded) until it returns a value; fails the test with `what` otherwise. */
-export async function until<T>(
-  what: string,
-  check: () => Promise<T | null | undefined | false>,
-  timeoutMs = 120_000,
-  everyMs = 500,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | null | undefined | false = null;
-  while (Date.now() < deadline) {
-    last = await check();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  expect.fail(`timed out waiting for ${what}`);
-}
+export const until = pollUntil;

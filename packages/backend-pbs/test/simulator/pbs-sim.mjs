@@ -101,39 +101,54 @@ function withLock(fn) {
   }
 }
 
-const jobFile = (num) => join(JOBS, `${num}.json`);
-function readJob(num) {
+/**
+ * A job's spool key: `<num>` for a plain job or an array (its parent record), `<num>_<index>` for
+ * one subjob of an array (PBS Pro `-J`).
+ */
+const keyOf = (job) => (job.index == null ? String(job.num) : `${job.num}_${job.index}`);
+const jobFile = (key) => join(JOBS, `${key}.json`);
+function readJob(key) {
   try {
-    return JSON.parse(readFileSync(jobFile(num), 'utf8'));
+    return JSON.parse(readFileSync(jobFile(key), 'utf8'));
   } catch {
     return null;
   }
 }
 function writeJob(job) {
-  const tmp = `${jobFile(job.num)}.tmp${process.pid}`;
+  const tmp = `${jobFile(keyOf(job))}.tmp${process.pid}`;
   writeFileSync(tmp, JSON.stringify(job));
-  renameSync(tmp, jobFile(job.num));
+  renameSync(tmp, jobFile(keyOf(job)));
 }
+/** Every record: plain jobs, arrays and subjobs (by number, then index; the array before its subjobs). */
 function allJobs() {
   const out = [];
   for (const f of readdirSync(JOBS)) {
-    const m = /^(\d+)\.json$/.exec(f);
+    const m = /^(\d+(?:_\d+)?)\.json$/.exec(f);
     if (!m) continue;
-    const j = readJob(Number(m[1]));
+    const j = readJob(m[1]);
     if (j) out.push(j);
   }
-  return out.sort((a, b) => a.num - b.num);
+  return out.sort((a, b) => a.num - b.num || (a.index ?? -1) - (b.index ?? -1));
 }
+/** The subjob records of array `num`, in index order. */
+const subjobsOf = (parent) => parent.array.indices.map((i) => readJob(`${parent.num}_${i}`)).filter(Boolean);
 const nowS = () => Math.floor(Date.now() / 1000);
 const finished = (j) => j.state === 'F' || j.state === 'C';
+const isSubjob = (j) => j.index != null;
 /** Torque forgets completed jobs after keep_completed seconds; PBS Pro keeps history. */
 const visible = (j) => PRO || !finished(j) || nowS() - (j.compTime ?? 0) <= config.keepCompleted;
 
+/**
+ * The record an id names: `123`, `123[]` (an array), `123[7]` (a subjob), each with or without
+ * `.server`. A plain number does not name an array, nor `[]` a plain job (as on a real server).
+ */
 function lookup(idArg) {
-  const m = /^(\d+)(?:\[\])?(?:\..*)?$/.exec(idArg);
+  const m = /^(\d+)(?:\[(\d*)\])?(?:\..*)?$/.exec(idArg);
   if (!m) return null;
-  const j = readJob(Number(m[1]));
-  return j && visible(j) ? j : null;
+  const j = m[2] ? readJob(`${m[1]}_${Number(m[2])}`) : readJob(m[1]);
+  if (!j || !visible(j)) return null;
+  if (!m[2] && (m[0].includes('[]') ? !j.array : !!j.array)) return null;
+  return j;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -202,7 +217,7 @@ function jobAttrs(j, times = 'text') {
   };
   push('Job_Name', j.name);
   push('Job_Owner', `${j.owner}@${HOST}`);
-  if (j.stime != null) {
+  if (j.stime != null && !j.array) {
     if (PRO) push('resources_used.cpupercent', 0);
     push('resources_used.cput', hms(0));
     if (!PRO) push('resources_used.energy_used', 0);
@@ -244,7 +259,17 @@ function jobAttrs(j, times = 'text') {
   if (PRO) push('stime', t(j.stime));
   if (j.sessionId) push('session_id', j.sessionId);
   if (PRO) push('jobdir', HOME);
-  if (PRO) push('substate', { Q: 10, R: 42, E: 51, F: j.exitStatus == null ? 91 : 92 }[j.state] ?? 10);
+  if (PRO)
+    push(
+      'substate',
+      j.state === 'X'
+        ? j.stime == null
+          ? 70
+          : j.exitStatus === 0
+            ? 92
+            : 93
+        : ({ Q: 10, R: 42, E: 51, B: 70, F: j.exitStatus == null ? 91 : 92 }[j.state] ?? 10),
+    );
   push(
     'Variable_List',
     [
@@ -265,9 +290,25 @@ function jobAttrs(j, times = 'text') {
   }
   if (j.comment) push('comment', j.comment);
   push('etime', t(j.qtime));
-  if (PRO && j.stime != null) push('run_count', 1);
+  if (PRO && j.stime != null && !j.array) push('run_count', 1);
   if (j.exitStatus != null) push(PRO ? 'Exit_status' : 'exit_status', j.exitStatus);
   push(PRO ? 'Submit_arguments' : 'submit_args', j.submitArgs || null);
+  if (j.array) {
+    const subs = subjobsOf(j);
+    const n = (st) => subs.filter((x) => x.state === st).length;
+    push('array', 'True');
+    push(
+      'array_state_count',
+      `Queued:${n('Q')} Running:${n('R')} Exiting:${n('E')} Expired:${n('X') + n('F')}`,
+    );
+    push('array_indices_submitted', j.array.submitted);
+    push('array_indices_remaining', rangeText(subs.filter((x) => x.state === 'Q').map((x) => x.index)));
+    if (j.array.maxRun) push('max_run_subjobs', j.array.maxRun);
+  }
+  if (isSubjob(j) && j.stime != null) {
+    push('array_id', j.arrayId);
+    push('array_index', j.index);
+  }
   if (!PRO && j.stime != null) {
     push('start_time', t(j.stime));
     push('start_count', 1);
@@ -285,6 +326,18 @@ function jobAttrs(j, times = 'text') {
   return a;
 }
 
+/** `0-4,7,9-10` (PBS's range text of a set of indexes), `-` when empty. */
+function rangeText(indexes) {
+  const parts = [];
+  for (let i = 0; i < indexes.length; i++) {
+    let k = i;
+    while (k + 1 < indexes.length && indexes[k + 1] === indexes[k] + 1) k++;
+    parts.push(k > i ? `${indexes[i]}-${indexes[k]}` : `${indexes[i]}`);
+    i = k;
+  }
+  return parts.join(',') || '-';
+}
+
 function jobText(j) {
   return [`Job Id: ${j.id}`, ...jobAttrs(j).map(([k, v]) => attrLine(k, v)), ''].join('\n');
 }
@@ -299,6 +352,8 @@ const NUMERIC_JSON = new Set([
   'nodect',
   'ngpus',
   'cpupercent',
+  'array_index',
+  'max_run_subjobs',
 ]);
 function jobJson(j) {
   const obj = {};
@@ -374,7 +429,7 @@ function parseOptions(args, opts) {
       return args[i];
     };
     if (a === '-V') opts.V = true;
-    else if (/^-[NqAoejlWSk]/.test(a)) {
+    else if ((PRO ? /^-[NqAoejlWSkJ]/ : /^-[NqAoejlWSk]/).test(a)) {
       const flag = a[1];
       const v = take();
       if (flag === 'l') opts.l.push(...v.split(/,(?=[a-z_]+=)/));
@@ -390,6 +445,35 @@ function memKb(text) {
   const m = MEM_RE.exec(text);
   if (!m) return null;
   return Number(m[1]) * (UNIT_KB[(m[2] ?? 'b').toLowerCase()] ?? 1 / 1024);
+}
+
+const QSUB_USAGE = `usage: qsub [-a date_time] [-A account_string] [-c interval]
+\t[-C directive_prefix] [-e path] [-f ] [-h ] [-I [-X]] [-j oe|eo] [-J X-Y[:Z]]
+\t[-k keep] [-l resource_list] [-m mail_options] [-M user_list]
+\t[-N jobname] [-o path] [-p priority] [-P project] [-q queue] [-r y|n]
+\t[-R o|e|oe] [-S path] [-u user_list] [-W otherattributes=value...]
+\t[-v variable_list] [-V ] [-z] [script | -- command [arg1 ...]]
+       qsub --version`;
+
+/**
+ * `-J X-Y[:Z][%M]` (PBS Pro): subjob indexes X, X+Z, … ≤ Y (X < Y, Z ≥ 1, as OpenPBS's
+ * parse_subjob_index) and at most M subjobs running at once (`max_run_subjobs`). More subjobs than
+ * the server's `max_array_size` (config `maxArraySize`, default 10000) are refused by the server.
+ */
+function parseArrayRange(text) {
+  const m = /^(\d+)-(\d+)(?::(\d+))?(?:%(\d+))?$/.exec(text);
+  const [start, end, step] = m ? [Number(m[1]), Number(m[2]), m[3] === undefined ? 1 : Number(m[3])] : [];
+  if (!m || start >= end || step < 1 || (m[4] !== undefined && Number(m[4]) < 1))
+    fail(`qsub: illegal -J value\n${QSUB_USAGE}`, 2);
+  const indices = [];
+  for (let i = start; i <= end; i += step) indices.push(i);
+  if (indices.length > (config.maxArraySize ?? 10_000))
+    fail('qsub: Array job exceeds server or queue size limit', 3);
+  return {
+    indices,
+    submitted: `${start}-${end}${m[3] === undefined ? '' : `:${step}`}`,
+    maxRun: m[4] === undefined ? null : Number(m[4]),
+  };
 }
 
 function qsub(args) {
@@ -490,17 +574,20 @@ function qsub(args) {
   if (!PRO && name.length > 15) name = name.slice(0, 15);
   if (!/^[A-Za-z0-9]/.test(name)) fail('qsub: illegal -N value', 2);
 
+  const array = o.J === undefined ? null : parseArrayRange(o.J);
   const workdir = process.cwd();
   const user = process.env.USER || process.env.LOGNAME || 'user';
   const job = withLock(() => {
     const seqFile = join(SPOOL, 'seq');
     const num = (existsSync(seqFile) ? Number(readFileSync(seqFile, 'utf8')) || 99 : 99) + 1;
     writeFileSync(seqFile, String(num));
-    const id = `${num}.${config.server}`;
+    const id = array ? `${num}[].${config.server}` : `${num}.${config.server}`;
     const strip = (p) => p.replace(/^[^/:]+:/, '');
     const abs = (p) => (isAbsolute(p) ? p : resolve(workdir, p));
-    const outPath = abs(strip(o.o ?? `${name}.o${num}`));
-    const errPath = abs(strip(o.e ?? `${name}.e${num}`));
+    // An array's default log names end in `.^array_index^`, replaced by each subjob's index.
+    const suffix = array ? '.^array_index^' : '';
+    const outPath = abs(strip(o.o ?? `${name}.o${num}${suffix}`));
+    const errPath = abs(strip(o.e ?? `${name}.e${num}${suffix}`));
     const t = nowS();
     const j = {
       num,
@@ -531,8 +618,12 @@ function qsub(args) {
       workdir,
       path: process.env.PATH ?? '/usr/bin:/bin',
       submitArgs: args.join(' '),
+      ...(array ? { array } : {}),
     };
     writeFileSync(join(JOBS, `${num}.sh`), script, { mode: 0o700 });
+    // Subjob records first: a reader that sees the array sees its subjobs.
+    for (const index of array?.indices ?? [])
+      writeJob({ ...j, array: undefined, index, id: `${num}[${index}].${config.server}`, arrayId: id });
     writeJob(j);
     appendFileSync(join(SPOOL, 'qsub.log'), `${id} ${name}\n`);
     return j;
@@ -561,55 +652,130 @@ function capacity(jobs, node) {
   };
 }
 
+/**
+ * Under the lock: the node where queued job `j` can start now (its record then says so, and `jobs`
+ * counts it), or null (PBS Pro then comments why it waits).
+ */
+function tryStart(j, jobs) {
+  const nodes = config.nodes.filter((n) => n.state === 'free');
+  const total = nodes.reduce((n, x) => n + x.ncpus, 0);
+  const node = nodes.find((n) => {
+    const c = capacity(jobs, n);
+    return c.cpus >= j.ncpus && c.gpus >= (j.ngpus ?? 0);
+  });
+  if (!node) {
+    const never = !nodes.some((n) => n.ncpus >= j.ncpus && (n.ngpus ?? 0) >= (j.ngpus ?? 0));
+    const avail = nodes.reduce((n, x) => n + Math.max(0, capacity(jobs, x).cpus), 0);
+    const comment = PRO
+      ? `${never ? 'Can Never Run' : 'Not Running'}: Insufficient amount of resource: ncpus (R: ${j.ncpus} A: ${avail} T: ${total})`
+      : null;
+    if (!isSubjob(j) && (j.comment !== comment || !j.waitingSince || j.neverRuns !== never)) {
+      j.comment = comment;
+      j.waitingSince ??= Date.now();
+      j.neverRuns = never;
+      writeJob(j);
+    }
+    return null;
+  }
+  j.state = 'R';
+  j.stime = nowS();
+  j.stimeMs = Date.now();
+  j.mtime = j.stime;
+  j.execHost = node.name;
+  j.comment = PRO ? `Job run at ${ctimeText(j.stime)} on (${node.name}:ncpus=${j.ncpus})` : null;
+  if (isSubjob(j)) {
+    // A running subjob has its own log paths (`^array_index^` replaced by its index).
+    j.outPath = j.outPath.replaceAll('^array_index^', String(j.index));
+    j.errPath = j.errPath.replaceAll('^array_index^', String(j.index));
+  }
+  writeJob(j);
+  jobs.push(j);
+  return node;
+}
+
 async function runJob(num) {
+  if (readJob(num)?.array) return runArray(num);
   // Wait in Q until the node has room (FIFO among queued jobs that fit).
-  let job;
   for (;;) {
     const go = withLock(() => {
       const j = readJob(num);
       if (j?.state !== 'Q') return 'gone';
       if (Date.now() - j.qtimeMs < config.minQueuedMs) return 'wait';
-      const jobs = allJobs();
-      const nodes = config.nodes.filter((n) => n.state === 'free');
-      const total = nodes.reduce((n, x) => n + x.ncpus, 0);
-      const node = nodes.find((n) => {
-        const c = capacity(jobs, n);
-        return c.cpus >= j.ncpus && c.gpus >= (j.ngpus ?? 0);
-      });
-      if (!node) {
-        const never = !nodes.some((n) => n.ncpus >= j.ncpus && (n.ngpus ?? 0) >= (j.ngpus ?? 0));
-        const avail = nodes.reduce((n, x) => n + Math.max(0, capacity(jobs, x).cpus), 0);
-        const comment = PRO
-          ? `${never ? 'Can Never Run' : 'Not Running'}: Insufficient amount of resource: ncpus (R: ${j.ncpus} A: ${avail} T: ${total})`
-          : null;
-        if (j.comment !== comment || !j.waitingSince || j.neverRuns !== never) {
-          j.comment = comment;
-          j.waitingSince ??= Date.now();
-          j.neverRuns = never;
-          writeJob(j);
-        }
-        return 'wait';
-      }
-      j.state = 'R';
-      j.stime = nowS();
-      j.stimeMs = Date.now();
-      j.mtime = j.stime;
-      j.execHost = node.name;
-      j.comment = PRO ? `Job run at ${ctimeText(j.stime)} on (${node.name}:ncpus=${j.ncpus})` : null;
-      writeJob(j);
-      job = j;
-      return 'run';
+      return tryStart(j, allJobs()) ? 'run' : 'wait';
     });
     if (go === 'gone') return;
     if (go === 'run') break;
     await sleep(150);
   }
+  await execute(String(num));
+}
 
-  const script = join(JOBS, `${num}.sh`);
+/** PBS Pro's exit status of an array after a subjob ended with `e` (array_func.c: the last one decides). */
+const arrayExitClass = (e) => (e > 0 ? 1 : e < 0 ? 2 : 0);
+
+/**
+ * The runner of an array: starts its queued subjobs in index order as the node has room (at most
+ * `max_run_subjobs` at once), runs each like a job, and ends the array (`F`, its subjobs `X` → `F`)
+ * once none is queued, running or exiting. The array is `Q` until its first subjob starts, then `B`.
+ */
+async function runArray(num) {
+  const running = [];
+  for (;;) {
+    const started = withLock(() => {
+      const parent = readJob(num);
+      const subs = subjobsOf(parent);
+      const queued = subs.filter((x) => x.state === 'Q');
+      if (!queued.length) return null;
+      if (Date.now() - parent.qtimeMs < config.minQueuedMs) return [];
+      const jobs = allJobs();
+      let live = subs.filter((x) => x.state === 'R' || x.state === 'E').length;
+      const out = [];
+      for (const x of queued) {
+        if (parent.array.maxRun && live >= parent.array.maxRun) break;
+        if (!tryStart(x, jobs)) break;
+        live++;
+        out.push(keyOf(x));
+      }
+      if (out.length && parent.state === 'Q') {
+        parent.state = 'B';
+        parent.stime = nowS();
+        parent.mtime = parent.stime;
+        parent.comment = `Job Array Began at ${ctimeText(parent.stime).slice(0, 10)} at ${ctimeText(parent.stime).slice(11, 16)}`;
+        writeJob(parent);
+      }
+      return out;
+    });
+    if (started === null) break;
+    for (const key of started) running.push(execute(key));
+    await sleep(150);
+  }
+  await Promise.all(running);
+  withLock(() => {
+    const parent = readJob(num);
+    const t = nowS();
+    for (const x of subjobsOf(parent)) {
+      x.state = 'F';
+      x.mtime = t;
+      x.compTime ??= t;
+      writeJob(x);
+    }
+    parent.state = 'F';
+    parent.compTime = t;
+    parent.mtime = t;
+    parent.exitStatus ??= 0;
+    parent.comment = parent.comment ? `${parent.comment} and finished` : null;
+    writeJob(parent);
+  });
+}
+
+/** Run the started job (or subjob) `key` to its end: `R` → `E` → `F`/`C` (a subjob: `X`). */
+async function execute(key) {
+  const job = readJob(key);
+  const script = join(JOBS, `${job.num}.sh`);
   const text = readFileSync(script, 'utf8');
   const shebang = /^#!\s*(\S+)(.*)$/.exec(text.split('\n', 1)[0]);
   const interp = shebang ? [shebang[1], ...shebang[2].trim().split(/\s+/).filter(Boolean)] : ['/bin/bash'];
-  const nodefile = join(JOBS, `${num}.nodes`);
+  const nodefile = join(JOBS, `${key}.nodes`);
   writeFileSync(nodefile, `${Array(job.ncpus).fill(job.execHost).join('\n')}\n`);
   const open = (p) => {
     try {
@@ -638,6 +804,7 @@ async function runJob(num) {
     PBS_NODEFILE: nodefile,
     PBS_NUM_PPN: String(job.ncpus),
     NCPUS: String(job.ncpus),
+    ...(isSubjob(job) ? { PBS_ARRAY_INDEX: String(job.index), PBS_ARRAY_ID: job.arrayId } : {}),
   };
   const child = spawn('timeout', ['--signal=TERM', '--kill-after=3', `${job.walltime}s`, ...interp, script], {
     cwd: HOME,
@@ -646,7 +813,7 @@ async function runJob(num) {
     detached: true,
   });
   withLock(() => {
-    const j = readJob(num);
+    const j = readJob(key);
     j.pid = child.pid;
     j.sessionId = child.pid;
     writeJob(j);
@@ -657,7 +824,7 @@ async function runJob(num) {
   while (!result) {
     result = await Promise.race([exited, sleep(300).then(() => null)]);
     if (result) break;
-    const j = readJob(num);
+    const j = readJob(key);
     if (j?.deleteRequested) {
       killAt ??= Date.now() + 2000;
       if (Date.now() > killAt) {
@@ -671,7 +838,7 @@ async function runJob(num) {
   if (errFd !== outFd) closeSync(errFd);
   const endMs = Date.now();
   withLock(() => {
-    const j = readJob(num);
+    const j = readJob(key);
     const elapsed = (endMs - j.stimeMs) / 1000;
     let status;
     if (j.deleteRequested) status = 271;
@@ -690,12 +857,18 @@ async function runJob(num) {
   });
   await sleep(300);
   withLock(() => {
-    const j = readJob(num);
-    j.state = PRO ? 'F' : 'C';
+    const j = readJob(key);
+    j.state = isSubjob(j) ? 'X' : PRO ? 'F' : 'C';
     j.compTime = nowS();
     j.mtime = j.compTime;
     j.pid = null;
     writeJob(j);
+    if (isSubjob(j)) {
+      const parent = readJob(j.num);
+      parent.exitStatus = arrayExitClass(j.exitStatus);
+      parent.mtime = j.mtime;
+      writeJob(parent);
+    }
   });
   rmSync(nodefile, { force: true });
 }
@@ -717,21 +890,23 @@ function qdel(args) {
         return PRO
           ? [`qdel: Job has finished ${j.id}`, 35]
           : [`qdel: Invalid state for job - COMPLETE ${j.id}`, 170];
-      if (j.state === 'Q') {
-        j.state = PRO ? 'F' : 'C';
-        j.compTime = nowS();
-        j.mtime = j.compTime;
-        j.comment = PRO ? 'Job deleted' : null;
-        writeJob(j);
+      if (j.state === 'X') return [`qdel: Request invalid for state of job ${j.id}`, 168];
+      if (j.array) {
+        // `qdel 123[]`: every queued subjob ends at once, running ones are killed; the array's
+        // runner then ends the array (a never-started array ends here).
+        for (const x of subjobsOf(j)) deleteOne(x);
+        if (j.state === 'Q') {
+          const t = nowS();
+          for (const x of subjobsOf(j)) {
+            x.state = 'F';
+            writeJob(x);
+          }
+          Object.assign(j, { state: 'F', compTime: t, mtime: t, comment: 'Job deleted' });
+          writeJob(j);
+        }
         return null;
       }
-      j.deleteRequested = true;
-      writeJob(j);
-      if (j.pid) {
-        try {
-          process.kill(-j.pid, 'SIGTERM');
-        } catch {}
-      }
+      deleteOne(j);
       return null;
     });
     if (err) {
@@ -740,6 +915,36 @@ function qdel(args) {
     }
   }
   process.exitCode = rc; // not process.exit(): it would cut piped stdout short
+}
+
+/**
+ * Under the lock: delete one job or subjob. A queued one ends at once (a subjob: `X`, `Subjob
+ * finished`, Exit_status 0 as the real server's record of a subjob that never ran); a running one
+ * is killed by its runner (exit status 271).
+ */
+function deleteOne(j) {
+  if (j.state === 'Q') {
+    const t = nowS();
+    if (isSubjob(j))
+      Object.assign(j, { state: 'X', compTime: t, mtime: t, comment: 'Subjob finished', exitStatus: 0 });
+    else
+      Object.assign(j, {
+        state: PRO ? 'F' : 'C',
+        compTime: t,
+        mtime: t,
+        comment: PRO ? 'Job deleted' : null,
+      });
+    writeJob(j);
+    return;
+  }
+  if (j.state !== 'R' && j.state !== 'E') return;
+  j.deleteRequested = true;
+  writeJob(j);
+  if (j.pid) {
+    try {
+      process.kill(-j.pid, 'SIGTERM');
+    } catch {}
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -813,6 +1018,7 @@ function qstatServer() {
   lines.push(attrLine('state_count', stateCounts(jobs)));
   if (!PRO) lines.push(attrLine('acl_hosts', HOST));
   lines.push(attrLine('default_queue', config.defaultQueue));
+  if (PRO) lines.push(attrLine('max_array_size', config.maxArraySize ?? 10_000));
   lines.push(attrLine('log_events', 511), attrLine('mail_from', 'adm'));
   if (PRO) {
     lines.push(attrLine('query_other_jobs', 'True'));
@@ -883,7 +1089,18 @@ function qstatTable(jobs, alt) {
 }
 
 function qstat(args) {
-  const f = { f: false, x: false, Q: false, B: false, a: false, json: false, u: null, H: false };
+  const f = {
+    f: false,
+    x: false,
+    Q: false,
+    B: false,
+    a: false,
+    json: false,
+    u: null,
+    H: false,
+    t: false,
+    J: false,
+  };
   const ids = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -913,6 +1130,8 @@ function qstat(args) {
         else if (c === 'B') f.B = true;
         else if (c === 'a') f.a = true;
         else if (c === 'H') f.H = true;
+        else if (PRO && c === 't') f.t = true;
+        else if (PRO && c === 'J') f.J = true;
         else if (c === 'w' || c === 'n' || c === '1' || c === 's' || c === 't') {
         } else fail(`qstat: invalid option -- '${c}'\nusage: qstat [-f] [-a] [-x] [job_identifier...]`, 2);
       }
@@ -935,12 +1154,18 @@ function qstat(args) {
       } else if (finished(j) && !history) {
         errors.push(`qstat: ${j.id} Job has finished, use -x or -H to obtain historical job information`);
         rc = 35;
-      } else jobs.push(j);
+      } else {
+        jobs.push(j);
+        // `-t` with an array's id: the array, then its subjobs.
+        if (f.t && j.array) jobs.push(...subjobsOf(j).filter((x) => history || !finished(x)));
+      }
     }
   } else {
     jobs = allJobs()
       .filter(visible)
-      .filter((j) => history || !finished(j));
+      .filter((j) => history || !finished(j))
+      // subjobs only with -t; -J: arrays only (with -t, and their subjobs)
+      .filter((j) => (isSubjob(j) ? f.t : !f.J || j.array));
     if (f.u) jobs = jobs.filter((j) => j.owner === f.u);
   }
   let out = '';
@@ -979,14 +1204,18 @@ function qselect(args) {
   let user = null;
   let states = null;
   let history = !PRO;
+  let subjobs = false;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '-u') user = args[++i];
     else if (args[i] === '-s') states = args[++i];
     else if (args[i] === '-x') history = true;
+    else if (PRO && args[i] === '-T') subjobs = true;
     else fail(`qselect: invalid option ${args[i]}`, 2);
   }
+  // Plain qselect lists an array as `123[]`; -T lists its subjobs instead (as OpenPBS 23.06).
   const jobs = allJobs()
     .filter(visible)
+    .filter((j) => (subjobs ? !j.array : !isSubjob(j)))
     .filter((j) => history || !finished(j))
     .filter((j) => !states || states.includes(j.state))
     .filter((j) => !user || j.owner === user);
@@ -1079,7 +1308,7 @@ switch (cmd) {
     // Test teardown: delete every job that has not finished (their runners then exit).
     qdel(
       allJobs()
-        .filter((j) => !finished(j))
+        .filter((j) => !finished(j) && !isSubjob(j))
         .map((j) => j.id)
         .concat('--'),
     );

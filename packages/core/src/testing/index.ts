@@ -14,6 +14,7 @@ import type { TaskSpec } from '../domain.js';
 export { MemoryRunStore } from '../memory-store.js';
 export * from './fake-backend.js';
 export { makeRequest, makeTask } from './requests.js';
+export * from './run-checks.js';
 
 /**
  * A task spec with the task JSON defaults (1 CPU, 4G, 1:00:00, no partition, working dir `~`),
