@@ -1,7 +1,7 @@
 /**
  * Human renderings shared by several commands (run summaries, task tables, dry runs, costs).
  */
-import type { Issue, RunSummary, TaskRecord } from '@scripthut/core';
+import { dryRunArraySummary, type Issue, type RunSummary, type TaskRecord } from '@scripthut/core';
 import type { CostEstimate, DryRunResult, DryRunTask, RunCost } from '@scripthut/runtime';
 import {
   durationBetween,
@@ -249,28 +249,21 @@ export function renderDryRun(d: DryRunResult, style: Styles, options: { scripts?
  * array.
  */
 function renderDryRunArrays(d: DryRunResult, style: Styles): string {
-  if (d.arrays?.mode === 'off') {
+  const summary = dryRunArraySummary(d);
+  if (!summary) return '';
+  if (summary.kind === 'off') {
     const by =
-      d.arrays.setBy === 'workflow'
+      summary.setBy === 'workflow'
         ? 'the workflow sets array: off'
         : `backend ${e1(d.backendName)} has array: off`;
     return `${style.bold('Job arrays:')} off (${by}): one job per task`;
   }
-  const groups = new Map<number, string[]>();
-  for (const t of d.tasks) {
-    if (!t.array) continue;
-    const list = groups.get(t.array.group);
-    if (list) list.push(t.task.id);
-    else groups.set(t.array.group, [t.task.id]);
-  }
-  if (!groups.size) return '';
   const lines = [style.bold('Job arrays:')];
-  for (const [group, ids] of groups) {
+  for (const { group, taskIds: ids } of summary.arrays) {
     const span = ids.length > 1 ? `${e1(ids[0]!)} … ${e1(ids.at(-1)!)}` : e1(ids[0]!);
     lines.push(`  array ${group}: ${ids.length} tasks (${span})`);
   }
-  const alone = d.tasks.length - [...groups.values()].reduce((n, ids) => n + ids.length, 0);
-  lines.push(`  ${alone} task(s) submitted one job each`);
+  lines.push(`  ${summary.alone} task(s) submitted one job each`);
   return lines.join('\n');
 }
 

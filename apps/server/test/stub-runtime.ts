@@ -103,6 +103,8 @@ export class StubRuntime implements ScriptHutRuntime {
   readonly calls: string[] = [];
   /** When set, the next run-creating call throws it. */
   failNext: Error | null = null;
+  /** The array mode dry runs report (`work.a` and `work.b` form array 0 unless it is off). */
+  dryRunArrays: { mode: 'auto' | 'off'; setBy: 'workflow' | 'backend' } | null = null;
 
   private timers = new Set<ReturnType<typeof setTimeout>>();
   /** With `autoAdvance`, runs progress on their own (a tiny simulated scheduler) — for UI development. */
@@ -216,7 +218,11 @@ export class StubRuntime implements ScriptHutRuntime {
         script: `#!/bin/bash\n${t.command}\n`,
         stdoutPath: `/tmp/logs/${t.id}.out`,
         stderrPath: `/tmp/logs/${t.id}.err`,
+        ...(this.dryRunArrays?.mode === 'auto' && t.id.startsWith('work.')
+          ? { array: { group: 0, index: t.id === 'work.a' ? 0 : 1, size: 2 } }
+          : {}),
       })),
+      ...(this.dryRunArrays ? { arrays: this.dryRunArrays } : {}),
       warnings: [],
       estimate: {
         available: false,

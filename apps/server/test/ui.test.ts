@@ -106,6 +106,29 @@ describe('pages', () => {
     expect(html).toContain('Submit this run');
     expect(rt.runs.size).toBe(0);
   });
+  it('dry run shows the job arrays the run would start with, or that arrays are off and why', async () => {
+    const s = new Session();
+    await s.get('/workflows');
+    try {
+      const plain = await (await s.post('/ui/dry-run', { kind: 'workflow', name: 'demo' })).text();
+      expect(plain).not.toContain('Job array');
+      rt.dryRunArrays = { mode: 'auto', setBy: 'backend' };
+      const on = await (await s.post('/ui/dry-run', { kind: 'workflow', name: 'demo' })).text();
+      expect(on).toContain(
+        '<dt>Job arrays</dt><dd><ul style="margin:0;padding-left:18px"><li>array 0: 2 tasks <span class="mono small">(work.a … work.b)</span></li><li>1 task(s) submitted one job each</li></ul></dd>',
+      );
+      expect(on).toContain('array 0, element 1 of 2');
+      rt.dryRunArrays = { mode: 'off', setBy: 'workflow' };
+      const off = await (await s.post('/ui/dry-run', { kind: 'workflow', name: 'demo' })).text();
+      expect(off).toContain('off (the workflow sets array: off): one job per task');
+      expect(off).not.toContain('element 1 of 2');
+      rt.dryRunArrays = { mode: 'off', setBy: 'backend' };
+      const offBackend = await (await s.post('/ui/dry-run', { kind: 'workflow', name: 'demo' })).text();
+      expect(offBackend).toContain('off (backend local has array: off): one job per task');
+    } finally {
+      rt.dryRunArrays = null;
+    }
+  });
   it('project run form offers branch/commit; they reach the runtime, empty fields do not', async () => {
     const s = new Session();
     const { html } = await s.get('/projects');

@@ -5,6 +5,7 @@ export * from './cache/key.js';
 export * from './cache/programs.js';
 export * from './control-path.js';
 export * from './domain.js';
+export * from './dry-run-arrays.js';
 export * from './engine/index.js';
 export * from './environment.js';
 export * from './errors.js';
