@@ -74,6 +74,20 @@ describe('engine: job arrays', () => {
     expect(store.summarizeRun(run.id)!.counts.completed).toBe(19);
   });
 
+  it('a 10,000-task homogeneous sweep is ten submissions of 1,000 (Slurm MaxArraySize 1001), no job alone', async () => {
+    // 1,000 is what the Slurm backend answers for the default MaxArraySize = 1001 (its script-size
+    // cap; backend-slurm backend.test.ts): ceil(10,000 / 1,001) = 10 submissions are the fewest.
+    const { engine, store, fake } = await setup({
+      backend: { maxConcurrent: 20_000, arrays: { maxSize: 1000 } },
+    });
+    const run = adhoc(engine, specs(...fan(10_000)));
+    await engine.tick('fake');
+    expect(fake.submitCalls).toHaveLength(0);
+    expect(fake.arrayCalls.map((c) => c.requests.length)).toEqual(Array(10).fill(1000));
+    expect(new Set(fake.arrayCalls.flatMap((c) => c.requests.map((r) => r.taskId))).size).toBe(10_000);
+    expect(store.getTask(run.id, 't9999')!.jobId).toMatch(/_999$/);
+  });
+
   it('a mixed fan-out becomes one array per shape; a lone task and a remainder go alone', async () => {
     const { engine, store, fake, drive } = await setup({
       backend: { maxConcurrent: 100, arrays: { maxSize: 4 } },
