@@ -10,7 +10,6 @@ import {
   type Engine,
   planReuse,
   previewRun,
-  type RunOrigin,
   type RunRecord,
   type RunStore,
   ScriptHutError,
@@ -77,10 +76,11 @@ export class RunLauncher {
     const backend = this.deps.backends.require(p.backendName);
     const ready = this.readyTasks(p);
     const fields = this.runFields(p, ready);
+    const arrayMode = backend.arrays ? runArrayMode(this.deps.config(), p.backendName, p.origin) : null;
     const preview = previewRun(
       backend,
       { ...fields, tasks: ready.tasks },
-      await this.dryRunArrays(backend, p.backendName, p.origin),
+      arrayMode?.mode === 'auto' ? await this.dryRunArrays(backend, p.backendName) : null,
     );
     // --resume: which tasks would be reused (one input-hashing and one output-check command)
     const plans = p.resume
@@ -98,7 +98,6 @@ export class RunLauncher {
           ready.tasks,
         )
       : null;
-    const arrayMode = backend.arrays ? runArrayMode(this.deps.config(), p.backendName, p.origin) : null;
     return {
       workflowName: p.workflowName,
       backendName: p.backendName,
@@ -152,11 +151,9 @@ export class RunLauncher {
   private async dryRunArrays(
     backend: Backend,
     backendName: string,
-    origin: RunOrigin,
   ): Promise<{ minSize: number; maxSize: number } | null> {
     const config = this.deps.config().backends.find((b) => b.name === backendName);
     if (!backend.arrays || !config || !('array' in config)) return null;
-    if (runArrayMode(this.deps.config(), backendName, origin)?.mode !== 'auto') return null;
     try {
       return { minSize: config.array_min_size, maxSize: await backend.arrays.maxSize() };
     } catch (e) {
