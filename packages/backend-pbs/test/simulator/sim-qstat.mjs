@@ -13,6 +13,7 @@ import {
   nowS,
   PRO,
   SPOOL,
+  subjobsOf,
   visible,
 } from './sim-spool.mjs';
 
