@@ -145,6 +145,7 @@ describe('the Torque array script', () => {
       [`${dir}/links/${TAG}.out-2`, `${dir}/t2.out`],
       [`${dir}/links/${TAG}.err-2`, `${dir}/t2.err`],
     ]);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell text itself
     expect(script).toContain('case "${PBS_ARRAYID:-}" in');
     expect(script).not.toContain('PBS_ARRAY_INDEX');
     expect(elementScripts[1]).toContain('# element 1 of 3 (PBS_ARRAYID=1) runs:');
