@@ -1,5 +1,5 @@
 /**
- * The scheduler-independent part of a job-array script (Slurm `--array`, PBS Pro `-J`): each
+ * The scheduler-independent part of a job-array script (Slurm `--array`, PBS Pro `-J`, Torque `-t`): each
  * element runs the script body of its own task — the same body a task submitted alone runs
  * (exports, `extra_init`, checked `cd`, the command, the exit-code marker) — chosen by a `case` on
  * the scheduler's index variable. Every body travels shell-quoted and is run with `eval`, so the
