@@ -13,6 +13,7 @@ import { parseMaxArraySize, parseMaxSlotLimit, pbsArrayJobIdOf, torqueSlotLimit 
 import { parseQstatXml } from './parse.js';
 import { buildCancelProgram, buildStatusProgram } from './programs.js';
 import { createStatusPoll, endedElement } from './status.js';
+import { mapActiveState } from './verdict.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'torque-arrays-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -171,5 +172,12 @@ describe('status of Torque elements', () => {
     expect(st.get(ids[1]!)).toMatchObject({ state: 'failed', exitCode: 5, final: true });
     expect(st.get(ids[2]!)).toMatchObject({ state: 'running', final: false });
     expect(st.get(ids[3]!)).toMatchObject({ state: 'timeout', final: true });
+  });
+
+  it('an element held by the slot limit (H, Hold_Types l) is pending', () => {
+    const [held] = parseQstatXml(
+      `<Data>${elementXml('15[4].torquesim', 4, 'H', null).replace('</job_state>', '</job_state><Hold_Types>l</Hold_Types>')}</Data>`,
+    );
+    expect(mapActiveState('H', held)).toEqual({ state: 'pending', reason: 'Held (l)' });
   });
 });
