@@ -166,6 +166,7 @@ describe('job history', () => {
       version: '23.06.06',
       history: false,
       maxArraySize: null,
+      maxSlotLimit: null,
     });
     const st = await pbs.status([tracked('1.s', 'sh0a1b2c3d011'), tracked('2.s', 'sh0a1b2c3d021')]);
     expect(st.get('1.s')).toMatchObject({ state: 'running', final: false });
@@ -316,7 +317,7 @@ describe('what qstat cannot say', () => {
 });
 
 describe('job arrays', () => {
-  it('are opt-in (no capability by default); PBS Pro: min(max_array_size or 10000, 1000); Torque: none', async () => {
+  it('are opt-in (no capability by default); PBS Pro: min(max_array_size or 10000, 1000); Torque: min(max_job_array_size, 1000)', async () => {
     setState(false, {});
     expect(backend().arrays).toBeUndefined();
     const pro = createPbsBackend({ name: 'stub', ssh: shell, maxConcurrent: 10, arrays: true });
@@ -329,6 +330,7 @@ describe('job arrays', () => {
       arrays: true,
       flavour: 'torque',
     });
-    expect(await torque.arrays!.maxSize()).toBe(0);
+    // the stub's server shows no max_job_array_size: Torque has no limit of its own
+    expect(await torque.arrays!.maxSize()).toBe(1000);
   });
 });

@@ -27,7 +27,7 @@ import {
   sshBackendMembers,
   truncateOutput as truncate,
 } from '@scripthut/ssh';
-import { createPbsArrays, parseMaxArraySize } from './arrays.js';
+import { createPbsArrays, parseMaxArraySize, parseMaxSlotLimit, pbsArrayJobIdOf } from './arrays.js';
 import {
   detectFlavour,
   jobHistoryEnabled,
@@ -58,7 +58,7 @@ export type PbsExecOptions = BackendExecOptions;
 /** What the backend needs from its SSH connection (`SshConnection` from `@scripthut/ssh` fits). */
 export type PbsSsh = BackendSsh;
 
-/** Options of {@link createPbsBackend} (`account` is `-A`; `arrays` only on PBS Pro, never Torque). */
+/** Options of {@link createPbsBackend} (`account` is `-A`; `arrays`: PBS Pro `-J`, Torque `-t`). */
 export interface PbsBackendOptions extends SchedulerBackendOptions {
   /** Queue for every job; overrides the task's `partition`. */
   queue?: string | null;
@@ -83,8 +83,10 @@ export interface PbsServerFacts {
    * `keep_completed` seconds without `-x`).
    */
   history: boolean;
-  /** PBS Pro `max_array_size` from `qstat -Bf` (null when not shown; Torque: null). */
+  /** PBS Pro `max_array_size` / Torque `max_job_array_size` from `qstat -Bf` (null when not shown). */
   maxArraySize: number | null;
+  /** Torque `max_slot_limit` from `qstat -Bf` (null when not shown; PBS Pro: null). */
+  maxSlotLimit: number | null;
 }
 
 /** The PBS backend, with a few PBS-specific extras. */
@@ -155,7 +157,8 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
         flavour: found.flavour,
         version: found.version,
         history: found.flavour === 'pro' && jobHistoryEnabled(server),
-        maxArraySize: found.flavour === 'pro' ? parseMaxArraySize(server) : null,
+        maxArraySize: parseMaxArraySize(server),
+        maxSlotLimit: found.flavour === 'torque' ? parseMaxSlotLimit(server) : null,
       };
       return facts;
     })().finally(() => {
@@ -217,12 +220,12 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
     for (const rec of parseQstatText(s.get('out') ?? '')) {
       const tag = rec.attrs.Job_Name ? tagOfJobName(rec.attrs.Job_Name) : null;
       if (!tag || !wanted.has(tag)) continue;
+      // Torque's qselect lists an array's elements (`123[7].server`, named `<array name>-7`), not
+      // the array itself: the tag names the array `123[].server`, whichever of them is listed.
+      const id = pbsArrayJobIdOf(rec.id);
       const prev = found.get(tag);
-      if (
-        !prev ||
-        Number.parseInt(displayJobNumber(rec.id), 10) > Number.parseInt(displayJobNumber(prev), 10)
-      )
-        found.set(tag, rec.id);
+      if (!prev || Number.parseInt(displayJobNumber(id), 10) > Number.parseInt(displayJobNumber(prev), 10))
+        found.set(tag, id);
     }
     return found;
   }
@@ -260,8 +263,13 @@ export function createPbsBackend(options: PbsBackendOptions): PbsBackend {
   async function cancel(jobs: TrackedJob[]): Promise<void> {
     const ids = [...new Set(jobs.map((j) => j.jobId).filter(isValidPbsJobId))];
     if (!ids.length) return;
+    // The dialect matters only for array elements (how qselect lists them); known by then.
+    const fl =
+      forced ??
+      facts?.flavour ??
+      (ids.some((id) => id.includes('[')) ? (await serverFacts()).flavour : 'pro');
     const r = await run('bash -s', {
-      stdin: buildCancelProgram(ids),
+      stdin: buildCancelProgram(ids, fl),
       timeoutMs: 30_000 + 10 * ids.length,
       // the ids (validated) when few, as the Slurm backend's scancel entry: the log says which jobs
       logAs: `qdel ${ids.length <= 20 ? ids.join(' ') : `<${ids.length} ids>`}`,

@@ -16,7 +16,7 @@ export const pbsBackend = defineBackend({
     queue: optText().describe('Default PBS queue; overrides the partition of every task.'),
     clone_dir: cloneDir(),
     ...schedulerArrayFields(
-      'auto (default): on PBS Pro, ready tasks of a run that the scheduler cannot tell apart (queue, cpus, memory, walltime, gpus, account) go out as ONE job array (qsub -J); off: one job per task. Torque always submits one job per task. A workflow, source or project may set its own `array`.',
+      'auto (default): ready tasks of a run that the scheduler cannot tell apart (queue, cpus, memory, walltime, gpus, account) go out as ONE job array (PBS Pro qsub -J, Torque qsub -t); off: one job per task. A workflow, source or project may set its own `array`.',
     ),
   }),
   async create(config, ctx) {

@@ -115,7 +115,8 @@ export function buildStatusProgram(o: StatusProgramOptions): string {
     `fmt=${fmt}; h=${pro && o.history ? 1 : 0}`,
     pro
       ? `opts() { o='-f'; [ "$h" = 1 ] && o="$o -x"; [ "$fmt" = json ] && o="$o -F json"; }`
-      : `opts() { o='-f'; [ "$fmt" = xml ] && o="$o -x"; }`,
+      : // Torque: `-t` when array elements are asked for (qstat shows arrays summarised without it)
+        `opts() { o='-f${o.ids.some((id) => id.includes('[')) ? ' -t' : ''}'; [ "$fmt" = xml ] && o="$o -x"; }`,
     'opts; q $o',
     `if [ "$rc" -ne 0 ] && [ ! -s "$T/o" ] && grep -qiE 'invalid option|illegal option|unknown option|usage' "$T/e"; then fmt=text; opts; q $o; fi`,
   ];
@@ -179,18 +180,27 @@ export function buildFindByTagsProgram(flavour: PbsFlavour, history: boolean): s
  * refused") on a delete-list request in which a job that never ran is followed by an id the server
  * does not know (`qdel <queued> <finished or unknown>`), in both history modes. Only ids that
  * `qselect` just listed are sent, and unknown ids can only appear by a job that already ran ending
- * meanwhile, which is harmless ahead of the never-ran jobs. With array elements among the ids
- * (PBS Pro), `qselect -T` lists jobs and subjobs (plain `qselect` lists only the array `123[]`).
+ * meanwhile, which is harmless ahead of the never-ran jobs.
+ *
+ * Array elements (`123[7].server`): PBS Pro's plain `qselect` lists only the array `123[]`, so
+ * `qselect -T` (jobs and subjobs) is used. Torque's qselect has no `-T` and lists the elements
+ * themselves (its select walks the server's job list, which holds elements, not the array); an
+ * element also counts as live when its array `123[].server` is listed, so that the program
+ * cancels it whichever of the two a Torque release lists.
  */
-export function buildCancelProgram(ids: readonly string[]): string {
-  // Array elements (`123[7].server`, PBS Pro only) are listed by `qselect -T` (jobs and subjobs).
-  const t = ids.some((id) => id.includes('[')) ? ' -T' : '';
+export function buildCancelProgram(ids: readonly string[], flavour: PbsFlavour = 'pro'): string {
+  const elements = ids.some((id) => id.includes('['));
+  const t = elements && flavour === 'pro' ? ' -T' : '';
+  const mine =
+    elements && flavour === 'torque'
+      ? `awk 'NR==FNR{live[$0]=1;next} {a=$0; sub(/\\[[0-9]+\\]/,"[]",a)} ($0 in live)||(a in live)' "$T/live" "$T/want" >"$T/mine"`
+      : 'grep -Fxf "$T/live" "$T/want" >"$T/mine"';
   return [
     ...programHead('scripthut-qdel'),
     withHeredoc('tr " " "\\n" >"$T/want"', idChunkLines(ids)),
     'u=$(id -un)',
     `qselect -u "$u"${t} >"$T/live" 2>"$T/e" && qselect -u "$u"${t} -s QHWT >"$T/q" 2>>"$T/e" || { r=$?; printf '@@qselect\\n%s\\n@@err\\n' "$r"; head -c 65536 "$T/e"; printf '\\n@@end\\n'; exit 0; }`,
-    'grep -Fxf "$T/live" "$T/want" >"$T/mine"; grep -Fvxf "$T/q" "$T/mine" >"$T/order"; grep -Fxf "$T/q" "$T/mine" >>"$T/order"',
+    `${mine}; grep -Fvxf "$T/q" "$T/mine" >"$T/order"; grep -Fxf "$T/q" "$T/mine" >>"$T/order"`,
     `rc=0; xargs -r -n ${IDS_PER_CALL} qdel <"$T/order" 2>"$T/e" || rc=$?`,
     `printf '@@rc\\n%s\\n@@err\\n' "$rc"; head -c 65536 "$T/e"`,
     `printf '\\n@@end\\n'`,

@@ -74,14 +74,16 @@ export function silentlyMissing(
 }
 
 /**
- * The `job_state` and `Exit_status` of an array element (`123[7].server`) that ended, or null for
- * any other record. OpenPBS 23.06 shows an element that ended while its array still runs as `X`
- * with an `Exit_status` that is not the element's own: 0 for an element that exited 3 (history
- * off), and 1 for every ended element once the array is deleted (history on). The element's
- * exit marker decides instead.
+ * The `job_state` and `Exit_status` of a PBS Pro array element (`123[7].server`) that ended, or
+ * null for any other record. OpenPBS 23.06 shows an element that ended while its array still runs
+ * as `X` with an `Exit_status` that is not the element's own: 0 for an element that exited 3
+ * (history off), and 1 for every ended element once the array is deleted (history on). The
+ * element's exit marker decides instead. A Torque element is a job of its own (`C` with its own
+ * `exit_status` while `keep_completed` keeps it): its record decides like any job's, so this is
+ * null for Torque.
  */
-export function endedElement(rec: PbsJobRecord): string | null {
-  if (!isPbsElementJobId(rec.id)) return null;
+export function endedElement(rec: PbsJobRecord, flavour: PbsFlavour = 'pro'): string | null {
+  if (flavour !== 'pro' || !isPbsElementJobId(rec.id)) return null;
   const letter = (attr(rec, 'job_state') ?? '').trim();
   if (!FINISHED_STATES.has(letter)) return null;
   return `job_state ${letter}, Exit_status ${attr(rec, 'Exit_status')?.trim() ?? 'none'}`;
@@ -208,7 +210,7 @@ export function createStatusPoll(
       // may have killed the whole job: walltime, memory, qdel): the record or the MoM's kill line
       // decides, the code is only the last resort.
       const marker = found && !found.signal ? found.code : undefined;
-      const element = rec ? endedElement(rec) : null;
+      const element = rec ? endedElement(rec, flavour) : null;
       if (element && marker !== undefined) {
         // An ended array element's Exit_status is not its own (see endedElement): the marker is.
         result.set(job.jobId, { ...elementStatus(rec!, marker, flavour), jobId: job.jobId });

@@ -1,9 +1,11 @@
 /**
- * The PBS Pro job-array cases, written once and run against two targets over real SSH: the PBS
- * simulator (test/cluster/pro-arrays.test.ts) and the real OpenPBS in both job-history modes
+ * The PBS job-array cases, written once and run against three targets over real SSH: the PBS
+ * simulator speaking PBS Pro (test/cluster/pro-arrays.test.ts) and Torque
+ * (test/cluster/torque-arrays.test.ts), and the real OpenPBS in both job-history modes
  * (test/real-pbs/arrays.test.ts). The run engine (in-memory store) submits a homogeneous fan-out
- * as ONE `qsub -J 0-(K-1)` job; every task keeps its own job id (`N[i].server`), log files, exit
- * code and verdict; one element can be cancelled alone; a lost qsub answer is adopted by tag.
+ * as ONE array job (PBS Pro `qsub -J 0-(K-1)`, Torque `qsub -t 0-(K-1)`); every task keeps its own
+ * job id (`N[i].server`), log files, exit code and verdict; one element can be cancelled alone; a
+ * lost qsub answer is adopted by tag.
  */
 import {
   Engine,
@@ -24,12 +26,16 @@ import {
 import { type ExecWire, wireExec } from '@scripthut/core/testing/contract';
 import type { SshConnection } from '@scripthut/ssh';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PBS_ARRAY_DIALECTS } from '../src/array-script.js';
 import type { PbsBackend } from '../src/backend.js';
+import type { PbsFlavour } from '../src/parse.js';
 
-/** Where the cases run: a PBS Pro server (real or simulated) reached over SSH. */
+/** Where the cases run: a PBS Pro or Torque server (real or simulated) reached over SSH. */
 export interface PbsArrayTarget {
   /** Names the target in the suite's title. */
   label: string;
+  /** The server's dialect: PBS Pro `qsub -J` / `PBS_ARRAY_INDEX`, Torque `qsub -t` / `PBS_ARRAYID`. */
+  flavour: PbsFlavour;
   /** Server part of job ids (`pbshost` in `12[3].pbshost`). */
   server: string;
   /** Unique to this test process (8 hex characters): names logs, gates and tags. */
@@ -48,6 +54,9 @@ export interface PbsArrayTarget {
 /** Register the array cases against `target`. */
 export function pbsArrayCases(target: PbsArrayTarget): void {
   const { run: RUN } = target;
+  const { option: OPTION, indexVariable: INDEX } = PBS_ARRAY_DIALECTS[target.flavour];
+  // Torque sets only PBS_ARRAYID in an element; PBS Pro only PBS_ARRAY_INDEX.
+  const OTHER_INDEX = target.flavour === 'torque' ? 'PBS_ARRAY_INDEX' : 'PBS_ARRAYID';
   const LOGS = `~/scripthut-test-logs/${RUN}-arrays`;
   const ELEMENT_ID = new RegExp(`^(\\d+)\\[(\\d+)\\]\\.${target.server.replace(/\./g, '\\.')}$`);
   const ARRAY_ID = (n: string) => `${n}[].${target.server}`;
@@ -106,7 +115,7 @@ export function pbsArrayCases(target: PbsArrayTarget): void {
   const baseOf = (t: TaskRecord) => ELEMENT_ID.exec(t.jobId ?? '')?.[1];
 
   describe(`job arrays on ${target.label}`, () => {
-    it('a 20-task fan-out is one qsub -J: own job id, log and exit code per task; one failing element fails only its task', async () => {
+    it(`a 20-task fan-out is one qsub ${OPTION}: own job id, log and exit code per task; one failing element fails only its task`, async () => {
       const N = 20;
       const last = gate('fanout');
       const run = startRun('arrays-fanout', [
@@ -115,7 +124,7 @@ export function pbsArrayCases(target: PbsArrayTarget): void {
             `t${i}`,
             [
               i === N - 1 ? `${last.wait}; ` : '',
-              `echo out-t${i} idx=$PBS_ARRAY_INDEX; echo err-t${i} >&2`,
+              `echo out-t${i} idx=$${INDEX} other=\${${OTHER_INDEX}:-unset}; echo err-t${i} >&2`,
               i === 7 ? '; exit 5' : '',
             ].join(''),
           ),
@@ -159,11 +168,14 @@ export function pbsArrayCases(target: PbsArrayTarget): void {
         { id: ARRAY_ID([...bases][0]!), name: expect.stringContaining(arrayTag) },
       ]);
 
-      // Every task has its own stdout (with its own PBS_ARRAY_INDEX) and stderr.
+      // Every task has its own stdout (with its own index variable, and not the other dialect's)
+      // and stderr.
       const logs = await readTaskLogs(observer, fan);
       for (const [i, t] of fan.entries()) {
         const log = logs.get(t.spec.id)!;
-        expect(log.out, t.spec.id).toContain(`\nout-t${i} idx=${ELEMENT_ID.exec(t.jobId!)![2]}\n`);
+        expect(log.out, t.spec.id).toContain(
+          `\nout-t${i} idx=${ELEMENT_ID.exec(t.jobId!)![2]} other=${target.flavour === 'torque' ? 'unset' : ''}`,
+        );
         expect(log.out).toContain(`Exit code: ${i === 7 ? 5 : 0}`);
         expect(log.err.trim(), t.spec.id).toBe(`err-t${i}`);
       }
@@ -200,11 +212,11 @@ export function pbsArrayCases(target: PbsArrayTarget): void {
       expect(new Set(accepted.map((a) => a.id))).toEqual(new Set([ARRAY_ID(s), ARRAY_ID(b)]));
     }, 240_000);
 
-    it('a lost qsub -J answer: the array is adopted by its tag element by element, never submitted twice', async () => {
-      wire.loseNextAnswer((_command, options) => options?.logAs?.startsWith('qsub -J') ?? false);
+    it(`a lost qsub ${OPTION} answer: the array is adopted by its tag element by element, never submitted twice`, async () => {
+      wire.loseNextAnswer((_command, options) => options?.logAs?.startsWith(`qsub ${OPTION}`) ?? false);
       const run = startRun(
         'arrays-lost',
-        Array.from({ length: 4 }, (_, i) => testTaskJson(`lost${i}`, `echo lost-${i} idx=$PBS_ARRAY_INDEX`)),
+        Array.from({ length: 4 }, (_, i) => testTaskJson(`lost${i}`, `echo lost-${i} idx=$${INDEX}`)),
       );
       expect(await waitForRunEnd(engine, run.id, 180_000)).toBe('completed');
       const records = store.allTasks(run.id).sort((a, b) => arrayOf(a).index - arrayOf(b).index);
@@ -223,7 +235,8 @@ export function pbsArrayCases(target: PbsArrayTarget): void {
 
     it('cancelling one element cancels that element only', async () => {
       const arrays = backend.arrays!;
-      // max_array_size 10000 (the server's default), capped by the script size
+      // PBS Pro max_array_size 10000 (the server's default; Torque: no limit unless
+      // max_job_array_size is set), capped by the script size
       expect(await arrays.maxSize()).toBe(Math.min(10_000, MAX_ARRAY_ELEMENTS));
       const { jobs } = await submitTestArray(arrays, {
         runId: RUN,

@@ -1,5 +1,5 @@
 /**
- * The scheduler-independent part of a job-array script (Slurm `--array`, PBS Pro `-J`): each
+ * The scheduler-independent part of a job-array script (Slurm `--array`, PBS Pro `-J`, Torque `-t`): each
  * element runs the script body of its own task — the same body a task submitted alone runs
  * (exports, `extra_init`, checked `cd`, the command, the exit-code marker) — chosen by a `case` on
  * the scheduler's index variable. Every body travels shell-quoted and is run with `eval`, so the
@@ -92,6 +92,12 @@ export interface ArrayScriptParts {
   checkAlone: (request: SubmitRequest) => void;
   /** The error thrown when a request cannot be an element. */
   fail: (message: string) => Error;
+  /**
+   * Paths of element `index`'s log links (stdout, stderr), where the scheduler writes that
+   * element's output; default `<linkDir>/<tag>.<index>.out|err`. Torque, which appends `-<index>`
+   * to the array's `-o`/`-e` paths, names them `<linkDir>/<tag>.out-<index>`.
+   */
+  linkPaths?: (index: number) => [string, string];
 }
 
 /** A rendered array script: what the scheduler gets, and what each element runs and logs to. */
@@ -105,7 +111,7 @@ export interface ArrayScript {
 
 /**
  * The array script of `requests` (element `i` = `requests[i]`): the head, then the dispatch on the
- * index variable; element `i`'s logs are `<linkDir>/<tag>.<i>.out|err`, links to the task's own log
+ * index variable; element `i`'s logs are `<linkDir>/<tag>.<i>.out|err` (or `parts.linkPaths(i)`), links to the task's own log
  * files. Throws `parts.fail(…)` for a request that is not element `i` of this array or cannot be
  * rendered.
  */
@@ -133,9 +139,13 @@ export function renderArrayElements(
     elementScripts.push(
       `${[shebang, ...head, `# element ${i} of ${k} (${indexVariable}=${i}) runs:`].join('\n')}\n${body}`,
     );
+    const [outLink, errLink] = parts.linkPaths?.(i) ?? [
+      `${linkDir}/${tag}.${i}.out`,
+      `${linkDir}/${tag}.${i}.err`,
+    ];
     links.push([
-      [`${linkDir}/${tag}.${i}.out`, resolve(r.task.outputFile ?? r.stdoutPath)],
-      [`${linkDir}/${tag}.${i}.err`, resolve(r.task.errorFile ?? r.stderrPath)],
+      [outLink, resolve(r.task.outputFile ?? r.stdoutPath)],
+      [errLink, resolve(r.task.errorFile ?? r.stderrPath)],
     ]);
   });
   const script = [

@@ -82,7 +82,7 @@ export interface ArrayPlacement {
 }
 
 /**
- * Optional capability of schedulers with job arrays (Slurm `--array`, PBS Pro `-J`, Batch array
+ * Optional capability of schedulers with job arrays (Slurm `--array`, PBS Pro `-J`, Torque `-t`, Batch array
  * jobs): ready tasks that the scheduler cannot tell apart (same {@link ArraySupport.key}) are
  * submitted as ONE array job whose script dispatches on the array index to each task's own
  * command, working dir, environment and log files. Every element is still one task to the engine:

@@ -30,7 +30,19 @@ export function connect(): SshConnection {
 export const RUN = randomBytes(4).toString('hex');
 
 const SIM_DIR = join(import.meta.dirname, '../simulator');
-const SIM_FILES = ['pbs-sim.mjs', 'qsub', 'qstat', 'qdel', 'qselect', 'pbsnodes'];
+const SIM_FILES = [
+  'pbs-sim.mjs',
+  'sim-spool.mjs',
+  'sim-format.mjs',
+  'sim-qsub.mjs',
+  'sim-runner.mjs',
+  'sim-qstat.mjs',
+  'qsub',
+  'qstat',
+  'qdel',
+  'qselect',
+  'pbsnodes',
+];
 
 /**
  * Install the simulator into `~/bin` of the SSH user (over SSH, as that user), select the flavour

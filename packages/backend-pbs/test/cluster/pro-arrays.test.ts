@@ -7,6 +7,7 @@ import { connect, installSimulator, makeBackend, qsubLog, RUN } from './helpers.
 
 pbsArrayCases({
   label: 'the PBS simulator (PBS Pro)',
+  flavour: 'pro',
   server: 'pbssim',
   run: RUN,
   connect,

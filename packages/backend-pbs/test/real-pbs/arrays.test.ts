@@ -7,6 +7,7 @@ import { connect, MODE, makeBackend, RUN, serverLogSubmissions } from './helpers
 
 pbsArrayCases({
   label: `the real OpenPBS (job history ${MODE})`,
+  flavour: 'pro',
   server: 'pbshost',
   run: RUN,
   connect,

@@ -95,6 +95,7 @@ describe(`PBS backend on the real OpenPBS (job history ${MODE})`, () => {
       version: pbsEnv('PBS_VERSION'),
       history: HISTORY,
       maxArraySize: 10_000,
+      maxSlotLimit: null, // a Torque attribute
     });
     const detections = ssh.commandLog().filter((e) => e.command.includes('history detection'));
     await pbs.serverFacts();
