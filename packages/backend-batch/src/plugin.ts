@@ -5,7 +5,7 @@
  */
 import { type BackendConfigIssue, defineBackend } from '@scripthut/core';
 import {
-  awsProfile,
+  awsSection,
   imageRef,
   int,
   maxConcurrent,
@@ -22,11 +22,7 @@ export const batchBackend = defineBackend({
   type: 'batch',
   description: 'AWS Batch (API based, containers).',
   configSchema: z.strictObject({
-    aws: z.strictObject({
-      profile: awsProfile(),
-      region: text().describe('AWS region, e.g. us-east-1.'),
-      job_queue: text().describe('Default AWS Batch job queue.'),
-    }),
+    aws: awsSection({ job_queue: text().describe('Default AWS Batch job queue.') }),
     job_definition: optText().describe(
       'Pre-registered job definition (name, name:revision or ARN). Either job_definition or default_image must be set.',
     ),

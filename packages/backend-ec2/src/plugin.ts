@@ -5,7 +5,7 @@
  */
 import { defineBackend } from '@scripthut/core';
 import {
-  awsProfile,
+  awsSection,
   imageRef,
   int,
   maxConcurrent,
@@ -18,10 +18,7 @@ import { z } from 'zod';
 
 /** The fields of a `type: ec2` entry (besides name, type, env and env_groups). */
 export const ec2ConfigSchema = z.strictObject({
-  aws: z.strictObject({
-    profile: awsProfile(),
-    region: text().describe('AWS region.'),
-  }),
+  aws: awsSection({}),
   ami: text().describe(
     'AMI for every task instance: sshd, SSM Agent and ec2-instance-connect; docker is installed at boot when missing.',
   ),

@@ -4,7 +4,7 @@
  * configuration does not load the AWS SDK.
  */
 import { type BackendConfigIssue, defineBackend } from '@scripthut/core';
-import { awsProfile, imageRef, maxConcurrent, optText, text } from '@scripthut/core/config-fields';
+import { awsSection, imageRef, maxConcurrent, optText, text } from '@scripthut/core/config-fields';
 import { z } from 'zod';
 
 /** Default CloudWatch Logs group of the task definitions ScriptHut registers. */
@@ -12,11 +12,7 @@ export const DEFAULT_ECS_LOG_GROUP = '/scripthut/ecs';
 
 /** The fields of a `type: ecs` entry (besides name, type, env and env_groups). */
 export const ecsConfigSchema = z.strictObject({
-  aws: z.strictObject({
-    profile: awsProfile(),
-    region: text().describe('AWS region, e.g. us-east-1.'),
-    cluster_name: text().describe('ECS cluster the tasks run in (name or ARN).'),
-  }),
+  aws: awsSection({ cluster_name: text().describe('ECS cluster the tasks run in (name or ARN).') }),
   max_concurrent: maxConcurrent(),
   task_definition: optText().describe(
     'Registered task definition (family, family:revision or ARN) every task runs, verbatim. Either task_definition or default_image must be set.',

@@ -71,6 +71,17 @@ export const cloneDir = () =>
 export const awsProfile = () =>
   optText().describe('AWS CLI profile; omit to use the default credential chain.');
 
+/**
+ * The `aws:` section of an AWS backend: `profile` and `region`, plus the backend's own keys
+ * (e.g. Batch's `job_queue`, ECS's `cluster_name`). Unknown keys are refused.
+ */
+export const awsSection = <S extends z.ZodRawShape>(extra: S) =>
+  z.strictObject({
+    profile: awsProfile(),
+    region: text().describe('AWS region, e.g. us-east-1.'),
+    ...extra,
+  });
+
 /** Optional string matching `re` (message names what was expected); null when unset. */
 export const optMatching = (re: RegExp, what: string) =>
   z
