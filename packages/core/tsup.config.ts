@@ -1,10 +1,8 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.base.js';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/testing/index.ts', 'src/testing/contract.ts', 'src/plugin/config-fields.ts'],
-  format: ['esm'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-});
+export default packageBuild([
+  'src/index.ts',
+  'src/testing/index.ts',
+  'src/testing/contract.ts',
+  'src/plugin/config-fields.ts',
+]);

@@ -1,17 +1,17 @@
 /**
  * A small in-memory ScriptHutRuntime for API tests: one `local` backend, a `demo` workflow of three
- * tasks (`prep`, `work.a`, `work.b`), a source and a project. `advance()` moves tasks along so
+ * tasks (`prep`, `work.a`, `work.b`), a source and a project. `setState`/`completeAll` move tasks along so
  * tests can observe live events. Every event listener is counted so tests can prove SSE cleanup.
+ *
+ * This file holds the state (runs, tasks, logs, outputs, events); the fixed catalogue is in
+ * stub-catalog.ts and the views derived from recorded runs are in stub-run-views.ts.
  */
 import { EventEmitter } from 'node:events';
 import {
   aggregateUsage,
-  deriveRunStatus,
-  emptyStateCounts,
   type Issue,
   isTerminalTaskState,
   ledgerEntryOf,
-  OUTPUT_LIMITS,
   outputContentType,
   outputKind,
   type RerunMode,
@@ -49,33 +49,34 @@ import type {
   WorkflowView,
 } from '@scripthut/runtime';
 import { statsOf } from '@scripthut/runtime';
+import {
+  stubBackends,
+  stubCommandLog,
+  stubConfigView,
+  stubDryRun,
+  stubEstimate,
+  stubExternalJob,
+  stubProjects,
+  stubProjectWorkflows,
+  stubReloadResult,
+  stubRunCost,
+  stubSettings,
+  stubSources,
+  stubSpec,
+  stubValidateConfig,
+  stubWorkflowSpecs,
+  stubWorkflows,
+} from './stub-catalog.js';
+import {
+  runSummaryView,
+  type StubRunEntry,
+  type StubTaskOutputs,
+  summarizeRun,
+  taskJobViews,
+  taskOutputsView,
+} from './stub-run-views.js';
 
-function spec(id: string, deps: string[] = [], command = `echo ${id}`): TaskSpec {
-  return {
-    id,
-    name: id,
-    command,
-    workingDir: '~',
-    partition: 'normal',
-    cpus: 1,
-    memory: '1G',
-    memoryMiB: 1024,
-    timeLimit: '0:10:00',
-    timeLimitSeconds: 600,
-    gres: null,
-    image: null,
-    deps,
-    depPatterns: deps,
-    outputFile: null,
-    errorFile: null,
-    environment: null,
-    envVars: {},
-    generatesSource: null,
-  };
-}
-
-/** The token of a StubRuntime (`settings.auth_token`). */
-export const STUB_TOKEN = 'stub-token-0123456789abcdef0123456789';
+export { STUB_TOKEN } from './stub-catalog.js';
 
 export class StubRuntime implements ScriptHutRuntime {
   configSource: ScriptHutRuntime['configSource'] = { kind: 'default' };
@@ -83,20 +84,10 @@ export class StubRuntime implements ScriptHutRuntime {
   readonly emitter = new EventEmitter();
   readonly events: RuntimeEvents = this.emitter as unknown as RuntimeEvents;
   /** Mutable so tests can rotate the token or change the allowed hosts. */
-  readonly settings: ScriptHutRuntime['settings'] = {
-    server_host: '127.0.0.1',
-    server_port: 8000,
-    poll_interval: 5,
-    filter_user: null,
-    auth_token: STUB_TOKEN,
-    data_dir: '/tmp/stub',
-    allowed_hosts: [],
-    tls_cert: null,
-    tls_key: null,
-  };
+  readonly settings: ScriptHutRuntime['settings'] = stubSettings();
   /** Texts written by saveConfigText. */
   readonly saved: string[] = [];
-  readonly runs = new Map<string, { run: RunRecord; tasks: TaskRecord[]; transitions: TaskTransition[] }>();
+  readonly runs = new Map<string, StubRunEntry>();
   readonly logs = new Map<string, string>();
   private counter = 0;
   /** Calls made, for asserting that bad input changed nothing. */
@@ -151,88 +142,23 @@ export class StubRuntime implements ScriptHutRuntime {
   }
 
   listBackends(): BackendView[] {
-    return [
-      {
-        name: 'local',
-        type: 'local',
-        maxConcurrent: 4,
-        health: { connected: true, lastError: null, endpoint: 'localhost' },
-        lastPollAt: '2025-01-01T00:00:00.000Z',
-        lastPollDurationMs: 3,
-        lastError: null,
-        inFlight: 0,
-        clusterInfo: {
-          cpusIdle: 6,
-          cpusTotal: 8,
-          partitions: [],
-          disk: { path: '/tmp', totalBytes: 100 * 2 ** 30, availableBytes: 40 * 2 ** 30 },
-        },
-        clusterInfoAt: '2025-01-01T00:00:00.000Z',
-      },
-    ];
+    return stubBackends();
   }
   getBackend(name: string): BackendDetail {
     const b = this.listBackends().find((x) => x.name === name);
     if (!b) throw new ScriptHutError('not_found', `unknown backend ${name}`);
-    return {
-      ...b,
-      commandLog: [
-        {
-          at: '2025-01-01T00:00:00.000Z',
-          command: 'true',
-          exitCode: 0,
-          durationMs: 1,
-          stdout: '',
-          stderr: '',
-        },
-      ],
-    };
+    return { ...b, commandLog: stubCommandLog() };
   }
   listWorkflows(): WorkflowView[] {
-    return [
-      {
-        kind: 'workflow',
-        name: 'demo',
-        backend: 'local',
-        description: 'Demo workflow',
-        maxConcurrent: null,
-        git: null,
-      },
-    ];
+    return stubWorkflows();
   }
   private specsFor(name: string): TaskSpec[] {
     if (name !== 'demo' && !name.includes('/'))
       throw new ScriptHutError('not_found', `unknown workflow ${name}`);
-    return [spec('prep'), spec('work.a', ['prep']), spec('work.b', ['prep'])];
+    return stubWorkflowSpecs();
   }
   async dryRunWorkflow(name: string, options: RunOptions = {}): Promise<DryRunResult> {
-    const specs = this.specsFor(name);
-    return {
-      workflowName: name,
-      backendName: options.backend ?? 'local',
-      git: null,
-      logDir: '/tmp/logs',
-      tasks: specs.map((t) => ({
-        task: t,
-        workingDir: '/home/u',
-        script: `#!/bin/bash\n${t.command}\n`,
-        stdoutPath: `/tmp/logs/${t.id}.out`,
-        stderrPath: `/tmp/logs/${t.id}.err`,
-        ...(this.dryRunArrays?.mode === 'auto' && t.id.startsWith('work.')
-          ? { array: { group: 0, index: t.id === 'work.a' ? 0 : 1, size: 2 } }
-          : {}),
-      })),
-      ...(this.dryRunArrays ? { arrays: this.dryRunArrays } : {}),
-      warnings: [],
-      estimate: {
-        available: false,
-        reason: 'local backend has no price',
-        upperBound: null,
-        costedTasks: 0,
-        uncostedTasks: specs.length,
-        currency: 'USD',
-      },
-    };
+    return stubDryRun(name, this.specsFor(name), options.backend ?? 'local', this.dryRunArrays);
   }
   createRun(name: string, specs: TaskSpec[], origin: RunRecord['origin'], backend = 'local'): RunSummary {
     if (this.failNext) {
@@ -286,31 +212,7 @@ export class StubRuntime implements ScriptHutRuntime {
     return this.createRun(name, this.specsFor(name), { kind: 'workflow', name }, options.backend);
   }
   listSources(): SourceView[] {
-    return [
-      {
-        name: 'repo',
-        type: 'path',
-        backend: 'local',
-        location: '/srv/repo',
-        branch: null,
-        lastSyncAt: null,
-        commit: null,
-        error: null,
-        workflows: [
-          {
-            kind: 'source',
-            name: 'repo/flows/a.json',
-            backend: 'local',
-            description: '',
-            maxConcurrent: null,
-            git: null,
-            source: 'repo',
-            file: 'flows/a.json',
-          },
-        ],
-        warnings: [],
-      },
-    ];
+    return stubSources();
   }
   async syncSource(name: string): Promise<SourceView> {
     const s = this.listSources().find((x) => x.name === name);
@@ -332,24 +234,11 @@ export class StubRuntime implements ScriptHutRuntime {
     );
   }
   listProjects(): ProjectView[] {
-    return [
-      { name: 'proj', backend: 'local', path: '/srv/proj', description: 'A project', maxConcurrent: null },
-    ];
+    return stubProjects();
   }
   async listProjectWorkflows(project: string): Promise<WorkflowView[]> {
     if (project !== 'proj') throw new ScriptHutError('not_found', `unknown project ${project}`);
-    return [
-      {
-        kind: 'project',
-        name: 'proj/sflow.json',
-        backend: 'local',
-        description: '',
-        maxConcurrent: null,
-        git: null,
-        project: 'proj',
-        file: 'sflow.json',
-      },
-    ];
+    return stubProjectWorkflows();
   }
   async dryRunProjectWorkflow(project: string, file: string, options?: RunOptions) {
     await this.listProjectWorkflows(project);
@@ -369,7 +258,7 @@ export class StubRuntime implements ScriptHutRuntime {
   async runAdhocTask(input: AdhocTaskInput) {
     return this.createRun(
       input.runName ?? `_adhoc/${input.id ?? 'task'}`,
-      [spec(input.id ?? 'task', [], input.command)],
+      [stubSpec(input.id ?? 'task', [], input.command)],
       { kind: 'adhoc' },
       input.backend,
     );
@@ -379,28 +268,8 @@ export class StubRuntime implements ScriptHutRuntime {
     if (!e) throw new ScriptHutError('not_found', `run ${runId} not found`);
     return e;
   }
-  private summarize(e: { run: RunRecord; tasks: TaskRecord[] }): RunSummary {
-    const counts = emptyStateCounts();
-    for (const t of e.tasks) counts[t.state]++;
-    const subs = e.tasks
-      .map((t) => t.submittedAt)
-      .filter((x): x is string => !!x)
-      .sort();
-    const fins = e.tasks
-      .map((t) => t.finishedAt)
-      .filter((x): x is string => !!x)
-      .sort();
-    return {
-      run: e.run,
-      counts,
-      status: deriveRunStatus(counts, e.run.cancelRequestedAt !== null),
-      total: e.tasks.length,
-      firstSubmittedAt: subs[0] ?? null,
-      lastFinishedAt: fins[fins.length - 1] ?? null,
-    };
-  }
   listRuns(query: import('@scripthut/runtime').RunQuery = {}) {
-    let items = [...this.runs.values()].reverse().map((e) => this.summarize(e));
+    let items = [...this.runs.values()].reverse().map((e) => summarizeRun(e));
     if (query.status) items = items.filter((s) => s.status === query.status);
     if (query.workflow) items = items.filter((s) => s.run.workflowName === query.workflow);
     if (query.backend) items = items.filter((s) => s.run.backendName === query.backend);
@@ -409,7 +278,7 @@ export class StubRuntime implements ScriptHutRuntime {
     return { items: items.slice(offset, offset + (query.limit ?? 50)), total };
   }
   getRun(runId: string): RunSummary {
-    return this.summarize(this.entry(runId));
+    return summarizeRun(this.entry(runId));
   }
   listTasks(runId: string, query: import('@scripthut/runtime').TaskQuery = {}) {
     let items = this.entry(runId).tasks;
@@ -521,92 +390,28 @@ export class StubRuntime implements ScriptHutRuntime {
   }
 
   listJobs(query: import('@scripthut/runtime').JobQuery = {}): JobView[] {
-    const jobs: JobView[] = [];
-    for (const { run, tasks } of this.runs.values()) {
-      for (const t of tasks) {
-        if (t.state === 'pending') continue;
-        jobs.push({
-          kind: 'task',
-          backend: run.backendName,
-          jobId: t.jobId,
-          name: t.spec.name,
-          runId: run.id,
-          taskId: t.spec.id,
-          workflowName: run.workflowName,
-          user: 'me',
-          state: t.state,
-          reason: null,
-          partition: t.spec.partition,
-          cpus: t.spec.cpus,
-          memory: t.spec.memory,
-          timeLimit: t.spec.timeLimit,
-          submittedAt: t.submittedAt,
-          startedAt: t.startedAt,
-          finishedAt: t.finishedAt,
-        });
-      }
-    }
-    if (!query.mine) {
-      jobs.push({
-        kind: 'external',
-        backend: 'local',
-        jobId: '77',
-        name: 'someone-else',
-        runId: null,
-        taskId: null,
-        workflowName: null,
-        user: 'other',
-        state: 'running',
-        reason: null,
-        partition: null,
-        cpus: 2,
-        memory: null,
-        timeLimit: null,
-        submittedAt: null,
-        startedAt: null,
-        finishedAt: null,
-      });
-    }
+    const jobs = taskJobViews(this.runs.values());
+    if (!query.mine) jobs.push(stubExternalJob());
     return jobs;
   }
   async runCost(runId: string): Promise<RunCost> {
     this.entry(runId);
-    return {
-      available: false,
-      reason: 'no pricing for local',
-      total: null,
-      costedTasks: 0,
-      uncostedTasks: 0,
-      currency: 'USD',
-    };
+    return stubRunCost();
   }
   async estimateWorkflow(_kind: WorkflowView['kind'], name: string): Promise<CostEstimate> {
     this.calls.push(`estimate:${name}`);
     this.specsFor(name);
-    return {
-      available: true,
-      reason: null,
-      upperBound: 0.5,
-      costedTasks: 3,
-      uncostedTasks: 0,
-      currency: 'USD',
-    };
+    return stubEstimate();
   }
   configView() {
-    return {
-      source: 'default',
-      text: 'settings:\n  auth_token: "***"\n',
-      config: { settings: { auth_token: '***' } },
-    };
+    return stubConfigView();
   }
   validateConfigText(text: string): { issues: Issue[]; warnings: Issue[] } {
-    return text.includes('bad')
-      ? { issues: [{ path: 'backends[0].type', message: 'unknown backend type', line: 2 }], warnings: [] }
-      : { issues: [], warnings: [] };
+    return stubValidateConfig(text);
   }
   async reloadConfig(): Promise<ConfigReloadResult> {
     this.calls.push('reload');
-    return { applied: true, live: ['settings.poll_interval'], restart: ['settings.server_port'], issues: [] };
+    return stubReloadResult();
   }
   async saveConfigText(
     text: string,
@@ -627,33 +432,11 @@ export class StubRuntime implements ScriptHutRuntime {
 
   // ---- task outputs and notifications ----
   /** Recorded outputs per `<runId>/<taskId>` (files and their bytes), set by tests. */
-  readonly outputs = new Map<
-    string,
-    { files: Record<string, Buffer>; taskSummary?: string; runSummary?: string }
-  >();
+  readonly outputs = new Map<string, StubTaskOutputs>();
 
   taskOutputs(runId: string, taskId: string): TaskOutputsView {
     const task = this.getTask(runId, taskId);
-    const o = this.outputs.get(`${runId}/${taskId}`);
-    return {
-      runId,
-      taskId: task.spec.id,
-      status: o ? 'listed' : 'waiting',
-      reason: o ? null : 'the outputs are listed shortly after the task ends',
-      listedAt: o ? new Date(0).toISOString() : null,
-      missing: false,
-      files: Object.entries(o?.files ?? {}).map(([path, data]) => ({
-        path,
-        size: data.length,
-        mtime: new Date(0).toISOString(),
-        kind: outputKind(path),
-      })),
-      truncated: false,
-      skipped: 0,
-      taskSummary: o?.taskSummary ? { text: o.taskSummary, truncated: false } : null,
-      error: null,
-      limits: { maxFiles: OUTPUT_LIMITS.maxFiles, maxFileBytes: OUTPUT_LIMITS.maxFileBytes },
-    };
+    return taskOutputsView(runId, task, this.outputs.get(`${runId}/${taskId}`));
   }
 
   async readTaskOutputFile(runId: string, taskId: string, path: string): Promise<OutputFileContent> {
@@ -666,15 +449,7 @@ export class StubRuntime implements ScriptHutRuntime {
   runSummary(runId: string): RunSummaryView {
     const e = this.runs.get(runId);
     if (!e) throw new ScriptHutError('not_found', `unknown run "${runId}"`);
-    return {
-      runId,
-      available: true,
-      reason: null,
-      fragments: e.tasks.flatMap((t) => {
-        const text = this.outputs.get(`${runId}/${t.spec.id}`)?.runSummary;
-        return text ? [{ taskId: t.spec.id, text, truncated: false }] : [];
-      }),
-    };
+    return runSummaryView(runId, e.tasks, this.outputs);
   }
 
   notificationStats(): NotificationStats {

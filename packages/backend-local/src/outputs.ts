@@ -11,6 +11,7 @@ import {
   type CapturedSummary,
   captureSummary,
   isSafeOutputPath,
+  missingOutputListing,
   OUTPUT_LIMITS,
   type OutputListing,
   type OutputListingRequest,
@@ -44,14 +45,7 @@ function summaryOf(path: string): CapturedSummary | null {
 /** List one output directory (bounded, sorted, links skipped). */
 export function listLocalOutputDir(dir: string, runSummary: string): OutputListing {
   const root = resolveLocal(dir);
-  const listing: OutputListing = {
-    missing: true,
-    files: [],
-    truncated: false,
-    skipped: 0,
-    taskSummary: null,
-    runSummary: summaryOf(resolveLocal(runSummary)),
-  };
+  const listing = missingOutputListing(summaryOf(resolveLocal(runSummary)));
   try {
     if (!lstatSync(root).isDirectory()) return listing;
   } catch {

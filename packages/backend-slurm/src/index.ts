@@ -3,6 +3,9 @@
  *
  * @packageDocumentation
  */
+
+/** The ended job states are core's (`TERMINAL_JOB_STATES`); re-exported for this package's users. */
+export { isTerminalJobState } from '@scripthut/core';
 export {
   createSlurmBackend,
   SBATCH_RETRY_WINDOW_MS,
@@ -14,7 +17,6 @@ export {
 export {
   formatJobRef,
   isInvalidJobIdError,
-  isTerminalJobState,
   isValidJobId,
   JOB_ID_RE,
   JOB_REF_RE,

@@ -3,7 +3,7 @@
  * the verdict rules that turn accounting rows into a {@link JobStatus}. No I/O here: everything is
  * unit-tested on recorded output.
  */
-import { type JobState, type JobStatus, tagOfJobName } from '@scripthut/core';
+import { isTerminalJobState, type JobState, type JobStatus, tagOfJobName } from '@scripthut/core';
 
 export * from './parse-cluster.js';
 
@@ -200,20 +200,6 @@ export function mapSlurmState(raw: string): JobState {
     default:
       return 'unknown';
   }
-}
-
-const TERMINAL: ReadonlySet<JobState> = new Set([
-  'completed',
-  'failed',
-  'cancelled',
-  'timeout',
-  'out_of_memory',
-  'node_fail',
-]);
-
-/** True for states a job never leaves. */
-export function isTerminalJobState(state: JobState): boolean {
-  return TERMINAL.has(state);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,10 +5,11 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BackendHealth, CommandLogEntry, ExecResult, TrackedJob } from '@scripthut/core';
+import type { BackendHealth, CommandLogEntry, ExecResult } from '@scripthut/core';
 import { BackendError } from '@scripthut/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LocalBashRunner } from '../test/local-runner.js';
+import { describe, expect, it } from 'vitest';
+import { backend, runner, tracked, useLocalRunner } from '../test/backend-harness.js';
+import type { LocalBashRunner } from '../test/local-runner.js';
 import { makeRequest } from '../test/requests.js';
 import {
   createSlurmBackend,
@@ -17,29 +18,7 @@ import {
   type SlurmSsh,
 } from './backend.js';
 
-let runner: LocalBashRunner;
-beforeEach(() => {
-  runner = new LocalBashRunner();
-});
-afterEach(() => runner.cleanup());
-
-const backend = (over: Partial<Parameters<typeof createSlurmBackend>[0]> = {}) =>
-  createSlurmBackend({ name: 'hpc', ssh: runner, maxConcurrent: 10, ...over });
-
-function tracked(jobId: string, tag: string, over: Partial<TrackedJob> = {}): TrackedJob {
-  return {
-    jobId,
-    runId: 'run1',
-    taskId: tag,
-    tag,
-    stdoutPath: null,
-    stderrPath: null,
-    submittedAt: '2026-02-11T10:00:00.000Z',
-    lastState: 'running',
-    meta: {},
-    ...over,
-  };
-}
+useLocalRunner();
 
 describe('an environment that would rewrite our commands', () => {
   it('SBATCH_*, SQUEUE_*, SLURM_* (but SLURM_CONF) and shell functions never reach the commands', async () => {

@@ -4,8 +4,8 @@
  * above 128 minus 128), accounting for jobs that left the queue, and `unknown` (not failure) while
  * accounting lags.
  */
-import type { JobStatus, TrackedJob } from '@scripthut/core';
-import { isTerminalJobState, type SqueueStatusRow } from './parse.js';
+import { isTerminalJobState, type JobStatus, type TrackedJob } from '@scripthut/core';
+import type { SqueueStatusRow } from './parse.js';
 
 /** The queue's view of a job, with its marker, or null when squeue no longer shows it. */
 export function queueVerdict(row: SqueueStatusRow, marker: number | undefined): JobStatus {

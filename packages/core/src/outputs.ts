@@ -83,6 +83,14 @@ export interface OutputListing {
   runSummary: CapturedSummary | null;
 }
 
+/**
+ * The listing of an output directory that does not exist (yet): what a backend reports before it
+ * finds the directory, and what it starts from while listing it.
+ */
+export function missingOutputListing(runSummary: CapturedSummary | null = null): OutputListing {
+  return { missing: true, files: [], truncated: false, skipped: 0, taskSummary: null, runSummary };
+}
+
 /** A listing as stored for a task. */
 export interface StoredOutputListing extends OutputListing {
   runId: string;

@@ -9,6 +9,8 @@ import {
   isTerminalJobState,
   type RunStore,
   ScriptHutError,
+  TERMINAL_JOB_STATES,
+  TERMINAL_TASK_STATES,
   taskUsageFigures,
 } from '@scripthut/core';
 import {
@@ -19,6 +21,12 @@ import {
 } from './forgotten-jobs.js';
 import type { RuntimeBackends } from './runtime-backends.js';
 import type { JobQuery, JobView } from './types.js';
+
+/** A jobs-list row has ended when its job (JobState) or its task (TaskState) has. */
+const ENDED_ROW_STATES: ReadonlySet<string> = new Set<string>([
+  ...TERMINAL_JOB_STATES,
+  ...TERMINAL_TASK_STATES,
+]);
 
 type Log = { warn(msg: string): void; info(msg: string): void; error(msg: string): void };
 
@@ -206,8 +214,7 @@ export class JobsTable {
         'not_found',
         `job ${jobId} is not in the jobs list of backend "${backendName}"`,
       );
-    const ended = ['completed', 'failed', 'cancelled', 'dep_failed', 'timeout', 'out_of_memory', 'node_fail'];
-    if (!ended.includes(row.state))
+    if (!ENDED_ROW_STATES.has(row.state))
       throw new ScriptHutError(
         'conflict',
         `job ${jobId} is ${row.state}: only finished jobs can be forgotten`,

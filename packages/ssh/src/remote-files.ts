@@ -187,14 +187,21 @@ export function buildReadFileProgram(path: string, cwd: string | null, maxBytes:
 
 /** Content framed by {@link buildReadFileProgram} (UTF-8), or null when the frame is incomplete. */
 export function parseReadFileAnswer(stdout: string): string | null {
+  return parseFramedFile(stdout)?.toString('utf8') ?? null;
+}
+
+/**
+ * The bytes of a file framed as `@@file <size>`, base64 lines, `@@end` (what the read-file
+ * programs print), or null when the frame is incomplete or its size does not match.
+ */
+export function parseFramedFile(stdout: string): Buffer | null {
   const lines = stdout.split('\n');
   const start = lines.findIndex((l) => /^@@file \d+$/.test(l));
   if (start < 0) return null;
   const end = lines.indexOf('@@end', start + 1);
   if (end < 0) return null;
   const data = Buffer.from(lines.slice(start + 1, end).join(''), 'base64');
-  if (data.length !== Number(lines[start]!.slice(7))) return null;
-  return data.toString('utf8');
+  return data.length === Number(lines[start]!.slice(7)) ? data : null;
 }
 
 /** The remote home directory, resolved once and cached, and path resolution against it. */

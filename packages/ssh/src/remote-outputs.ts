@@ -10,6 +10,7 @@ import {
   boundOutputFiles,
   captureSummary,
   isSafeOutputPath,
+  missingOutputListing,
   OUTPUT_LIMITS,
   type OutputListing,
   type OutputListingRequest,
@@ -17,7 +18,7 @@ import {
   shellQuotePath,
   TASK_SUMMARY_FILE,
 } from '@scripthut/core';
-import { type RemoteExec, truncateOutput } from './remote-files.js';
+import { parseFramedFile, type RemoteExec, truncateOutput } from './remote-files.js';
 
 /** Paths that can travel as one heredoc line (no newline, tab or NUL). */
 const LINE_SAFE = /^[^\n\r\t\0]+$/;
@@ -95,14 +96,7 @@ export function parseListOutputsAnswer(stdout: string, count: number): OutputLis
   for (let i = 0; i < count; i++) {
     const lines = sections.get(i);
     if (!lines) throw new Error(`the output listing has no answer for request ${i}`);
-    const listing: OutputListing = {
-      missing: true,
-      files: [],
-      truncated: false,
-      skipped: 0,
-      taskSummary: null,
-      runSummary: null,
-    };
+    const listing = missingOutputListing();
     for (const line of lines) {
       if (line.startsWith('F ') || line === 'F') {
         const entries = parseFindRecords(Buffer.from(line.slice(2), 'base64'));
@@ -188,13 +182,7 @@ export function buildReadOutputFileProgram(dir: string, relPath: string, maxByte
 
 /** Bytes framed by {@link buildReadOutputFileProgram}, or null when the frame is incomplete. */
 export function parseReadOutputFileAnswer(stdout: string): Buffer | null {
-  const lines = stdout.split('\n');
-  const start = lines.findIndex((l) => /^@@file \d+$/.test(l));
-  if (start < 0) return null;
-  const end = lines.indexOf('@@end', start + 1);
-  if (end < 0) return null;
-  const data = Buffer.from(lines.slice(start + 1, end).join(''), 'base64');
-  return data.length === Number(lines[start]!.slice(7)) ? data : null;
+  return parseFramedFile(stdout);
 }
 
 /** Read one recorded output file with one command (see {@link buildReadOutputFileProgram}). */

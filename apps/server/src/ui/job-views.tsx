@@ -3,7 +3,7 @@
  * The cluster side of the UI: the backends (cards) and the jobs their schedulers report (table, with
  * the actions on jobs ScriptHut did not start).
  */
-import { formatBytes } from '@scripthut/core';
+import { formatBytes, TERMINAL_JOB_STATES } from '@scripthut/core';
 import type { BackendView, JobView } from '@scripthut/runtime';
 import type { FC } from 'hono/jsx';
 import {
@@ -133,14 +133,8 @@ export const JobsTable: FC<{ jobs: JobView[]; ctx?: PageContext }> = ({ jobs, ct
     </table>
   );
 
-const ENDED_JOB_STATES = new Set([
-  'completed',
-  'failed',
-  'cancelled',
-  'timeout',
-  'out_of_memory',
-  'node_fail',
-]);
+/** Job states after which a job does not run any more (core's list; read as strings for TaskState | JobState). */
+const ENDED_JOB_STATES: ReadonlySet<string> = TERMINAL_JOB_STATES;
 
 /** Forget (finished jobs) and Cancel (your own active jobs that ScriptHut did not start). */
 export const ExternalJobActions: FC<{ job: JobView; ctx: PageContext; own: boolean }> = ({

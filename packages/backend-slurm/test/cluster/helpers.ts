@@ -1,6 +1,12 @@
 /** Shared setup of the Slurm backend's cluster tests (real sshd + Slurm from the global setup). */
 import { randomBytes } from 'node:crypto';
-import type { JobState, JobStatus, SubmitOutcome, SubmitRequest, TrackedJob } from '@scripthut/core';
+import {
+  isTerminalJobState,
+  type JobStatus,
+  type SubmitOutcome,
+  type SubmitRequest,
+  type TrackedJob,
+} from '@scripthut/core';
 import { SshConnection } from '@scripthut/ssh';
 import { createSlurmBackend } from '../../src/backend.js';
 
@@ -50,8 +56,6 @@ export function tracked(req: SubmitRequest, outcome: SubmitOutcome): TrackedJob 
   };
 }
 
-const TERMINAL: JobState[] = ['completed', 'failed', 'cancelled', 'timeout', 'out_of_memory', 'node_fail'];
-
 /** Poll `status` until every job has a final terminal verdict (or the deadline passes). */
 export async function waitFinal(
   backend: ReturnType<typeof makeBackend>,
@@ -64,7 +68,7 @@ export async function waitFinal(
   while (Date.now() < deadline) {
     last = await backend.status(jobs);
     if (
-      jobs.every((j) => TERMINAL.includes(last.get(j.jobId)?.state ?? 'unknown') && last.get(j.jobId)?.final)
+      jobs.every((j) => isTerminalJobState(last.get(j.jobId)?.state ?? 'unknown') && last.get(j.jobId)?.final)
     )
       return last;
     await new Promise((r) => setTimeout(r, intervalMs));

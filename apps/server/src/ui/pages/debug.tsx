@@ -4,7 +4,7 @@
  * task's debug jobs (Debug submits one, Attach opens its tmux session in a browser terminal,
  * Release ends it). Forms: `POST /runs/:id/tasks/:taskId/debug` and `…/debug/:session/release`.
  */
-import type { RunSummary, TaskRecord } from '@scripthut/core';
+import { type RunSummary, type TaskRecord, TERMINAL_JOB_STATES } from '@scripthut/core';
 import type { DebugSessionView, ScriptHutRuntime } from '@scripthut/runtime';
 import type { FC } from 'hono/jsx';
 import { runIdSchema, taskIdSchema } from '../../schemas.js';
@@ -21,7 +21,8 @@ export interface HandsOn {
   error: string | null;
 }
 
-const ENDED = new Set(['completed', 'failed', 'cancelled', 'timeout', 'out_of_memory', 'node_fail']);
+/** Job states after which a debug job does not run any more (core's list). */
+const ENDED: ReadonlySet<string> = TERMINAL_JOB_STATES;
 
 /** Collects the hands-on data of a task (asks the scheduler only when the task has debug jobs). */
 export async function handsOnOf(
