@@ -11,7 +11,18 @@
  * `task_transitions` loses AUTOINCREMENT: its ids stay increasing (a new row gets the largest id
  * plus one), which is all the reads need (`ORDER BY id`), without the `sqlite_sequence` write per
  * row. Its index on (run_id, task_id) stays: a task's history and a run's deletion read through it.
+ *
+ * `task_cache_keys` is looked up by key, a SHA-256: every completion inserts a random key into
+ * that index, so each of a pass's ~1,000 entries dirtied its own index page (~100-byte entries:
+ * scope, 64 hex digits, time). The index now holds only the key's first 6 bytes
+ * ({@link CACHE_KEY_PREFIX_SQL}); the lookup compares the scope and the whole key on the few rows
+ * with that prefix.
  */
+
+/** The indexed form of a cache key: its first 6 bytes (the key itself when it is not hex). */
+export const CACHE_KEY_PREFIX_SQL = (column: string): string =>
+  `COALESCE(unhex(substr(${column}, 1, 12)), ${column})`;
+
 export const HOT_TASK_ROWS_SQL = `
 CREATE TABLE task_details (
   run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
@@ -42,4 +53,7 @@ DROP TABLE task_transitions;
 ALTER TABLE task_transitions_v10 RENAME TO task_transitions;
 CREATE INDEX task_transitions_run_task ON task_transitions (run_id, task_id);
 DELETE FROM sqlite_sequence WHERE name = 'task_transitions';
+
+DROP INDEX task_cache_keys_key;
+CREATE INDEX task_cache_keys_prefix ON task_cache_keys (${CACHE_KEY_PREFIX_SQL('cache_key')});
 `;

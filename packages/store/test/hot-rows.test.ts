@@ -52,6 +52,8 @@ function oldTasks(): TaskRecord[] {
   ];
 }
 
+const HEX_KEY = 'ab'.repeat(32);
+
 /** A file left by schema v9 holding {@link oldTasks} and a history, as v9's code wrote them. */
 function writeV9File(file: string): void {
   const db = new Database(file);
@@ -94,6 +96,12 @@ function writeV9File(file: string): void {
   transition.run('a', 'pending', 'submitting', '2024-01-01T00:00:00.500Z', 'submitting (attempt 1)');
   transition.run('b', 'pending', 'failed', '2024-01-01T00:00:00.600Z', 'exit 3');
   transition.run('a', 'submitting', 'completed', '2024-01-01T00:00:09.000Z', null);
+  const entry = db.prepare(
+    `INSERT INTO task_cache_keys (run_id, task_id, scope, cache_key, parts, outputs, completed_at, source_run_id, source_task_id)
+     VALUES ('old00001', ?, ?, ?, '{"command":"c"}', '[]', ?, 'old00001', ?)`,
+  );
+  entry.run('a', 'local\u0000wf', HEX_KEY, '2024-01-01T00:00:09.000Z', 'a');
+  entry.run('b', 'local\u0000wf', 'not-hex', '2024-01-01T00:00:10.000Z', 'b');
   db.prepare(
     `INSERT INTO run_stats (run_id, pending, completed, failed, total, status) VALUES ('old00001', 1, 1, 1, 3, 'failed')`,
   ).run();
@@ -157,6 +165,14 @@ describe('hot task rows (schema v10)', () => {
         spec: expected[2]!.spec,
       });
       expect(store.summarizeRun('old00001')!.counts).toMatchObject({ pending: 0, submitting: 1 });
+      // Cache entries are found by key through the new prefix index (hex keys and others alike).
+      expect(store.findCacheEntry!('local\u0000wf', HEX_KEY)).toMatchObject({
+        taskId: 'a',
+        parts: { command: 'c' },
+      });
+      expect(store.findCacheEntry!('local\u0000wf', 'not-hex')).toMatchObject({ taskId: 'b' });
+      expect(store.findCacheEntry!('local\u0000wf', `${HEX_KEY.slice(0, 12)}${'0'.repeat(52)}`)).toBeNull();
+      expect(store.findCacheEntry!('other\u0000wf', HEX_KEY)).toBeNull();
     } finally {
       store.close();
     }
