@@ -224,6 +224,28 @@ describe('hot task rows (schema v10)', () => {
         meta: { generatedBy: 'g', cacheKey: 'k' },
         version: 3,
       });
+      // One UPDATE gives the replaced state (transition `from`, counts) and a version above the
+      // store-wide counter and above the row's own (a task inserted with a higher version).
+      expect(store.transitions('new00001', 'a').map((t) => `${t.from}>${t.to}`)).toEqual([
+        'pending>submitting',
+        'submitting>completed',
+      ]);
+      store.appendTasks('new00001', [makeTask('new00001', 'z', 1, 'pending', { version: 50 })]);
+      store.updateTasks([
+        { runId: 'new00001', taskId: 'z', patch: {}, transition: { to: 'running', at, reason: null } },
+        { runId: 'new00001', taskId: 'a', patch: { node: 'n2' } },
+      ]);
+      expect(store.getTask('new00001', 'z')!.version).toBe(51);
+      expect(store.getTask('new00001', 'a')!.version).toBe(52);
+      expect(store.taskVersion()).toBe(52);
+      expect(store.summarizeRun('new00001')!.counts).toMatchObject({ pending: 0, running: 1, completed: 1 });
+      expect(() =>
+        store.updateTasks([
+          { runId: 'new00001', taskId: 'a', patch: { node: 'n3' } },
+          { runId: 'new00001', taskId: 'nope', patch: { node: 'x' } },
+        ]),
+      ).toThrow(/task nope of run new00001 does not exist/);
+      expect(store.getTask('new00001', 'a')!.node).toBe('n2'); // rolled back with the batch
       store.deleteRun('new00001');
       const n = store.sqlite.prepare('SELECT COUNT(*) AS n FROM task_details').get() as { n: number };
       expect(n.n).toBe(0);
