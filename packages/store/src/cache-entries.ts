@@ -4,6 +4,7 @@
  */
 import type { CacheEntry } from '@scripthut/core';
 import type Database from 'better-sqlite3';
+import { CACHE_KEY_PREFIX_SQL } from './hot-rows-schema.js';
 
 interface Row {
   run_id: string;
@@ -44,7 +45,9 @@ export class CacheEntryTable {
        SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?)`,
     );
     this.byKey = sqlite.prepare(
-      'SELECT * FROM task_cache_keys WHERE scope = ? AND cache_key = ? ORDER BY completed_at DESC LIMIT 1',
+      `SELECT * FROM task_cache_keys
+       WHERE ${CACHE_KEY_PREFIX_SQL('cache_key')} = ${CACHE_KEY_PREFIX_SQL('@key')} AND scope = @scope AND cache_key = @key
+       ORDER BY completed_at DESC LIMIT 1`,
     );
     this.byTask = sqlite.prepare(
       'SELECT * FROM task_cache_keys WHERE scope = ? AND task_id = ? ORDER BY completed_at DESC LIMIT 1',
@@ -69,7 +72,7 @@ export class CacheEntryTable {
   }
 
   findByKey(scope: string, key: string): CacheEntry | null {
-    const row = this.byKey.get(scope, key) as Row | undefined;
+    const row = this.byKey.get({ scope, key }) as Row | undefined;
     return row ? toEntry(row) : null;
   }
 

@@ -7,6 +7,7 @@ import { deriveRunStatus, type StateCounts, TASK_STATES } from '@scripthut/core'
 import type { Database } from 'better-sqlite3';
 import { RUN_ARRAY_MODE_SQL } from './array-mode-schema.js';
 import { FORGOTTEN_JOBS_SQL } from './forgotten-jobs.js';
+import { HOT_TASK_ROWS_SQL } from './hot-rows-schema.js';
 import { OUTPUTS_NOTIFICATIONS_SQL } from './outputs-schema.js';
 import { RENOTIFY_AFTER_RERUN_SQL } from './renotify-schema.js';
 
@@ -199,6 +200,11 @@ export const migrations: readonly Migration[] = [
     version: 9,
     name: "runs.array_mode: the workflow's job-array switch (auto/off) recorded with its run (issue 17)",
     sql: RUN_ARRAY_MODE_SQL,
+  },
+  {
+    version: 10,
+    name: 'task_details: spec, meta and script out of the hot tasks row; task_transitions without AUTOINCREMENT (issue 19)',
+    sql: HOT_TASK_ROWS_SQL,
   },
 ];
 

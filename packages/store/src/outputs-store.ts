@@ -101,9 +101,10 @@ export function tasksAwaitingOutputs(
     .prepare(
       `SELECT t.run_id AS runId, t.task_id AS taskId FROM tasks t
        JOIN runs r ON r.id = t.run_id
+       JOIN task_details d ON d.run_id = t.run_id AND d.task_id = t.task_id
        LEFT JOIN task_outputs o ON o.run_id = t.run_id AND o.task_id = t.task_id
        WHERE o.run_id IS NULL AND t.state IN ('completed', 'failed', 'cancelled') AND t.job_id IS NOT NULL
-         AND t.finished_at >= ? AND json_extract(t.meta, '$.keptFrom') IS NULL
+         AND t.finished_at >= ? AND json_extract(d.meta, '$.keptFrom') IS NULL
          AND r.backend_name IN (${backendNames.map(() => '?').join(', ')})
        ORDER BY t.finished_at LIMIT ?`,
     )

@@ -21,7 +21,27 @@ import * as schema from './schema.js';
 export type StoreDb = BetterSQLite3Database<typeof schema>;
 
 type RunRow = typeof schema.runs.$inferSelect;
-type TaskRow = typeof schema.tasks.$inferSelect;
+type TaskRow = {
+  t: typeof schema.tasks.$inferSelect;
+  d: Pick<typeof schema.taskDetails.$inferSelect, 'spec' | 'meta' | 'script'>;
+};
+
+/** A task's hot row with its details (schema v10 keeps spec, meta and script in `task_details`). */
+const TASK_COLUMNS = {
+  t: schema.tasks,
+  d: { spec: schema.taskDetails.spec, meta: schema.taskDetails.meta, script: schema.taskDetails.script },
+};
+
+/** The `task_details` row of a `tasks` row. */
+const DETAILS_OF_TASK = and(
+  eq(schema.taskDetails.runId, schema.tasks.runId),
+  eq(schema.taskDetails.taskId, schema.tasks.taskId),
+);
+
+/** `SELECT` of task records (rows and details), to be filtered and ordered by the caller. */
+function selectTasks(db: StoreDb) {
+  return db.select(TASK_COLUMNS).from(schema.tasks).innerJoin(schema.taskDetails, DETAILS_OF_TASK);
+}
 type StatsRow = typeof schema.runStats.$inferSelect;
 
 const ACTIVE_SUM = 'pending + submitting + submitted + queued + running';
@@ -58,25 +78,25 @@ export function toRunRecord(row: RunRow): RunRecord {
   };
 }
 
-export function toTaskRecord(row: TaskRow): TaskRecord {
+export function toTaskRecord({ t: row, d }: TaskRow): TaskRecord {
   return {
     runId: row.runId,
     seq: row.seq,
-    spec: row.spec,
+    spec: d.spec,
     state: row.state,
     submitTag: row.submitTag,
     jobId: row.jobId,
     pendingReason: row.pendingReason,
     exitCode: row.exitCode,
     error: row.error,
-    script: row.script,
+    script: d.script,
     stdoutPath: row.stdoutPath,
     stderrPath: row.stderrPath,
     submittedAt: row.submittedAt,
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,
     node: row.node,
-    meta: row.meta ?? {},
+    meta: d.meta ?? {},
     version: row.version,
     ...(row.usage ? { usage: row.usage } : {}),
   };
@@ -147,9 +167,7 @@ export function listUnfinishedRunIds(db: StoreDb): string[] {
 }
 
 export function getTask(db: StoreDb, runId: string, taskId: string): TaskRecord | null {
-  const row = db
-    .select()
-    .from(schema.tasks)
+  const row = selectTasks(db)
     .where(and(eq(schema.tasks.runId, runId), eq(schema.tasks.taskId, taskId)))
     .get();
   return row ? toTaskRecord(row) : null;
@@ -170,7 +188,7 @@ export function listTasks(
   }
   const cond = and(...where);
   const totalRow = db.select({ n: count() }).from(schema.tasks).where(cond).get();
-  let q = db.select().from(schema.tasks).where(cond).orderBy(asc(schema.tasks.seq)).$dynamic();
+  let q = selectTasks(db).where(cond).orderBy(asc(schema.tasks.seq)).$dynamic();
   // SQLite needs a LIMIT before OFFSET; MAX_SAFE_INTEGER means no limit.
   if (query.limit !== undefined || query.offset)
     q = q.limit(query.limit === undefined ? Number.MAX_SAFE_INTEGER : Math.max(0, query.limit));
@@ -179,9 +197,7 @@ export function listTasks(
 }
 
 export function allTasks(db: StoreDb, runId: string): TaskRecord[] {
-  return db
-    .select()
-    .from(schema.tasks)
+  return selectTasks(db)
     .where(eq(schema.tasks.runId, runId))
     .orderBy(asc(schema.tasks.seq))
     .all()
@@ -209,9 +225,7 @@ export function transitions(db: StoreDb, runId: string, taskId?: string): TaskTr
 
 /** Tasks whose usage is still to be fetched (`usage.status = pending`). */
 export function tasksAwaitingUsage(db: StoreDb): TaskRecord[] {
-  return db
-    .select()
-    .from(schema.tasks)
+  return selectTasks(db)
     .where(sql`json_extract(${schema.tasks.usage}, '$.status') = 'pending'`)
     .all()
     .map(toTaskRecord);

@@ -34,21 +34,18 @@ export const tasks = sqliteTable(
     runId: text('run_id').notNull(),
     taskId: text('task_id').notNull(),
     seq: integer('seq').notNull(),
-    spec: text('spec', { mode: 'json' }).$type<TaskSpec>().notNull(),
     state: text('state').$type<TaskState>().notNull(),
     submitTag: text('submit_tag'),
     jobId: text('job_id'),
     pendingReason: text('pending_reason'),
     exitCode: integer('exit_code'),
     error: text('error'),
-    script: text('script'),
     stdoutPath: text('stdout_path'),
     stderrPath: text('stderr_path'),
     submittedAt: text('submitted_at'),
     startedAt: text('started_at'),
     finishedAt: text('finished_at'),
     node: text('node'),
-    meta: text('meta', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
     version: integer('version').notNull(),
     /** Resource usage of the job (schema v4), null until known. */
     usage: text('usage', { mode: 'json' }).$type<TaskUsage | null>(),
@@ -61,10 +58,28 @@ export const tasks = sqliteTable(
   ],
 );
 
+/**
+ * What a task writes once and reads rarely (schema v10): its spec (at creation), meta (with the
+ * submission intent) and rendered script (with the job id), out of the `tasks` row that every
+ * state change rewrites.
+ */
+export const taskDetails = sqliteTable(
+  'task_details',
+  {
+    runId: text('run_id').notNull(),
+    taskId: text('task_id').notNull(),
+    spec: text('spec', { mode: 'json' }).$type<TaskSpec>().notNull(),
+    meta: text('meta', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    script: text('script'),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.taskId] })],
+);
+
 export const taskTransitions = sqliteTable(
   'task_transitions',
   {
-    id: integer('id').primaryKey({ autoIncrement: true }),
+    /** Increasing (schema v10: a plain rowid alias, no AUTOINCREMENT). */
+    id: integer('id').primaryKey(),
     runId: text('run_id').notNull(),
     taskId: text('task_id').notNull(),
     fromState: text('from_state').$type<TaskState>(),

@@ -6,7 +6,8 @@
  * This is the hot path of a scheduling pass (about 3,000 task updates per pass on a 100,000-task
  * run with 1,000 jobs in flight), so the per-row work is kept to what the row needs: the patch is
  * walked once in a fixed column order (no copy, no sort), and the UPDATE statement is looked up by
- * the set of columns it writes.
+ * the set of columns it writes. What a task writes once — its spec, meta and script — lives in
+ * `task_details` (schema v10), so the `tasks` row rewritten at every state change stays small.
  */
 import {
   deriveRunStatus,
@@ -45,22 +46,28 @@ export interface StatsValues {
   lastFinishedAt: string | null;
 }
 
-/** Maps a patch key to its column, and how its value is written. */
-const PATCH_COLUMNS: Record<keyof TaskPatch, { column: string; json?: boolean; nullable?: boolean }> = {
+/**
+ * Maps a patch key to its column, and how its value is written (`detail`: a column of
+ * `task_details`, not of `tasks`).
+ */
+const PATCH_COLUMNS: Record<
+  keyof TaskPatch,
+  { column: string; json?: boolean; nullable?: boolean; detail?: boolean }
+> = {
   state: { column: 'state' },
   submitTag: { column: 'submit_tag' },
   jobId: { column: 'job_id' },
   pendingReason: { column: 'pending_reason' },
   exitCode: { column: 'exit_code' },
   error: { column: 'error' },
-  script: { column: 'script' },
+  script: { column: 'script', detail: true },
   stdoutPath: { column: 'stdout_path' },
   stderrPath: { column: 'stderr_path' },
   submittedAt: { column: 'submitted_at' },
   startedAt: { column: 'started_at' },
   finishedAt: { column: 'finished_at' },
   node: { column: 'node' },
-  meta: { column: 'meta', json: true },
+  meta: { column: 'meta', json: true, detail: true },
   usage: { column: 'usage', json: true, nullable: true },
 };
 
@@ -112,6 +119,7 @@ const STATS_COLUMNS = [...TASK_STATES.map((s) => STATE_COLUMNS[s]), 'total', 'st
 /** Prepared statements of the task write path of one connection. */
 export class TaskWrites {
   private readonly insertTask: Database.Statement;
+  private readonly insertDetails: Database.Statement;
   private readonly insertTransition: Database.Statement;
   private readonly currentTask: Database.Statement;
   private readonly runCancel: Database.Statement;
@@ -120,12 +128,16 @@ export class TaskWrites {
   private readonly getVersion: Database.Statement;
   private readonly setVersion: Database.Statement;
   private readonly updateStmts = new Map<string, Database.Statement>();
+  private readonly detailStmts = new Map<string, Database.Statement>();
 
   constructor(private readonly sqlite: Database.Database) {
     this.insertTask = sqlite.prepare(
-      `INSERT INTO tasks (run_id, task_id, seq, spec, state, submit_tag, job_id, pending_reason, exit_code, error,
-         script, stdout_path, stderr_path, submitted_at, started_at, finished_at, node, meta, version)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO tasks (run_id, task_id, seq, state, submit_tag, job_id, pending_reason, exit_code, error,
+         stdout_path, stderr_path, submitted_at, started_at, finished_at, node, version)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.insertDetails = sqlite.prepare(
+      'INSERT INTO task_details (run_id, task_id, spec, meta, script) VALUES (?, ?, ?, ?, ?)',
     );
     this.insertTransition = sqlite.prepare(
       'INSERT INTO task_transitions (run_id, task_id, from_state, to_state, at, reason) VALUES (?, ?, ?, ?, ?, ?)',
@@ -176,22 +188,26 @@ export class TaskWrites {
         runId,
         t.spec.id,
         t.seq,
-        JSON.stringify(t.spec),
         t.state,
         t.submitTag,
         t.jobId,
         t.pendingReason,
         t.exitCode,
         t.error,
-        t.script,
         t.stdoutPath,
         t.stderrPath,
         t.submittedAt,
         t.startedAt,
         t.finishedAt,
         t.node,
-        JSON.stringify(t.meta ?? {}),
         t.version ?? 0,
+      );
+      this.insertDetails.run(
+        runId,
+        t.spec.id,
+        JSON.stringify(t.spec),
+        JSON.stringify(t.meta ?? {}),
+        t.script,
       );
       delta.counts[t.state] += 1;
       delta.firstSubmittedAt = minIso(delta.firstSubmittedAt, t.submittedAt);
@@ -210,6 +226,7 @@ export class TaskWrites {
     const deltas = new Map<string, StatsDelta>();
     let version = this.taskVersion();
     const params: unknown[] = [];
+    const detailParams: unknown[] = [];
     for (const u of updates) {
       const current = this.currentTask.get(u.runId, u.taskId) as
         | { state: TaskState; version: number }
@@ -219,17 +236,29 @@ export class TaskWrites {
       const patch = u.patch;
       const to = u.transition ? u.transition.to : patch.state;
       params.length = 0;
+      detailParams.length = 0;
       let signature = '';
+      let detailSignature = '';
       for (const k of PATCH_KEYS) {
         const v = k === 'state' ? to : patch[k];
         if (v === undefined) continue;
         const c = PATCH_COLUMNS[k];
-        signature += `${k},`;
-        params.push(c.json ? (c.nullable && v == null ? null : JSON.stringify(v ?? {})) : (v ?? null));
+        const value = c.json ? (c.nullable && v == null ? null : JSON.stringify(v ?? {})) : (v ?? null);
+        if (c.detail) {
+          detailSignature += `${k},`;
+          detailParams.push(value);
+        } else {
+          signature += `${k},`;
+          params.push(value);
+        }
       }
       version = Math.max(version, current.version) + 1;
       params.push(version, u.runId, u.taskId);
       this.updateStatement(signature).run(params);
+      if (detailSignature) {
+        detailParams.push(u.runId, u.taskId);
+        this.detailStatement(detailSignature).run(detailParams);
+      }
       let delta = deltas.get(u.runId);
       if (!delta) {
         delta = emptyDelta();
@@ -296,7 +325,21 @@ export class TaskWrites {
     );
   }
 
-  /** The UPDATE that writes the columns of `signature` (patch keys in PATCH_KEYS order). */
+  /** The UPDATE of `task_details` that writes the columns of `signature` (detail patch keys). */
+  private detailStatement(signature: string): Database.Statement {
+    let stmt = this.detailStmts.get(signature);
+    if (!stmt) {
+      const keys = signature.split(',').filter(Boolean) as (keyof TaskPatch)[];
+      const sets = keys.map((k) => `${PATCH_COLUMNS[k].column} = ?`);
+      stmt = this.sqlite.prepare(
+        `UPDATE task_details SET ${sets.join(', ')} WHERE run_id = ? AND task_id = ?`,
+      );
+      this.detailStmts.set(signature, stmt);
+    }
+    return stmt;
+  }
+
+  /** The UPDATE of `tasks` that writes the columns of `signature` (patch keys in PATCH_KEYS order). */
   private updateStatement(signature: string): Database.Statement {
     let stmt = this.updateStmts.get(signature);
     if (!stmt) {

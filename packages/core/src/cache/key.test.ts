@@ -19,6 +19,16 @@ describe('cache key canonicalisation', () => {
     expect(keyOf(structuredClone(base))).toBe(keyOf(base));
   });
 
+  it('with a memo, hashes each shared part text once and gives the same parts as without', () => {
+    const memo = new Map<string, string>();
+    const inputs = [base, { ...base, command: 'python sim.py --seed 2' }, { ...base, image: 'img:1' }];
+    const memoized = inputs.map((x) => cacheKeyParts(x, memo));
+    expect(memoized).toEqual(inputs.map((x) => cacheKeyParts(x)));
+    // environment, workingDir, commit, inputs: one text each; image: two (null and img:1).
+    expect(memo.size).toBe(6);
+    expect(new Set(memoized.map((p) => p.environment)).size).toBe(1);
+  });
+
   it('does not depend on the order of environment variables or input patterns', () => {
     const reordered = {
       ...base,

@@ -65,16 +65,30 @@ function sortedEntries(record: Readonly<Record<string, string>>): [string, strin
   return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** Hash each part of a key from its canonical JSON form. */
-export function cacheKeyParts(input: CacheKeyInput): CacheKeyParts {
+/**
+ * Hash each part of a key from its canonical JSON form. With `memo` (canonical text → hash), a
+ * text hashed before is not hashed again: keying many tasks of one run at once, the environment,
+ * working dir, image, commit and inputs parts are usually the same text for every task.
+ */
+export function cacheKeyParts(input: CacheKeyInput, memo?: Map<string, string>): CacheKeyParts {
+  const hash = memo
+    ? (text: string) => {
+        let h = memo.get(text);
+        if (h === undefined) {
+          h = sha256(text);
+          memo.set(text, h);
+        }
+        return h;
+      }
+    : sha256;
   const env = Object.fromEntries(Object.entries(input.env).filter(([k]) => !isScriptHutVariable(k)));
   return {
     command: sha256(JSON.stringify(input.command)),
-    environment: sha256(JSON.stringify([sortedEntries(env), input.extraInit])),
-    workingDir: sha256(JSON.stringify([input.workingDir, input.baseDir])),
-    image: sha256(JSON.stringify(input.image)),
-    commit: sha256(JSON.stringify(input.commit)),
-    inputs: sha256(JSON.stringify(sortedEntries(input.inputs))),
+    environment: hash(JSON.stringify([sortedEntries(env), input.extraInit])),
+    workingDir: hash(JSON.stringify([input.workingDir, input.baseDir])),
+    image: hash(JSON.stringify(input.image)),
+    commit: hash(JSON.stringify(input.commit)),
+    inputs: hash(JSON.stringify(sortedEntries(input.inputs))),
   };
 }
 

@@ -4,9 +4,10 @@
  * them to the in-memory index, emits task events and propagates failures to dependents. Run events
  * are batched: one per changed run at each `flushRunEvents`.
  */
-import type { RunRecord, TaskRecord, TaskState } from '../domain.js';
+import { isTerminalTaskState, type RunRecord, type TaskRecord, type TaskState } from '../domain.js';
 import type { CacheEntry, RunStore, TaskUpdate } from '../store.js';
 import type { ArrayOptions } from './arrays.js';
+import { compactFinished } from './compact.js';
 import type { EngineEvents } from './events.js';
 import { cacheEntriesOf } from './resume.js';
 import {
@@ -64,6 +65,7 @@ export class Ledger {
    * cancelled, pending tasks below a failure become dep_failed.
    */
   addTasks(rs: RunState, records: TaskRecord[]): void {
+    for (const t of records) if (isTerminalTaskState(t.state)) compactFinished(t);
     const failedRoots = indexTasks(rs, records, this.now().getTime());
     if (rs.run.cancelRequestedAt) this.cancelPending(rs);
     else if (failedRoots.length) this.commit(dependentsToFail(rs, failedRoots));
@@ -135,6 +137,7 @@ export class Ledger {
       }
       noteTimes(rs, t);
       if (emit) this.emitTask(t, from);
+      if (isTerminalTaskState(t.state)) compactFinished(t);
     }
     for (const [rs, ids] of failedByRun) this.commit(dependentsToFail(rs, ids));
   }

@@ -12,7 +12,7 @@
  *   declared outputs fails (ONE batched existence check per backend per poll).
  * - {@link cacheEntriesOf}, when tasks complete: their keys, recorded in the store.
  */
-import type { Backend } from '../backend.js';
+import type { Backend, SubmitRequest } from '../backend.js';
 import { type CacheKeyParts, cacheKeyOf, cacheKeyParts, changedParts } from '../cache/key.js';
 import { findMissingOutputs, hashInputs, type PatternItem } from '../cache/programs.js';
 import type { RunRecord, TaskRecord, TaskSpec } from '../domain.js';
@@ -54,16 +54,20 @@ export type KeyResult = { key: string; parts: CacheKeyParts } | { note: string }
 
 /**
  * Cache keys of tasks of one run: ONE input-hashing command for all their `inputs` patterns
- * (none when no task declares inputs). Tasks with `cache: false` get a note.
+ * (none when no task declares inputs). Tasks with `cache: false` get a note. An item's `request`,
+ * when given, is its submit request (built by the caller, which submits it next); the parts
+ * common to many tasks are hashed once per call.
  */
 export async function computeCacheKeys(
   backend: Pick<Backend, 'commandRunner'>,
-  items: readonly { run: RunRecord; task: Pick<TaskRecord, 'spec' | 'seq'> }[],
+  items: readonly { run: RunRecord; task: Pick<TaskRecord, 'spec' | 'seq'>; request?: SubmitRequest }[],
 ): Promise<KeyResult[]> {
   const patterns: PatternItem[] = [];
-  const prepared = items.map(({ run, task }) => {
+  const memo = new Map<string, string>();
+  const prepared = items.map(({ run, task, request: built }) => {
     if (task.spec.cache === false) return null;
-    const request = buildSubmitRequest(run, { ...task, stdoutPath: null, stderrPath: null }, 'shcachekey');
+    const request =
+      built ?? buildSubmitRequest(run, { ...task, stdoutPath: null, stderrPath: null }, 'shcachekey');
     const first = patterns.length;
     for (const pattern of task.spec.inputs ?? []) patterns.push({ workingDir: request.workingDir, pattern });
     return { run, spec: task.spec, request, first };
@@ -78,16 +82,19 @@ export async function computeCacheKeys(
       if (!h.ok) return { note: `input ${JSON.stringify(pattern)}: ${h.problem}` };
       inputs[pattern] = h.hash;
     }
-    const parts = cacheKeyParts({
-      command: p.spec.command,
-      env: p.request.env,
-      extraInit: p.request.extraInit,
-      workingDir: p.spec.workingDir,
-      baseDir: p.run.git ? null : p.run.baseDir,
-      image: p.spec.image,
-      commit: p.spec.cacheScope === 'inputs' ? null : (p.run.git?.sha ?? null),
-      inputs,
-    });
+    const parts = cacheKeyParts(
+      {
+        command: p.spec.command,
+        env: p.request.env,
+        extraInit: p.request.extraInit,
+        workingDir: p.spec.workingDir,
+        baseDir: p.run.git ? null : p.run.baseDir,
+        image: p.spec.image,
+        commit: p.spec.cacheScope === 'inputs' ? null : (p.run.git?.sha ?? null),
+        inputs,
+      },
+      memo,
+    );
     return { key: cacheKeyOf(parts), parts };
   });
 }
@@ -185,23 +192,36 @@ function rememberKey(rs: RunState, taskId: string, meta: TaskCacheMeta): void {
  * them (none when none declares `inputs`). In runs without `resume` this is where tasks are keyed:
  * only a submitted task needs its key (stored with its intent, recorded when it completes), so a
  * pass hashes what it submits, not every ready task.
+ *
+ * Returns the submit requests built for the keys (by {@link taskKey}, with an empty tag), for the
+ * submission to reuse instead of building them again.
  */
 export async function keyChosen(
   bi: BackendIndex,
   chosen: readonly { rs: RunState; taskId: string }[],
-): Promise<void> {
-  if (!cachingSupported(bi.backend)) return;
-  const todo: { rs: RunState; t: TaskRecord }[] = [];
+): Promise<Map<string, SubmitRequest>> {
+  const requests = new Map<string, SubmitRequest>();
+  if (!cachingSupported(bi.backend)) return requests;
+  const todo: { rs: RunState; t: TaskRecord; request?: SubmitRequest }[] = [];
   for (const { rs, taskId } of chosen) {
     const t = rs.tasks.get(taskId)!;
-    if (!hasKeyMeta(rs, t)) todo.push({ rs, t });
+    if (hasKeyMeta(rs, t)) continue;
+    let request: SubmitRequest | undefined;
+    try {
+      request = buildSubmitRequest(rs.run, t, '');
+      requests.set(taskKey(rs.run.id, taskId), request);
+    } catch {
+      // Left to computeCacheKeys (and to the submission, which fails the task naming the error).
+    }
+    todo.push({ rs, t, request });
   }
-  if (!todo.length) return;
+  if (!todo.length) return requests;
   const keys = await computeCacheKeys(
     bi.backend,
-    todo.map(({ rs, t }) => ({ run: rs.run, task: t })),
+    todo.map(({ rs, t, request }) => ({ run: rs.run, task: t, request })),
   );
   for (const [i, { rs, t }] of todo.entries()) rememberKey(rs, t.spec.id, keyMetaOf(keys[i]!));
+  return requests;
 }
 
 /** Rounds of reuse in one step: each round is one hashing and one existence command. */

@@ -56,6 +56,8 @@ function prepare(
   bi: BackendIndex,
   chosen: { rs: RunState; taskId: string }[],
   arrayMax: number | null = null,
+  /** Requests built when the tasks were keyed ({@link keyChosen}), by task key, tag still to set. */
+  built?: ReadonlyMap<string, SubmitRequest>,
 ): Item[] {
   const batch: Item[] = [];
   const intent: Change[] = [];
@@ -66,7 +68,8 @@ function prepare(
     const attempt = prev && prev.runId === rs.run.id ? prev.attempt + 1 : 1;
     try {
       const tag = makeSubmitTag(rs.run.id, t.seq, attempt);
-      const request = buildSubmitRequest(rs.run, t, tag);
+      const pre = built?.get(taskKey(rs.run.id, taskId));
+      const request = pre ? { ...pre, tag } : buildSubmitRequest(rs.run, t, tag);
       batch.push({ rs, t, request });
       intent.push({
         rs,
@@ -191,13 +194,13 @@ export async function submitReady(ctx: EngineContext, bi: BackendIndex): Promise
   for (const rs of bi.runs) if (!rs.run.cancelRequestedAt) releaseDueRetries(rs, nowMs0);
   const chosen = chooseReady(bi.runs, free);
   if (!chosen.length) return;
-  await keyChosen(bi, chosen);
+  const built = await keyChosen(bi, chosen);
   const arrayMax = await arrayLimit(
     bi.backend,
     ctx.arrays(bi.backend.name),
     chosen.map((c) => c.rs.run),
   );
-  const batch = prepare(ctx, bi, chosen, arrayMax);
+  const batch = prepare(ctx, bi, chosen, arrayMax, built);
   if (!batch.length) return;
   // Each array is one call; every other task goes in ONE submit() call.
   const arrays = new Map<string, Item[]>();
