@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandLogEntry, ExecResult, TrackedJob } from '@scripthut/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createPbsBackend, type PbsSsh } from './backend.js';
+import { createPbsBackend } from './backend.js';
+import type { PbsSsh } from './index.js';
 import { IDS_PER_CALL } from './programs.js';
 
 const STUB_BIN = join(import.meta.dirname, '../test/stub');

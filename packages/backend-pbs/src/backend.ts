@@ -15,8 +15,6 @@ import {
   tagOfJobName,
 } from '@scripthut/core';
 import {
-  type BackendExecOptions,
-  type BackendSsh,
   backendExec,
   DEFAULT_MARKER_DIR,
   markerPathIn,
@@ -51,12 +49,6 @@ import { type PbsScriptOptions, renderPbsScript, TAG_RE } from './script.js';
 import { createStatusPoll, type StatusContext } from './status.js';
 import { createPbsSubmission } from './submission.js';
 import { createUsageQuery } from './usage.js';
-
-/** Options accepted by the SSH connection's `exec` (see `BackendExecOptions` in `@scripthut/ssh`). */
-export type PbsExecOptions = BackendExecOptions;
-
-/** What the backend needs from its SSH connection (`SshConnection` from `@scripthut/ssh` fits). */
-export type PbsSsh = BackendSsh;
 
 /** Options of {@link createPbsBackend} (`account` is `-A`; `arrays`: PBS Pro `-J`, Torque `-t`). */
 export interface PbsBackendOptions extends SchedulerBackendOptions {

@@ -3,6 +3,12 @@
  *
  * @packageDocumentation
  */
+
+/**
+ * What the backend needs from its SSH connection (`SshConnection` from `@scripthut/ssh` fits) and
+ * the options of its `exec`: the scheduler-over-SSH base's types, under this package's names.
+ */
+export type { BackendExecOptions as PbsExecOptions, BackendSsh as PbsSsh } from '@scripthut/ssh';
 export { pbsArrayKey, renderPbsArrayScript } from './array-script.js';
 export {
   DEFAULT_MAX_ARRAY_SIZE,
@@ -14,9 +20,7 @@ export {
   createPbsBackend,
   type PbsBackend,
   type PbsBackendOptions,
-  type PbsExecOptions,
   type PbsServerFacts,
-  type PbsSsh,
 } from './backend.js';
 export {
   detectFlavour,

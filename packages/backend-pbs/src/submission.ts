@@ -4,9 +4,10 @@
  */
 import type { ExecResult, SubmitOutcome, SubmitRequest } from '@scripthut/core';
 import {
-  adoptLostJobs,
   type BackendExecOptions,
   prepareSubmission,
+  type SubmitLine,
+  settleSubmission,
   submitInChunks,
   truncateOutput as truncate,
 } from '@scripthut/ssh';
@@ -56,61 +57,59 @@ export function createPbsSubmission(
       logAs: `qsub × ${items.length} (batch submission program on stdin)`,
     });
     const answer = parseSubmitAnswer(r.stdout);
-    const unanswered: number[] = [];
-    for (const item of items) {
-      const req = requests[item.index - offset]!;
-      const script = scripts.get(item.index)!;
-      const line = answer.get(item.index);
-      if (!line) {
-        unanswered.push(item.index);
-        continue;
-      }
-      const jobId = line.rc === 0 ? parseQsubOutput(line.stdout) : null;
-      if (line.rc !== 0 || !jobId) {
-        const msg = (line.stderr.trim() || line.stdout.trim() || `qsub exited with code ${line.rc}`).replace(
-          /\s+$/,
-          '',
-        );
-        const failure =
-          line.rc === 0
-            ? { transient: false, reason: `qsub succeeded but printed no job id: ${msg}` }
-            : qsubFailure(msg);
-        outcomes[item.index] = {
-          taskId: req.taskId,
-          ok: false,
-          error: truncate(failure.reason),
-          transient: failure.transient,
-          script,
-        };
-        continue;
-      }
-      const meta: Record<string, unknown> = {
-        tag: req.tag,
-        markerPath: markerPath(req.tag),
-        jobNumber: displayJobNumber(jobId),
-        flavour: fl,
-      };
-      if (line.stderr.trim()) meta.qsubWarning = truncate(line.stderr.trim(), 500);
-      outcomes[item.index] = { taskId: req.taskId, ok: true, jobId, script, meta };
-    }
-    if (unanswered.length) {
-      // The program stopped early: some of these may have been submitted. Look them up by tag so
-      // a task never gets two jobs.
-      await adoptLostJobs(
-        {
+    await settleSubmission(
+      {
+        requests,
+        offset,
+        positions: items.map((item) => item.index),
+        scripts,
+        lineOf: (position) => answer.get(position),
+        judge: (line, req, script) => judgeQsubLine(line, req, script, fl),
+        lost: {
           findByTags: ctx.findByTags,
           markerPath,
           adoptedMeta: (jobId) => ({ jobNumber: displayJobNumber(jobId) }),
           lostError: (_tag, lookedUp) =>
             `the submission program ended before answering for this task (exit ${r.exitCode})${lookedUp ? '' : '; the tag lookup failed too'}: ${truncate(r.stderr.trim(), 500)}`,
         },
-        requests,
-        unanswered,
-        offset,
-        scripts,
-        outcomes,
+      },
+      outcomes,
+    );
+  }
+
+  /** The outcome of one task's `qsub` answer line. */
+  function judgeQsubLine(
+    line: SubmitLine,
+    req: SubmitRequest,
+    script: string,
+    fl: PbsFlavour,
+  ): SubmitOutcome {
+    const jobId = line.rc === 0 ? parseQsubOutput(line.stdout) : null;
+    if (line.rc !== 0 || !jobId) {
+      const msg = (line.stderr.trim() || line.stdout.trim() || `qsub exited with code ${line.rc}`).replace(
+        /\s+$/,
+        '',
       );
+      const failure =
+        line.rc === 0
+          ? { transient: false, reason: `qsub succeeded but printed no job id: ${msg}` }
+          : qsubFailure(msg);
+      return {
+        taskId: req.taskId,
+        ok: false,
+        error: truncate(failure.reason),
+        transient: failure.transient,
+        script,
+      };
     }
+    const meta: Record<string, unknown> = {
+      tag: req.tag,
+      markerPath: markerPath(req.tag),
+      jobNumber: displayJobNumber(jobId),
+      flavour: fl,
+    };
+    if (line.stderr.trim()) meta.qsubWarning = truncate(line.stderr.trim(), 500);
+    return { taskId: req.taskId, ok: true, jobId, script, meta };
   }
 
   async function submit(requests: SubmitRequest[]): Promise<SubmitOutcome[]> {

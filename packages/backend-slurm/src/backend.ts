@@ -21,7 +21,6 @@ import {
 } from '@scripthut/core';
 import {
   type BackendExecOptions,
-  type BackendSsh,
   backendExec,
   DEFAULT_MARKER_DIR,
   markerCleanup,
@@ -62,12 +61,6 @@ import { renderSlurmScript, TAG_RE } from './script.js';
 import { createSubmission } from './submission.js';
 import { SACCT_USAGE_FIELDS, sacctUsage } from './usage.js';
 import { fallbackVerdict, queueVerdict, withMarker } from './verdicts.js';
-
-/** Options accepted by the SSH connection's `exec` (see `BackendExecOptions` in `@scripthut/ssh`). */
-export type SlurmExecOptions = BackendExecOptions;
-
-/** What the backend needs from its SSH connection (`SshConnection` from `@scripthut/ssh` fits). */
-export type SlurmSsh = BackendSsh;
 
 /** Options of {@link createSlurmBackend} (`account` is `--account`; arrays are `sbatch --array`). */
 export interface SlurmBackendOptions extends SchedulerBackendOptions {

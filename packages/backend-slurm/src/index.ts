@@ -6,13 +6,16 @@
 
 /** The ended job states are core's (`TERMINAL_JOB_STATES`); re-exported for this package's users. */
 export { isTerminalJobState } from '@scripthut/core';
+/**
+ * What the backend needs from its SSH connection (`SshConnection` from `@scripthut/ssh` fits) and
+ * the options of its `exec`: the scheduler-over-SSH base's types, under this package's names.
+ */
+export type { BackendExecOptions as SlurmExecOptions, BackendSsh as SlurmSsh } from '@scripthut/ssh';
 export {
   createSlurmBackend,
   SBATCH_RETRY_WINDOW_MS,
   type SlurmBackend,
   type SlurmBackendOptions,
-  type SlurmExecOptions,
-  type SlurmSsh,
 } from './backend.js';
 export {
   formatJobRef,

@@ -11,12 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { backend, runner, tracked, useLocalRunner } from '../test/backend-harness.js';
 import type { LocalBashRunner } from '../test/local-runner.js';
 import { makeRequest } from '../test/requests.js';
-import {
-  createSlurmBackend,
-  SBATCH_RETRY_WINDOW_MS,
-  type SlurmExecOptions,
-  type SlurmSsh,
-} from './backend.js';
+import { createSlurmBackend, SBATCH_RETRY_WINDOW_MS } from './backend.js';
+import type { SlurmExecOptions, SlurmSsh } from './index.js';
 
 useLocalRunner();
 

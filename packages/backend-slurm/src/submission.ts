@@ -6,10 +6,11 @@
 import type { ExecResult, SubmitOutcome, SubmitRequest } from '@scripthut/core';
 import { BackendError } from '@scripthut/core';
 import {
-  adoptLostJobs,
   type BackendExecOptions,
   interruptedCommand,
   prepareSubmission,
+  type SubmitLine,
+  settleSubmission,
   submitInChunks,
   truncateOutput as truncate,
 } from '@scripthut/ssh';
@@ -107,81 +108,81 @@ export function createSubmission(ctx: SubmissionContext): {
       lost = e instanceof Error ? e.message : String(e);
     }
     const answer = parseSubmitAnswer(stdout);
-    const unanswered: number[] = [];
-    for (const item of items) {
-      const req = requests[item.index - offset]!;
-      const script = scripts.get(item.index)!;
-      const line = answer.tasks.get(item.index);
-      if (!line) {
-        unanswered.push(item.index);
-        continue;
-      }
-      if (line.rc !== 0) {
-        const raw = (
-          line.stderr.trim() ||
-          line.stdout.trim() ||
-          `sbatch exited with code ${line.rc}`
-        ).replace(/\s+$/, '');
-        const failure = classifySbatchFailure(raw);
-        outcomes[item.index] = {
-          taskId: req.taskId,
-          ok: false,
-          error: truncate(`${failure.summary}\n${raw}`),
-          transient: failure.transient,
-          ...(failure.maybeSubmitted ? { maybeSubmitted: true } : {}),
-          script,
-        };
-        continue;
-      }
-      const parsed = parseSbatchOutput(line.stdout);
-      const ref = parsed
-        ? parseJobRef(parsed.cluster ? `${parsed.jobId};${parsed.cluster}` : parsed.jobId)
-        : null;
-      if (!parsed || !ref) {
-        outcomes[item.index] = {
-          taskId: req.taskId,
-          ok: false,
-          error: truncate(
-            `sbatch succeeded but printed no job id: ${line.stdout.trim()} ${line.stderr.trim()}`.trim(),
-          ),
-          transient: false,
-          script,
-        };
-        continue;
-      }
-      if (ref.cluster) knownClusters.add(ref.cluster);
-      if (answer.verified && !ref.cluster && !answer.verified.has(ref.id)) {
-        outcomes[item.index] = {
-          taskId: req.taskId,
-          ok: false,
-          error: `sbatch returned job ${ref.id} but squeue does not know it; the job likely never entered the queue (${truncate(line.stderr.trim(), 500)})`,
-          transient: false,
-          script,
-        };
-        continue;
-      }
-      const meta: Record<string, unknown> = { tag: req.tag, markerPath: markerPath(req.tag) };
-      if (ref.cluster) meta.cluster = ref.cluster;
-      if (line.stderr.trim()) meta.sbatchWarning = truncate(line.stderr.trim(), 500);
-      outcomes[item.index] = { taskId: req.taskId, ok: true, jobId: formatJobRef(ref), script, meta };
-    }
-    if (unanswered.length) {
-      // The program stopped early or its answer was lost: some of these may have been submitted.
-      const why = lost ?? `the submission program ended before answering (${exitNote})`;
-      await adoptLostJobs(
-        {
+    // Tasks without an answer line: the program stopped early or its answer was lost.
+    const why = lost ?? `the submission program ended before answering (${exitNote})`;
+    await settleSubmission(
+      {
+        requests,
+        offset,
+        positions: items.map((item) => item.index),
+        scripts,
+        lineOf: (position) => answer.tasks.get(position),
+        judge: (line, req, script) => judgeSbatchLine(line, req, script, answer.verified),
+        lost: {
           findByTags,
           markerPath,
           lostError: (tag) =>
             `the answer of the submission was lost (${why}); the job may exist and is looked up by its tag ${tag} before any new submission`,
         },
-        requests,
-        unanswered,
-        offset,
-        scripts,
-        outcomes,
+      },
+      outcomes,
+    );
+  }
+
+  /**
+   * The outcome of one task's `sbatch` answer line (`verified`: the ids squeue saw right after the
+   * submission, when that check ran).
+   */
+  function judgeSbatchLine(
+    line: SubmitLine,
+    req: SubmitRequest,
+    script: string,
+    verified: ReadonlySet<string> | null,
+  ): SubmitOutcome {
+    if (line.rc !== 0) {
+      const raw = (line.stderr.trim() || line.stdout.trim() || `sbatch exited with code ${line.rc}`).replace(
+        /\s+$/,
+        '',
       );
+      const failure = classifySbatchFailure(raw);
+      return {
+        taskId: req.taskId,
+        ok: false,
+        error: truncate(`${failure.summary}\n${raw}`),
+        transient: failure.transient,
+        ...(failure.maybeSubmitted ? { maybeSubmitted: true } : {}),
+        script,
+      };
     }
+    const parsed = parseSbatchOutput(line.stdout);
+    const ref = parsed
+      ? parseJobRef(parsed.cluster ? `${parsed.jobId};${parsed.cluster}` : parsed.jobId)
+      : null;
+    if (!parsed || !ref) {
+      return {
+        taskId: req.taskId,
+        ok: false,
+        error: truncate(
+          `sbatch succeeded but printed no job id: ${line.stdout.trim()} ${line.stderr.trim()}`.trim(),
+        ),
+        transient: false,
+        script,
+      };
+    }
+    if (ref.cluster) knownClusters.add(ref.cluster);
+    if (verified && !ref.cluster && !verified.has(ref.id)) {
+      return {
+        taskId: req.taskId,
+        ok: false,
+        error: `sbatch returned job ${ref.id} but squeue does not know it; the job likely never entered the queue (${truncate(line.stderr.trim(), 500)})`,
+        transient: false,
+        script,
+      };
+    }
+    const meta: Record<string, unknown> = { tag: req.tag, markerPath: markerPath(req.tag) };
+    if (ref.cluster) meta.cluster = ref.cluster;
+    if (line.stderr.trim()) meta.sbatchWarning = truncate(line.stderr.trim(), 500);
+    return { taskId: req.taskId, ok: true, jobId: formatJobRef(ref), script, meta };
   }
 
   async function submit(requests: SubmitRequest[]): Promise<SubmitOutcome[]> {

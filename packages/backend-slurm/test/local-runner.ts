@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BackendHealth, CommandLogEntry, ExecResult } from '@scripthut/core';
-import type { SlurmExecOptions, SlurmSsh } from '../src/backend.js';
+import type { SlurmExecOptions, SlurmSsh } from '../src/index.js';
 
 const FAKE_SBATCH = `#!/bin/bash
 # fake sbatch --parsable: stores the script, fails on partition nosuchpart or mem 999G, or with the

@@ -1,5 +1,5 @@
 import type { BackendHealth, CommandLogEntry, ExecResult } from '@scripthut/core';
-import type { SlurmExecOptions, SlurmSsh } from '../src/backend.js';
+import type { SlurmExecOptions, SlurmSsh } from '../src/index.js';
 
 /** A scripted fake for the commands the local bash runner cannot fake well. */
 export class ScriptedSsh implements SlurmSsh {

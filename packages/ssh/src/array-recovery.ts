@@ -112,3 +112,44 @@ export async function adoptLostJobs(
         };
   }
 }
+
+/** A chunk of a batch submission whose program has answered (or stopped early). */
+export interface AnsweredChunk<L> {
+  /** The chunk's requests; request `i` is at batch position `offset + i`. */
+  requests: readonly SubmitRequest[];
+  offset: number;
+  /** Batch positions of the tasks the program was asked to submit. */
+  positions: readonly number[];
+  /** Rendered script per batch position. */
+  scripts: ReadonlyMap<number, string>;
+  /** The program's answer line for a batch position (undefined: no answer for that task). */
+  lineOf(position: number): L | undefined;
+  /** The outcome one answer line means (a job id, or a failure with its verdict). */
+  judge(line: L, request: SubmitRequest, script: string): SubmitOutcome;
+  /** How tasks without an answer are looked up by tag ({@link adoptLostJobs}). */
+  lost: LostJobsContext;
+}
+
+/**
+ * Fill `outcomes` for a chunk after its submission program ran: each answered task by
+ * `chunk.judge`; the tasks without an answer (the program stopped early or its answer was lost,
+ * so some may have been submitted) with ONE tag lookup, so a task never gets two jobs.
+ */
+export async function settleSubmission<L>(chunk: AnsweredChunk<L>, outcomes: SubmitOutcome[]): Promise<void> {
+  const unanswered: number[] = [];
+  for (const position of chunk.positions) {
+    const line = chunk.lineOf(position);
+    if (line === undefined) {
+      unanswered.push(position);
+      continue;
+    }
+    outcomes[position] = chunk.judge(
+      line,
+      chunk.requests[position - chunk.offset]!,
+      chunk.scripts.get(position)!,
+    );
+  }
+  if (unanswered.length) {
+    await adoptLostJobs(chunk.lost, chunk.requests, unanswered, chunk.offset, chunk.scripts, outcomes);
+  }
+}

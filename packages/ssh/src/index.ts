@@ -6,10 +6,12 @@
  */
 
 export {
+  type AnsweredChunk,
   adoptLostArray,
   adoptLostJobs,
   type LostArrayContext,
   type LostJobsContext,
+  settleSubmission,
 } from './array-recovery.js';
 export {
   type ArraySubmitProgramSpec,
