@@ -47,18 +47,3 @@ describe('engine: values shared by the tasks of a run', () => {
     expect(s.store.getTask(run.id, waiting)!.meta.cacheKey).toMatch(/^[0-9a-f]{64}$/);
   });
 });
-
-describe('FakeBackend instant mode', () => {
-  it('forgets a job once its final status was reported; the scripted mode keeps every job', async () => {
-    for (const instant of [true, false]) {
-      const s = await setup({ backend: { maxConcurrent: 10, pollsToComplete: 1, instant } });
-      const run = adhoc(s.engine, specs({ id: 'a' }, { id: 'b', deps: ['a'] }));
-      await s.engine.tick(s.fake.name);
-      expect(s.fake.jobs.size).toBe(1); // a, running
-      await s.drive();
-      expect(s.store.summarizeRun(run.id)!.status).toBe('completed');
-      expect(s.fake.submittedJobs).toBe(2);
-      expect(s.fake.jobs.size).toBe(instant ? 0 : 2);
-    }
-  });
-});

@@ -33,7 +33,7 @@ export interface FakeBackendOptions {
   pollsToComplete?: number;
   /**
    * Benchmark mode: jobs complete on their first status poll, requests and calls are not recorded
-   * (only counted), scripts are not rendered, finished jobs are forgotten.
+   * (only counted), scripts are not rendered.
    */
   instant?: boolean;
   /** Delay of each submit call (ms), to test work arriving while a submit is in flight. */
@@ -68,7 +68,7 @@ export class FakeBackend implements Backend {
   /** Array job id by array tag. */
   private readonly arrayTags = new Map<string, string>();
 
-  /** Every job ever submitted (or injected), by id (instant mode: finished jobs are forgotten). */
+  /** Every job ever submitted (or injected), by id. */
   readonly jobs = new Map<string, FakeJob>();
   /** Submit calls: the requests of each batch (empty arrays in instant mode). */
   readonly submitCalls: SubmitRequest[][] = [];
@@ -363,12 +363,7 @@ export class FakeBackend implements Backend {
         continue;
       }
       const { status, ended } = advanceFakeJob(j, this.behaviours.get(j.taskId), this);
-      if (ended) {
-        this.markDead(j);
-        // Benchmark mode: a finished job is forgotten, as a scheduler does (Slurm's MinJobAge), so
-        // that the fake's own bookkeeping does not count as the engine's memory.
-        if (this.instant && status.final !== false) this.jobs.delete(j.jobId);
-      }
+      if (ended) this.markDead(j);
       out.set(t.jobId, status);
     }
     return out;
