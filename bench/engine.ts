@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeHeapSnapshot } from 'node:v8';
 import { Engine, MemoryRunStore, parseTaskDocument } from '@scripthut/core';
 import { FakeBackend } from '@scripthut/core/testing';
 import { openSqliteStore } from '@scripthut/store';
@@ -19,6 +20,19 @@ const groups = Number(process.argv[2] ?? 1000);
 const workers = Number(process.argv[3] ?? 98);
 const storeKind = process.argv[4] === 'sqlite' ? 'sqlite' : 'memory';
 const maxConcurrent = 1000;
+/**
+ * `SCRIPTHUT_BENCH_HEAP_SNAPSHOTS=<dir>`: write a V8 heap snapshot right after createRun and at the
+ * middle pass (50) into `<dir>`, to see what holds the run's memory (open in Chrome DevTools). Off by
+ * default: a snapshot forces a full GC, which changes the peak RSS measured.
+ */
+const snapshotDir = process.env.SCRIPTHUT_BENCH_HEAP_SNAPSHOTS;
+const snapshot = (label: string) => {
+  if (!snapshotDir) return;
+  mkdirSync(snapshotDir, { recursive: true });
+  console.log(
+    `heap snapshot: ${writeHeapSnapshot(join(snapshotDir, `engine-${storeKind}-${label}.heapsnapshot`))}`,
+  );
+};
 
 let peakRss = process.memoryUsage().rss;
 const sampleRss = () => {
@@ -102,6 +116,7 @@ async function main() {
   sampleRss();
   const rssAfterCreate = process.memoryUsage().rss;
   const heapAfterCreate = process.memoryUsage().heapUsed;
+  snapshot('after-create');
 
   const passes: number[] = [];
   const passesCpu: number[] = [];
@@ -119,6 +134,7 @@ async function main() {
     passesCpu.push((c.user + c.system) / 1000);
     passesStore.push(storeWrites.cpuMs - st0);
     sampleRss();
+    if (passes.length === 50) snapshot('pass-50');
     if (passes.length > 100_000) throw new Error('no progress');
   }
   const runMs = performance.now() - tRun;

@@ -196,7 +196,7 @@ export function parseTaskDocument(
       patterns[0] !== d.spec.id &&
       allIds.has(patterns[0]!)
     ) {
-      d.spec.deps = [patterns[0]!];
+      d.spec.deps = patterns; // the same single id: one array for both (neither is ever mutated)
       continue;
     }
     const resolved = new Set<string>();

@@ -161,13 +161,11 @@ export class Ledger {
       if (byTask?.has(c.taskId)) byTask.set(c.taskId, c.patch.meta!);
     }
     const entries: CacheEntry[] = [];
+    // No copy of each completing record with its new meta (~200 bytes of garbage per completion).
     for (const [rs, byTask] of metaOf) {
       const records: TaskRecord[] = [];
-      for (const [taskId, meta] of byTask) {
-        const t = rs.tasks.get(taskId)!;
-        records.push(meta ? { ...t, meta } : t);
-      }
-      for (const e of cacheEntriesOf(rs, records, at)) entries.push(e);
+      for (const taskId of byTask.keys()) records.push(rs.tasks.get(taskId)!);
+      for (const e of cacheEntriesOf(rs, records, at, byTask)) entries.push(e);
     }
     return entries;
   }

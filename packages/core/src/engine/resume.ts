@@ -295,10 +295,16 @@ export async function resolveCache(ctx: EngineContext, bi: BackendIndex): Promis
 }
 
 /** The cache entries of tasks that just completed with a key. */
-export function cacheEntriesOf(rs: RunState, tasks: readonly TaskRecord[], at: string): CacheEntry[] {
+export function cacheEntriesOf(
+  rs: RunState,
+  tasks: readonly TaskRecord[],
+  at: string,
+  /** The meta a task will have once a change not yet applied is (by task id; absent or null: `t.meta`). */
+  pendingMeta?: ReadonlyMap<string, Record<string, unknown> | null>,
+): CacheEntry[] {
   const out: CacheEntry[] = [];
   for (const t of tasks) {
-    const meta = t.meta as TaskCacheMeta;
+    const meta = (pendingMeta?.get(t.spec.id) ?? t.meta) as TaskCacheMeta;
     if (typeof meta.cacheKey !== 'string' || !meta.cacheParts) continue;
     out.push({
       scope: cacheScopeOf(rs.run),

@@ -17,6 +17,7 @@ import {
   type TaskSpec,
   type TaskState,
 } from '../domain.js';
+import { NO_META } from '../shared-empty.js';
 import type { RunSummary, TaskPatch } from '../store.js';
 import { defaultLogPaths } from './paths.js';
 import type { TransitionCause } from './transitions.js';
@@ -141,7 +142,7 @@ export function newTaskRecord(run: RunRecord, spec: TaskSpec, seq: number): Task
     startedAt: null,
     finishedAt: null,
     node: null,
-    meta: {},
+    meta: NO_META,
     version: 0,
   };
 }
