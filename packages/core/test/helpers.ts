@@ -12,6 +12,11 @@ export function specs(...tasks: Record<string, unknown>[]): TaskSpec[] {
 }
 
 /** A manual clock. */
+/** `n` independent task specs `<prefix>0` … `<prefix>n-1`. */
+export function independent(n: number, prefix = 't'): TaskSpec[] {
+  return specs(...Array.from({ length: n }, (_, i) => ({ id: `${prefix}${i}` })));
+}
+
 export class Clock {
   ms = Date.parse('2030-01-01T00:00:00Z');
   now = () => new Date(this.ms);
