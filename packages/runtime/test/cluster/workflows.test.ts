@@ -3,6 +3,10 @@
  * store, engine) driving the local Slurm cluster over sshd, with REAL git repositories: bare repos
  * under ~hut served over SSH from 127.0.0.1:2222 and cloned on the "cluster" with a fresh deploy
  * key that is authorized for hut only during this file.
+ *
+ * Kept as one file (over ~500 lines) on purpose: its ~200-line setup (deploy key authorized for hut,
+ * repositories pushed, one config, one runtime) serves every group below, and splitting the file
+ * would repeat that setup on the shared cluster once per file.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
