@@ -103,6 +103,28 @@ async function sacctJobs(runId: string, since: Date, atLeast: number): Promise<n
   return n;
 }
 
+/**
+ * Why the tasks of a resumed run that were not expected to run did run (their cache meta and
+ * transitions, next to the first run's key): the message of a failed expectation.
+ */
+function whyRan(
+  r: { run: RunSummary; byId: Map<string, TaskRecord>; submitted: string[] },
+  expected: string[],
+  firstRun: Map<string, TaskRecord>,
+): string {
+  const extra = r.submitted.filter((id) => !expected.includes(id)).slice(0, 3);
+  return extra
+    .map((id) => {
+      const t = r.byId.get(id)!;
+      const { cacheKey, cacheNote, cached } = t.meta as Record<string, unknown>;
+      const history = rt
+        .taskTransitions(r.run.run.id, id)
+        .map((x) => `${x.from}->${x.to} (${x.reason ?? ''})`);
+      return `${id}: key ${String(cacheKey)} (first run ${String(firstRun.get(id)?.meta.cacheKey)}), note ${String(cacheNote)}, cached ${JSON.stringify(cached)}; ${history.join('; ')}`;
+    })
+    .join('\n');
+}
+
 /** Start a run of the sweep, wait for it, and count its jobs in sacct. */
 async function runSweep(resume: boolean, expectedJobs: number) {
   const since = new Date();
@@ -203,7 +225,7 @@ describe('resume on Slurm', () => {
 
     const r = await runSweep(true, 2);
     expect(r.run.status).toBe('completed');
-    expect(r.submitted.sort()).toEqual(['agg', 'sim-3']);
+    expect(r.submitted.sort(), whyRan(r, ['agg', 'sim-3'], first.byId)).toEqual(['agg', 'sim-3']);
     expect(r.cached).toHaveLength(18);
     expect(r.jobs).toBe(2);
     expect(await sh(`cat ${WORK()}/out/agg.txt`)).toContain('result 3 v2');
