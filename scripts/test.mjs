@@ -15,7 +15,9 @@
  *      `/tmp/scripthut-openpbs.lock` (the OpenPBS is shared by everything on the machine).
  *   4. `e2e` (Debian's headless Chromium).
  * Prints one closing line `tests: N passed, N failed[, N skipped]; real-pbs: …` and exits non-zero
- * on any failure.
+ * on any failure. Before it, each failed test is named with the first lines of its error (a CI log
+ * often keeps only its tail); `SCRIPTHUT_TEST_FAILURES_FILE` gets the same lines, so `.ci/run` can
+ * repeat them after the packaging output.
  *
  *   node scripts/test.mjs                     all groups
  *   node scripts/test.mjs --group real-pbs    one group (unit | cluster | real-pbs | e2e);
@@ -31,6 +33,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  writeFileSync,
 } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -97,6 +100,38 @@ let failed = 0;
 let skipped = 0;
 let broken = false;
 const realPbs = [];
+/** One entry per failed test or broken file: `run › file › test` and its error's first lines. */
+const failures = [];
+
+/**
+ * Strips ANSI colour codes and keeps an error's first `lines` message lines (a long expectation
+ * message explains the failure) and the first stack frame in the repository's own code.
+ */
+function firstLines(message, lines) {
+  const all = String(message)
+    .replace(/\u001b\[[0-9;]*m/g, '')
+    .split('\n')
+    .filter((l) => l.trim());
+  const text = all.filter((l) => !/^\s*at /.test(l)).slice(0, lines);
+  const frame = all.find((l) => /^\s*at /.test(l) && l.includes(root) && !l.includes('node_modules'));
+  return [...text, ...(frame ? [frame] : [])].map((l) => `      ${l.trim().slice(0, 400)}`).join('\n');
+}
+
+/** Adds the failed tests (and files that failed outside any test) of one vitest JSON report. */
+function collectFailures(runName, report) {
+  for (const file of report.testResults ?? []) {
+    const path = String(file.name ?? '').replace(`${root}/`, '');
+    const failedTests = (file.assertionResults ?? []).filter((a) => a.status === 'failed');
+    for (const a of failedTests)
+      failures.push(
+        `  ✗ ${runName} › ${path} › ${a.fullName ?? a.title}\n${firstLines((a.failureMessages ?? []).join('\n'), 12)}`,
+      );
+    if (!failedTests.length && file.status === 'failed')
+      failures.push(
+        `  ✗ ${runName} › ${path} (the file failed outside a test)\n${firstLines(file.message ?? '', 6)}`,
+      );
+  }
+}
 
 /**
  * Runs one vitest invocation and adds its JSON report to the totals. With `captureTo`, its output
@@ -142,9 +177,11 @@ async function runVitest(run, index, captureTo) {
     failed += j.numFailedTests;
     skipped += j.numPendingTests + (j.numTodoTests ?? 0);
     summary = `${j.numPassedTests} passed, ${j.numFailedTests} failed`;
+    collectFailures(run.name, j);
     if (j.numFailedTestSuites > 0 && j.numFailedTests === 0) broken = true;
   } catch {
     broken = true;
+    failures.push(`  ✗ ${run.name}: no JSON report (vitest exit ${status})`);
   }
   if (status !== 0) broken = true;
   if (run.group === 'real-pbs')
@@ -186,6 +223,12 @@ for (const { run, index } of indexed) {
 if (realPbsWanted && !realPbsNote) realPbsNote = realPbs.join('; ');
 const requireRealPbs = process.env.SCRIPTHUT_REQUIRE_REAL_PBS === '1';
 if (realPbsWanted && !haveOpenpbs && requireRealPbs) broken = true;
+if (failures.length) {
+  const listing = `failed:\n${failures.join('\n')}\n`;
+  console.log(`\n${listing}`);
+  if (process.env.SCRIPTHUT_TEST_FAILURES_FILE)
+    writeFileSync(process.env.SCRIPTHUT_TEST_FAILURES_FILE, listing);
+}
 console.log(
   `tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}${realPbsNote ? `; real-pbs: ${realPbsNote}` : ''}`,
 );
