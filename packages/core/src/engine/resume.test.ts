@@ -111,6 +111,46 @@ describe('engine: resume', () => {
     });
   });
 
+  it('a resume run created while a tick awaits the cache check is checked before any of its tasks is submitted', async () => {
+    const w = await world();
+    adhoc(w.engine, dag());
+    await w.drive();
+    expect(w.submitted()).toEqual(['a', 'b']);
+
+    // The next command (run x's input hashing, in the tick's cache step) waits for a gate.
+    let entered!: () => void;
+    const blocked = new Promise<void>((r) => {
+      entered = r;
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const exec = w.runner.exec.bind(w.runner);
+    let gated = true;
+    w.runner.exec = async (command, options) => {
+      if (gated) {
+        gated = false;
+        entered();
+        await gate;
+      }
+      return exec(command, options);
+    };
+    const x = specs({ id: 'x', working_dir: dir, inputs: ['a.out'], outputs: ['x.out'], command: 'echo x' });
+    adhoc(w.engine, x, { resume: true });
+    const tick = w.engine.tick(w.fake.name);
+    await blocked;
+    // Created in the middle of that tick: its tasks are ready, but the cache has not seen them.
+    const late = adhoc(w.engine, dag(), { resume: true });
+    release();
+    await tick;
+    expect(w.submitted()).toEqual(['a', 'b', 'x']);
+    await w.drive();
+    expect(w.submitted()).toEqual(['a', 'b', 'x']);
+    for (const id of ['a', 'b'])
+      expect(w.store.getTask(late.id, id)).toMatchObject({ state: 'completed', jobId: null });
+  });
+
   it('refuses resume on backends without a shared filesystem', async () => {
     const w = await world();
     Object.defineProperty(w.fake, 'type', { value: 'batch' });

@@ -224,6 +224,17 @@ export async function keyChosen(
   return requests;
 }
 
+/**
+ * True for a ready task of a `resume` run that the cache has not checked yet: it became ready while
+ * the submission step awaited a command (a run created or a task rerun in the middle of a tick, when
+ * {@link resolveCache} had already looked). Submitting it now would run a task whose result may be
+ * reusable; it waits for the next step's {@link resolveCache} instead.
+ */
+export function awaitsCacheCheck(rs: RunState, taskId: string): boolean {
+  const t = rs.tasks.get(taskId);
+  return rs.run.resume === true && t !== undefined && !hasKeyMeta(rs, t);
+}
+
 /** Rounds of reuse in one step: each round is one hashing and one existence command. */
 const MAX_ROUNDS = 1000;
 

@@ -19,7 +19,7 @@ import type { EngineContext } from './ledger.js';
 import { jitter, MAX_BACKOFF_MS } from './loop.js';
 import { buildSubmitRequest } from './preview.js';
 import { flushCancelQueue, queueCancel } from './reconcile.js';
-import { keyChosen, keyMetaPatch, resolveCache } from './resume.js';
+import { awaitsCacheCheck, keyChosen, keyMetaPatch, resolveCache } from './resume.js';
 import {
   type BackendIndex,
   type Change,
@@ -192,7 +192,9 @@ export async function submitReady(ctx: EngineContext, bi: BackendIndex): Promise
   if (!(free > 0)) return;
   const nowMs0 = ctx.ledger.now().getTime();
   for (const rs of bi.runs) if (!rs.run.cancelRequestedAt) releaseDueRetries(rs, nowMs0);
-  const chosen = chooseReady(bi.runs, free);
+  // Only what the cache has seen: a resume run created while resolveCache awaited its commands
+  // (same tick) has ready tasks nobody checked; they wait for the next tick (its creation pulsed).
+  const chosen = chooseReady(bi.runs, free).filter((c) => !awaitsCacheCheck(c.rs, c.taskId));
   if (!chosen.length) return;
   const built = await keyChosen(bi, chosen);
   const arrayMax = await arrayLimit(
