@@ -5,7 +5,7 @@
  * go through {@link finishGenerator} first.
  */
 import type { JobStatus, TrackedJob } from '../backend.js';
-import type { TaskRecord, TaskState } from '../domain.js';
+import { isTerminalTaskState, type TaskRecord, type TaskState } from '../domain.js';
 import { finishGenerator } from './generators.js';
 import type { EngineContext } from './ledger.js';
 import { verifyOutputs } from './resume.js';
@@ -37,8 +37,6 @@ function collect(
   return { entries, jobs };
 }
 
-const TERMINAL_TASK: ReadonlySet<TaskState> = new Set(['completed', 'failed', 'dep_failed', 'cancelled']);
-
 /** Something else (a cancel) changed the task while the backend call was in flight. */
 const movedOn = (e: Entry) =>
   e.t.state !== e.state || e.t.jobId !== e.jobId || e.rs.finalizing.has(e.t.spec.id);
@@ -57,7 +55,7 @@ async function apply(
   const ended: Entry[] = [];
   for (const { e, st, change } of items) {
     if (!change) continue;
-    if (isTerminalJobState(st.state) && e.t.jobId && !TERMINAL_TASK.has(e.t.state)) {
+    if (isTerminalJobState(st.state) && e.t.jobId && !isTerminalTaskState(e.t.state)) {
       Object.assign(change.patch, usagePatchOnEnd(e.rs.backendIndex, ctx.ledger.now().toISOString()));
       ended.push(e);
     }

@@ -3,7 +3,7 @@
  * ledger checks each change against {@link TASK_TRANSITIONS} before writing it; `docs/architecture.md`
  * shows the same table (a test keeps the two identical).
  */
-import type { TaskState } from '../domain.js';
+import { type TaskState, TERMINAL_TASK_STATES } from '../domain.js';
 import { ScriptHutError } from '../errors.js';
 
 /** Who causes a transition. */
@@ -136,7 +136,7 @@ export const TASK_TRANSITIONS: readonly TransitionRule[] = [
   ...fromEach(TRACKED, 'failed', 'generator', 'the generated file cannot be read or is invalid'),
   ...fromEach(TRACKED, 'cancelled', 'user', 'the run is cancelled and `backend.cancel()` succeeded'),
   ...fromEach(
-    ['completed', 'failed', 'dep_failed', 'cancelled'],
+    TERMINAL_TASK_STATES,
     'pending',
     'rerun',
     'rerun in place of a finished run: its failed tasks (or all) run again under the same run id; the previous attempt is kept in `meta.previousAttempts`',
