@@ -55,12 +55,10 @@ async function apply(
   const changes: Change[] = [];
   const generators: { rs: RunState; t: TaskRecord; st: JobStatus }[] = [];
   const ended: Entry[] = [];
-  let endIso: string | null = null; // one time for the batch, taken at its first job end
   for (const { e, st, change } of items) {
     if (!change) continue;
     if (isTerminalJobState(st.state) && e.t.jobId && !TERMINAL_TASK.has(e.t.state)) {
-      endIso ??= ctx.ledger.now().toISOString();
-      Object.assign(change.patch, usagePatchOnEnd(e.rs.backendIndex, endIso));
+      Object.assign(change.patch, usagePatchOnEnd(e.rs.backendIndex, ctx.ledger.now().toISOString()));
       ended.push(e);
     }
     if (change.to === 'completed' && e.t.spec.generatesSource) {
