@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { Engine, MemoryRunStore, parseTaskDocument } from '@scripthut/core';
 import { FakeBackend } from '@scripthut/core/testing';
 import { openSqliteStore } from '@scripthut/store';
@@ -35,9 +35,36 @@ const snapshot = (label: string) => {
 };
 
 let peakRss = process.memoryUsage().rss;
-const sampleRss = () => {
+/** The phase (or pass) during which the peak RSS was sampled, and the memory split at that moment. */
+let peakAt = 'start';
+let peakSplit = '';
+const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
+/** One line of process and V8 memory: RSS, JS heap used/total, old space used/committed, external, array buffers. */
+const memoryLine = () => {
+  const m = process.memoryUsage();
+  const old = getHeapSpaceStatistics().find((s) => s.space_name === 'old_space');
+  return (
+    `rss ${mib(m.rss)} heapUsed ${mib(m.heapUsed)} heapTotal ${mib(m.heapTotal)} ` +
+    `old ${mib(old?.space_used_size ?? 0)}/${mib(old?.physical_space_size ?? 0)} ` +
+    `external ${mib(m.external)} arrayBuffers ${mib(m.arrayBuffers)} MiB`
+  );
+};
+/**
+ * `SCRIPTHUT_BENCH_PHASES=1`: print a memory line (see memoryLine) after parse, after createRun, every
+ * 10 passes and at the peak, to see which phase sets the peak RSS. Reading the heap statistics costs
+ * microseconds and allocates nothing that outlives the call, so it does not move the peak.
+ */
+const phases = process.env.SCRIPTHUT_BENCH_PHASES === '1';
+const phase = (label: string) => {
+  if (phases) console.log(`phase ${label.padEnd(14)} ${memoryLine()}`);
+};
+const sampleRss = (label: string) => {
   const rss = process.memoryUsage().rss;
-  if (rss > peakRss) peakRss = rss;
+  if (rss > peakRss) {
+    peakRss = rss;
+    peakAt = label;
+    if (phases) peakSplit = memoryLine();
+  }
 };
 
 function percentile(sorted: number[], p: number): number {
@@ -66,7 +93,8 @@ async function main() {
   const tParse = performance.now();
   const parsed = parseTaskDocument(json, { knownEnvironments: [] });
   const parseMs = performance.now() - tParse;
-  sampleRss();
+  sampleRss('parse');
+  phase('after parse');
   const rssAfterParse = process.memoryUsage().rss;
 
   const dbDir = storeKind === 'sqlite' ? mkdtempSync(join(tmpdir(), 'scripthut-bench-')) : null;
@@ -113,7 +141,8 @@ async function main() {
   });
   const createMs = performance.now() - tCreate;
   json = '';
-  sampleRss();
+  sampleRss('createRun');
+  phase('after createRun');
   const rssAfterCreate = process.memoryUsage().rss;
   const heapAfterCreate = process.memoryUsage().heapUsed;
   snapshot('after-create');
@@ -133,11 +162,13 @@ async function main() {
     const c = process.cpuUsage(c0);
     passesCpu.push((c.user + c.system) / 1000);
     passesStore.push(storeWrites.cpuMs - st0);
-    sampleRss();
+    sampleRss(`pass ${passes.length}`);
+    if (passes.length % 10 === 0) phase(`pass ${passes.length}`);
     if (passes.length === 50) snapshot('pass-50');
     if (passes.length > 100_000) throw new Error('no progress');
   }
   const runMs = performance.now() - tRun;
+  if (phases) console.log(`phase peak at ${peakAt}: ${peakSplit}`);
   const totalMs = performance.now() - t0;
   await engine.stop();
 
@@ -179,6 +210,7 @@ async function main() {
     storeWriteCpuMsDuringRun: Math.round(storeWrites.cpuMs),
     storeWriteWallMsDuringRun: Math.round(storeWrites.wallMs),
     peakRssMiB: Math.round(peakRss / 1024 / 1024),
+    peakRssAt: peakAt,
     rssAfterParseMiB: Math.round(rssAfterParse / 1024 / 1024),
     rssAfterCreateRunMiB: Math.round(rssAfterCreate / 1024 / 1024),
     heapAfterCreateRunMiB: Math.round(heapAfterCreate / 1024 / 1024),
@@ -204,7 +236,7 @@ async function main() {
     ],
     ['run (all passes)', `${result.runMs} ms`],
     ['total', `${result.totalMs} ms`],
-    ['peak RSS', `${result.peakRssMiB} MiB`],
+    ['peak RSS', `${result.peakRssMiB} MiB (at ${result.peakRssAt})`],
     ['RSS after parse / after createRun', `${result.rssAfterParseMiB} / ${result.rssAfterCreateRunMiB} MiB`],
     ['JS heap after createRun', `${result.heapAfterCreateRunMiB} MiB`],
   ];

@@ -253,4 +253,55 @@ describe('hot task rows (schema v10)', () => {
       store.close();
     }
   });
+  it('one batch of updates writing different column sets stores each row with its own columns', () => {
+    const store = openSqliteStore(join(dir, 'mixed.db'));
+    try {
+      const ids = ['a', 'b', 'c', 'd'];
+      const tasks = ids.map((id, i) => makeTask('mix00001', id, i, 'pending'));
+      store.insertRun(makeRun('mix00001'), tasks);
+      const at = '2025-01-01T00:00:01.000Z';
+      const usage = { cpuSeconds: 2 } as unknown as NonNullable<TaskRecord['usage']>;
+      store.updateTasks([
+        {
+          runId: 'mix00001',
+          taskId: 'a',
+          patch: { submitTag: 'sh-a', stdoutPath: '/l/a.out', meta: { cacheKey: 'ka' } },
+          transition: { to: 'submitting', at, reason: null },
+        },
+        { runId: 'mix00001', taskId: 'b', patch: { usage, node: 'n1' } },
+        {
+          runId: 'mix00001',
+          taskId: 'c',
+          patch: { submitTag: 'sh-c', stdoutPath: '/l/c.out', meta: { cacheKey: 'kc' } },
+          transition: { to: 'submitting', at, reason: null },
+        },
+        { runId: 'mix00001', taskId: 'd', patch: { usage: null, script: 'echo d', error: 'e' } },
+      ]);
+      const row = (id: string) => store.getTask('mix00001', id)!;
+      const base = (i: number) => tasks[i]!;
+      expect(row('a')).toEqual({
+        ...base(0),
+        state: 'submitting',
+        submitTag: 'sh-a',
+        stdoutPath: '/l/a.out',
+        meta: { cacheKey: 'ka' },
+        version: 1,
+      });
+      expect(row('b')).toEqual({ ...base(1), usage, node: 'n1', version: 2 });
+      expect(row('c')).toEqual({
+        ...base(2),
+        state: 'submitting',
+        submitTag: 'sh-c',
+        stdoutPath: '/l/c.out',
+        meta: { cacheKey: 'kc' },
+        version: 3,
+      });
+      const { usage: dUsage, ...d } = row('d');
+      expect(dUsage ?? null).toBeNull();
+      expect(d).toEqual({ ...base(3), script: 'echo d', error: 'e', version: 4 });
+      expect(store.summarizeRun('mix00001')!.counts).toMatchObject({ pending: 2, submitting: 2 });
+    } finally {
+      store.close();
+    }
+  });
 });

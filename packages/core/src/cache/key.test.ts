@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { type CacheKeyInput, cacheKeyOf, cacheKeyParts, changedParts, isScriptHutVariable } from './key.js';
 
@@ -17,6 +18,53 @@ describe('cache key canonicalisation', () => {
   it('is a 64-hex SHA-256 and stable for the same input', () => {
     expect(keyOf(base)).toMatch(/^[0-9a-f]{64}$/);
     expect(keyOf(structuredClone(base))).toBe(keyOf(base));
+  });
+
+  it('is the SHA-256 of the UTF-8 canonical form, so keys recorded by earlier versions still match', () => {
+    const input: CacheKeyInput = {
+      ...base,
+      command: 'python sim.py --seed 1 # é ✓',
+      env: { A: '1', B: '2', SCRIPTHUT_RUN_ID: 'x' },
+      extraInit: 'module load x',
+      inputs: { 'data/*.csv': 'f'.repeat(64) },
+    };
+    const sha = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+    const parts = cacheKeyParts(input);
+    expect(parts.command).toBe(sha(JSON.stringify(input.command)));
+    expect(parts.environment).toBe(
+      sha(
+        JSON.stringify([
+          [
+            ['A', '1'],
+            ['B', '2'],
+          ],
+          'module load x',
+        ]),
+      ),
+    );
+    const ordered = [
+      parts.command,
+      parts.environment,
+      parts.workingDir,
+      parts.image,
+      parts.commit,
+      parts.inputs,
+    ];
+    expect(cacheKeyOf(parts)).toBe(sha(JSON.stringify([1, ...ordered])));
+    // The key of this input as computed before keys were hashed with crypto.hash (main, 2026-11-28).
+    expect(cacheKeyOf(parts)).toBe('17df47301f2316f5230ff1f24859877d6f6bf29ddd299b724a3a6e49810c37a4');
+  });
+
+  it('hashes a frozen environment once per extra init, with the same parts as an unfrozen copy', () => {
+    const env = Object.freeze({ A: '1', B: '2', SCRIPTHUT_RUN_ID: 'r1' });
+    const frozen = cacheKeyParts({ ...base, env });
+    expect(frozen).toEqual(cacheKeyParts({ ...base, env: { ...env } }));
+    expect(cacheKeyParts({ ...base, env, command: 'other' }).environment).toBe(frozen.environment);
+    const withInit = cacheKeyParts({ ...base, env, extraInit: 'module load x' });
+    expect(withInit.environment).not.toBe(frozen.environment);
+    expect(withInit).toEqual(cacheKeyParts({ ...base, env: { ...env }, extraInit: 'module load x' }));
+    // Asked again in the other order, each extra init keeps its own hash.
+    expect(cacheKeyParts({ ...base, env }).environment).toBe(frozen.environment);
   });
 
   it('with a memo, hashes each shared part text once and gives the same parts as without', () => {

@@ -4,7 +4,7 @@
  * of the parts. Resources (cpus, memory, time, partition...) are not part of it: a task that ran
  * with more memory produced the same result.
  */
-import { createHash } from 'node:crypto';
+import { hash as oneShotHash } from 'node:crypto';
 
 /** Version of the canonical form; bump it when the canonicalisation changes (old keys stop matching). */
 export const CACHE_KEY_VERSION = 1;
@@ -56,8 +56,21 @@ export function isScriptHutVariable(name: string): boolean {
   return /^_*SCRIPTHUT_/.test(name);
 }
 
+/** Hex SHA-256 of the UTF-8 bytes of `text` (one call, no Hash object per text). */
 function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return oneShotHash('sha256', text, 'hex');
+}
+
+/**
+ * Environment part hashes of frozen environments (by extra init): a frozen environment cannot
+ * change, and the engine shares one frozen environment among the tasks of a run that set no env
+ * vars of their own, so its canonical text is built and hashed once, not once per task.
+ */
+const frozenEnvironmentHashes = new WeakMap<object, Map<string, string>>();
+
+function environmentText(env: Readonly<Record<string, string>>, extraInit: string): string {
+  const own = Object.fromEntries(Object.entries(env).filter(([k]) => !isScriptHutVariable(k)));
+  return JSON.stringify([sortedEntries(own), extraInit]);
 }
 
 /** Entries sorted by name (UTF-16 code units, locale-independent). */
@@ -81,10 +94,20 @@ export function cacheKeyParts(input: CacheKeyInput, memo?: Map<string, string>):
         return h;
       }
     : sha256;
-  const env = Object.fromEntries(Object.entries(input.env).filter(([k]) => !isScriptHutVariable(k)));
+  let environment: string | undefined;
+  const frozen = Object.isFrozen(input.env);
+  if (frozen) environment = frozenEnvironmentHashes.get(input.env)?.get(input.extraInit);
+  if (environment === undefined) {
+    environment = hash(environmentText(input.env, input.extraInit));
+    if (frozen) {
+      const byInit = frozenEnvironmentHashes.get(input.env) ?? new Map<string, string>();
+      frozenEnvironmentHashes.set(input.env, byInit);
+      byInit.set(input.extraInit, environment);
+    }
+  }
   return {
     command: sha256(JSON.stringify(input.command)),
-    environment: hash(JSON.stringify([sortedEntries(env), input.extraInit])),
+    environment,
     workingDir: hash(JSON.stringify([input.workingDir, input.baseDir])),
     image: hash(JSON.stringify(input.image)),
     commit: hash(JSON.stringify(input.commit)),
@@ -94,7 +117,17 @@ export function cacheKeyParts(input: CacheKeyInput, memo?: Map<string, string>):
 
 /** The key: SHA-256 of the version and the parts in a fixed order. */
 export function cacheKeyOf(parts: CacheKeyParts): string {
-  return sha256(JSON.stringify([CACHE_KEY_VERSION, ...CACHE_KEY_PART_NAMES.map((n) => parts[n])]));
+  return sha256(
+    JSON.stringify([
+      CACHE_KEY_VERSION,
+      parts.command,
+      parts.environment,
+      parts.workingDir,
+      parts.image,
+      parts.commit,
+      parts.inputs,
+    ]),
+  );
 }
 
 /** The parts that differ between two keys' parts (for "not reused: command changed"). */

@@ -23,7 +23,6 @@ import {
   pendingToCancel,
   type RunState,
   summaryOf,
-  taskKey,
 } from './run-index.js';
 import { IllegalTransitionError, isAllowedTransition, type TransitionCause } from './transitions.js';
 import type { EngineLogger } from './types.js';
@@ -88,16 +87,18 @@ export class Ledger {
   commit(changes: Change[]): void {
     if (changes.length === 0) return;
     const at = this.now().toISOString();
-    const planned = new Map<string, TaskState>();
+    // The state each task will have after the changes before it in this batch (by record: no key
+    // string per change), and the transition check's context built only for an illegal change.
+    const planned = new Map<TaskRecord, TaskState>();
     let completing: Change[] | null = null;
     const updates: TaskUpdate[] = changes.map((c) => {
       const t = c.rs.tasks.get(c.taskId)!;
       const u: TaskUpdate = { runId: c.rs.run.id, taskId: c.taskId, patch: c.patch };
-      const k = taskKey(c.rs.run.id, c.taskId);
-      const from = planned.get(k) ?? t.state;
+      const from = planned.get(t) ?? t.state;
       if (c.to !== undefined && c.to !== from) {
-        this.checkTransition(from, c.to, c.by, `run ${c.rs.run.id} task ${c.taskId}: ${c.reason ?? ''}`);
-        planned.set(k, c.to);
+        if (!isAllowedTransition(from, c.to, c.by))
+          this.checkTransition(from, c.to, c.by, `run ${c.rs.run.id} task ${c.taskId}: ${c.reason ?? ''}`);
+        planned.set(t, c.to);
         u.transition = { to: c.to, at, reason: c.reason ?? null };
         if (c.to === 'completed') {
           completing ??= [];

@@ -76,11 +76,14 @@ async function apply(
   const bi = items[0]?.e.rs.backendIndex;
   const verified = bi ? await verifyOutputs(ctx, bi, changes, by) : { changes, error: null };
   ctx.ledger.commit(verified.changes);
-  // Usage is awaited for the jobs whose end was recorded (an output check may hold some back).
-  const recorded = new Set(verified.changes.map((c) => `${c.rs.run.id}\u0000${c.taskId}`));
-  for (const e of ended) {
-    if (recorded.has(`${e.rs.run.id}\u0000${e.t.spec.id}`) || e.rs.finalizing.has(e.t.spec.id))
-      awaitUsage(e.rs.backendIndex, e.t, ctx.ledger.now().getTime());
+  // Usage is awaited for the jobs whose end was recorded (an output check may hold some back);
+  // recorded tasks are matched by their index record, not by a key string built per task.
+  if (ended.length) {
+    const recorded = new Set(verified.changes.map((c) => c.rs.tasks.get(c.taskId)));
+    for (const e of ended) {
+      if (recorded.has(e.rs.tasks.get(e.t.spec.id)) || e.rs.finalizing.has(e.t.spec.id))
+        awaitUsage(e.rs.backendIndex, e.t, ctx.ledger.now().getTime());
+    }
   }
   if (by === 'marker') ctx.ledger.flushRunEvents();
   const added = generators.length

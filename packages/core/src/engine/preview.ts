@@ -10,41 +10,76 @@ import { type PreviewArray, previewArrayGroups } from './arrays.js';
 import { defaultLogDir, defaultLogPaths, resolveWorkingDir } from './paths.js';
 import type { CreateRunInput } from './types.js';
 
+type ResolvedEnvironment = ReturnType<typeof resolveTaskEnvironment>;
+
+/**
+ * The resolved environment of the tasks of a run that set no env vars of their own, by environment
+ * name (null: none): the same for each of them, so it is resolved once per run and shared, frozen
+ * (no consumer of a request writes into its env; they copy it).
+ */
+const sharedEnvironments = new WeakMap<RunRecord, Map<string | null, ResolvedEnvironment>>();
+
+function resolveEnvironmentOf(run: RunRecord, spec: TaskSpec): ResolvedEnvironment {
+  const envName = spec.environment;
+  const def = envName === null ? null : run.environments[envName];
+  if (envName !== null && !def) throw new Error(`unknown environment ${JSON.stringify(envName)}`);
+  const resolve = () =>
+    resolveTaskEnvironment({
+      injected: injectedEnvironment({
+        workflowName: run.workflowName,
+        runId: run.id,
+        createdAt: run.createdAt,
+        git: run.git,
+      }),
+      environment: def ?? null,
+      envVars: spec.envVars,
+    });
+  if (spec.envVars && Object.keys(spec.envVars).length > 0) return resolve();
+  let byName = sharedEnvironments.get(run);
+  if (!byName) {
+    byName = new Map();
+    sharedEnvironments.set(run, byName);
+  }
+  let shared = byName.get(envName);
+  if (!shared) {
+    const r = resolve();
+    shared = Object.freeze({
+      env: Object.freeze(r.env) as Record<string, string>,
+      extraInit: r.extraInit,
+      secretNames: Object.freeze(r.secretNames) as string[],
+    });
+    byName.set(envName, shared);
+  }
+  return shared;
+}
+
 /** The submit request of one task of a run. */
 export function buildSubmitRequest(
   run: RunRecord,
   task: Pick<TaskRecord, 'spec' | 'seq' | 'stdoutPath' | 'stderrPath'>,
   tag: string,
 ): SubmitRequest {
-  const envName = task.spec.environment;
-  const def = envName === null ? null : run.environments[envName];
-  if (envName !== null && !def) throw new Error(`unknown environment ${JSON.stringify(envName)}`);
-  const resolved = resolveTaskEnvironment({
-    injected: injectedEnvironment({
-      workflowName: run.workflowName,
-      runId: run.id,
-      createdAt: run.createdAt,
-      git: run.git,
-    }),
-    environment: def ?? null,
-    envVars: task.spec.envVars,
-  });
-  const logs = defaultLogPaths(run.logDir, run.id, task.spec.id, task.seq);
+  const spec = task.spec;
+  const resolved = resolveEnvironmentOf(run, spec);
+  // The default log paths are built only for a task that has neither its own nor stored ones.
+  const out = task.stdoutPath ?? spec.outputFile;
+  const err = task.stderrPath ?? spec.errorFile;
+  const logs = out != null && err != null ? null : defaultLogPaths(run.logDir, run.id, spec.id, task.seq);
   return {
     runId: run.id,
-    taskId: task.spec.id,
+    taskId: spec.id,
     tag,
     workflowName: run.workflowName,
-    task: task.spec,
-    workingDir: resolveWorkingDir(task.spec.workingDir, run.baseDir),
+    task: spec,
+    workingDir: resolveWorkingDir(spec.workingDir, run.baseDir),
     env: resolved.env,
     secretEnvNames: resolved.secretNames,
     extraInit: resolved.extraInit,
-    stdoutPath: task.stdoutPath ?? task.spec.outputFile ?? logs.out,
-    stderrPath: task.stderrPath ?? task.spec.errorFile ?? logs.err,
+    stdoutPath: out ?? logs!.out,
+    stderrPath: err ?? logs!.err,
     logDir: run.logDir,
     git: run.git,
-    outputs: taskOutputPaths(run.logDir, run.id, task.spec.id, task.seq),
+    outputs: taskOutputPaths(run.logDir, run.id, spec.id, task.seq),
   };
 }
 

@@ -314,11 +314,12 @@ export function cacheEntriesOf(
   pendingMeta?: ReadonlyMap<string, Record<string, unknown> | null>,
 ): CacheEntry[] {
   const out: CacheEntry[] = [];
+  const scope = cacheScopeOf(rs.run);
   for (const t of tasks) {
     const meta = (pendingMeta?.get(t.spec.id) ?? t.meta) as TaskCacheMeta;
     if (typeof meta.cacheKey !== 'string' || !meta.cacheParts) continue;
     out.push({
-      scope: cacheScopeOf(rs.run),
+      scope,
       key: meta.cacheKey,
       runId: rs.run.id,
       taskId: t.spec.id,

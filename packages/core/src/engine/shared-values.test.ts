@@ -46,4 +46,32 @@ describe('engine: values shared by the tasks of a run', () => {
     expect(s.store.summarizeRun(run.id)!.status).toBe('completed');
     expect(s.store.getTask(run.id, waiting)!.meta.cacheKey).toMatch(/^[0-9a-f]{64}$/);
   });
+  it('gives the submit requests of tasks without env vars one frozen environment of their run', async () => {
+    const s = await setup({ backend: { maxConcurrent: 10, pollsToComplete: 1 } });
+    const run = adhoc(s.engine, specs({ id: 'a' }, { id: 'b' }, { id: 'c', env_vars: { X: '1' } }));
+    const other = adhoc(s.engine, specs({ id: 'd' }));
+    await s.engine.tick(s.fake.name);
+    const requests = new Map(s.fake.submitCalls.flat().map((r) => [`${r.runId}/${r.taskId}`, r]));
+    const [a, b, c, d] = ['a', 'b', 'c']
+      .map((id) => requests.get(`${run.id}/${id}`)!)
+      .concat(requests.get(`${other.id}/d`)!);
+    expect(a!.env).toBe(b!.env);
+    expect(a!.secretEnvNames).toBe(b!.secretEnvNames);
+    expect(Object.isFrozen(a!.env)).toBe(true);
+    expect(a!.env.SCRIPTHUT_RUN_ID).toBe(run.id);
+    expect(() => {
+      a!.env.LEAK = 'x';
+    }).toThrow(TypeError);
+    expect(c!.env).toEqual({ ...a!.env, X: '1' });
+    expect(Object.isFrozen(c!.env)).toBe(false);
+    expect(d!.env).not.toBe(a!.env);
+    expect(d!.env.SCRIPTHUT_RUN_ID).toBe(other.id);
+    // Same cache key parts for the environment as an unshared copy would give: a and b differ only
+    // by their command.
+    const meta = (id: string) => s.store.getTask(run.id, id)!.meta.cacheParts as Record<string, string>;
+    expect(meta('a').environment).toBe(meta('b').environment);
+    expect(meta('a').command).not.toBe(meta('b').command);
+    await s.drive();
+    expect(s.store.summarizeRun(run.id)!.status).toBe('completed');
+  });
 });

@@ -69,6 +69,30 @@ describe('mapJobStatus', () => {
     expect(c.patch.finishedAt).toBe(new Date(NOW).toISOString());
   });
 
+  it('an ended job gets exactly its end fields, with the exit code the scheduler reported', () => {
+    const end = { finishedAt: new Date(NOW).toISOString(), startedAt: null, node: null, pendingReason: null };
+    const running = task({ state: 'running' });
+    expect(mapJobStatus(running, st({ state: 'completed' }), ctx())!.patch).toEqual({
+      ...end,
+      exitCode: 0,
+      error: null,
+    });
+    expect(mapJobStatus(running, st({ state: 'completed', exitCode: 2 }), ctx())!.patch).toEqual({
+      ...end,
+      exitCode: 2,
+      error: 'exit code 2',
+    });
+    expect(mapJobStatus(running, st({ state: 'failed', exitCode: 1 }), ctx())!.patch).toEqual({
+      ...end,
+      exitCode: 1,
+      error: 'exit code 1',
+    });
+    expect(mapJobStatus(running, st({ state: 'timeout' }), ctx())!.patch).toEqual({
+      ...end,
+      error: 'exceeded time limit (0:10:00)',
+    });
+  });
+
   it('a cancel the user asked for is reported as such', () => {
     expect(
       mapJobStatus(task(), st({ state: 'cancelled' }), ctx({ cancelRequested: true }))!.patch.error,

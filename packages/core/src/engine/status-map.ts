@@ -69,24 +69,42 @@ export function waitsForFinalVerdict(
  * the engine observed; the engine's values fill what the backend did not report.
  */
 export function finishedFields(task: StatusTask, status: JobStatus, nowIso: string): TaskPatch {
-  return {
+  const patch: TaskPatch = {
     finishedAt: status.finishedAt ?? nowIso,
     startedAt: status.startedAt ?? task.startedAt ?? null,
     node: status.node ?? task.node,
     pendingReason: null,
-    ...(status.exitCode !== undefined && status.exitCode !== null ? { exitCode: status.exitCode } : {}),
   };
+  if (status.exitCode !== undefined && status.exitCode !== null) patch.exitCode = status.exitCode;
+  return patch;
+}
+
+/**
+ * The end patch of a job ({@link finishedFields}) with `error` (and `exitCode` when given) set in
+ * it: one object per ended job, built only for a job that ended (most polls see jobs queued or
+ * running).
+ */
+function ended(
+  task: StatusTask,
+  st: JobStatus,
+  nowIso: string,
+  error: string | null,
+  exitCode?: number,
+): TaskPatch {
+  const patch = finishedFields(task, st, nowIso);
+  if (exitCode !== undefined) patch.exitCode = exitCode;
+  patch.error = error;
+  return patch;
+}
+
+/** The change of a job that ended in failure with `error`. */
+function failedChange(task: StatusTask, st: JobStatus, nowIso: string, error: string): StatusChange {
+  return { to: 'failed', patch: ended(task, st, nowIso, error), reason: error };
 }
 
 /** The change a status causes to its task, or null when nothing changes (yet). */
 export function mapJobStatus(task: StatusTask, st: JobStatus, ctx: StatusContext): StatusChange | null {
-  const finished = finishedFields(task, st, ctx.nowIso);
   const why = st.reason ? ` (${st.reason})` : '';
-  const failed = (error: string): StatusChange => ({
-    to: 'failed',
-    patch: { ...finished, error },
-    reason: error,
-  });
   switch (st.state) {
     case 'pending': {
       const reason = st.reason ?? null;
@@ -112,25 +130,28 @@ export function mapJobStatus(task: StatusTask, st: JobStatus, ctx: StatusContext
       const exit = st.exitCode ?? 0;
       if (exit !== 0) {
         const error = `exit code ${exit}`;
-        return { to: 'failed', patch: { ...finished, exitCode: exit, error }, reason: error };
+        return { to: 'failed', patch: ended(task, st, ctx.nowIso, error, exit), reason: error };
       }
-      return { to: 'completed', patch: { ...finished, exitCode: 0, error: null }, reason: 'completed' };
+      return { to: 'completed', patch: ended(task, st, ctx.nowIso, null, 0), reason: 'completed' };
     }
     case 'failed':
-      return failed(
+      return failedChange(
+        task,
+        st,
+        ctx.nowIso,
         st.exitCode !== undefined && st.exitCode !== null
           ? `exit code ${st.exitCode}${why}`
           : `job failed${why}`,
       );
     case 'timeout':
-      return failed(`exceeded time limit (${task.spec.timeLimit})`);
+      return failedChange(task, st, ctx.nowIso, `exceeded time limit (${task.spec.timeLimit})`);
     case 'out_of_memory':
-      return failed(`out of memory (limit ${task.spec.memory})`);
+      return failedChange(task, st, ctx.nowIso, `out of memory (limit ${task.spec.memory})`);
     case 'node_fail':
-      return failed(`node failure${why}`);
+      return failedChange(task, st, ctx.nowIso, `node failure${why}`);
     case 'cancelled': {
       const error = ctx.cancelRequested ? 'cancelled by user' : `cancelled by the scheduler${why}`;
-      return { to: 'cancelled', patch: { ...finished, error }, reason: error };
+      return { to: 'cancelled', patch: ended(task, st, ctx.nowIso, error), reason: error };
     }
     default: {
       const since = ctx.unknownSinceMs;

@@ -68,8 +68,10 @@ function prepare(
     const attempt = prev && prev.runId === rs.run.id ? prev.attempt + 1 : 1;
     try {
       const tag = makeSubmitTag(rs.run.id, t.seq, attempt);
+      // The request built for the key is this pass's own: it takes its tag instead of being copied.
       const pre = built?.get(taskKey(rs.run.id, taskId));
-      const request = pre ? { ...pre, tag } : buildSubmitRequest(rs.run, t, tag);
+      if (pre) pre.tag = tag;
+      const request = pre ?? buildSubmitRequest(rs.run, t, tag);
       batch.push({ rs, t, request });
       intent.push({
         rs,

@@ -65,8 +65,11 @@ function jobOf(t: TaskRecord): TrackedJob {
  * backend reports no usage. Call {@link awaitUsage} once the change is committed.
  */
 export function usagePatchOnEnd(bi: BackendIndex, nowIso: string): Pick<TaskPatch, 'usage'> {
-  return bi.backend.fetchUsage ? { usage: pendingUsage(nowIso) } : {};
+  return bi.backend.fetchUsage ? { usage: pendingUsage(nowIso) } : NO_USAGE_PATCH;
 }
+
+/** The patch of a job end on a backend without usage: one shared, frozen empty object. */
+const NO_USAGE_PATCH: Pick<TaskPatch, 'usage'> = Object.freeze({});
 
 /** Start waiting for a task's usage (its task record holds the job id and `usage.pending`). */
 export function awaitUsage(bi: BackendIndex, t: TaskRecord, nowMs: number): void {

@@ -32,8 +32,10 @@ export interface FakeBackendOptions {
   /** Number of status polls a job stays pending/running before completing (default 2: queued, running, done). */
   pollsToComplete?: number;
   /**
-   * Benchmark mode: jobs complete on their first status poll, requests and calls are not recorded
-   * (only counted), scripts are not rendered.
+   * Benchmark mode: jobs complete on their first status poll; a job whose end was reported is
+   * forgotten by the first later poll that does not ask about it (as a scheduler purges finished
+   * jobs: a 100,000-task run would otherwise keep 100,000 fake jobs in the process being measured);
+   * requests and calls are not recorded (only counted), scripts are not rendered.
    */
   instant?: boolean;
   /** Delay of each submit call (ms), to test work arriving while a submit is in flight. */
@@ -51,6 +53,8 @@ export interface FakeBackendOptions {
  * A scripted backend for tests and benchmarks. Records every call and the maximum number of jobs
  * alive (submitted, not finished) ever seen.
  */
+const alive = (j: FakeJob) => j.state === 'pending' || j.state === 'running';
+
 export class FakeBackend implements Backend {
   readonly name: string;
   readonly type: Backend['type'];
@@ -100,6 +104,8 @@ export class FakeBackend implements Backend {
   /** When set, the next submit creates the jobs and then throws (the answer is lost). */
   private loseNextAnswer: Error | null = null;
   private readonly aliveIds = new Set<string>();
+  /** Instant mode: ended jobs whose end a poll has reported (see `instant`). */
+  private readonly endReported = new Set<string>();
 
   constructor(options: FakeBackendOptions = {}) {
     this.name = options.name ?? 'fake';
@@ -355,6 +361,7 @@ export class FakeBackend implements Backend {
     this.reachable();
     const err = this.statusErrors.shift();
     if (err) throw err;
+    if (this.endReported.size) this.purgeEnded(jobs);
     const out = new Map<string, JobStatus>();
     for (const t of jobs) {
       const j = this.jobs.get(t.jobId);
@@ -364,9 +371,21 @@ export class FakeBackend implements Backend {
       }
       const { status, ended } = advanceFakeJob(j, this.behaviours.get(j.taskId), this);
       if (ended) this.markDead(j);
+      if (this.instant && !alive(j)) this.endReported.add(j.jobId);
       out.set(t.jobId, status);
     }
     return out;
+  }
+
+  /** Instant mode: forget the ended jobs reported before that this poll no longer asks about. */
+  private purgeEnded(asked: readonly TrackedJob[]): void {
+    const still = new Set<string>();
+    for (const t of asked) if (this.endReported.has(t.jobId)) still.add(t.jobId);
+    for (const id of this.endReported) {
+      if (still.has(id)) continue;
+      this.jobs.delete(id);
+      this.endReported.delete(id);
+    }
   }
 
   async findByTags(tags: string[]): Promise<Map<string, string>> {
