@@ -81,6 +81,9 @@ const PATCH_KEYS = (Object.keys(PATCH_COLUMNS) as (keyof TaskPatch)[]).sort();
  * comment; what a row allocates is garbage made while the pass's batches are alive).
  */
 const PATCH_FIELDS = PATCH_KEYS.map((key) => ({ key, ...PATCH_COLUMNS[key] }));
+// A mask is a 32-bit integer (`1 << j`): a 32nd column needs another representation.
+if (PATCH_FIELDS.length > 31)
+  throw new Error(`task-writes: ${PATCH_FIELDS.length} patch columns do not fit a 31-bit column mask`);
 
 export function minIso(a: string | null, b: string | null): string | null {
   if (a == null) return b;
