@@ -117,17 +117,7 @@ export function cacheKeyParts(input: CacheKeyInput, memo?: Map<string, string>):
 
 /** The key: SHA-256 of the version and the parts in a fixed order. */
 export function cacheKeyOf(parts: CacheKeyParts): string {
-  return sha256(
-    JSON.stringify([
-      CACHE_KEY_VERSION,
-      parts.command,
-      parts.environment,
-      parts.workingDir,
-      parts.image,
-      parts.commit,
-      parts.inputs,
-    ]),
-  );
+  return sha256(JSON.stringify([CACHE_KEY_VERSION, ...CACHE_KEY_PART_NAMES.map((n) => parts[n])]));
 }
 
 /** The parts that differ between two keys' parts (for "not reused: command changed"). */
