@@ -10,6 +10,7 @@ import { FORGOTTEN_JOBS_SQL } from './forgotten-jobs.js';
 import { HOT_TASK_ROWS_SQL } from './hot-rows-schema.js';
 import { OUTPUTS_NOTIFICATIONS_SQL } from './outputs-schema.js';
 import { RENOTIFY_AFTER_RERUN_SQL } from './renotify-schema.js';
+import { TRANSITION_BATCHES_SQL } from './transition-batches-schema.js';
 
 export interface Migration {
   /** 1, 2, 3... strictly increasing. */
@@ -205,6 +206,11 @@ export const migrations: readonly Migration[] = [
     version: 10,
     name: 'task_details: spec, meta and script out of the hot tasks row; task_transitions without AUTOINCREMENT (issue 19)',
     sql: HOT_TASK_ROWS_SQL,
+  },
+  {
+    version: 11,
+    name: 'task_transition_batches: transitions stored one row per run per write (issue 19)',
+    sql: TRANSITION_BATCHES_SQL,
   },
 ];
 

@@ -1,5 +1,5 @@
 /**
- * Reads of runs, tasks and transitions (drizzle queries), and the mapping of their rows to the
+ * Reads of runs and tasks (drizzle queries; transitions: `transition-batches.ts`), and the mapping of their rows to the
  * core records. Each function runs on the store's connection; the store wraps errors.
  */
 import {
@@ -202,25 +202,6 @@ export function allTasks(db: StoreDb, runId: string): TaskRecord[] {
     .orderBy(asc(schema.tasks.seq))
     .all()
     .map(toTaskRecord);
-}
-
-export function transitions(db: StoreDb, runId: string, taskId?: string): TaskTransition[] {
-  const t = schema.taskTransitions;
-  const cond = taskId === undefined ? eq(t.runId, runId) : and(eq(t.runId, runId), eq(t.taskId, taskId));
-  return db
-    .select()
-    .from(t)
-    .where(cond)
-    .orderBy(asc(t.id))
-    .all()
-    .map((r) => ({
-      runId: r.runId,
-      taskId: r.taskId,
-      from: r.fromState,
-      to: r.toState,
-      at: r.at,
-      reason: r.reason,
-    }));
 }
 
 /** Tasks whose usage is still to be fetched (`usage.status = pending`). */

@@ -75,19 +75,18 @@ export const taskDetails = sqliteTable(
   (t) => [primaryKey({ columns: [t.runId, t.taskId] })],
 );
 
-export const taskTransitions = sqliteTable(
-  'task_transitions',
+/**
+ * Task transitions, one row per run per write (schema v11): `entries` is a JSON array of
+ * `[task_id, from, to, at, reason]` (see `transition-batches.ts`).
+ */
+export const taskTransitionBatches = sqliteTable(
+  'task_transition_batches',
   {
-    /** Increasing (schema v10: a plain rowid alias, no AUTOINCREMENT). */
     id: integer('id').primaryKey(),
     runId: text('run_id').notNull(),
-    taskId: text('task_id').notNull(),
-    fromState: text('from_state').$type<TaskState>(),
-    toState: text('to_state').$type<TaskState>().notNull(),
-    at: text('at').notNull(),
-    reason: text('reason'),
+    entries: text('entries').notNull(),
   },
-  (t) => [index('task_transitions_run_task').on(t.runId, t.taskId)],
+  (t) => [index('task_transition_batches_run').on(t.runId)],
 );
 
 /** Per-run task counts, maintained in the same transaction as every task write (schema v2). */

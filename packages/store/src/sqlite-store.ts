@@ -40,6 +40,7 @@ import * as outputs from './outputs-store.js';
 import * as reads from './run-reads.js';
 import * as schema from './schema.js';
 import { TaskWrites } from './task-writes.js';
+import { TransitionBatches } from './transition-batches.js';
 
 /** Options of {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -63,8 +64,9 @@ export class SqliteRunStore implements RunStore, TaskOutputStore, RunNotificatio
   readonly db: BetterSQLite3Database<typeof schema>;
   private readonly stmts: {
     taskStartTimes: Database.Statement;
-    activityTransitions: Database.Statement;
   };
+  /** Transition reads (batch rows, schema v11). */
+  private readonly transitionBatches: TransitionBatches;
   /** The task write path (inserts, updates, transitions, run stats). */
   private readonly writes: TaskWrites;
   private closed = false;
@@ -77,10 +79,8 @@ export class SqliteRunStore implements RunStore, TaskOutputStore, RunNotificatio
     this.writes = new TaskWrites(sqlite);
     this.stmts = {
       taskStartTimes: sqlite.prepare('SELECT task_id, started_at FROM tasks WHERE run_id = ?').raw(true),
-      activityTransitions: sqlite
-        .prepare('SELECT task_id, to_state, at FROM task_transitions WHERE run_id = ? ORDER BY id')
-        .raw(true),
     };
+    this.transitionBatches = new TransitionBatches(sqlite);
   }
 
   /** Schema version of the open file. */
@@ -166,7 +166,7 @@ export class SqliteRunStore implements RunStore, TaskOutputStore, RunNotificatio
 
   deleteRun(runId: string): void {
     this.guard('deleteRun', () => {
-      // Foreign keys cascade to tasks, task_transitions and run_stats.
+      // Foreign keys cascade to tasks, task_details, task_transition_batches and run_stats.
       this.db.delete(schema.runs).where(eq(schema.runs.id, runId)).run();
     });
   }
@@ -203,15 +203,7 @@ export class SqliteRunStore implements RunStore, TaskOutputStore, RunNotificatio
   }
 
   activityTransitions(runId: string): ActivityTransition[] {
-    return this.guard('activityTransitions', () =>
-      (this.stmts.activityTransitions.all(runId) as [string, TaskState, string][]).map(
-        ([taskId, to, at]) => ({
-          taskId,
-          to,
-          at,
-        }),
-      ),
-    );
+    return this.guard('activityTransitions', () => this.transitionBatches.activity(runId));
   }
 
   updateTasks(updates: TaskUpdate[]): void {
@@ -222,7 +214,7 @@ export class SqliteRunStore implements RunStore, TaskOutputStore, RunNotificatio
   }
 
   transitions(runId: string, taskId?: string): TaskTransition[] {
-    return this.guard('transitions', () => reads.transitions(this.db, runId, taskId));
+    return this.guard('transitions', () => this.transitionBatches.transitions(runId, taskId));
   }
 
   recordCacheEntries(entries: CacheEntry[]): void {

@@ -1,6 +1,6 @@
 /**
  * The write path of the `tasks` table: inserting task rows, applying {@link TaskUpdate}s with their
- * transitions, and keeping each run's `run_stats` row (counts, first submission, last finish) in
+ * transitions (in batch rows, schema v11), and keeping each run's `run_stats` row (counts, first submission, last finish) in
  * step. Every method runs inside the caller's transaction; statements are prepared once per store.
  *
  * This is the hot path of a scheduling pass (about 3,000 task updates per pass on a 100,000-task
@@ -21,6 +21,7 @@ import {
 } from '@scripthut/core';
 import type Database from 'better-sqlite3';
 import { STATE_COLUMNS } from './migrations.js';
+import { TransitionBatches, type TransitionEntry } from './transition-batches.js';
 
 /** Running totals of one run while a write transaction changes its tasks. */
 export interface StatsDelta {
@@ -131,7 +132,8 @@ const STATS_COLUMNS = [...TASK_STATES.map((s) => STATE_COLUMNS[s]), 'total', 'st
 export class TaskWrites {
   private readonly insertTask: Database.Statement;
   private readonly insertDetails: Database.Statement;
-  private readonly insertTransition: Database.Statement;
+  /** Where transitions go: one batch row per run per {@link updateTasks} call (schema v11). */
+  private readonly transitionBatches: TransitionBatches;
   private readonly currentTask: Database.Statement;
   private readonly runCancel: Database.Statement;
   private readonly getStats: Database.Statement;
@@ -151,9 +153,7 @@ export class TaskWrites {
     this.insertDetails = sqlite.prepare(
       'INSERT INTO task_details (run_id, task_id, spec, meta, script) VALUES (?, ?, ?, ?, ?)',
     );
-    this.insertTransition = sqlite.prepare(
-      'INSERT INTO task_transitions (run_id, task_id, from_state, to_state, at, reason) VALUES (?, ?, ?, ?, ?, ?)',
-    );
+    this.transitionBatches = new TransitionBatches(sqlite);
     this.currentTask = sqlite.prepare('SELECT state, version FROM tasks WHERE run_id = ? AND task_id = ?');
     this.runCancel = sqlite.prepare('SELECT cancel_requested_at AS c FROM runs WHERE id = ?');
     this.getVersion = sqlite.prepare("SELECT value FROM store_counters WHERE name = 'task_version'");
@@ -229,13 +229,15 @@ export class TaskWrites {
   }
 
   /**
-   * Apply `updates` in order: each row's patch, its new version (store-wide monotonic), its
-   * transition (from the state stored before the update), then each touched run's stats.
+   * Apply `updates` in order: each row's patch and its new version (store-wide monotonic), then
+   * the transitions (from the state stored before each update: one batch row per run, in update
+   * order) and each touched run's stats.
    *
    * @throws ScriptHutError `not_found` for an unknown task (the caller's transaction rolls back).
    */
   updateTasks(updates: readonly TaskUpdate[]): void {
     const deltas = new Map<string, StatsDelta>();
+    const transitions = new Map<string, TransitionEntry[]>();
     let version = this.taskVersion();
     const params: unknown[] = [];
     const detailParams: unknown[] = [];
@@ -285,16 +287,21 @@ export class TaskWrites {
         delta.firstSubmittedAt = minIso(delta.firstSubmittedAt, patch.submittedAt);
       if (patch.finishedAt != null) delta.lastFinishedAt = maxIso(delta.lastFinishedAt, patch.finishedAt);
       if (u.transition) {
-        this.insertTransition.run(
-          u.runId,
+        let entries = transitions.get(u.runId);
+        if (!entries) {
+          entries = [];
+          transitions.set(u.runId, entries);
+        }
+        entries.push([
           u.taskId,
           current.state,
           u.transition.to,
           u.transition.at,
           u.transition.reason ?? null,
-        );
+        ]);
       }
     }
+    for (const [runId, entries] of transitions) this.transitionBatches.record(runId, entries);
     this.setVersion.run(version);
     for (const [runId, delta] of deltas) this.applyDelta(runId, delta);
   }

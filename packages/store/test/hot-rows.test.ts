@@ -180,10 +180,14 @@ describe('hot task rows (schema v10)', () => {
     try {
       for (const gone of ['spec', 'meta', 'script']) expect(columnsOf(raw, 'tasks')).not.toContain(gone);
       expect(columnsOf(raw, 'task_details')).toEqual(['run_id', 'task_id', 'spec', 'meta', 'script']);
-      const ddl = raw
-        .prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'task_transitions'")
-        .get() as { sql: string };
-      expect(ddl.sql).not.toMatch(/AUTOINCREMENT/i);
+      // v10 took AUTOINCREMENT off task_transitions; v11 moved its rows into batches.
+      const tables = (
+        raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as {
+          name: string;
+        }[]
+      ).map((r) => r.name);
+      expect(tables).not.toContain('task_transitions');
+      expect(tables).toContain('task_transition_batches');
     } finally {
       raw.close();
     }

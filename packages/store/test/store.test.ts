@@ -408,16 +408,18 @@ describe('appendTasks and deleteRun', () => {
         transition: { to: 'running', at: 'x', reason: null },
       },
     ]);
-    store.deleteRun('h0000001');
-    expect(store.getRun('h0000001')).toBeNull();
     const count = (table: string) =>
       (
         store.sqlite.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE run_id = ?`).get('h0000001') as {
           n: number;
         }
       ).n;
+    expect(count('task_transition_batches')).toBe(1);
+    store.deleteRun('h0000001');
+    expect(store.getRun('h0000001')).toBeNull();
     expect(count('tasks')).toBe(0);
-    expect(count('task_transitions')).toBe(0);
+    expect(count('task_details')).toBe(0);
+    expect(count('task_transition_batches')).toBe(0);
     expect(count('run_stats')).toBe(0);
     expect(store.listRuns().total).toBe(1);
     expect(store.allTasks('h0000002')).toHaveLength(1);
@@ -458,7 +460,7 @@ describe('scale', () => {
     // Remove the task rows behind the store's back: summaries and filtered lists must still be
     // right, which proves they come from the per-run counters (O(1) per run), not from a scan of
     // the tasks table (the cost that made the original slow on big runs).
-    store.sqlite.prepare('DELETE FROM task_transitions').run();
+    store.sqlite.prepare('DELETE FROM task_transition_batches').run();
     store.sqlite.prepare('DELETE FROM tasks').run();
     expect(store.summarizeRun('big00001')!.counts).toMatchObject({ pending: 8_000, running: 2_000 });
     const running = store.listRuns({ status: 'running', limit: 50 });
