@@ -67,6 +67,12 @@ export interface TaskUpdate {
   patch: TaskPatch;
   /** When the state changes, the transition to record (from is filled by the store). */
   transition?: { to: TaskState; at: string; reason: string | null };
+  /**
+   * The state the writer believes the task is in before this update (the engine knows it). A
+   * store may use it to write without reading the row first; it must then check it (a stored state
+   * that differs wins: the transition's `from` and the counts always come from the stored row).
+   */
+  expectedState?: TaskState;
 }
 
 /**

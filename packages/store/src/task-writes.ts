@@ -142,6 +142,8 @@ export class TaskWrites {
   private readonly setVersion: Database.Statement;
   /** Prepared UPDATEs by the bit mask of the columns they write (see {@link PATCH_FIELDS}). */
   private readonly updateStmts = new Map<number, Database.Statement>();
+  /** The same, each only where the row's state is the expected one ({@link TaskUpdate.expectedState}). */
+  private readonly updateIfStateStmts = new Map<number, Database.Statement>();
   private readonly detailStmts = new Map<number, Database.Statement>();
 
   constructor(private readonly sqlite: Database.Database) {
@@ -154,7 +156,7 @@ export class TaskWrites {
       'INSERT INTO task_details (run_id, task_id, spec, meta, script) VALUES (?, ?, ?, ?, ?)',
     );
     this.transitionBatches = new TransitionBatches(sqlite);
-    this.currentTask = sqlite.prepare('SELECT state, version FROM tasks WHERE run_id = ? AND task_id = ?');
+    this.currentTask = sqlite.prepare('SELECT state FROM tasks WHERE run_id = ? AND task_id = ?');
     this.runCancel = sqlite.prepare('SELECT cancel_requested_at AS c FROM runs WHERE id = ?');
     this.getVersion = sqlite.prepare("SELECT value FROM store_counters WHERE name = 'task_version'");
     this.setVersion = sqlite.prepare("UPDATE store_counters SET value = ? WHERE name = 'task_version'");
@@ -189,6 +191,7 @@ export class TaskWrites {
   insertTaskRows(runId: string, tasks: readonly TaskRecord[]): StatsDelta {
     const delta = emptyDelta();
     const insert = this.insertTask;
+    let maxVersion = 0;
     for (const t of tasks) {
       if (t.runId !== runId) {
         throw new ScriptHutError(
@@ -224,7 +227,10 @@ export class TaskWrites {
       delta.counts[t.state] += 1;
       delta.firstSubmittedAt = minIso(delta.firstSubmittedAt, t.submittedAt);
       delta.lastFinishedAt = maxIso(delta.lastFinishedAt, t.finishedAt);
+      if ((t.version ?? 0) > maxVersion) maxVersion = t.version ?? 0;
     }
+    // The store's counter stays at or above every row's version (updateTasks relies on it).
+    if (maxVersion > this.taskVersion()) this.setVersion.run(maxVersion);
     return delta;
   }
 
@@ -243,11 +249,6 @@ export class TaskWrites {
     const detailParams: unknown[] = [];
     for (let i = 0; i < updates.length; i++) {
       const u = updates[i]!;
-      const current = this.currentTask.get(u.runId, u.taskId) as
-        | { state: TaskState; version: number }
-        | undefined;
-      if (!current)
-        throw new ScriptHutError('not_found', `task ${u.taskId} of run ${u.runId} does not exist`);
       const patch = u.patch;
       const to = u.transition ? u.transition.to : patch.state;
       params.length = 0;
@@ -267,9 +268,23 @@ export class TaskWrites {
           params.push(value);
         }
       }
-      version = Math.max(version, current.version) + 1;
+      // Every row's version is at most the store's counter (insertTaskRows keeps it so), so the
+      // next version is the counter plus one.
+      version += 1;
       params.push(version, u.runId, u.taskId);
-      this.updateStatement(columns).run(params);
+      // The state before the update: the writer's expectation when the row agrees (the UPDATE
+      // checks it, no read first), else the stored state, read and then written unconditionally.
+      let from: TaskState;
+      const expected = u.expectedState;
+      if (expected !== undefined && this.updateStatement(columns, true).run(params, expected).changes === 1) {
+        from = expected;
+      } else {
+        const current = this.currentTask.get(u.runId, u.taskId) as { state: TaskState } | undefined;
+        if (!current)
+          throw new ScriptHutError('not_found', `task ${u.taskId} of run ${u.runId} does not exist`);
+        from = current.state;
+        this.updateStatement(columns, false).run(params);
+      }
       if (detailColumns) {
         detailParams.push(u.runId, u.taskId);
         this.detailStatement(detailColumns).run(detailParams);
@@ -279,8 +294,8 @@ export class TaskWrites {
         delta = emptyDelta();
         deltas.set(u.runId, delta);
       }
-      if (to !== undefined && to !== current.state) {
-        delta.counts[current.state] -= 1;
+      if (to !== undefined && to !== from) {
+        delta.counts[from] -= 1;
         delta.counts[to] += 1;
       }
       if (patch.submittedAt != null)
@@ -292,13 +307,7 @@ export class TaskWrites {
           entries = [];
           transitions.set(u.runId, entries);
         }
-        entries.push([
-          u.taskId,
-          current.state,
-          u.transition.to,
-          u.transition.at,
-          u.transition.reason ?? null,
-        ]);
+        entries.push([u.taskId, from, u.transition.to, u.transition.at, u.transition.reason ?? null]);
       }
     }
     for (const [runId, entries] of transitions) this.transitionBatches.record(runId, entries);
@@ -362,14 +371,20 @@ export class TaskWrites {
     return stmt;
   }
 
-  /** The UPDATE of `tasks` that writes the columns of `mask`, and the version. */
-  private updateStatement(mask: number): Database.Statement {
-    let stmt = this.updateStmts.get(mask);
+  /**
+   * The UPDATE of `tasks` that writes the columns of `mask` and the version; `ifState`: only when
+   * the row's state is the one bound last.
+   */
+  private updateStatement(mask: number, ifState: boolean): Database.Statement {
+    const cache = ifState ? this.updateIfStateStmts : this.updateStmts;
+    let stmt = cache.get(mask);
     if (!stmt) {
       const sets = TaskWrites.setTerms(mask);
       sets.push('version = ?');
-      stmt = this.sqlite.prepare(`UPDATE tasks SET ${sets.join(', ')} WHERE run_id = ? AND task_id = ?`);
-      this.updateStmts.set(mask, stmt);
+      stmt = this.sqlite.prepare(
+        `UPDATE tasks SET ${sets.join(', ')} WHERE run_id = ? AND task_id = ?${ifState ? ' AND state = ?' : ''}`,
+      );
+      cache.set(mask, stmt);
     }
     return stmt;
   }

@@ -9,7 +9,8 @@
  * so a run's transitions come back in exactly the order the single rows gave.
  *
  * The rows of `task_transitions` move into batches of the same size, per run, in id order, then the
- * table is dropped.
+ * table is dropped. The task version counter is raised to the highest row version: the write path
+ * now relies on no row being above it (it no longer reads a row before updating it).
  */
 
 /** The most entries one batch row holds (a larger write is split into several rows). */
@@ -31,4 +32,6 @@ INSERT INTO task_transition_batches (run_id, entries)
   GROUP BY run_id, chunk
   ORDER BY MIN(id);
 DROP TABLE task_transitions;
+UPDATE store_counters SET value = max(value, (SELECT COALESCE(MAX(version), 0) FROM tasks))
+  WHERE name = 'task_version';
 `;

@@ -93,8 +93,8 @@ export class Ledger {
     let completing: Change[] | null = null;
     const updates: TaskUpdate[] = changes.map((c) => {
       const t = c.rs.tasks.get(c.taskId)!;
-      const u: TaskUpdate = { runId: c.rs.run.id, taskId: c.taskId, patch: c.patch };
       const from = planned.get(t) ?? t.state;
+      const u: TaskUpdate = { runId: c.rs.run.id, taskId: c.taskId, patch: c.patch, expectedState: from };
       if (c.to !== undefined && c.to !== from) {
         if (!isAllowedTransition(from, c.to, c.by))
           this.checkTransition(from, c.to, c.by, `run ${c.rs.run.id} task ${c.taskId}: ${c.reason ?? ''}`);
