@@ -22,8 +22,8 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function startEngine() {
-  const backend = new FakeBackend({ name: 'fake', maxConcurrent: 10, instant: true });
+async function startEngine({ instant = true } = {}) {
+  const backend = new FakeBackend({ name: 'fake', maxConcurrent: 10, instant });
   const engine = new Engine({
     store,
     backends: [backend],
@@ -106,5 +106,29 @@ describe('engine writes on the SQLite store', () => {
     const versions = ['a', 'b'].map((id) => store.getTask(run.id, id)!.version);
     expect(new Set(versions).size).toBe(2);
     expect(Math.max(...versions)).toBe(v0 + 6);
+  });
+
+  it('stores the rendered script with the intent; an outcome rewrites it only when the backend submitted another', async () => {
+    const { engine, backend, run } = await startEngine({ instant: false });
+    // What the store holds at the moment the backend is called (after the intent's commit).
+    const atSubmit = new Map<string, string | null>();
+    const submit = backend.submit.bind(backend);
+    backend.submit = async (requests) => {
+      for (const r of requests) atSubmit.set(r.taskId, store.getTask(run.id, r.taskId)!.script);
+      const outcomes = await submit(requests);
+      // b's job runs a wrapper of the backend's own (as an array element or a site wrapper would).
+      return outcomes.map((o) =>
+        o.taskId === 'b' && o.ok ? { ...o, script: '#!/bin/bash\n# wrapper\n' } : o,
+      );
+    };
+    while (engine.activeRunIds().length) await engine.tick('fake');
+    await engine.stop();
+    const a = store.getTask(run.id, 'a')!;
+    // The script of this attempt's request (the fake renders the tag into it), kept as submitted.
+    expect(atSubmit.get('a')).toContain(`# fake job ${a.submitTag}`);
+    expect(atSubmit.get('a')).toContain('echo a');
+    expect(a.script).toBe(atSubmit.get('a'));
+    expect(atSubmit.get('b')).toContain('echo b');
+    expect(store.getTask(run.id, 'b')!.script).toBe('#!/bin/bash\n# wrapper\n');
   });
 });

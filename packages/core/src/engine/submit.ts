@@ -3,8 +3,9 @@
  *
  * 1. Choose the ready tasks that fit ({@link chooseReady}) and key the chosen ones for the result
  *    cache ({@link keyChosen}; runs created with `resume` were keyed before, by `resolveCache`).
- * 2. Intent: store `submitting` with a new tag (`makeSubmitTag`, one per attempt) and the log paths
- *    BEFORE calling the backend, so a crash can never lead to a blind resubmission.
+ * 2. Intent: store `submitting` with a new tag (`makeSubmitTag`, one per attempt), the log paths
+ *    and the rendered script BEFORE calling the backend, so a crash can never lead to a blind
+ *    resubmission.
  * 3. ONE `backend.submit()` call for the batch.
  * 4. Outcomes: a job id → `submitted`; a transient error → `pending` with exponential backoff; a
  *    rejection → `failed`. An ambiguous answer — `maybeSubmitted`, a malformed answer, or a thrown
@@ -105,10 +106,34 @@ function prepare(
     for (const [pos, placement] of planArrays(bi.backend, batch, minSize, arrayMax, off))
       intent[pos]!.patch.meta = metaWithPlacement(intent[pos]!.patch.meta ?? batch[pos]!.t.meta, placement);
   }
+  // The script as it will be submitted (array placement included) goes with the intent.
+  for (let pos = 0; pos < batch.length; pos++)
+    intent[pos]!.patch.script = renderedScript(bi, batch[pos]!.request);
   // Intent first: a crash after this point is recovered by tag, never resubmitted blindly.
   ctx.ledger.commit(intent);
   ctx.ledger.flushRunEvents();
   return batch;
+}
+
+/**
+ * The script of a request as the backend renders it, stored with the intent (one write of the
+ * task's details per submission instead of two); null when the backend cannot render it.
+ */
+function renderedScript(bi: BackendIndex, request: SubmitRequest): string | null {
+  try {
+    return bi.backend.renderScript(request) || null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The script to write with an outcome: the one the backend reports having submitted (an array
+ * element's, a site wrapper's) when it differs from the one stored with the intent; nothing when
+ * the intent's stands.
+ */
+function scriptPatch(t: TaskRecord, submitted: string | undefined): { script?: string } {
+  return submitted && submitted !== t.script ? { script: submitted } : {};
 }
 
 /** The change an outcome causes (`maybeSubmitted`: no state change, the task becomes an orphan). */
@@ -124,21 +149,13 @@ function outcomeChange(
   const { rs, t } = b;
   const taskId = t.spec.id;
   if (o.ok) {
-    let script = o.script;
-    if (!script) {
-      try {
-        script = bi.backend.renderScript(b.request);
-      } catch {
-        script = '';
-      }
-    }
     rs.retries.delete(taskId);
     return {
       rs,
       taskId,
       patch: {
         jobId: o.jobId,
-        script: script || null,
+        ...scriptPatch(t, o.script),
         submittedAt: nowIso,
         // Meta is rewritten only when the backend adds to it (a store write of unchanged meta per job).
         ...(o.meta && Object.keys(o.meta).length ? { meta: { ...t.meta, ...o.meta } } : {}),
@@ -180,7 +197,7 @@ function outcomeChange(
   return {
     rs,
     taskId,
-    patch: { error, script: o.script ?? null, finishedAt: nowIso },
+    patch: { error, ...scriptPatch(t, o.script), finishedAt: nowIso },
     to: 'failed',
     by: 'submit',
     reason: error,

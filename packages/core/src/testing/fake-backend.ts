@@ -21,6 +21,10 @@ import type {
 } from '../backend.js';
 import { BackendError } from '../errors.js';
 import { buildJobScript } from '../script.js';
+
+/** The script of every job in instant mode (not rendered: see {@link FakeBackendOptions.instant}). */
+const INSTANT_SCRIPT = '#!/bin/bash\n';
+
 import { advanceFakeJob, type FakeBehaviour, type FakeJob } from './fake-job.js';
 
 export type { FakeBehaviour, FakeJob } from './fake-job.js';
@@ -35,7 +39,8 @@ export interface FakeBackendOptions {
    * Benchmark mode: jobs complete on their first status poll; a job whose end was reported is
    * forgotten by the first later poll that does not ask about it (as a scheduler purges finished
    * jobs: a 100,000-task run would otherwise keep 100,000 fake jobs in the process being measured);
-   * requests and calls are not recorded (only counted), scripts are not rendered.
+   * requests and calls are not recorded (only counted), scripts are not rendered (`renderScript`
+   * and the submit outcomes give a one-line placeholder).
    */
   instant?: boolean;
   /** Delay of each submit call (ms), to test work arriving while a submit is in flight. */
@@ -249,6 +254,7 @@ export class FakeBackend implements Backend {
   // ----- Backend -----
 
   renderScript(request: SubmitRequest): string {
+    if (this.instant) return INSTANT_SCRIPT;
     return buildJobScript({
       taskId: request.taskId,
       taskName: request.task.name,
@@ -336,7 +342,7 @@ export class FakeBackend implements Backend {
       }
       outcomes.push(
         this.instant
-          ? { taskId: req.taskId, ok: true, jobId: j.jobId, script: '#!/bin/bash\n' }
+          ? { taskId: req.taskId, ok: true, jobId: j.jobId, script: INSTANT_SCRIPT }
           : { taskId: req.taskId, ok: true, jobId: j.jobId, script: this.renderScript(req) },
       );
     }
