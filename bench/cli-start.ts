@@ -37,6 +37,8 @@ try {
     SCRIPTHUT_DATA_DIR: join(tmp, 'data'),
   };
   const times: Record<string, Record<string, number[]>> = {};
+  for (const command of Object.keys(commands))
+    times[command] = Object.fromEntries(Object.keys(starts).map((how) => [how, [] as number[]]));
   for (let i = 0; i < rounds; i++) {
     for (const [command, args] of Object.entries(commands)) {
       for (const [how, start] of Object.entries(starts)) {
@@ -44,7 +46,7 @@ try {
         const r = spawnSync(process.execPath, [...start, ...args], { cwd: tmp, env, encoding: 'utf8' });
         const ms = performance.now() - t;
         if (r.status !== 0) throw new Error(`${how} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-        ((times[command] ??= {})[how] ??= []).push(ms);
+        times[command]![how]!.push(ms);
       }
     }
   }
