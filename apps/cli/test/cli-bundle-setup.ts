@@ -20,10 +20,17 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject): Promise<() => void> {
   const dir = mkdtempSync(join(tmpdir(), 'scripthut-cli-bundle-'));
-  const { main } = await buildCliBundle(dir);
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  let main: string;
+  try {
+    ({ main } = await buildCliBundle(dir));
+  } catch (e) {
+    remove(); // vitest runs no teardown when the setup throws
+    throw e;
+  }
   project.provide('scripthutCliBundle', main);
   project.onTestsRerun(async () => {
     await buildCliBundle(dir);
   });
-  return () => rmSync(dir, { recursive: true, force: true });
+  return remove;
 }
