@@ -45,6 +45,9 @@ for (const dir of dirs) {
 
 const common = { resolve: { alias } };
 
+/** Bundles the CLI's current source once per run for the tests that spawn it (apps/cli/test/harness.ts). */
+const cliBundleSetup = join(root, 'apps/cli/test/cli-bundle-setup.ts');
+
 export default defineConfig({
   test: {
     projects: [
@@ -55,6 +58,7 @@ export default defineConfig({
           root: join(root, dir),
           include: ['src/**/*.test.{ts,tsx}', 'test/**/*.test.{ts,tsx}'],
           exclude: ['test/cluster/**', 'test/real-pbs/**', 'test/e2e/**', '**/node_modules/**'],
+          ...(dir === 'apps/cli' ? { globalSetup: [cliBundleSetup] } : {}),
           // a hang guard, not a speed target: `pnpm test` runs two files at once, and a subprocess
           // test of the CLI can take 30 s on a busy 2-core machine
           testTimeout: 120_000,
@@ -67,7 +71,7 @@ export default defineConfig({
           name: 'cluster',
           root,
           include: ['packages/*/test/cluster/**/*.test.ts', 'apps/*/test/cluster/**/*.test.ts'],
-          globalSetup: [join(root, 'scripts/cluster/vitest-global-setup.ts')],
+          globalSetup: [join(root, 'scripts/cluster/vitest-global-setup.ts'), cliBundleSetup],
           fileParallelism: false,
           testTimeout: 300_000,
           hookTimeout: 300_000,

@@ -7,8 +7,9 @@
  * - API (apps/server/bench/api.ts, owned by the server), when present.
  *
  * - Job arrays (bench/arrays.ts, local cluster): array vs per-task submission and makespan.
+ * - CLI start (bench/cli-start.ts): `node --import tsx src/main.ts` vs the bundle the CLI tests run.
  *
- * Options (env): BENCH_ONLY=slurm,arrays,engine,api to run a subset; BENCH_SKIP_CLUSTER_UP=1 to skip up.sh.
+ * Options (env): BENCH_ONLY=slurm,arrays,engine,api,cli-start to run a subset; BENCH_SKIP_CLUSTER_UP=1 to skip up.sh.
  * Each benchmark runs as its own process (clean heap, its own peak RSS).
  */
 import { spawnSync } from 'node:child_process';
@@ -189,6 +190,18 @@ if (wanted('api')) {
       );
     }
   } else row('api', 'apps/server/bench/api.ts', 'not present (skipped)');
+}
+
+if (wanted('cli-start')) {
+  process.stderr.write('cli-start (bench/cli-start.ts)\n');
+  const r = runTs('bench/cli-start.ts') as Any;
+  save('cli-start', { machine, ...r });
+  for (const command of ['version', 'run list'])
+    row(
+      'cli-start',
+      `scripthut ${command}: tsx source vs test bundle (medians of ${r.rounds})`,
+      `${r[command].tsxMedianMs} ms vs ${r[command].bundleMedianMs} ms (${r[command].ratio}×); bundle built in ${r.bundleBuildMs} ms`,
+    );
 }
 
 const w1 = Math.max(...rows.map((r) => r.bench.length), 5);

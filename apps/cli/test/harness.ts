@@ -1,18 +1,29 @@
 /**
- * Subprocess harness: runs `node --import tsx apps/cli/src/main.ts ...` in a temp cwd, normalises
- * output for golden files, and compares (or rewrites with UPDATE_GOLDEN=1).
+ * Subprocess harness: runs the CLI (`node <bundle of apps/cli/src/main.ts> ...`, built from the
+ * current source once per test run by cli-bundle-setup.ts) in a temp cwd, normalises output for
+ * golden files, and compares (or rewrites with UPDATE_GOLDEN=1).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { expect } from 'vitest';
+import { expect, inject } from 'vitest';
 
 export const REPO = resolve(import.meta.dirname, '../../..');
-export const MAIN = join(REPO, 'apps/cli/src/main.ts');
-/** tsx's loader by absolute URL, so the CLI runs from any cwd. */
-export const TSX = pathToFileURL(join(REPO, 'node_modules/tsx/dist/loader.mjs')).href;
+
+function cliBundle(): string {
+  const main = inject('scripthutCliBundle');
+  if (!main)
+    throw new Error(
+      'the CLI bundle was not built: add apps/cli/test/cli-bundle-setup.ts to the globalSetup of this vitest project',
+    );
+  return main;
+}
+
+/** The bundled CLI entry (current source; see cli-bundle.ts). */
+export const MAIN = cliBundle();
+/** Node arguments that start the CLI: `spawn(process.execPath, [...CLI_NODE_ARGS, ...cliArgs])`. */
+export const CLI_NODE_ARGS: readonly string[] = ['--enable-source-maps', MAIN];
 const GOLDEN_DIR = join(import.meta.dirname, 'golden');
 
 export interface CliResult {
@@ -25,7 +36,6 @@ export interface CliResult {
 export function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    TSX_TSCONFIG_PATH: join(REPO, 'tsconfig.json'),
     NO_COLOR: '1',
   };
   for (const k of ['SCRIPTHUT_SERVER', 'SCRIPTHUT_TOKEN', 'SCRIPTHUT_DATA_DIR', 'FORCE_COLOR']) delete env[k];
@@ -37,7 +47,7 @@ export function cli(
   args: string[],
   opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
 ): Promise<CliResult> {
-  return runProcess(process.execPath, ['--import', TSX, MAIN, ...args], opts);
+  return runProcess(process.execPath, [...CLI_NODE_ARGS, ...args], opts);
 }
 
 export function runProcess(

@@ -7,10 +7,11 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { shellQuote } from '@scripthut/core';
 import { createRuntime } from '@scripthut/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { completionCandidates } from '../../src/completion.js';
-import { cli, cliEnv, MAIN, REPO, TSX } from '../harness.js';
+import { CLI_NODE_ARGS, cli, cliEnv, REPO } from '../harness.js';
 import { CONFIG_YAML } from '../scenarios.js';
 
 let tmp: string;
@@ -42,7 +43,7 @@ beforeAll(async () => {
   mkdirSync(bin);
   writeFileSync(
     join(bin, 'scripthut'),
-    `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} --import ${JSON.stringify(TSX)} ${JSON.stringify(MAIN)} "$@"\n`,
+    `#!/bin/sh\nexec ${[process.execPath, ...CLI_NODE_ARGS].map(shellQuote).join(' ')} "$@"\n`,
   );
   chmodSync(join(bin, 'scripthut'), 0o755);
   const r = await cli(['completion', 'bash'], { cwd: tmp });

@@ -14,7 +14,7 @@ import { isEngineLockHeld, readEngineLock } from '@scripthut/runtime';
 import { openSqliteStore } from '@scripthut/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { daemonPids, stopDaemons, waitForExit } from '../daemons.js';
-import { type CliResult, cli, cliEnv, MAIN, REPO, runProcess, TSX } from '../harness.js';
+import { CLI_NODE_ARGS, type CliResult, cli, cliEnv, REPO, runProcess } from '../harness.js';
 import { CONFIG_YAML, explain, json, schemas } from '../scenarios.js';
 
 let tmp: string;
@@ -177,9 +177,7 @@ describe('reading while a --no-daemon command drives the runs', () => {
     const watcher = spawn(
       process.execPath,
       [
-        '--import',
-        TSX,
-        MAIN,
+        ...CLI_NODE_ARGS,
         'task',
         'run',
         '--backend',

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readAuthTokenFile, readEngineLock } from '@scripthut/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, cliEnv, MAIN, TSX } from '../harness.js';
+import { CLI_NODE_ARGS, cli, cliEnv } from '../harness.js';
 import { CONFIG_YAML, json, schemas } from '../scenarios.js';
 
 let tmp: string;
@@ -32,7 +32,7 @@ describe('server mode failures', () => {
 describe('serve', () => {
   it('prints the URL, serves the API, follows the engine lock, stops on SIGINT with 0', async () => {
     const dataDir = join(tmp, 'serve-data');
-    const child = spawn(process.execPath, ['--import', TSX, MAIN, 'serve', '--port', '0'], {
+    const child = spawn(process.execPath, [...CLI_NODE_ARGS, 'serve', '--port', '0'], {
       cwd: tmp,
       env: cliEnv({ SCRIPTHUT_DATA_DIR: dataDir }),
       stdio: ['ignore', 'pipe', 'pipe'],
