@@ -13,7 +13,7 @@ const fan = (n: number, extra: Record<string, unknown> = {}) =>
   Array.from({ length: n }, (_, i) => ({ id: `t${i}`, ...extra }));
 
 describe('groupForArrays', () => {
-  it('groups equal keys in order, cuts at maxSize, leaves remainders below minSize and null keys alone', () => {
+  it('groups equal keys in order, cuts into the fewest equal chunks within maxSize, leaves chunks below minSize and null keys alone', () => {
     expect(groupForArrays(['a', 'b', 'a', null, 'a'], 2, 2)).toEqual([[0, 2]]);
     expect(groupForArrays(['a', 'b', 'a', 'b', 'a'], 2, 10)).toEqual([
       [0, 2, 4],
@@ -24,6 +24,16 @@ describe('groupForArrays', () => {
       [2, 3],
     ]);
     expect(groupForArrays(['a', 'a', 'a'], 4, 100)).toEqual([]);
+    // Equal chunks, not full ones and a straggler: 7 with a limit of 3 is 3 + 2 + 2 (not 3 + 3 + 1,
+    // whose last task would go alone), 1,001 with a limit of 1,000 is 501 + 500.
+    expect(groupForArrays(Array(7).fill('a'), 2, 3)).toEqual([
+      [0, 1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
+    expect(groupForArrays(Array(1001).fill('a'), 2, 1000).map((g) => g.length)).toEqual([501, 500]);
+    expect(groupForArrays(Array(600).fill('a'), 2, 253).map((g) => g.length)).toEqual([200, 200, 200]);
+    expect(groupForArrays(Array(1000).fill('a'), 2, 1000).map((g) => g.length)).toEqual([1000]);
     expect(groupForArrays([null, null], 2, 100)).toEqual([]);
     // A minimum below 2 means 2; a limit below the minimum means no arrays.
     expect(groupForArrays(['a', 'b'], 1, 100)).toEqual([]);
@@ -88,7 +98,7 @@ describe('engine: job arrays', () => {
     expect(store.getTask(run.id, 't9999')!.jobId).toMatch(/_999$/);
   });
 
-  it('a mixed fan-out becomes one array per shape; a lone task and a remainder go alone', async () => {
+  it('a mixed fan-out becomes arrays per shape, cut into equal sizes within the limit; a lone task goes alone', async () => {
     const { engine, store, fake, drive } = await setup({
       backend: { maxConcurrent: 100, arrays: { maxSize: 4 } },
     });
@@ -100,12 +110,15 @@ describe('engine: job arrays', () => {
       }),
     );
     await engine.tick('fake');
+    // Five of one shape with a limit of 4: 3 + 2 (not 4 and a straggler that would go alone).
     expect(fake.arrayCalls.map((c) => c.requests.map((r) => r.taskId))).toEqual([
-      ['t0', 't1', 't2', 't3'],
+      ['t0', 't1', 't2'],
+      ['t3', 't4'],
       ['ct0', 'ct1', 'ct2'],
     ]);
-    expect(fake.submitCalls.map((c) => c.map((r) => r.taskId))).toEqual([['t4', 'big']]);
-    expect(placementOf(store.getTask(run.id, 't4')!)).toBeNull();
+    expect(fake.submitCalls.map((c) => c.map((r) => r.taskId))).toEqual([['big']]);
+    expect(placementOf(store.getTask(run.id, 'big')!)).toBeNull();
+    expect(placementOf(store.getTask(run.id, 't4')!)).toMatchObject({ index: 1, size: 2 });
     expect(fake.submitCalls[0]![0]!.array).toBeUndefined();
     await drive();
     expect(store.summarizeRun(run.id)!.status).toBe('completed');
@@ -281,5 +294,18 @@ describe('previewRun: array grouping of a dry run', () => {
       m3: null,
     });
     expect(previewRun(fake, input).tasks.every((t) => t.array === undefined)).toBe(true);
+    // Chosen in one tick (a larger cap), five of one shape with an array limit of 4 are 3 + 2.
+    const roomy = new (await import('../testing/index.js')).FakeBackend({
+      maxConcurrent: 100,
+      arrays: { maxSize: 4 },
+    });
+    const five = previewRun(roomy, { ...input, tasks: specs(...fan(5)) }, { minSize: 2, maxSize: 4 });
+    expect(five.tasks.map((t) => t.array && `${t.array.group}:${t.array.index}/${t.array.size}`)).toEqual([
+      '1:0/3',
+      '1:1/3',
+      '1:2/3',
+      '2:0/2',
+      '2:1/2',
+    ]);
   });
 });

@@ -47,9 +47,9 @@ export function arrayKeyOf(request: SubmitRequest, backendKey: string | null): s
 }
 
 /**
- * Group positions by key: every group of equal keys with at least `minSize` members is cut into
- * chunks of at most `maxSize`, in order; a last chunk below `minSize` stays out (submitted alone),
- * as do `null` keys. Returns the groups (positions in input order); positions in no group go alone.
+ * Group positions by key: every group of equal keys with at least `minSize` members is cut, in
+ * order, into the fewest chunks of at most `maxSize`, of sizes differing by at most one; a chunk
+ * below `minSize` stays out (submitted alone), as do `null` keys. Returns the groups (positions in input order); positions in no group go alone.
  *
  * @example
  * ```ts
@@ -73,8 +73,18 @@ export function groupForArrays(
   });
   const groups: number[][] = [];
   for (const list of byKey.values()) {
-    for (let i = 0; i < list.length; i += max) {
-      const chunk = list.slice(i, i + max);
+    if (list.length < min) continue;
+    // As few chunks as the limit allows, of sizes differing by at most one (1,001 tasks with a
+    // limit of 1,000: 501 + 500, not 1,000 + a straggler of 1 that would go alone). A chunk below
+    // the limit also leaves room when the limit was learned from other elements (Batch's
+    // container overrides: a later group's elements may be a few bytes larger).
+    const count = Math.ceil(list.length / max);
+    const base = Math.floor(list.length / count);
+    const larger = list.length % count;
+    for (let c = 0, at = 0; c < count; c++) {
+      const size = base + (c < larger ? 1 : 0);
+      const chunk = list.slice(at, at + size);
+      at += size;
       if (chunk.length >= min) groups.push(chunk);
     }
   }
@@ -200,15 +210,17 @@ export interface PreviewArray {
 
 /**
  * How a dry run groups tasks into arrays: tasks with the same key AND the same dependencies become
- * ready together, so they are grouped as a run would group them when they are chosen in one tick
- * (arrays of at most `maxSize`, the smaller of the backend's array limit and the caps). `null` for
- * a task that would be submitted alone.
+ * ready together, so they are grouped as a run would group them: at most `perTick` of them (the
+ * run's and the backend's caps) are chosen in one tick, and a tick's share is cut into arrays of
+ * at most `maxSize` (the backend's array limit) as {@link groupForArrays} cuts it. `null` for a
+ * task that would be submitted alone.
  */
 export function previewArrayGroups(
   backend: Backend,
   items: readonly { request: SubmitRequest; deps: readonly string[] }[],
   minSize: number,
   maxSize: number,
+  perTick: number = Number.POSITIVE_INFINITY,
 ): (PreviewArray | null)[] {
   const support = backend.arrays;
   const out: (PreviewArray | null)[] = items.map(() => null);
@@ -222,7 +234,15 @@ export function previewArrayGroups(
     }
     return k === null ? null : `${k}|${JSON.stringify([...deps].sort())}`;
   });
-  groupForArrays(keys, minSize, maxSize).forEach((group, g) => {
+  // The tick each task would be chosen in, among the tasks of its key (caps: `perTick` per tick).
+  const seen = new Map<string, number>();
+  const perTickKeys = keys.map((k) => {
+    if (k === null) return null;
+    const rank = seen.get(k) ?? 0;
+    seen.set(k, rank + 1);
+    return Number.isFinite(perTick) ? `${k}|tick ${Math.floor(rank / Math.max(1, perTick))}` : k;
+  });
+  groupForArrays(perTickKeys, minSize, maxSize).forEach((group, g) => {
     group.forEach((pos, index) => {
       out[pos] = { group: g + 1, index, size: group.length };
     });

@@ -128,7 +128,8 @@ export function previewRun(
         backend,
         requests.map((request) => ({ request, deps: request.task.deps })),
         arrays.minSize,
-        Math.min(arrays.maxSize, cap),
+        arrays.maxSize,
+        cap,
       )
     : [];
   return {
