@@ -1,6 +1,6 @@
 /**
- * Reads of runs and tasks (drizzle queries; transitions: `transition-batches.ts`), and the mapping of their rows to the
- * core records. Each function runs on the store's connection; the store wraps errors.
+ * Reads of runs and tasks (drizzle queries; transitions: `transition-batches.ts`), and the mapping
+ * of their rows to the core records. Each function runs on the store's connection; the store wraps errors.
  */
 import {
   deriveRunStatus,
@@ -11,7 +11,6 @@ import {
   TASK_STATES,
   type TaskListQuery,
   type TaskRecord,
-  type TaskTransition,
 } from '@scripthut/core';
 import { and, asc, count, desc, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';

@@ -22,7 +22,6 @@ import {
   type TaskListQuery,
   type TaskOutputStore,
   type TaskRecord,
-  type TaskState,
   type TaskTransition,
   type TaskUpdate,
   type UsageBucket,

@@ -49,7 +49,8 @@ export function arrayKeyOf(request: SubmitRequest, backendKey: string | null): s
 /**
  * Group positions by key: every group of equal keys with at least `minSize` members is cut, in
  * order, into the fewest chunks of at most `maxSize`, of sizes differing by at most one; a chunk
- * below `minSize` stays out (submitted alone), as do `null` keys. Returns the groups (positions in input order); positions in no group go alone.
+ * below `minSize` stays out (submitted alone), as do `null` keys. Returns the groups (positions in
+ * input order); positions in no group go alone.
  *
  * @example
  * ```ts

@@ -170,7 +170,7 @@ function outcomeChange(
     const windowS = Math.round(Math.max(0, bi.backend.submitRetryWindowMs ?? 0) / 1000);
     const error = `ambiguous submission (${o.error}): looking for a job with tag ${t.submitTag} for ${windowS} s before submitting again`;
     ctx.ledger.log.warn(`run ${rs.run.id} task ${taskId}: ${error}`);
-    return { rs, taskId, patch: { error, ...(o.script ? { script: o.script } : {}) } };
+    return { rs, taskId, patch: { error, ...scriptPatch(t, o.script) } };
   }
   if (o.transient) {
     const n = (rs.retries.get(taskId) ?? 0) + 1;

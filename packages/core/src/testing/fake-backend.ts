@@ -21,13 +21,12 @@ import type {
 } from '../backend.js';
 import { BackendError } from '../errors.js';
 import { buildJobScript } from '../script.js';
-
-/** The script of every job in instant mode (not rendered: see {@link FakeBackendOptions.instant}). */
-const INSTANT_SCRIPT = '#!/bin/bash\n';
-
 import { advanceFakeJob, type FakeBehaviour, type FakeJob } from './fake-job.js';
 
 export type { FakeBehaviour, FakeJob } from './fake-job.js';
+
+/** The script of every job in instant mode (not rendered: see {@link FakeBackendOptions.instant}). */
+const INSTANT_SCRIPT = '#!/bin/bash\n';
 
 export interface FakeBackendOptions {
   name?: string;
