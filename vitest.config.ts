@@ -13,9 +13,10 @@
  *   runs it once per mode when the OpenPBS source is there, and says so when it is not);
  * - `e2e`: the web UI in Debian's headless Chromium.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+import { workspaceSourceFiles } from './workspace-sources.js';
 
 const root = import.meta.dirname;
 const dirs = ['packages', 'apps'].flatMap((group) =>
@@ -24,24 +25,10 @@ const dirs = ['packages', 'apps'].flatMap((group) =>
     .filter((d) => existsSync(join(root, d, 'package.json'))),
 );
 
-const alias: { find: string | RegExp; replacement: string }[] = [];
-for (const dir of dirs) {
-  const pkg = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8'));
-  const exportsMap: Record<string, unknown> = pkg.exports ?? {};
-  for (const [key, value] of Object.entries(exportsMap)) {
-    if (key === './package.json') continue;
-    const target = typeof value === 'string' ? value : (value as { default?: string }).default;
-    if (!target) continue;
-    const src = target.replace(/^\.\/dist\//, './src/').replace(/\.js$/, '.ts');
-    const srcTsx = src.replace(/\.ts$/, '.tsx');
-    const file = existsSync(join(root, dir, srcTsx)) ? srcTsx : src;
-    const name = key === '.' ? pkg.name : `${pkg.name}/${key.slice(2)}`;
-    alias.push({
-      find: new RegExp(`^${name.replace(/[/.]/g, '\\$&')}$`),
-      replacement: resolve(root, dir, file),
-    });
-  }
-}
+const alias = [...workspaceSourceFiles(root)].map(([name, file]) => ({
+  find: new RegExp(`^${name.replace(/[/.]/g, '\\$&')}$`),
+  replacement: file,
+}));
 
 const common = { resolve: { alias } };
 

@@ -23,11 +23,11 @@
  * spawn(process.execPath, ['--enable-source-maps', main, '--version']);
  * ```
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
+import { workspaceSourceFiles } from '../../../workspace-sources.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 
@@ -37,34 +37,6 @@ export interface CliBundle {
   main: string;
   /** The files bundled in (absolute paths): workspace sources only, third-party stays external. */
   inputs: string[];
-}
-
-/**
- * `@scripthut/<pkg>[/<subpath>]` → the absolute path of its source file, for every export of every
- * workspace package (the same mapping vitest.config.ts gives the in-process tests).
- */
-export function workspaceSourceFiles(repo = REPO): Map<string, string> {
-  const files = new Map<string, string>();
-  for (const group of ['packages', 'apps']) {
-    if (!existsSync(join(repo, group))) continue;
-    for (const name of readdirSync(join(repo, group))) {
-      const dir = join(repo, group, name);
-      if (!existsSync(join(dir, 'package.json'))) continue;
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
-        name: string;
-        exports?: Record<string, string | { default?: string }>;
-      };
-      for (const [key, value] of Object.entries(pkg.exports ?? {})) {
-        if (key === './package.json') continue;
-        const target = typeof value === 'string' ? value : value.default;
-        if (!target) continue;
-        const src = join(dir, target.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts'));
-        const tsx = src.replace(/\.ts$/, '.tsx');
-        files.set(key === '.' ? pkg.name : `${pkg.name}/${key.slice(2)}`, existsSync(tsx) ? tsx : src);
-      }
-    }
-  }
-  return files;
 }
 
 const SOURCE_FILE = /\.(ts|tsx|mts)$/;
